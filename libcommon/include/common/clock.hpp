@@ -1,0 +1,34 @@
+#pragma once
+// Wall-clock time as a parameter (so that tests can move it) and elapsed-time measurement.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace common {
+
+using TimePoint = std::chrono::system_clock::time_point;
+using Clock = std::function<TimePoint()>;
+
+// The real wall clock.
+Clock system_clock();
+
+// "YYYY-MM-DD HH:MM:SS" in UTC, the format SQLite's datetime('now') writes.
+std::string sql_timestamp(TimePoint time);
+
+// "YYYY-MM-DDTHH:MM:SSZ" in UTC, for JSON.
+std::string iso8601(TimePoint time);
+
+// Measures elapsed time on the monotonic clock from construction.
+class Stopwatch {
+public:
+    Stopwatch() : m_start(std::chrono::steady_clock::now()) {}
+    std::int64_t elapsed_us() const;
+    double elapsed_ms() const { return static_cast<double>(elapsed_us()) / 1000.0; }
+
+private:
+    std::chrono::steady_clock::time_point m_start;
+};
+
+}  // namespace common

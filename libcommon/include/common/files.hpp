@@ -1,0 +1,23 @@
+#pragma once
+// Small file-system queries the tools share.
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace common {
+
+// The size of `file` in bytes, 0 when it does not exist.
+std::uint64_t size_or_zero(const std::filesystem::path& file);
+
+// Bytes available to this process on the file system holding `path` (or its nearest existing
+// parent). Throws Error 74 when it cannot be asked.
+std::uint64_t available_space(const std::filesystem::path& path);
+
+// The whole content of `file`. Throws Error 66 when it is missing, 74 when it cannot be read.
+std::string read_file(const std::filesystem::path& file);
+
+// "1.5 MiB": a byte count for people.
+std::string human_bytes(std::uint64_t bytes);
+
+}  // namespace common

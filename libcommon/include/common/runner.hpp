@@ -1,0 +1,17 @@
+#pragma once
+// The process entry every tool shares: errors are caught and reported here, once.
+
+#include <functional>
+#include <span>
+#include <string_view>
+
+namespace common {
+
+// Runs `body` with the program's arguments and returns the exit code for main().
+// common::Error prints "tool: error: message" on stderr and returns its code; an
+// option-parsing error returns 64 with a hint to --help; anything else returns 70.
+// After the body, stdout is flushed: a failed write (full disk, closed pipe) returns 74.
+int run_tool(std::string_view tool, int argc, char** argv,
+             const std::function<int(std::span<char*> args)>& body);
+
+}  // namespace common

@@ -1,0 +1,193 @@
+#pragma once
+// RAII handles over SQLite: a database connection, a prepared statement and an IMMEDIATE
+// transaction, plus the retry of busy writes. sqlite3.h stays inside libcommon.
+
+#include "common/error.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace common {
+
+// A SQLite failure: the exit code follows the result code (busy/locked 75, cantopen 66,
+// corrupt/notadb 65, ioerr/full 74, readonly/perm 77, else 70); the message names the
+// statement and the database.
+class SqliteError : public Error {
+public:
+    SqliteError(int result_code, const std::string& message);
+    int result_code() const noexcept { return m_result_code; }
+    // True for SQLITE_BUSY and SQLITE_LOCKED (and their extended codes): worth a retry.
+    bool is_busy() const noexcept;
+
+private:
+    int m_result_code;
+};
+
+// The exit code for a SQLite (extended) result code.
+Exit exit_for_sqlite(int result_code) noexcept;
+
+enum class OpenMode {
+    read_only,   // never writes, never creates; for reports and checks
+    read_write,  // the file must exist
+    create,      // creates the file and its parent folders when missing
+};
+
+struct OpenOptions {
+    OpenMode mode = OpenMode::read_write;
+    int busy_timeout_ms = 5000;
+};
+
+struct Blob {
+    std::vector<unsigned char> bytes;
+    bool operator==(const Blob&) const = default;
+};
+
+// One column value as SQLite stores it.
+using Value = std::variant<std::nullptr_t, std::int64_t, double, std::string, Blob>;
+
+class Database;
+
+// A prepared statement; bind parameters are 1-based, columns 0-based.
+class Statement {
+public:
+    Statement(Statement&& other) noexcept;
+    Statement& operator=(Statement&&) = delete;
+    Statement(const Statement&) = delete;
+    ~Statement();
+
+    Statement& bind(int index, std::int64_t value);
+    Statement& bind(int index, int value) { return bind(index, static_cast<std::int64_t>(value)); }
+    Statement& bind(int index, double value);
+    Statement& bind(int index, std::string_view value);
+    Statement& bind(int index, const char* value) { return bind(index, std::string_view(value)); }
+    Statement& bind(int index, const std::string& value) { return bind(index, std::string_view(value)); }
+    Statement& bind(int index, std::nullptr_t);
+    template <typename T>
+    Statement& bind(int index, const std::optional<T>& value)
+    {
+        return value ? bind(index, *value) : bind(index, nullptr);
+    }
+
+    // Steps once: true when a row is ready, false when done. Throws SqliteError.
+    bool step();
+    // Steps to the end, for statements that return no rows.
+    void run();
+    void reset();
+
+    int column_count() const;
+    std::string column_name(int index) const;
+    bool is_null(int index) const;
+    std::int64_t column_int(int index) const;
+    double column_double(int index) const;
+    std::string column_text(int index) const;
+    Value column_value(int index) const;
+
+private:
+    friend class Database;
+    Statement(sqlite3_stmt* statement, const Database& database);
+    [[noreturn]] void fail(int result_code) const;
+
+    sqlite3_stmt* m_statement;
+    const Database* m_database;
+};
+
+// Frames in the WAL and frames copied back by a checkpoint (-1 when not in WAL mode).
+struct CheckpointResult {
+    int wal_frames = -1;
+    int checkpointed_frames = -1;
+};
+
+// One connection. Writable connections get WAL, synchronous=NORMAL, foreign_keys=ON and the
+// busy timeout; read-only ones only foreign_keys and the timeout, so that they change nothing.
+class Database {
+public:
+    // Opens `path`. Throws Error 66 when the file is missing (unless OpenMode::create),
+    // 65 when it is not a SQLite database, 77 when a writable open gets a read-only file.
+    static Database open(const std::filesystem::path& path, const OpenOptions& options = {});
+
+    Database(Database&& other) noexcept;
+    Database& operator=(Database&&) = delete;
+    Database(const Database&) = delete;
+    ~Database();
+
+    // Runs one or more statements that return no rows.
+    void exec(std::string_view sql);
+    Statement prepare(std::string_view sql) const;
+
+    // The first column of the first row of `sql`, as an integer or text.
+    std::int64_t query_int(std::string_view sql) const;
+    std::string query_text(std::string_view sql) const;
+    // Every row of `sql`, for reports and comparisons.
+    std::vector<std::vector<Value>> query_rows(std::string_view sql) const;
+
+    bool table_exists(std::string_view table) const;
+    std::vector<std::string> column_names(std::string_view table) const;
+
+    // PRAGMA wal_checkpoint(TRUNCATE). Throws SqliteError (exit 75) when readers or a writer
+    // kept it from finishing: a busy checkpoint is a failure, never a success.
+    CheckpointResult checkpoint_truncate();
+
+    std::int64_t last_insert_rowid() const;
+    int changes() const;
+    bool is_read_only() const;
+    int busy_timeout_ms() const { return m_busy_timeout_ms; }
+    const std::filesystem::path& path() const { return m_path; }
+
+    // The connection's current error message, for error reports.
+    std::string error_message() const;
+
+private:
+    Database(sqlite3* handle, std::filesystem::path path, int busy_timeout_ms);
+    [[noreturn]] void fail(int result_code, std::string_view sql) const;
+
+    sqlite3* m_db;
+    std::filesystem::path m_path;
+    int m_busy_timeout_ms;
+};
+
+// BEGIN IMMEDIATE on construction; rolls back on destruction unless commit() ran.
+class Transaction {
+public:
+    explicit Transaction(Database& database);
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+    ~Transaction();
+
+    void commit();
+    void rollback();
+    bool finished() const { return m_finished; }
+
+private:
+    Database& m_database;
+    bool m_finished = false;
+};
+
+// How busy writes are retried: `attempts` tries in all, waiting `initial`, then `initial *
+// factor`, ... between them, each wait jittered to between half and all of itself.
+struct RetryPolicy {
+    int attempts = 3;
+    std::chrono::milliseconds initial{100};
+    double factor = 1.5;
+};
+
+// Runs `attempt` and runs it again while it throws a busy SqliteError, up to the policy's
+// attempts; then throws Error 75 with the last error's message (which names the database).
+// Other errors pass through at once.
+void retry_busy(const std::function<void()>& attempt, const RetryPolicy& policy = {});
+
+// Runs `body` inside one IMMEDIATE transaction, committed when `body` returns, retried as a
+// whole when busy. Exceptions from `body` roll the transaction back and pass through.
+void write_transaction(Database& database, const std::function<void()>& body,
+                       const RetryPolicy& policy = {});
+
+}  // namespace common

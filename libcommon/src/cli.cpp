@@ -1,0 +1,111 @@
+#include "common/cli.hpp"
+
+#include "common/error.hpp"
+
+#include <algorithm>
+#include <unistd.h>
+
+#ifndef SPEC_HYGIENE_VERSION
+#error "SPEC_HYGIENE_VERSION must be defined by the build"
+#endif
+
+namespace common {
+
+void add_shared_options(cxxopts::Options& options, const SharedOptionSet& set,
+                        std::string_view formats_help)
+{
+    auto add = options.add_options("Common");
+    if (set.database) {
+        add("db", "SQLite database (default: $SPEC_HYGIENE_DB, else "
+                  "$XDG_STATE_HOME/spec-hygiene/hygiene.db)",
+            cxxopts::value<std::string>(), "PATH");
+        add("busy-timeout", "how long to wait for another process's lock (default 5000)",
+            cxxopts::value<int>(), "MS");
+    }
+    if (set.evidence)
+        add("evidence", "evidence root (default: $SPEC_HYGIENE_EVIDENCE, else "
+                        "$XDG_STATE_HOME/spec-hygiene/evidence)",
+            cxxopts::value<std::string>(), "PATH");
+    add("config", "configuration file (default: $XDG_CONFIG_HOME/spec-hygiene/config.json)",
+        cxxopts::value<std::string>(), "FILE");
+    add("format", std::string(formats_help), cxxopts::value<std::string>(), "FORMAT");
+    add("json", "same as --format json");
+    add("q,quiet", "print nothing on stderr but errors");
+    add("v,verbose", "explain each step on stderr");
+    add("h,help", "show this help and exit");
+    add("version", "show the version and exit");
+}
+
+cxxopts::ParseResult parse_arguments(cxxopts::Options& options, std::span<char*> args)
+{
+    try {
+        auto result = options.parse(static_cast<int>(args.size()), args.data());
+        if (!result.unmatched().empty())
+            throw Error(Exit::usage, "unexpected argument '{}'", result.unmatched().front());
+        return result;
+    } catch (const cxxopts::exceptions::exception& error) {
+        throw Error(Exit::usage, "{}", error.what());
+    }
+}
+
+SharedOptions resolve_shared_options(const cxxopts::ParseResult& result, const EnvLookup& env,
+                                     std::span<const std::string_view> formats,
+                                     std::string_view default_format)
+{
+    SharedOptions shared;
+    shared.help = result.count("help") > 0;
+    shared.version = result.count("version") > 0;
+    if (shared.help || shared.version) return shared;
+    shared.quiet = result.count("quiet") > 0;
+    shared.verbose = result.count("verbose") > 0;
+
+    shared.format = std::string(default_format);
+    if (result.count("json") > 0) shared.format = "json";
+    if (auto format = flag<std::string>(result, "format")) {
+        if (std::find(formats.begin(), formats.end(), *format) == formats.end())
+            throw Error(Exit::usage, "--format: unknown format '{}'", *format);
+        shared.format = *format;
+    }
+
+    if (auto file = flag<std::string>(result, "config"))
+        shared.config = Config::load(*file);
+    else if (auto found = default_config_file(env))
+        shared.config = Config::load(*found);
+
+    const auto& config = shared.config;
+    if (auto db = flag<std::string>(result, "db"))
+        shared.database = *db;
+    else if (auto from_env = env("SPEC_HYGIENE_DB"))
+        shared.database = *from_env;
+    else if (auto from_config = config.text("common", "db"))
+        shared.database = *from_config;
+    else
+        shared.database = default_db_path(env);
+
+    if (auto root = flag<std::string>(result, "evidence"))
+        shared.evidence = *root;
+    else if (auto from_env = env("SPEC_HYGIENE_EVIDENCE"))
+        shared.evidence = *from_env;
+    else if (auto from_config = config.text("common", "evidence"))
+        shared.evidence = *from_config;
+    else
+        shared.evidence = default_evidence_root(env);
+
+    const auto config_timeout = config.integer("common", "busy_timeout_ms");
+    shared.busy_timeout_ms = pick<int>(
+        flag<int>(result, "busy-timeout"),
+        config_timeout ? std::optional<int>(static_cast<int>(*config_timeout)) : std::nullopt,
+        5000);
+    if (shared.busy_timeout_ms < 0)
+        throw Error(Exit::usage, "--busy-timeout must not be negative");
+    return shared;
+}
+
+std::string version_line(std::string_view tool)
+{
+    return fmt::format("{} (spec-hygiene) {}", tool, SPEC_HYGIENE_VERSION);
+}
+
+bool stdout_is_terminal() { return ::isatty(STDOUT_FILENO) == 1; }
+
+}  // namespace common

@@ -1,0 +1,141 @@
+#include "common/config.hpp"
+
+#include "common/error.hpp"
+#include "common/files.hpp"
+
+#include <map>
+#include <string>
+
+namespace common {
+namespace {
+
+enum class Kind { integer, number, text, boolean };
+
+using Section = std::map<std::string, Kind, std::less<>>;
+
+// Every key the configuration file may set, per section. One table for the whole suite, so
+// that every tool rejects a typo in any section.
+const std::map<std::string, Section, std::less<>>& known_keys()
+{
+    static const std::map<std::string, Section, std::less<>> keys{
+        {"common",
+         {{"db", Kind::text}, {"evidence", Kind::text}, {"busy_timeout_ms", Kind::integer}}},
+        {"db-vacuum",
+         {{"threshold_pages", Kind::integer},
+          {"threshold_fraction", Kind::number},
+          {"backup", Kind::text}}},
+        {"spawn-agents",
+         {{"jobs", Kind::integer},
+          {"timeout_s", Kind::number},
+          {"grace_s", Kind::number},
+          {"response_cap_bytes", Kind::integer}}},
+        {"evidence-prune",
+         {{"active_days", Kind::number},
+          {"archive_days", Kind::number},
+          {"purge_days", Kind::number},
+          {"warn_spec_mb", Kind::number},
+          {"limit_spec_mb", Kind::number},
+          {"limit_total_mb", Kind::number}}},
+        {"metrics-report",
+         {{"window", Kind::integer},
+          {"batch_window", Kind::integer},
+          {"max_p95_ms", Kind::number},
+          {"min_success_rate", Kind::number}}},
+    };
+    return keys;
+}
+
+bool has_kind(const nlohmann::json& value, Kind kind)
+{
+    switch (kind) {
+    case Kind::integer: return value.is_number_integer();
+    case Kind::number: return value.is_number();
+    case Kind::text: return value.is_string();
+    case Kind::boolean: return value.is_boolean();
+    }
+    return false;
+}
+
+const char* kind_name(Kind kind)
+{
+    switch (kind) {
+    case Kind::integer: return "an integer";
+    case Kind::number: return "a number";
+    case Kind::text: return "a string";
+    case Kind::boolean: return "true or false";
+    }
+    return "?";
+}
+
+}  // namespace
+
+Config Config::load(const std::filesystem::path& file)
+{
+    const std::string text = read_file(file);
+    nlohmann::json document;
+    try {
+        document = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error& error) {
+        throw Error(Exit::config, "{}: malformed JSON at byte {}", file.string(), error.byte);
+    }
+    return from_json(document, file.string());
+}
+
+Config Config::from_json(const nlohmann::json& document, std::string_view source)
+{
+    if (!document.is_object())
+        throw Error(Exit::config, "{}: the configuration must be a JSON object", source);
+    const auto& sections = known_keys();
+    for (const auto& [name, body] : document.items()) {
+        const auto section = sections.find(name);
+        if (section == sections.end())
+            throw Error(Exit::config, "{}: unknown section \"{}\"", source, name);
+        if (!body.is_object())
+            throw Error(Exit::config, "{}: section \"{}\" must be a JSON object", source, name);
+        for (const auto& [key, value] : body.items()) {
+            const auto known = section->second.find(key);
+            if (known == section->second.end())
+                throw Error(Exit::config, "{}: unknown key \"{}.{}\"", source, name, key);
+            if (!has_kind(value, known->second))
+                throw Error(Exit::config, "{}: \"{}.{}\" must be {}, not {}", source, name, key,
+                            kind_name(known->second), value.type_name());
+        }
+    }
+    Config config;
+    config.m_document = document;
+    return config;
+}
+
+const nlohmann::json* Config::find(std::string_view section, std::string_view key) const
+{
+    const auto body = m_document.find(section);
+    if (body == m_document.end()) return nullptr;
+    const auto value = body->find(key);
+    return value == body->end() ? nullptr : &*value;
+}
+
+std::optional<std::int64_t> Config::integer(std::string_view section, std::string_view key) const
+{
+    const auto* value = find(section, key);
+    return value ? std::optional(value->get<std::int64_t>()) : std::nullopt;
+}
+
+std::optional<double> Config::number(std::string_view section, std::string_view key) const
+{
+    const auto* value = find(section, key);
+    return value ? std::optional(value->get<double>()) : std::nullopt;
+}
+
+std::optional<std::string> Config::text(std::string_view section, std::string_view key) const
+{
+    const auto* value = find(section, key);
+    return value ? std::optional(value->get<std::string>()) : std::nullopt;
+}
+
+std::optional<bool> Config::boolean(std::string_view section, std::string_view key) const
+{
+    const auto* value = find(section, key);
+    return value ? std::optional(value->get<bool>()) : std::nullopt;
+}
+
+}  // namespace common

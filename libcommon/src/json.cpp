@@ -1,0 +1,36 @@
+#include "common/json.hpp"
+
+#include "common/error.hpp"
+
+namespace common {
+
+nlohmann::json parse_json(std::string_view text, std::string_view source)
+{
+    try {
+        return nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error& error) {
+        // nlohmann's message repeats the position; keep only its reason.
+        std::string reason = error.what();
+        if (const auto colon = reason.rfind(": "); colon != std::string::npos)
+            reason = reason.substr(colon + 2);
+        throw Error(Exit::data, "{}: malformed JSON at byte {}: {}", source, error.byte, reason);
+    }
+}
+
+std::string sanitize_utf8(std::string_view text)
+{
+    // Round-trip through the serializer, which replaces invalid sequences, then strip the
+    // quotes and escapes it adds by parsing it back.
+    const std::string quoted =
+        nlohmann::json(std::string(text)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    return nlohmann::json::parse(quoted).get<std::string>();
+}
+
+std::string json_line(const nlohmann::json& value)
+{
+    return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + '\n';
+}
+
+void write_json_line(std::ostream& out, const nlohmann::json& value) { out << json_line(value); }
+
+}  // namespace common

@@ -1,0 +1,369 @@
+#include "common/sqlite.hpp"
+
+#include <sqlite3.h>
+
+#include <cmath>
+#include <random>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+namespace common {
+
+Exit exit_for_sqlite(int result_code) noexcept
+{
+    switch (result_code & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return Exit::temp_fail;
+    case SQLITE_CANTOPEN: return Exit::no_input;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: return Exit::data;
+    case SQLITE_IOERR:
+    case SQLITE_FULL: return Exit::io;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_AUTH: return Exit::no_perm;
+    default: return Exit::software;
+    }
+}
+
+SqliteError::SqliteError(int result_code, const std::string& message)
+    : Error(exit_for_sqlite(result_code), message), m_result_code(result_code)
+{
+}
+
+bool SqliteError::is_busy() const noexcept
+{
+    const int primary = m_result_code & 0xff;
+    return primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
+}
+
+// Statement ---------------------------------------------------------------------------------
+
+Statement::Statement(sqlite3_stmt* statement, const Database& database)
+    : m_statement(statement), m_database(&database)
+{
+}
+
+Statement::Statement(Statement&& other) noexcept
+    : m_statement(std::exchange(other.m_statement, nullptr)), m_database(other.m_database)
+{
+}
+
+Statement::~Statement() { sqlite3_finalize(m_statement); }
+
+void Statement::fail(int result_code) const
+{
+    const char* sql = sqlite3_sql(m_statement);
+    throw SqliteError(result_code, fmt::format("{}: {} (in: {})", m_database->path().string(),
+                                               m_database->error_message(), sql ? sql : "?"));
+}
+
+Statement& Statement::bind(int index, std::int64_t value)
+{
+    if (const int rc = sqlite3_bind_int64(m_statement, index, value); rc != SQLITE_OK) fail(rc);
+    return *this;
+}
+
+Statement& Statement::bind(int index, double value)
+{
+    if (const int rc = sqlite3_bind_double(m_statement, index, value); rc != SQLITE_OK) fail(rc);
+    return *this;
+}
+
+Statement& Statement::bind(int index, std::string_view value)
+{
+    const int rc = sqlite3_bind_text64(m_statement, index, value.data(), value.size(),
+                                       SQLITE_TRANSIENT, SQLITE_UTF8);
+    if (rc != SQLITE_OK) fail(rc);
+    return *this;
+}
+
+Statement& Statement::bind(int index, std::nullptr_t)
+{
+    if (const int rc = sqlite3_bind_null(m_statement, index); rc != SQLITE_OK) fail(rc);
+    return *this;
+}
+
+bool Statement::step()
+{
+    const int rc = sqlite3_step(m_statement);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    fail(rc);
+}
+
+void Statement::run()
+{
+    while (step()) {
+    }
+}
+
+void Statement::reset()
+{
+    sqlite3_reset(m_statement);
+    sqlite3_clear_bindings(m_statement);
+}
+
+int Statement::column_count() const { return sqlite3_column_count(m_statement); }
+
+std::string Statement::column_name(int index) const
+{
+    const char* name = sqlite3_column_name(m_statement, index);
+    return name ? name : "";
+}
+
+bool Statement::is_null(int index) const
+{
+    return sqlite3_column_type(m_statement, index) == SQLITE_NULL;
+}
+
+std::int64_t Statement::column_int(int index) const
+{
+    return sqlite3_column_int64(m_statement, index);
+}
+
+double Statement::column_double(int index) const
+{
+    return sqlite3_column_double(m_statement, index);
+}
+
+std::string Statement::column_text(int index) const
+{
+    const auto* text = sqlite3_column_text(m_statement, index);
+    if (!text) return {};
+    return {reinterpret_cast<const char*>(text),
+            static_cast<std::size_t>(sqlite3_column_bytes(m_statement, index))};
+}
+
+Value Statement::column_value(int index) const
+{
+    switch (sqlite3_column_type(m_statement, index)) {
+    case SQLITE_INTEGER: return column_int(index);
+    case SQLITE_FLOAT: return column_double(index);
+    case SQLITE_TEXT: return column_text(index);
+    case SQLITE_BLOB: {
+        const auto* data = static_cast<const unsigned char*>(sqlite3_column_blob(m_statement, index));
+        const auto size = static_cast<std::size_t>(sqlite3_column_bytes(m_statement, index));
+        return Blob{{data, data + size}};
+    }
+    default: return nullptr;
+    }
+}
+
+// Database ----------------------------------------------------------------------------------
+
+Database::Database(sqlite3* handle, std::filesystem::path path, int busy_timeout_ms)
+    : m_db(handle), m_path(std::move(path)), m_busy_timeout_ms(busy_timeout_ms)
+{
+}
+
+Database::Database(Database&& other) noexcept
+    : m_db(std::exchange(other.m_db, nullptr)),
+      m_path(std::move(other.m_path)),
+      m_busy_timeout_ms(other.m_busy_timeout_ms)
+{
+}
+
+Database::~Database() { sqlite3_close_v2(m_db); }
+
+Database Database::open(const std::filesystem::path& path, const OpenOptions& options)
+{
+    std::error_code ec;
+    if (options.mode == OpenMode::create) {
+        if (path.has_parent_path()) {
+            std::filesystem::create_directories(path.parent_path(), ec);
+            if (ec)
+                throw Error(Exit::cant_create, "cannot create {}: {}", path.parent_path().string(),
+                            ec.message());
+        }
+    } else if (!std::filesystem::exists(path, ec)) {
+        throw Error(Exit::no_input, "no database at {}", path.string());
+    }
+    if (std::filesystem::is_directory(path, ec))
+        throw Error(Exit::data, "{} is a directory, not a SQLite database", path.string());
+
+    int flags = SQLITE_OPEN_NOMUTEX;
+    switch (options.mode) {
+    case OpenMode::read_only: flags |= SQLITE_OPEN_READONLY; break;
+    case OpenMode::read_write: flags |= SQLITE_OPEN_READWRITE; break;
+    case OpenMode::create: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE; break;
+    }
+    sqlite3* handle = nullptr;
+    const int rc = sqlite3_open_v2(path.c_str(), &handle, flags, nullptr);
+    Database db(handle, path, options.busy_timeout_ms);
+    if (rc != SQLITE_OK) {
+        const std::string message = handle ? sqlite3_errmsg(handle) : sqlite3_errstr(rc);
+        throw SqliteError(rc, fmt::format("cannot open {}: {}", path.string(), message));
+    }
+    sqlite3_extended_result_codes(handle, 1);
+    sqlite3_busy_timeout(handle, options.busy_timeout_ms);
+
+    // Reading the schema proves the file is a database before anything is written to it.
+    try {
+        db.query_int("SELECT count(*) FROM sqlite_schema");
+    } catch (const SqliteError& error) {
+        if ((error.result_code() & 0xff) == SQLITE_NOTADB)
+            throw SqliteError(error.result_code(),
+                              fmt::format("{} is not a SQLite database", path.string()));
+        throw;
+    }
+    db.exec("PRAGMA foreign_keys=ON");
+    if (options.mode == OpenMode::read_only) return db;
+
+    if (db.is_read_only())
+        throw SqliteError(SQLITE_READONLY,
+                          fmt::format("{} is read-only: cannot write to it", path.string()));
+    if (db.query_text("PRAGMA journal_mode=WAL") != "wal")
+        throw Error(Exit::software, "{}: could not switch to WAL journal mode", path.string());
+    db.exec("PRAGMA synchronous=NORMAL");
+    return db;
+}
+
+void Database::fail(int result_code, std::string_view sql) const
+{
+    throw SqliteError(result_code,
+                      fmt::format("{}: {} (in: {})", m_path.string(), error_message(), sql));
+}
+
+std::string Database::error_message() const { return m_db ? sqlite3_errmsg(m_db) : "no connection"; }
+
+void Database::exec(std::string_view sql)
+{
+    const std::string text(sql);
+    if (const int rc = sqlite3_exec(m_db, text.c_str(), nullptr, nullptr, nullptr); rc != SQLITE_OK)
+        fail(rc, sql);
+}
+
+Statement Database::prepare(std::string_view sql) const
+{
+    sqlite3_stmt* statement = nullptr;
+    const int rc = sqlite3_prepare_v2(m_db, sql.data(), static_cast<int>(sql.size()), &statement,
+                                      nullptr);
+    if (rc != SQLITE_OK) fail(rc, sql);
+    return Statement(statement, *this);
+}
+
+std::int64_t Database::query_int(std::string_view sql) const
+{
+    auto statement = prepare(sql);
+    return statement.step() ? statement.column_int(0) : 0;
+}
+
+std::string Database::query_text(std::string_view sql) const
+{
+    auto statement = prepare(sql);
+    return statement.step() ? statement.column_text(0) : std::string();
+}
+
+std::vector<std::vector<Value>> Database::query_rows(std::string_view sql) const
+{
+    auto statement = prepare(sql);
+    std::vector<std::vector<Value>> rows;
+    while (statement.step()) {
+        auto& row = rows.emplace_back();
+        for (int i = 0; i < statement.column_count(); ++i) row.push_back(statement.column_value(i));
+    }
+    return rows;
+}
+
+bool Database::table_exists(std::string_view table) const
+{
+    auto statement = prepare("SELECT 1 FROM sqlite_schema WHERE type='table' AND name=?");
+    statement.bind(1, table);
+    return statement.step();
+}
+
+std::vector<std::string> Database::column_names(std::string_view table) const
+{
+    auto statement = prepare("SELECT name FROM pragma_table_info(?)");
+    statement.bind(1, table);
+    std::vector<std::string> names;
+    while (statement.step()) names.push_back(statement.column_text(0));
+    return names;
+}
+
+CheckpointResult Database::checkpoint_truncate()
+{
+    CheckpointResult result;
+    const int rc = sqlite3_wal_checkpoint_v2(m_db, "main", SQLITE_CHECKPOINT_TRUNCATE,
+                                             &result.wal_frames, &result.checkpointed_frames);
+    if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+        throw SqliteError(rc, fmt::format("{}: WAL checkpoint could not finish: another connection "
+                                          "is reading or writing ({} of {} frames copied)",
+                                          m_path.string(), result.checkpointed_frames,
+                                          result.wal_frames));
+    if (rc != SQLITE_OK) fail(rc, "PRAGMA wal_checkpoint(TRUNCATE)");
+    return result;
+}
+
+std::int64_t Database::last_insert_rowid() const { return sqlite3_last_insert_rowid(m_db); }
+
+int Database::changes() const { return sqlite3_changes(m_db); }
+
+bool Database::is_read_only() const { return sqlite3_db_readonly(m_db, "main") == 1; }
+
+// Transaction -------------------------------------------------------------------------------
+
+Transaction::Transaction(Database& database) : m_database(database)
+{
+    m_database.exec("BEGIN IMMEDIATE");
+}
+
+Transaction::~Transaction()
+{
+    if (m_finished) return;
+    try {
+        m_database.exec("ROLLBACK");
+    } catch (...) {
+        // The connection rolls back by itself when the transaction cannot be ended here.
+    }
+}
+
+void Transaction::commit()
+{
+    // A failed COMMIT leaves the transaction open: the destructor then rolls it back.
+    m_database.exec("COMMIT");
+    m_finished = true;
+}
+
+void Transaction::rollback()
+{
+    if (m_finished) return;
+    m_finished = true;
+    m_database.exec("ROLLBACK");
+}
+
+// Retry -------------------------------------------------------------------------------------
+
+void retry_busy(const std::function<void()>& attempt, const RetryPolicy& policy)
+{
+    std::mt19937 random{std::random_device{}()};
+    double wait_ms = static_cast<double>(policy.initial.count());
+    for (int tried = 1;; ++tried) {
+        try {
+            attempt();
+            return;
+        } catch (const SqliteError& error) {
+            if (!error.is_busy()) throw;
+            if (tried >= policy.attempts)
+                throw Error(Exit::temp_fail, "database is busy, gave up after {} attempts: {}",
+                            tried, error.what());
+        }
+        std::uniform_real_distribution<double> jitter(wait_ms / 2, wait_ms);
+        std::this_thread::sleep_for(std::chrono::microseconds(std::llround(jitter(random) * 1000)));
+        wait_ms *= policy.factor;
+    }
+}
+
+void write_transaction(Database& database, const std::function<void()>& body,
+                       const RetryPolicy& policy)
+{
+    retry_busy([&] {
+        Transaction transaction(database);
+        body();
+        transaction.commit();
+    }, policy);
+}
+
+}  // namespace common

@@ -1,0 +1,262 @@
+#include "db_vacuum.hpp"
+
+#include "common/error.hpp"
+#include "common/files.hpp"
+#include "common/json.hpp"
+#include "common/runs.hpp"
+#include "common/schema.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <system_error>
+
+namespace db_vacuum {
+namespace {
+
+using common::Database;
+using common::Error;
+using common::Exit;
+
+// Room a rebuild needs beside the database: the temporary copy VACUUM builds and the WAL
+// it writes the new pages into, each as large as the live data, plus a margin.
+constexpr std::uint64_t rebuild_margin_bytes = 1 << 20;
+
+class Steps {
+public:
+    explicit Steps(Report& report) : m_report(report) {}
+
+    // Runs `work`, noting its name and duration in the report.
+    template <typename Work>
+    void run(const std::string& name, Work&& work)
+    {
+        const common::Stopwatch watch;
+        work();
+        m_report.durations[name] += watch.elapsed_ms();
+        m_report.steps.push_back(name);
+    }
+
+private:
+    Report& m_report;
+};
+
+void ensure_room_for_rebuild(const Database& db, const Status& status,
+                             const std::optional<std::filesystem::path>& backup)
+{
+    const auto live = status.live_bytes();
+    const auto directory = std::filesystem::absolute(db.path()).parent_path();
+    const auto needed = 2 * live + rebuild_margin_bytes;
+    const auto available = common::available_space(directory);
+    if (available < needed)
+        throw Error(Exit::io, "not enough free space in {} to rebuild the database: need {}, have {}",
+                    directory.string(), common::human_bytes(needed), common::human_bytes(available));
+    if (backup) {
+        const auto backup_room = common::available_space(std::filesystem::absolute(*backup).parent_path());
+        if (backup_room < live + rebuild_margin_bytes)
+            throw Error(Exit::io, "not enough free space for the backup {}: need {}, have {}",
+                        backup->string(), common::human_bytes(live + rebuild_margin_bytes),
+                        common::human_bytes(backup_room));
+    }
+}
+
+void take_backup(Database& db, const std::filesystem::path& target)
+{
+    std::error_code ec;
+    if (std::filesystem::exists(std::filesystem::symlink_status(target, ec)))
+        throw Error(Exit::cant_create, "backup {} already exists; not overwriting it", target.string());
+    const auto parent = std::filesystem::absolute(target).parent_path();
+    if (!std::filesystem::is_directory(parent, ec))
+        throw Error(Exit::cant_create, "cannot write backup {}: no folder {}", target.string(),
+                    parent.string());
+    common::retry_busy([&] {
+        auto statement = db.prepare("VACUUM INTO ?");
+        statement.bind(1, target.string()).run();
+    });
+}
+
+void vacuum(Database& db) { common::retry_busy([&] { db.exec("VACUUM"); }); }
+
+void require_check_ok(const CheckResult& check, const Database& db)
+{
+    if (check.ok()) return;
+    throw Error(Exit::data, "{}: integrity_check after the rebuild found {} problem(s), first: {}",
+                db.path().string(), check.problems.size(), check.problems.front());
+}
+
+void migrate(Database& db, const Options& options, Report& report, Steps& steps)
+{
+    if (options.backup) {
+        steps.run("backup", [&] { take_backup(db, *options.backup); });
+        report.backup = options.backup->string();
+    }
+    steps.run("vacuum", [&] {
+        db.exec("PRAGMA auto_vacuum=INCREMENTAL");
+        vacuum(db);
+    });
+    steps.run("checkpoint", [&] { db.checkpoint_truncate(); });
+    const auto mode = db.query_int("PRAGMA auto_vacuum");
+    if (mode != 2)
+        throw Error(Exit::software, "{}: auto_vacuum is {} after VACUUM, not incremental (2)",
+                    db.path().string(), mode);
+    report.check = run_check(db, CheckKind::full);
+    report.durations["check"] += report.check->duration_ms;
+    report.steps.push_back("check");
+    require_check_ok(*report.check, db);
+}
+
+void incremental(Database& db, std::int64_t pages, Steps& steps)
+{
+    if (db.query_int("PRAGMA auto_vacuum") != 2)
+        throw Error(Exit::data, "{}: auto_vacuum is not incremental; run db-vacuum --migrate first",
+                    db.path().string());
+    steps.run("incremental", [&] {
+        common::retry_busy([&] {
+            auto statement = db.prepare(fmt::format("PRAGMA incremental_vacuum({})", pages));
+            statement.run();
+        });
+    });
+    steps.run("checkpoint", [&] { db.checkpoint_truncate(); });
+}
+
+bool above_threshold(const Status& status, const Options& options)
+{
+    const auto allowed = static_cast<double>(options.threshold_pages) +
+                         options.threshold_fraction * static_cast<double>(status.page_count);
+    return static_cast<double>(status.freelist_pages) > allowed;
+}
+
+}  // namespace
+
+CheckResult run_check(const Database& db, CheckKind kind)
+{
+    const common::Stopwatch watch;
+    CheckResult check;
+    check.kind = kind;
+    const char* sql = kind == CheckKind::full ? "PRAGMA integrity_check(100)" : "PRAGMA quick_check(100)";
+    try {
+        auto statement = db.prepare(sql);
+        std::vector<std::string> answer;
+        while (statement.step()) answer.push_back(statement.column_text(0));
+        if (answer.empty())
+            check.problems.push_back("the check returned nothing");
+        else if (!(answer.size() == 1 && answer.front() == "ok"))
+            check.problems = std::move(answer);
+    } catch (const common::SqliteError& error) {
+        if (error.code() != Exit::data) throw;
+        check.problems.push_back(error.what());
+    }
+    check.duration_ms = watch.elapsed_ms();
+    return check;
+}
+
+Report perform(Database& db, const Options& options)
+{
+    const common::Stopwatch watch;
+    Report report;
+    report.action = options.action;
+    report.database = db.path().string();
+    report.before = read_status(db);
+    Steps steps(report);
+
+    switch (options.action) {
+    case Action::status: break;
+    case Action::check:
+        report.check = run_check(db, options.check);
+        report.durations["check"] = report.check->duration_ms;
+        report.steps.push_back(options.check == CheckKind::full ? "integrity_check" : "quick_check");
+        break;
+    case Action::migrate:
+        if (report.before.auto_vacuum == "incremental") {
+            report.steps.push_back("already-incremental");
+            break;
+        }
+        ensure_room_for_rebuild(db, report.before, options.backup);
+        migrate(db, options, report, steps);
+        break;
+    case Action::incremental: incremental(db, options.incremental_pages, steps); break;
+    case Action::full:
+        ensure_room_for_rebuild(db, report.before, options.backup);
+        if (options.backup) {
+            steps.run("backup", [&] { take_backup(db, *options.backup); });
+            report.backup = options.backup->string();
+        }
+        steps.run("vacuum", [&] { vacuum(db); });
+        steps.run("checkpoint", [&] { db.checkpoint_truncate(); });
+        break;
+    case Action::checkpoint: steps.run("checkpoint", [&] { db.checkpoint_truncate(); }); break;
+    case Action::automatic:
+        if (report.before.auto_vacuum != "incremental") {
+            ensure_room_for_rebuild(db, report.before, options.backup);
+            migrate(db, options, report, steps);
+        } else if (above_threshold(report.before, options)) {
+            incremental(db, 0, steps);
+        } else {
+            steps.run("checkpoint", [&] { db.checkpoint_truncate(); });
+        }
+        steps.run("optimize", [&] { db.exec("PRAGMA optimize"); });
+        break;
+    }
+    if (options.action != Action::status && options.action != Action::check)
+        report.after = read_status(db);
+    report.durations["total"] = watch.elapsed_ms();
+    return report;
+}
+
+bool record_run(Database& db, const Report& report, common::TimePoint started,
+                common::TimePoint finished)
+{
+    if (!common::schema::installed_version(db)) return false;
+    common::write_transaction(db, [&] {
+        auto insert = db.prepare(
+            "INSERT INTO maintenance_runs (tool, started_at, finished_at, outcome, summary) "
+            "VALUES ('db-vacuum', ?, ?, ?, ?)");
+        auto summary = to_json(report);
+        summary["recorded"] = true;
+        insert.bind(1, common::sql_timestamp(started))
+            .bind(2, common::sql_timestamp(finished))
+            .bind(3, report.check && !report.check->ok() ? "failed" : "ok")
+            .bind(4, summary.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+            .run();
+    });
+    return true;
+}
+
+int run(const Options& options, std::ostream& out, std::ostream& err)
+{
+    const auto clock = common::system_clock();
+    const auto started = clock();
+    const bool writes = options.action != Action::status && options.action != Action::check;
+
+    auto db = Database::open(options.shared.database,
+                             {.mode = writes ? common::OpenMode::read_write : common::OpenMode::read_only,
+                              .busy_timeout_ms = options.shared.busy_timeout_ms});
+    common::schema::ensure_supported(db);
+
+    int lost = 0;
+    if (writes && common::schema::installed_version(db)) {
+        common::schema::migrate(db);
+        lost = common::mark_lost_runs(db);
+    }
+    if (options.shared.verbose)
+        err << fmt::format("db-vacuum: {} on {}\n", action_name(options.action), db.path().string());
+
+    auto report = perform(db, options);
+    report.lost_runs_marked = lost;
+    if (writes && options.record) report.recorded = record_run(db, report, started, clock());
+
+    if (options.shared.format == "text")
+        out << to_text(report);
+    else
+        common::write_json_line(out, to_json(report));
+
+    if (report.check && !report.check->ok()) {
+        err << fmt::format("db-vacuum: error: {}: {} found {} problem(s); first: {}\n",
+                           db.path().string(),
+                           report.check->kind == CheckKind::full ? "integrity_check" : "quick_check",
+                           report.check->problems.size(), report.check->problems.front());
+        return common::to_int(Exit::data);
+    }
+    return 0;
+}
+
+}  // namespace db_vacuum

@@ -1,0 +1,32 @@
+#pragma once
+// db-vacuum's work: each action on an open database, and the run that opens the database
+// the way the action needs, records the run and prints the report.
+
+#include "common/clock.hpp"
+#include "common/sqlite.hpp"
+#include "options.hpp"
+#include "report.hpp"
+
+#include <ostream>
+
+namespace db_vacuum {
+
+// Runs quick_check or integrity_check; a corrupt file's error becomes a listed problem.
+CheckResult run_check(const common::Database& db, CheckKind kind);
+
+// Carries out `options.action` on `db`, which must be open read-write for every action but
+// status and check. Throws common::Error (65 when a check after a rebuild fails, 74 when
+// there is no room for the rebuild, 75 when busy).
+Report perform(common::Database& db, const Options& options);
+
+// Adds a maintenance_runs row for `report` when the toolkit schema exists.
+// Returns whether a row was written.
+bool record_run(common::Database& db, const Report& report, common::TimePoint started,
+                common::TimePoint finished);
+
+// The whole tool: opens the database (read-only for status and check, so that they change
+// nothing and never create the file), performs the action, records it, prints the report.
+// Returns the exit code: 0, or 65 when a check found problems.
+int run(const Options& options, std::ostream& out, std::ostream& err);
+
+}  // namespace db_vacuum

@@ -1,0 +1,22 @@
+#include "common/cli.hpp"
+#include "common/paths.hpp"
+#include "common/runner.hpp"
+#include "db_vacuum.hpp"
+
+#include <iostream>
+
+int main(int argc, char** argv)
+{
+    return common::run_tool("db-vacuum", argc, argv, [](std::span<char*> args) {
+        const auto options = db_vacuum::parse_options(args, common::process_env);
+        if (options.shared.help) {
+            std::cout << db_vacuum::help_text();
+            return 0;
+        }
+        if (options.shared.version) {
+            std::cout << common::version_line("db-vacuum") << '\n';
+            return 0;
+        }
+        return db_vacuum::run(options, std::cout, std::cerr);
+    });
+}

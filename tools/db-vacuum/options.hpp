@@ -1,0 +1,39 @@
+#pragma once
+// db-vacuum's command line, parsed into a plain struct.
+
+#include "common/cli.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+
+namespace db_vacuum {
+
+enum class Action { status, migrate, incremental, full, automatic, checkpoint, check };
+
+enum class CheckKind { quick, full };
+
+struct Options {
+    Action action = Action::status;
+    std::int64_t incremental_pages = 0;  // 0: every free page
+    CheckKind check = CheckKind::quick;
+    std::optional<std::filesystem::path> backup;
+    std::int64_t threshold_pages = 256;
+    double threshold_fraction = 0.10;
+    bool record = true;
+    common::SharedOptions shared;
+};
+
+// Parses argv (flags, then environment, then configuration file, then defaults).
+// Throws Error 64 for bad usage and 78 for a bad configuration file; never exits.
+Options parse_options(std::span<char*> args, const common::EnvLookup& env);
+
+// The text --help prints.
+std::string help_text();
+
+// The name of an action as the JSON output and maintenance_runs spell it.
+std::string_view action_name(Action action);
+
+}  // namespace db_vacuum
