@@ -349,6 +349,7 @@ void retry_busy(const std::function<void()>& attempt, const RetryPolicy& policy)
             if (tried >= policy.attempts)
                 throw Error(Exit::temp_fail, "database is busy, gave up after {} attempts: {}",
                             tried, error.what());
+            if (policy.on_retry) policy.on_retry(tried, error);
         }
         std::uniform_real_distribution<double> jitter(wait_ms / 2, wait_ms);
         std::this_thread::sleep_for(std::chrono::microseconds(std::llround(jitter(random) * 1000)));

@@ -178,6 +178,9 @@ struct RetryPolicy {
     int attempts = 3;
     std::chrono::milliseconds initial{100};
     double factor = 1.5;
+    // Called before each wait with the attempt that failed (1-based) and its error; lets a
+    // tool say "busy, retrying" under --verbose.
+    std::function<void(int attempt, const SqliteError& error)> on_retry;
 };
 
 // Runs `attempt` and runs it again while it throws a busy SqliteError, up to the policy's

@@ -1,0 +1,244 @@
+#define BOOST_TEST_MODULE common_sqlite
+#include <boost/test/unit_test.hpp>
+
+#include "common/sqlite.hpp"
+#include "support/temp_dir.hpp"
+
+#include <stdexcept>
+
+using common::Database;
+using common::Exit;
+using common::OpenMode;
+using test_support::TempDir;
+
+namespace {
+
+Database make_db(const TempDir& dir, int busy_timeout_ms = 5000)
+{
+    auto db = Database::open(dir / "t.db", {.mode = OpenMode::create, .busy_timeout_ms = busy_timeout_ms});
+    db.exec("CREATE TABLE IF NOT EXISTS t (v INTEGER)");
+    return db;
+}
+
+std::int64_t count_rows(const Database& db) { return db.query_int("SELECT count(*) FROM t"); }
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(connection_uses_wal_normal_sync_and_foreign_keys)
+{
+    TempDir dir;
+    auto db = make_db(dir);
+    BOOST_TEST(db.query_text("PRAGMA journal_mode") == "wal");
+    BOOST_TEST(db.query_int("PRAGMA synchronous") == 1);
+    BOOST_TEST(db.query_int("PRAGMA foreign_keys") == 1);
+    BOOST_TEST(db.query_int("PRAGMA busy_timeout") == 5000);
+}
+
+BOOST_AUTO_TEST_CASE(transaction_commits)
+{
+    TempDir dir;
+    auto db = make_db(dir);
+    {
+        common::Transaction tx(db);
+        db.exec("INSERT INTO t VALUES (1)");
+        tx.commit();
+    }
+    BOOST_TEST(count_rows(make_db(dir)) == 1);
+}
+
+BOOST_AUTO_TEST_CASE(transaction_rolls_back_on_exception)
+{
+    TempDir dir;
+    auto db = make_db(dir);
+    try {
+        common::Transaction tx(db);
+        db.exec("INSERT INTO t VALUES (1)");
+        throw std::runtime_error("boom");
+    } catch (const std::runtime_error&) {
+    }
+    BOOST_TEST(count_rows(db) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(rollback_after_rollback_is_safe)
+{
+    TempDir dir;
+    auto db = make_db(dir);
+    common::Transaction tx(db);
+    db.exec("INSERT INTO t VALUES (1)");
+    tx.rollback();
+    BOOST_CHECK_NO_THROW(tx.rollback());
+    BOOST_TEST(tx.finished());
+    BOOST_TEST(count_rows(db) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(write_transaction_rolls_back_when_body_throws)
+{
+    TempDir dir;
+    auto db = make_db(dir);
+    BOOST_CHECK_THROW(common::write_transaction(db, [&] {
+        db.exec("INSERT INTO t VALUES (1)");
+        throw common::Error(Exit::data, "bad row");
+    }), common::Error);
+    BOOST_TEST(count_rows(db) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(busy_write_is_retried_three_times_then_exit_75)
+{
+    TempDir dir;
+    auto holder = make_db(dir);
+    auto waiter = make_db(dir, 10);
+    common::Transaction held(holder);
+    holder.exec("INSERT INTO t VALUES (1)");
+
+    int bodies = 0;
+    std::vector<int> retried;
+    try {
+        common::write_transaction(waiter, [&] {
+            ++bodies;
+            waiter.exec("INSERT INTO t VALUES (2)");
+        }, {.attempts = 3, .initial = std::chrono::milliseconds(5), .factor = 1.5,
+            .on_retry = [&](int attempt, const common::SqliteError&) { retried.push_back(attempt); }});
+        BOOST_FAIL("the write should have failed");
+    } catch (const common::Error& error) {
+        BOOST_TEST(static_cast<int>(error.code()) == 75);
+        BOOST_TEST(std::string(error.what()).find("busy") != std::string::npos);
+    }
+    // Attempts 1 and 2 were followed by a retry; the third gave up.
+    BOOST_TEST((retried == std::vector<int>{1, 2}));
+    // BEGIN IMMEDIATE itself is refused, so the body never ran.
+    BOOST_TEST(bodies == 0);
+    held.rollback();
+    BOOST_TEST(count_rows(waiter) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(retry_counts_each_attempt_and_succeeds_when_the_lock_goes)
+{
+    int attempts = 0;
+    common::retry_busy([&] {
+        if (++attempts < 3) throw common::SqliteError(5 /* SQLITE_BUSY */, "busy");
+    }, {.attempts = 3, .initial = std::chrono::milliseconds(1), .factor = 1.5});
+    BOOST_TEST(attempts == 3);
+}
+
+BOOST_AUTO_TEST_CASE(other_errors_are_not_retried)
+{
+    int attempts = 0;
+    BOOST_CHECK_THROW(common::retry_busy([&] {
+        ++attempts;
+        throw common::SqliteError(19 /* SQLITE_CONSTRAINT */, "constraint");
+    }), common::SqliteError);
+    BOOST_TEST(attempts == 1);
+}
+
+BOOST_AUTO_TEST_CASE(sql_error_names_the_statement_and_database)
+{
+    TempDir dir;
+    auto db = make_db(dir);
+    try {
+        db.exec("INSERT INTO missing_table VALUES (1)");
+        BOOST_FAIL("expected an error");
+    } catch (const common::SqliteError& error) {
+        const std::string message = error.what();
+        BOOST_TEST(message.find("missing_table") != std::string::npos);
+        BOOST_TEST(message.find("t.db") != std::string::npos);
+        BOOST_TEST(static_cast<int>(error.code()) == 70);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(result_codes_map_to_exit_codes)
+{
+    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(5)) == 75);     // BUSY
+    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(6)) == 75);     // LOCKED
+    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(517)) == 75);   // BUSY_SNAPSHOT
+    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(14)) == 66);    // CANTOPEN
+    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(11)) == 65);    // CORRUPT
+    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(26)) == 65);    // NOTADB
+    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(10)) == 74);    // IOERR
+    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(13)) == 74);    // FULL
+    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(8)) == 77);     // READONLY
+    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(3)) == 77);     // PERM
+    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(1)) == 70);     // ERROR
+}
+
+BOOST_AUTO_TEST_CASE(missing_file_is_exit_66_and_not_created)
+{
+    TempDir dir;
+    try {
+        Database::open(dir / "absent.db");
+        BOOST_FAIL("expected an error");
+    } catch (const common::Error& error) {
+        BOOST_TEST(static_cast<int>(error.code()) == 66);
+    }
+    BOOST_TEST(!std::filesystem::exists(dir / "absent.db"));
+}
+
+BOOST_AUTO_TEST_CASE(not_a_database_is_exit_65_and_unchanged)
+{
+    TempDir dir;
+    const std::string text(8192, 'x');
+    test_support::write_file(dir / "notes.db", text);
+    try {
+        Database::open(dir / "notes.db");
+        BOOST_FAIL("expected an error");
+    } catch (const common::Error& error) {
+        BOOST_TEST(static_cast<int>(error.code()) == 65);
+        BOOST_TEST(std::string(error.what()).find("not a SQLite database") != std::string::npos);
+    }
+    BOOST_TEST(test_support::file_bytes(dir / "notes.db") == text);
+}
+
+BOOST_AUTO_TEST_CASE(create_mode_makes_parent_folders)
+{
+    TempDir dir;
+    auto db = Database::open(dir / "a" / "b" / "new.db", {.mode = OpenMode::create});
+    BOOST_TEST(std::filesystem::exists(dir / "a" / "b" / "new.db"));
+}
+
+BOOST_AUTO_TEST_CASE(read_only_connection_cannot_write)
+{
+    TempDir dir;
+    make_db(dir);
+    auto reader = Database::open(dir / "t.db", {.mode = OpenMode::read_only});
+    try {
+        reader.exec("INSERT INTO t VALUES (1)");
+        BOOST_FAIL("expected an error");
+    } catch (const common::Error& error) {
+        BOOST_TEST(static_cast<int>(error.code()) == 77);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(checkpoint_blocked_by_reader_is_busy_not_success)
+{
+    TempDir dir;
+    auto writer = make_db(dir, 20);
+    writer.exec("INSERT INTO t VALUES (1)");
+    auto reader = Database::open(dir / "t.db", {.mode = OpenMode::read_only});
+    reader.exec("BEGIN");
+    BOOST_TEST(reader.query_int("SELECT count(*) FROM t") == 1);
+    writer.exec("INSERT INTO t VALUES (2)");
+    try {
+        writer.checkpoint_truncate();
+        BOOST_FAIL("a blocked checkpoint must not succeed");
+    } catch (const common::Error& error) {
+        BOOST_TEST(static_cast<int>(error.code()) == 75);
+    }
+    reader.exec("COMMIT");
+    const auto result = writer.checkpoint_truncate();
+    BOOST_TEST(result.wal_frames == 0);
+}
+
+BOOST_AUTO_TEST_CASE(values_round_trip_with_their_types)
+{
+    TempDir dir;
+    auto db = make_db(dir);
+    db.exec("CREATE TABLE v (a, b, c, d, e)");
+    auto insert = db.prepare("INSERT INTO v VALUES (?, ?, ?, ?, x'00ff')");
+    insert.bind(1, 42).bind(2, 1.5).bind(3, "text").bind(4, nullptr).run();
+    const auto rows = db.query_rows("SELECT * FROM v");
+    BOOST_REQUIRE(rows.size() == 1);
+    BOOST_TEST(std::get<std::int64_t>(rows[0][0]) == 42);
+    BOOST_TEST(std::get<double>(rows[0][1]) == 1.5);
+    BOOST_TEST(std::get<std::string>(rows[0][2]) == "text");
+    BOOST_TEST(std::holds_alternative<std::nullptr_t>(rows[0][3]));
+    BOOST_TEST((std::get<common::Blob>(rows[0][4]).bytes == std::vector<unsigned char>{0x00, 0xff}));
+}

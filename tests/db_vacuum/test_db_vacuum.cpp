@@ -1,0 +1,236 @@
+#define BOOST_TEST_MODULE db_vacuum_core
+#include <boost/test/unit_test.hpp>
+
+#include "common/schema.hpp"
+#include "common/sqlite.hpp"
+#include "db_vacuum.hpp"
+#include "fixture.hpp"
+#include "support/temp_dir.hpp"
+
+#include <algorithm>
+
+using common::Database;
+using db_vacuum::Action;
+using db_vacuum::Options;
+using test_support::TempDir;
+
+namespace {
+
+constexpr std::uint64_t mib = 1 << 20;
+
+Database bloated(const TempDir& dir, std::uint64_t bloat_bytes = 8 * mib, bool toolkit = true)
+{
+    fixture::make_upstream_database(dir / "t.db", {.bloat_bytes = bloat_bytes, .specs = 4,
+                                                   .toolkit_schema = toolkit});
+    return Database::open(dir / "t.db");
+}
+
+Options with_action(Action action)
+{
+    Options options;
+    options.action = action;
+    return options;
+}
+
+// Frees pages in an incremental-mode database by filling and dropping a table.
+void add_free_pages(Database& db, std::uint64_t bytes)
+{
+    db.exec("CREATE TABLE scratch (b BLOB)");
+    auto insert = db.prepare("INSERT INTO scratch VALUES (zeroblob(?))");
+    for (std::uint64_t i = 0; i < bytes / 65536; ++i) {
+        insert.bind(1, 65536).run();
+        insert.reset();
+    }
+    db.exec("DROP TABLE scratch");
+}
+
+bool has_step(const db_vacuum::Report& report, const std::string& step)
+{
+    return std::find(report.steps.begin(), report.steps.end(), step) != report.steps.end();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(status_reports_pages_and_modes)
+{
+    TempDir dir;
+    auto db = bloated(dir);
+    const auto status = db_vacuum::read_status(db);
+    BOOST_TEST(status.page_size == 4096);
+    BOOST_TEST(status.freelist_pages > 2000);
+    BOOST_TEST(status.freelist_bytes() == static_cast<std::uint64_t>(status.freelist_pages) * 4096);
+    BOOST_TEST(status.auto_vacuum == "none");
+    BOOST_TEST(status.user_version == 2);
+    BOOST_TEST(status.toolkit_schema_version.value_or(0) == 1);
+}
+
+BOOST_AUTO_TEST_CASE(migrate_switches_to_incremental_and_frees_every_page)
+{
+    TempDir dir;
+    auto db = bloated(dir);
+    const auto report = db_vacuum::perform(db, with_action(Action::migrate));
+    BOOST_REQUIRE(report.after.has_value());
+    BOOST_TEST(report.after->auto_vacuum == "incremental");
+    BOOST_TEST(report.after->freelist_pages == 0);
+    BOOST_TEST(report.reclaimed_bytes() >= 8 * mib);
+    BOOST_REQUIRE(report.check.has_value());
+    BOOST_TEST(report.check->ok());
+    BOOST_TEST(db.query_int("PRAGMA auto_vacuum") == 2);
+}
+
+BOOST_AUTO_TEST_CASE(migrate_of_an_incremental_database_does_nothing)
+{
+    TempDir dir;
+    auto db = bloated(dir);
+    db_vacuum::perform(db, with_action(Action::migrate));
+    const auto again = db_vacuum::perform(db, with_action(Action::migrate));
+    BOOST_TEST((again.steps == std::vector<std::string>{"already-incremental"}));
+}
+
+BOOST_AUTO_TEST_CASE(migrate_with_backup_writes_a_copy_with_every_row)
+{
+    TempDir dir;
+    auto db = bloated(dir);
+    const auto rows = db.query_rows("SELECT * FROM agent_executions ORDER BY agent_id");
+    auto options = with_action(Action::migrate);
+    options.backup = dir / "backup.db";
+    const auto report = db_vacuum::perform(db, options);
+    BOOST_TEST(report.backup.value_or("") == (dir / "backup.db").string());
+    auto copy = Database::open(dir / "backup.db", {.mode = common::OpenMode::read_only});
+    BOOST_TEST((copy.query_rows("SELECT * FROM agent_executions ORDER BY agent_id") == rows));
+    BOOST_TEST(copy.query_int("PRAGMA user_version") == 2);
+}
+
+BOOST_AUTO_TEST_CASE(existing_backup_target_is_refused_with_73_and_nothing_changes)
+{
+    TempDir dir;
+    auto db = bloated(dir);
+    test_support::write_file(dir / "backup.db", "precious");
+    auto options = with_action(Action::migrate);
+    options.backup = dir / "backup.db";
+    try {
+        db_vacuum::perform(db, options);
+        BOOST_FAIL("expected an error");
+    } catch (const common::Error& error) {
+        BOOST_TEST(static_cast<int>(error.code()) == 73);
+    }
+    BOOST_TEST(test_support::file_bytes(dir / "backup.db") == "precious");
+    BOOST_TEST(db.query_int("PRAGMA auto_vacuum") == 0);
+}
+
+BOOST_AUTO_TEST_CASE(incremental_frees_the_requested_number_of_pages)
+{
+    TempDir dir;
+    auto db = bloated(dir);
+    db_vacuum::perform(db, with_action(Action::migrate));
+    add_free_pages(db, 2 * mib);
+    const auto free_before = db.query_int("PRAGMA freelist_count");
+    BOOST_REQUIRE(free_before > 100);
+    auto options = with_action(Action::incremental);
+    options.incremental_pages = 100;
+    const auto report = db_vacuum::perform(db, options);
+    BOOST_TEST(report.after->freelist_pages == free_before - 100);
+    BOOST_TEST(report.after->page_count == report.before.page_count - 100);
+}
+
+BOOST_AUTO_TEST_CASE(incremental_on_a_database_without_incremental_mode_is_65)
+{
+    TempDir dir;
+    auto db = bloated(dir);
+    try {
+        db_vacuum::perform(db, with_action(Action::incremental));
+        BOOST_FAIL("expected an error");
+    } catch (const common::Error& error) {
+        BOOST_TEST(static_cast<int>(error.code()) == 65);
+        BOOST_TEST(std::string(error.what()).find("--migrate") != std::string::npos);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(auto_below_threshold_only_checkpoints_and_optimizes)
+{
+    TempDir dir;
+    auto db = bloated(dir);
+    db_vacuum::perform(db, with_action(Action::migrate));
+    add_free_pages(db, mib / 2);  // 128 pages: under the default 256
+    const auto report = db_vacuum::perform(db, with_action(Action::automatic));
+    BOOST_TEST((report.steps == std::vector<std::string>{"checkpoint", "optimize"}));
+    BOOST_TEST(report.after->freelist_pages == report.before.freelist_pages);
+}
+
+BOOST_AUTO_TEST_CASE(auto_above_threshold_vacuums_incrementally)
+{
+    TempDir dir;
+    auto db = bloated(dir);
+    db_vacuum::perform(db, with_action(Action::migrate));
+    add_free_pages(db, 4 * mib);
+    const auto report = db_vacuum::perform(db, with_action(Action::automatic));
+    BOOST_TEST(has_step(report, "incremental"));
+    BOOST_TEST(!has_step(report, "vacuum"));
+    BOOST_TEST(report.after->freelist_pages == 0);
+}
+
+BOOST_AUTO_TEST_CASE(auto_threshold_fraction_counts_the_file_size)
+{
+    TempDir dir;
+    auto db = bloated(dir);
+    db_vacuum::perform(db, with_action(Action::migrate));
+    add_free_pages(db, 4 * mib);
+    auto options = with_action(Action::automatic);
+    options.threshold_pages = 0;
+    options.threshold_fraction = 1.0;  // free pages can never exceed the page count
+    const auto report = db_vacuum::perform(db, options);
+    BOOST_TEST(!has_step(report, "incremental"));
+}
+
+BOOST_AUTO_TEST_CASE(auto_on_a_database_never_migrated_migrates_it)
+{
+    TempDir dir;
+    auto db = bloated(dir);
+    const auto report = db_vacuum::perform(db, with_action(Action::automatic));
+    BOOST_TEST(has_step(report, "vacuum"));
+    BOOST_TEST(has_step(report, "optimize"));
+    BOOST_TEST(report.after->auto_vacuum == "incremental");
+}
+
+BOOST_AUTO_TEST_CASE(full_vacuum_keeps_the_mode_and_frees_pages)
+{
+    TempDir dir;
+    auto db = bloated(dir);
+    const auto report = db_vacuum::perform(db, with_action(Action::full));
+    BOOST_TEST(report.after->auto_vacuum == "none");
+    BOOST_TEST(report.after->freelist_pages == 0);
+}
+
+BOOST_AUTO_TEST_CASE(run_is_recorded_in_maintenance_runs_with_its_summary)
+{
+    TempDir dir;
+    auto db = bloated(dir);
+    const auto report = db_vacuum::perform(db, with_action(Action::migrate));
+    const auto now = std::chrono::system_clock::now();
+    BOOST_TEST(db_vacuum::record_run(db, report, now, now));
+    BOOST_TEST(db.query_text("SELECT tool FROM maintenance_runs") == "db-vacuum");
+    BOOST_TEST(db.query_text("SELECT outcome FROM maintenance_runs") == "ok");
+    BOOST_TEST(db.query_text("SELECT json_extract(summary, '$.action') FROM maintenance_runs") == "migrate");
+    BOOST_TEST(db.query_int("SELECT json_extract(summary, '$.reclaimed_bytes') FROM maintenance_runs") ==
+               static_cast<std::int64_t>(report.reclaimed_bytes()));
+}
+
+BOOST_AUTO_TEST_CASE(foreign_database_gets_no_toolkit_tables)
+{
+    TempDir dir;
+    auto db = bloated(dir, 2 * mib, false);
+    const auto report = db_vacuum::perform(db, with_action(Action::migrate));
+    BOOST_TEST(!db_vacuum::record_run(db, report, std::chrono::system_clock::now(),
+                                      std::chrono::system_clock::now()));
+    BOOST_TEST(!db.table_exists("maintenance_runs"));
+    BOOST_TEST(!db.table_exists("spec_hygiene_schema"));
+    BOOST_TEST(db.query_int("PRAGMA user_version") == 2);
+}
+
+BOOST_AUTO_TEST_CASE(check_of_a_healthy_database_is_ok)
+{
+    TempDir dir;
+    auto db = bloated(dir);
+    BOOST_TEST(db_vacuum::run_check(db, db_vacuum::CheckKind::quick).ok());
+    BOOST_TEST(db_vacuum::run_check(db, db_vacuum::CheckKind::full).ok());
+}
