@@ -91,13 +91,8 @@ SharedOptions resolve_shared_options(const cxxopts::ParseResult& result, const E
     else
         shared.evidence = default_evidence_root(env);
 
-    const auto config_timeout = config.integer("common", "busy_timeout_ms");
-    shared.busy_timeout_ms = pick<int>(
-        flag<int>(result, "busy-timeout"),
-        config_timeout ? std::optional<int>(static_cast<int>(*config_timeout)) : std::nullopt,
-        5000);
-    if (shared.busy_timeout_ms < 0)
-        throw Error(Exit::usage, "--busy-timeout must not be negative");
+    shared.busy_timeout_ms = bounded_setting<int>(result, "busy-timeout", config, "common",
+                                                  "busy_timeout_ms", 5000, 0);
     return shared;
 }
 

@@ -103,6 +103,7 @@ Config Config::from_json(const nlohmann::json& document, std::string_view source
     }
     Config config;
     config.m_document = document;
+    config.m_source = source;
     return config;
 }
 
@@ -116,26 +117,22 @@ const nlohmann::json* Config::find(std::string_view section, std::string_view ke
 
 std::optional<std::int64_t> Config::integer(std::string_view section, std::string_view key) const
 {
-    const auto* value = find(section, key);
-    return value ? std::optional(value->get<std::int64_t>()) : std::nullopt;
+    return get<std::int64_t>(section, key);
 }
 
 std::optional<double> Config::number(std::string_view section, std::string_view key) const
 {
-    const auto* value = find(section, key);
-    return value ? std::optional(value->get<double>()) : std::nullopt;
+    return get<double>(section, key);
 }
 
 std::optional<std::string> Config::text(std::string_view section, std::string_view key) const
 {
-    const auto* value = find(section, key);
-    return value ? std::optional(value->get<std::string>()) : std::nullopt;
+    return get<std::string>(section, key);
 }
 
 std::optional<bool> Config::boolean(std::string_view section, std::string_view key) const
 {
-    const auto* value = find(section, key);
-    return value ? std::optional(value->get<bool>()) : std::nullopt;
+    return get<bool>(section, key);
 }
 
 }  // namespace common

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <system_error>
 
 namespace common::schema {
 namespace {
@@ -133,6 +134,19 @@ void ensure_supported(const Database& db)
                     "{}: toolkit schema version {} is newer than this build understands ({}); "
                     "upgrade spec-hygiene",
                     db.path().string(), *version, current_version);
+}
+
+Database open_for_writing(const std::filesystem::path& path, const OpenOptions& options,
+                          const std::function<void(const Database&)>& precheck)
+{
+    std::error_code ec;
+    if (options.mode != OpenMode::create || std::filesystem::exists(path, ec)) {
+        const auto probe =
+            Database::open(path, {.mode = OpenMode::read_only, .busy_timeout_ms = options.busy_timeout_ms});
+        ensure_supported(probe);
+        if (precheck) precheck(probe);
+    }
+    return Database::open(path, options);
 }
 
 int migrate(Database& db, const RetryPolicy& retry)

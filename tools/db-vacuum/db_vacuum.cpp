@@ -104,11 +104,16 @@ void migrate(Database& db, const Options& options, Report& report, Steps& steps)
     require_check_ok(*report.check, db);
 }
 
-void incremental(Database& db, std::int64_t pages, Steps& steps)
+void require_incremental_mode(const Database& db)
 {
     if (db.query_int("PRAGMA auto_vacuum") != 2)
         throw Error(Exit::data, "{}: auto_vacuum is not incremental; run db-vacuum --migrate first",
                     db.path().string());
+}
+
+void incremental(Database& db, std::int64_t pages, Steps& steps)
+{
+    require_incremental_mode(db);
     steps.run("incremental", [&] {
         common::retry_busy([&] {
             auto statement = db.prepare(fmt::format("PRAGMA incremental_vacuum({})", pages));
@@ -227,9 +232,15 @@ int run(const Options& options, std::ostream& out, std::ostream& err)
     const auto started = clock();
     const bool writes = options.action != Action::status && options.action != Action::check;
 
-    auto db = Database::open(options.shared.database,
-                             {.mode = writes ? common::OpenMode::read_write : common::OpenMode::read_only,
-                              .busy_timeout_ms = options.shared.busy_timeout_ms});
+    const common::OpenOptions open_options{
+        .mode = writes ? common::OpenMode::read_write : common::OpenMode::read_only,
+        .busy_timeout_ms = options.shared.busy_timeout_ms};
+    auto db = writes ? common::schema::open_for_writing(options.shared.database, open_options,
+                                                        [&](const Database& probe) {
+                                                            if (options.action == Action::incremental)
+                                                                require_incremental_mode(probe);
+                                                        })
+                     : Database::open(options.shared.database, open_options);
     common::schema::ensure_supported(db);
 
     int lost = 0;

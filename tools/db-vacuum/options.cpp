@@ -102,16 +102,11 @@ Options parse_options(std::span<char*> args, const common::EnvLookup& env)
     } else if (auto configured = config.text("db-vacuum", "backup"); configured && rebuilds) {
         options.backup = *configured;
     }
-    options.threshold_pages = common::pick(common::flag<std::int64_t>(result, "threshold-pages"),
-                                           config.integer("db-vacuum", "threshold_pages"),
-                                           options.threshold_pages);
-    options.threshold_fraction =
-        common::pick(common::flag<double>(result, "threshold-fraction"),
-                     config.number("db-vacuum", "threshold_fraction"), options.threshold_fraction);
-    if (options.threshold_pages < 0)
-        throw Error(Exit::usage, "--threshold-pages must not be negative");
-    if (options.threshold_fraction < 0 || options.threshold_fraction > 1)
-        throw Error(Exit::usage, "--threshold-fraction must be between 0 and 1");
+    options.threshold_pages = common::bounded_setting<std::int64_t>(
+        result, "threshold-pages", config, "db-vacuum", "threshold_pages", options.threshold_pages, 0);
+    options.threshold_fraction = common::bounded_setting<double>(
+        result, "threshold-fraction", config, "db-vacuum", "threshold_fraction",
+        options.threshold_fraction, 0.0, 1.0);
     options.record = result.count("no-record") == 0;
     return options;
 }

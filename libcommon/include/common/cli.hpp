@@ -3,11 +3,13 @@
 // environment, the configuration file and the defaults.
 
 #include "common/config.hpp"
+#include "common/error.hpp"
 #include "common/paths.hpp"
 
 #include <cxxopts.hpp>
 
 #include <filesystem>
+#include <limits>
 #include <optional>
 #include <span>
 #include <string>
@@ -68,6 +70,32 @@ T pick(std::optional<T> from_flag, std::optional<T> from_config, T fallback)
 {
     if (from_flag) return *from_flag;
     if (from_config) return *from_config;
+    return fallback;
+}
+
+// A policy number: flag `--flag_name`, then `section.key` of the configuration, then
+// `fallback`. A value outside [min, max] is Error 64 when it came from the flag and 78 when it
+// came from the file, each naming where it was set.
+template <typename T>
+T bounded_setting(const cxxopts::ParseResult& result, const std::string& flag_name,
+                  const Config& config, std::string_view section, std::string_view key,
+                  T fallback, T min, T max = std::numeric_limits<T>::max())
+{
+    const auto range = [&] {
+        return max == std::numeric_limits<T>::max() ? fmt::format("must be at least {}", min)
+                                                    : fmt::format("must be between {} and {}", min, max);
+    };
+    if (auto given = flag<T>(result, flag_name)) {
+        if (*given < min || *given > max)
+            throw Error(Exit::usage, "--{} {}, not {}", flag_name, range(), *given);
+        return *given;
+    }
+    if (auto configured = config.get<T>(section, key)) {
+        if (*configured < min || *configured > max)
+            throw Error(Exit::config, "{}: {}.{} {}, not {}", config.source(), section, key, range(),
+                        *configured);
+        return *configured;
+    }
     return fallback;
 }
 

@@ -28,10 +28,20 @@ public:
     std::optional<double> number(std::string_view section, std::string_view key) const;
     std::optional<std::string> text(std::string_view section, std::string_view key) const;
     std::optional<bool> boolean(std::string_view section, std::string_view key) const;
+    template <typename T>
+    std::optional<T> get(std::string_view section, std::string_view key) const
+    {
+        const auto* value = find(section, key);
+        return value ? std::optional<T>(value->get<T>()) : std::nullopt;
+    }
+
+    // The file the configuration came from, for error messages ("" when empty).
+    const std::string& source() const { return m_source; }
 
 private:
     const nlohmann::json* find(std::string_view section, std::string_view key) const;
     nlohmann::json m_document = nlohmann::json::object();
+    std::string m_source;
 };
 
 }  // namespace common

@@ -4,6 +4,8 @@
 
 #include "common/sqlite.hpp"
 
+#include <filesystem>
+#include <functional>
 #include <optional>
 #include <string_view>
 
@@ -20,6 +22,12 @@ std::optional<int> installed_version(const Database& db);
 
 // Throws Error 65 when `db` holds a toolkit schema newer than this build: nothing is written.
 void ensure_supported(const Database& db);
+
+// Opens `path` for writing only after a read-only look has found nothing to refuse: a newer
+// toolkit schema (65), or whatever `precheck` throws for. A refused database is therefore left
+// exactly as it was, not even switched to WAL. `options.mode` must not be read_only.
+Database open_for_writing(const std::filesystem::path& path, const OpenOptions& options,
+                          const std::function<void(const Database&)>& precheck = {});
 
 // Brings the toolkit schema to current_version in one IMMEDIATE transaction; a no-op when it
 // is current. Tables of other applications are left alone, except that an upstream

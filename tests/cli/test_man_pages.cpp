@@ -1,0 +1,129 @@
+#define BOOST_TEST_MODULE test_cli_man_pages
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "support/process.hpp"
+
+#include <array>
+#include <ostream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+// A tool and its page, relative to the source tree. A new tool is one more line here.
+struct ManPage {
+    std::string binary;
+    std::string page;
+};
+
+std::ostream& operator<<(std::ostream& out, const ManPage& page)
+{
+    return out << page.page;
+}
+
+const std::vector<ManPage> man_pages{
+    {DB_VACUUM_BIN, "man/man1/db-vacuum.1"},
+};
+
+// Every exit status a tool may return; each page's EXIT STATUS section lists them.
+constexpr std::array exit_codes{0, 64, 65, 66, 70, 73, 74, 75, 77, 78};
+
+std::string source_path(const ManPage& page)
+{
+    return std::string(SOURCE_DIR) + "/" + page.page;
+}
+
+// The page as a terminal shows it, without the overstrike of bold and underline, on lines
+// wide enough that no option is broken across two.
+std::string rendered(const ManPage& page)
+{
+    const auto result =
+        test_support::run_process({"mandoc", "-T", "ascii", "-O", "width=250", source_path(page)});
+    BOOST_TEST_REQUIRE(result.exit_code == 0, result.err);
+    std::string text;
+    for (const char c : result.out) {
+        if (c == '\b') {
+            if (!text.empty()) text.pop_back();
+        } else {
+            text.push_back(c);
+        }
+    }
+    return text;
+}
+
+// "--name" for every long option the binary's --help lists.
+std::set<std::string> long_options(const ManPage& page)
+{
+    const auto result = test_support::run_process({page.binary, "--help"});
+    BOOST_TEST_REQUIRE(result.exit_code == 0, result.err);
+    const std::regex option("--[a-z][a-z0-9-]*[a-z0-9]");
+    std::set<std::string> options;
+    for (auto it = std::sregex_iterator(result.out.begin(), result.out.end(), option);
+         it != std::sregex_iterator(); ++it)
+        options.insert(it->str());
+    return options;
+}
+
+// The lines of the rendered section `name`, up to the next section heading.
+std::string section(const std::string& text, const std::string& name)
+{
+    std::istringstream lines(text);
+    std::string line;
+    std::string body;
+    bool inside = false;
+    while (std::getline(lines, line)) {
+        const bool heading = !line.empty() && line.front() != ' ' && line.front() != '\t';
+        if (heading && inside) break;
+        if (inside) body += line + '\n';
+        if (heading && line == name) inside = true;
+    }
+    return body;
+}
+
+}  // namespace
+
+BOOST_DATA_TEST_CASE(page_describes_every_long_option_of_help,
+                     boost::unit_test::data::make(man_pages), page)
+{
+    const auto options = long_options(page);
+    BOOST_TEST_REQUIRE(options.count("--help") == 1u);
+    const auto text = rendered(page);
+    for (const auto& option : options) {
+        const std::regex whole(option + "(?![a-z0-9-])");
+        BOOST_TEST(std::regex_search(text, whole), page << " does not mention " << option);
+    }
+}
+
+BOOST_DATA_TEST_CASE(page_passes_mandoc_lint, boost::unit_test::data::make(man_pages), page)
+{
+    const auto result =
+        test_support::run_process({"mandoc", "-T", "lint", "-W", "warning", source_path(page)});
+
+    BOOST_TEST(result.exit_code == 0);
+    BOOST_TEST(result.out.empty(), result.out);
+    BOOST_TEST(result.err.empty(), result.err);
+}
+
+BOOST_DATA_TEST_CASE(exit_status_section_lists_every_exit_code,
+                     boost::unit_test::data::make(man_pages), page)
+{
+    const auto exit_status = section(rendered(page), "EXIT STATUS");
+    BOOST_TEST_REQUIRE(!exit_status.empty(), page << " has no EXIT STATUS section");
+    // Each code opens a line of the list and says when: "     65      Not a SQLite database, ..."
+    std::set<std::string> listed;
+    std::istringstream lines(exit_status);
+    for (std::string line; std::getline(lines, line);) {
+        std::istringstream words(line);
+        std::string code;
+        std::string when;
+        if (words >> code >> when) listed.insert(code);
+    }
+    for (const int code : exit_codes)
+        BOOST_TEST(listed.count(std::to_string(code)) == 1u,
+                   page << " does not list exit " << code);
+}
