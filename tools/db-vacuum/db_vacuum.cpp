@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <system_error>
 
@@ -104,6 +105,13 @@ void migrate(Database& db, const Options& options, Report& report, Steps& steps)
     require_check_ok(*report.check, db);
 }
 
+// The page cache's size in pages (PRAGMA cache_size is pages when positive, KiB when negative).
+std::int64_t cache_pages(const Database& db)
+{
+    const auto size = db.query_int("PRAGMA cache_size");
+    return size >= 0 ? size : -size * 1024 / std::max<std::int64_t>(1, db.query_int("PRAGMA page_size"));
+}
+
 void require_incremental_mode(const Database& db)
 {
     if (db.query_int("PRAGMA auto_vacuum") != 2)
@@ -115,10 +123,20 @@ void incremental(Database& db, std::int64_t pages, Steps& steps)
 {
     require_incremental_mode(db);
     steps.run("incremental", [&] {
-        common::retry_busy([&] {
-            auto statement = db.prepare(fmt::format("PRAGMA incremental_vacuum({})", pages));
-            statement.run();
-        });
+        // Freed pages are dirty pages: freeing more than the page cache holds in one statement
+        // spills them all into the WAL, only to discard them at the checkpoint. Chunks that fit
+        // in half the cache, each its own transaction, write almost nothing.
+        const auto chunk = std::max<std::int64_t>(64, cache_pages(db) / 2);
+        std::int64_t left = pages > 0 ? pages : db.query_int("PRAGMA freelist_count");
+        while (left > 0) {
+            const auto step = std::min(left, chunk);
+            common::retry_busy([&] {
+                auto statement = db.prepare(fmt::format("PRAGMA incremental_vacuum({})", step));
+                statement.run();
+            });
+            left -= step;
+            if (db.query_int("PRAGMA freelist_count") == 0) break;
+        }
     });
     steps.run("checkpoint", [&] { db.checkpoint_truncate(); });
 }
