@@ -16,15 +16,17 @@ void add_shared_options(cxxopts::Options& options, const SharedOptionSet& set,
 {
     auto add = options.add_options("Common");
     if (set.database) {
-        add("db", "SQLite database (default: $SPEC_HYGIENE_DB, else "
-                  "$XDG_STATE_HOME/spec-hygiene/hygiene.db)",
+        add("db",
+            "SQLite database (default: $SPEC_HYGIENE_DB, else "
+            "$XDG_STATE_HOME/spec-hygiene/hygiene.db)",
             cxxopts::value<std::string>(), "PATH");
         add("busy-timeout", "how long to wait for another process's lock (default 5000)",
             cxxopts::value<int>(), "MS");
     }
     if (set.evidence)
-        add("evidence", "evidence root (default: $SPEC_HYGIENE_EVIDENCE, else "
-                        "$XDG_STATE_HOME/spec-hygiene/evidence)",
+        add("evidence",
+            "evidence root (default: $SPEC_HYGIENE_EVIDENCE, else "
+            "$XDG_STATE_HOME/spec-hygiene/evidence)",
             cxxopts::value<std::string>(), "PATH");
     add("config", "configuration file (default: $XDG_CONFIG_HOME/spec-hygiene/config.json)",
         cxxopts::value<std::string>(), "FILE");
@@ -91,8 +93,8 @@ SharedOptions resolve_shared_options(const cxxopts::ParseResult& result, const E
     else
         shared.evidence = default_evidence_root(env);
 
-    shared.busy_timeout_ms = bounded_setting<int>(result, "busy-timeout", config, "common",
-                                                  "busy_timeout_ms", 5000, 0);
+    shared.busy_timeout_ms =
+        bounded_setting<int>(result, "busy-timeout", config, "common", "busy_timeout_ms", 5000, 0);
     return shared;
 }
 
@@ -101,6 +103,9 @@ std::string version_line(std::string_view tool)
     return fmt::format("{} (spec-hygiene) {}", tool, SPEC_HYGIENE_VERSION);
 }
 
-bool stdout_is_terminal() { return ::isatty(STDOUT_FILENO) == 1; }
+bool stdout_is_terminal()
+{
+    return ::isatty(STDOUT_FILENO) == 1;
+}
 
 }  // namespace common

@@ -35,7 +35,8 @@ std::uint64_t available_space(const std::filesystem::path& path)
 std::string read_file(const std::filesystem::path& file)
 {
     std::error_code ec;
-    if (!std::filesystem::exists(file, ec)) throw Error(Exit::no_input, "{}: no such file", file.string());
+    if (!std::filesystem::exists(file, ec))
+        throw Error(Exit::no_input, "{}: no such file", file.string());
     std::ifstream in(file, std::ios::binary);
     std::ostringstream content;
     content << in.rdbuf();

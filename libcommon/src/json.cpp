@@ -21,8 +21,8 @@ std::string sanitize_utf8(std::string_view text)
 {
     // Round-trip through the serializer, which replaces invalid sequences, then strip the
     // quotes and escapes it adds by parsing it back.
-    const std::string quoted =
-        nlohmann::json(std::string(text)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    const std::string quoted = nlohmann::json(std::string(text))
+                                   .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     return nlohmann::json::parse(quoted).get<std::string>();
 }
 
@@ -31,6 +31,9 @@ std::string json_line(const nlohmann::json& value)
     return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + '\n';
 }
 
-void write_json_line(std::ostream& out, const nlohmann::json& value) { out << json_line(value); }
+void write_json_line(std::ostream& out, const nlohmann::json& value)
+{
+    out << json_line(value);
+}
 
 }  // namespace common

@@ -12,7 +12,8 @@ std::filesystem::path home_subdir(const EnvLookup& env, const char* xdg_variable
                                   const char* home_relative)
 {
     if (auto xdg = env(xdg_variable)) return std::filesystem::path(*xdg) / "spec-hygiene";
-    if (auto home = env("HOME")) return std::filesystem::path(*home) / home_relative / "spec-hygiene";
+    if (auto home = env("HOME"))
+        return std::filesystem::path(*home) / home_relative / "spec-hygiene";
     throw Error(Exit::config, "cannot find a default location: neither {} nor HOME is set",
                 xdg_variable);
 }

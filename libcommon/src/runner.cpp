@@ -4,11 +4,11 @@
 
 #include <fmt/format.h>
 
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <iostream>
 #include <new>
-#include <csignal>
 
 namespace common {
 
@@ -23,7 +23,8 @@ int run_tool(std::string_view tool, int argc, char** argv,
     } catch (const Error& error) {
         std::cout.flush();
         fmt::print(stderr, "{}: error: {}\n", tool, error.what());
-        if (error.code() == Exit::usage) fmt::print(stderr, "Try '{} --help' for more information.\n", tool);
+        if (error.code() == Exit::usage)
+            fmt::print(stderr, "Try '{} --help' for more information.\n", tool);
         return to_int(error.code());
     } catch (const std::bad_alloc&) {
         fmt::print(stderr, "{}: error: out of memory\n", tool);

@@ -59,22 +59,24 @@ int mark_lost_runs(Database& db, const RetryPolicy& retry)
     if (lost_batches.empty()) return 0;
 
     int marked = 0;
-    write_transaction(db, [&] {
-        marked = 0;
-        auto mark = db.prepare(
-            "UPDATE agent_executions SET outcome = 'lost', completed_at = datetime('now') "
-            "WHERE batch_id = ? AND outcome = 'running'");
-        auto finish = db.prepare(
-            "UPDATE spawn_batches SET finished_at = datetime('now') "
-            "WHERE batch_id = ? AND finished_at IS NULL");
-        for (const auto batch : lost_batches) {
-            mark.bind(1, batch).run();
-            marked += db.changes();
-            mark.reset();
-            finish.bind(1, batch).run();
-            finish.reset();
-        }
-    }, retry);
+    write_transaction(
+        db,
+        [&] {
+            marked = 0;
+            auto mark = db.prepare(
+                "UPDATE agent_executions SET outcome = 'lost', completed_at = datetime('now') "
+                "WHERE batch_id = ? AND outcome = 'running'");
+            auto finish = db.prepare("UPDATE spawn_batches SET finished_at = datetime('now') "
+                                     "WHERE batch_id = ? AND finished_at IS NULL");
+            for (const auto batch : lost_batches) {
+                mark.bind(1, batch).run();
+                marked += db.changes();
+                mark.reset();
+                finish.bind(1, batch).run();
+                finish.reset();
+            }
+        },
+        retry);
     return marked;
 }
 

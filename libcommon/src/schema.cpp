@@ -32,14 +32,10 @@ struct Column {
 
 // The toolkit's own columns of agent_executions, added to an upstream table that lacks them.
 constexpr std::array toolkit_agent_columns{
-    Column{"batch_id", "INTEGER"},
-    Column{"pid", "INTEGER"},
-    Column{"exit_code", "INTEGER"},
-    Column{"signal", "INTEGER"},
-    Column{"outcome", "TEXT"},
-    Column{"spawn_latency_us", "INTEGER"},
-    Column{"run_time_ms", "INTEGER"},
-    Column{"evidence_path", "TEXT"},
+    Column{"batch_id", "INTEGER"},    Column{"pid", "INTEGER"},
+    Column{"exit_code", "INTEGER"},   Column{"signal", "INTEGER"},
+    Column{"outcome", "TEXT"},        Column{"spawn_latency_us", "INTEGER"},
+    Column{"run_time_ms", "INTEGER"}, Column{"evidence_path", "TEXT"},
 };
 
 constexpr std::string_view toolkit_tables_v1 = R"sql(
@@ -141,8 +137,8 @@ Database open_for_writing(const std::filesystem::path& path, const OpenOptions& 
 {
     std::error_code ec;
     if (options.mode != OpenMode::create || std::filesystem::exists(path, ec)) {
-        const auto probe =
-            Database::open(path, {.mode = OpenMode::read_only, .busy_timeout_ms = options.busy_timeout_ms});
+        const auto probe = Database::open(
+            path, {.mode = OpenMode::read_only, .busy_timeout_ms = options.busy_timeout_ms});
         ensure_supported(probe);
         if (precheck) precheck(probe);
     }
@@ -152,17 +148,20 @@ Database open_for_writing(const std::filesystem::path& path, const OpenOptions& 
 int migrate(Database& db, const RetryPolicy& retry)
 {
     int found = 0;
-    write_transaction(db, [&] {
-        // Read inside the transaction: another process may have migrated meanwhile.
-        ensure_supported(db);
-        found = installed_version(db).value_or(0);
-        if (found == current_version) return;
-        create_version_table(db);
-        if (found < 1) migrate_to_v1(db);
-        auto record = db.prepare(
-            fmt::format("INSERT INTO {} (version) VALUES (?)", version_table));
-        record.bind(1, current_version).run();
-    }, retry);
+    write_transaction(
+        db,
+        [&] {
+            // Read inside the transaction: another process may have migrated meanwhile.
+            ensure_supported(db);
+            found = installed_version(db).value_or(0);
+            if (found == current_version) return;
+            create_version_table(db);
+            if (found < 1) migrate_to_v1(db);
+            auto record =
+                db.prepare(fmt::format("INSERT INTO {} (version) VALUES (?)", version_table));
+            record.bind(1, current_version).run();
+        },
+        retry);
     return found;
 }
 

@@ -50,7 +50,10 @@ Statement::Statement(Statement&& other) noexcept
 {
 }
 
-Statement::~Statement() { sqlite3_finalize(m_statement); }
+Statement::~Statement()
+{
+    sqlite3_finalize(m_statement);
+}
 
 void Statement::fail(int result_code) const
 {
@@ -105,7 +108,10 @@ void Statement::reset()
     sqlite3_clear_bindings(m_statement);
 }
 
-int Statement::column_count() const { return sqlite3_column_count(m_statement); }
+int Statement::column_count() const
+{
+    return sqlite3_column_count(m_statement);
+}
 
 std::string Statement::column_name(int index) const
 {
@@ -143,7 +149,8 @@ Value Statement::column_value(int index) const
     case SQLITE_FLOAT: return column_double(index);
     case SQLITE_TEXT: return column_text(index);
     case SQLITE_BLOB: {
-        const auto* data = static_cast<const unsigned char*>(sqlite3_column_blob(m_statement, index));
+        const auto* data =
+            static_cast<const unsigned char*>(sqlite3_column_blob(m_statement, index));
         const auto size = static_cast<std::size_t>(sqlite3_column_bytes(m_statement, index));
         return Blob{{data, data + size}};
     }
@@ -159,13 +166,15 @@ Database::Database(sqlite3* handle, std::filesystem::path path, int busy_timeout
 }
 
 Database::Database(Database&& other) noexcept
-    : m_db(std::exchange(other.m_db, nullptr)),
-      m_path(std::move(other.m_path)),
+    : m_db(std::exchange(other.m_db, nullptr)), m_path(std::move(other.m_path)),
       m_busy_timeout_ms(other.m_busy_timeout_ms)
 {
 }
 
-Database::~Database() { sqlite3_close_v2(m_db); }
+Database::~Database()
+{
+    sqlite3_close_v2(m_db);
+}
 
 Database Database::open(const std::filesystem::path& path, const OpenOptions& options)
 {
@@ -226,7 +235,10 @@ void Database::fail(int result_code, std::string_view sql) const
                       fmt::format("{}: {} (in: {})", m_path.string(), error_message(), sql));
 }
 
-std::string Database::error_message() const { return m_db ? sqlite3_errmsg(m_db) : "no connection"; }
+std::string Database::error_message() const
+{
+    return m_db ? sqlite3_errmsg(m_db) : "no connection";
+}
 
 void Database::exec(std::string_view sql)
 {
@@ -238,8 +250,8 @@ void Database::exec(std::string_view sql)
 Statement Database::prepare(std::string_view sql) const
 {
     sqlite3_stmt* statement = nullptr;
-    const int rc = sqlite3_prepare_v2(m_db, sql.data(), static_cast<int>(sql.size()), &statement,
-                                      nullptr);
+    const int rc =
+        sqlite3_prepare_v2(m_db, sql.data(), static_cast<int>(sql.size()), &statement, nullptr);
     if (rc != SQLITE_OK) fail(rc, sql);
     return Statement(statement, *this);
 }
@@ -262,7 +274,8 @@ std::vector<std::vector<Value>> Database::query_rows(std::string_view sql) const
     std::vector<std::vector<Value>> rows;
     while (statement.step()) {
         auto& row = rows.emplace_back();
-        for (int i = 0; i < statement.column_count(); ++i) row.push_back(statement.column_value(i));
+        for (int i = 0; i < statement.column_count(); ++i)
+            row.push_back(statement.column_value(i));
     }
     return rows;
 }
@@ -279,7 +292,8 @@ std::vector<std::string> Database::column_names(std::string_view table) const
     auto statement = prepare("SELECT name FROM pragma_table_info(?)");
     statement.bind(1, table);
     std::vector<std::string> names;
-    while (statement.step()) names.push_back(statement.column_text(0));
+    while (statement.step())
+        names.push_back(statement.column_text(0));
     return names;
 }
 
@@ -297,11 +311,20 @@ CheckpointResult Database::checkpoint_truncate()
     return result;
 }
 
-std::int64_t Database::last_insert_rowid() const { return sqlite3_last_insert_rowid(m_db); }
+std::int64_t Database::last_insert_rowid() const
+{
+    return sqlite3_last_insert_rowid(m_db);
+}
 
-int Database::changes() const { return sqlite3_changes(m_db); }
+int Database::changes() const
+{
+    return sqlite3_changes(m_db);
+}
 
-bool Database::is_read_only() const { return sqlite3_db_readonly(m_db, "main") == 1; }
+bool Database::is_read_only() const
+{
+    return sqlite3_db_readonly(m_db, "main") == 1;
+}
 
 // Transaction -------------------------------------------------------------------------------
 
@@ -360,11 +383,13 @@ void retry_busy(const std::function<void()>& attempt, const RetryPolicy& policy)
 void write_transaction(Database& database, const std::function<void()>& body,
                        const RetryPolicy& policy)
 {
-    retry_busy([&] {
-        Transaction transaction(database);
-        body();
-        transaction.commit();
-    }, policy);
+    retry_busy(
+        [&] {
+            Transaction transaction(database);
+            body();
+            transaction.commit();
+        },
+        policy);
 }
 
 }  // namespace common

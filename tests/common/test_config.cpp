@@ -2,8 +2,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include "common/cli.hpp"
-#include "common/error.hpp"
 #include "common/config.hpp"
+#include "common/error.hpp"
 #include "support/temp_dir.hpp"
 
 #include <array>
@@ -40,7 +40,8 @@ common::SharedOptions resolve(std::vector<std::string> argv, const common::EnvLo
     common::add_shared_options(cli, {.database = true, .evidence = true}, "json or text");
     argv.insert(argv.begin(), "tool");
     std::vector<char*> args;
-    for (auto& arg : argv) args.push_back(arg.data());
+    for (auto& arg : argv)
+        args.push_back(arg.data());
     const auto result = common::parse_arguments(cli, args);
     constexpr std::array<std::string_view, 2> formats{"json", "text"};
     return common::resolve_shared_options(result, env, formats, "json");
@@ -71,7 +72,8 @@ BOOST_AUTO_TEST_CASE(wrong_type_is_exit_78)
         BOOST_FAIL("expected an error");
     } catch (const common::Error& error) {
         BOOST_TEST(static_cast<int>(error.code()) == 78);
-        BOOST_TEST(std::string(error.what()).find("db-vacuum.threshold_pages") != std::string::npos);
+        BOOST_TEST(std::string(error.what()).find("db-vacuum.threshold_pages") !=
+                   std::string::npos);
     }
 }
 
@@ -86,8 +88,8 @@ BOOST_AUTO_TEST_CASE(malformed_config_is_exit_78_and_missing_config_is_66)
 BOOST_AUTO_TEST_CASE(valid_config_values_are_read)
 {
     TempDir dir;
-    test_support::write_file(dir / "c.json",
-                             R"({"common": {"db": "/x.db"}, "db-vacuum": {"threshold_fraction": 0.5}})");
+    test_support::write_file(
+        dir / "c.json", R"({"common": {"db": "/x.db"}, "db-vacuum": {"threshold_fraction": 0.5}})");
     const auto config = common::Config::load(dir / "c.json");
     BOOST_TEST(config.text("common", "db").value_or("") == "/x.db");
     BOOST_TEST(config.number("db-vacuum", "threshold_fraction").value_or(0) == 0.5);
@@ -97,12 +99,14 @@ BOOST_AUTO_TEST_CASE(valid_config_values_are_read)
 BOOST_AUTO_TEST_CASE(flag_beats_environment_beats_file_beats_default)
 {
     TempDir dir;
-    test_support::write_file(dir / "c.json", R"({"common": {"db": "/from-file.db", "evidence": "/file-ev"}})");
+    test_support::write_file(dir / "c.json",
+                             R"({"common": {"db": "/from-file.db", "evidence": "/file-ev"}})");
     const auto config = (dir / "c.json").string();
     const auto state = env_of({{"HOME", "/home/u"}});
     const auto with_env = env_of({{"HOME", "/home/u"}, {"SPEC_HYGIENE_DB", "/from-env.db"}});
 
-    BOOST_TEST(resolve({"--config", config, "--db", "/from-flag.db"}, with_env).database == "/from-flag.db");
+    BOOST_TEST(resolve({"--config", config, "--db", "/from-flag.db"}, with_env).database ==
+               "/from-flag.db");
     BOOST_TEST(resolve({"--config", config}, with_env).database == "/from-env.db");
     BOOST_TEST(resolve({"--config", config}, state).database == "/from-file.db");
     BOOST_TEST(resolve({}, state).database == "/home/u/.local/state/spec-hygiene/hygiene.db");
@@ -121,7 +125,8 @@ BOOST_AUTO_TEST_CASE(default_config_file_is_read_from_xdg_config_home)
 {
     TempDir dir;
     std::filesystem::create_directories(dir / "spec-hygiene");
-    test_support::write_file(dir / "spec-hygiene" / "config.json", R"({"common": {"db": "/cfg.db"}})");
+    test_support::write_file(dir / "spec-hygiene" / "config.json",
+                             R"({"common": {"db": "/cfg.db"}})");
     const auto env = env_of({{"HOME", "/home/u"}, {"XDG_CONFIG_HOME", dir.path().string()}});
     BOOST_TEST(resolve({}, env).database == "/cfg.db");
 }

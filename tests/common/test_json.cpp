@@ -39,5 +39,6 @@ BOOST_AUTO_TEST_CASE(json_lines_are_compact_one_per_line)
     std::ostringstream out;
     common::write_json_line(out, {{"event", "spawned"}, {"agent", "gemini"}});
     common::write_json_line(out, {{"event", "batch"}});
-    BOOST_TEST(out.str() == "{\"agent\":\"gemini\",\"event\":\"spawned\"}\n{\"event\":\"batch\"}\n");
+    BOOST_TEST(out.str() ==
+               "{\"agent\":\"gemini\",\"event\":\"spawned\"}\n{\"event\":\"batch\"}\n");
 }

@@ -20,7 +20,9 @@ BOOST_AUTO_TEST_CASE(second_try_acquire_fails_while_the_first_holds)
 BOOST_AUTO_TEST_CASE(lock_is_free_again_after_release)
 {
     TempDir dir;
-    { auto first = FileLock::acquire(dir / "x.lock"); }
+    {
+        auto first = FileLock::acquire(dir / "x.lock");
+    }
     BOOST_TEST(!FileLock::is_held(dir / "x.lock"));
     BOOST_TEST(FileLock::try_acquire(dir / "x.lock").has_value());
 }

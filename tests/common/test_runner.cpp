@@ -23,8 +23,8 @@ BOOST_AUTO_TEST_CASE(body_exit_code_is_returned)
 BOOST_AUTO_TEST_CASE(project_error_returns_its_code)
 {
     BOOST_TEST(run_with([](std::span<char*>) -> int {
-        throw common::Error(common::Exit::temp_fail, "locked");
-    }) == 75);
+                   throw common::Error(common::Exit::temp_fail, "locked");
+               }) == 75);
 }
 
 BOOST_AUTO_TEST_CASE(unexpected_exception_is_internal_error_70)
@@ -35,6 +35,6 @@ BOOST_AUTO_TEST_CASE(unexpected_exception_is_internal_error_70)
 BOOST_AUTO_TEST_CASE(arguments_reach_the_body)
 {
     BOOST_TEST(run_with([](std::span<char*> args) {
-        return args.size() == 1 && std::string(args[0]) == "tool" ? 0 : 9;
-    }) == 0);
+                   return args.size() == 1 && std::string(args[0]) == "tool" ? 0 : 9;
+               }) == 0);
 }

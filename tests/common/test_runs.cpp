@@ -26,11 +26,13 @@ common::ProcessIdentity finished_process()
 
 void add_running_batch(Database& db, std::int64_t batch, const common::ProcessIdentity& owner)
 {
-    auto insert_batch = db.prepare(
-        "INSERT INTO spawn_batches (batch_id, spec_id, stage, mode, agent_count, owner_pid, owner_start) "
-        "VALUES (?, 'SPEC-KIT-1', 'plan', 'parallel', 1, ?, ?)");
-    insert_batch.bind(1, batch).bind(2, static_cast<std::int64_t>(owner.pid))
-        .bind(3, static_cast<std::int64_t>(owner.start_ticks)).run();
+    auto insert_batch = db.prepare("INSERT INTO spawn_batches (batch_id, spec_id, stage, mode, "
+                                   "agent_count, owner_pid, owner_start) "
+                                   "VALUES (?, 'SPEC-KIT-1', 'plan', 'parallel', 1, ?, ?)");
+    insert_batch.bind(1, batch)
+        .bind(2, static_cast<std::int64_t>(owner.pid))
+        .bind(3, static_cast<std::int64_t>(owner.start_ticks))
+        .run();
     auto insert_run = db.prepare(
         "INSERT INTO agent_executions (agent_id, spec_id, stage, agent_name, batch_id, outcome) "
         "VALUES (?, 'SPEC-KIT-1', 'plan', 'gemini', ?, 'running')");
@@ -61,8 +63,12 @@ BOOST_AUTO_TEST_CASE(runs_of_a_dead_spawner_are_marked_lost_and_live_ones_kept)
 
     BOOST_TEST(common::mark_lost_runs(db) == 1);
     BOOST_TEST(db.query_text("SELECT outcome FROM agent_executions WHERE batch_id = 1") == "lost");
-    BOOST_TEST(db.query_int("SELECT completed_at IS NOT NULL FROM agent_executions WHERE batch_id = 1") == 1);
-    BOOST_TEST(db.query_int("SELECT finished_at IS NOT NULL FROM spawn_batches WHERE batch_id = 1") == 1);
-    BOOST_TEST(db.query_text("SELECT outcome FROM agent_executions WHERE batch_id = 2") == "running");
+    BOOST_TEST(
+        db.query_int("SELECT completed_at IS NOT NULL FROM agent_executions WHERE batch_id = 1") ==
+        1);
+    BOOST_TEST(
+        db.query_int("SELECT finished_at IS NOT NULL FROM spawn_batches WHERE batch_id = 1") == 1);
+    BOOST_TEST(db.query_text("SELECT outcome FROM agent_executions WHERE batch_id = 2") ==
+               "running");
     BOOST_TEST(common::mark_lost_runs(db) == 0);
 }

@@ -36,7 +36,8 @@ BOOST_AUTO_TEST_CASE(migrate_creates_the_five_tables_and_records_the_version)
     for (const auto* table : {"agent_executions", "spawn_batches", "spawn_metrics",
                               "maintenance_runs", "evidence_archives"})
         BOOST_TEST(db.table_exists(table), table);
-    BOOST_TEST(common::schema::installed_version(db).value_or(-1) == common::schema::current_version);
+    BOOST_TEST(common::schema::installed_version(db).value_or(-1) ==
+               common::schema::current_version);
     BOOST_TEST(db.query_int("PRAGMA user_version") == 0);
 }
 
@@ -45,10 +46,12 @@ BOOST_AUTO_TEST_CASE(migrate_is_idempotent)
     TempDir dir;
     auto db = make_empty(dir);
     common::schema::migrate(db);
-    const auto schema_before = db.query_rows("SELECT type, name, sql FROM sqlite_schema ORDER BY name");
+    const auto schema_before =
+        db.query_rows("SELECT type, name, sql FROM sqlite_schema ORDER BY name");
     BOOST_TEST(common::schema::migrate(db) == common::schema::current_version);
     BOOST_TEST(common::schema::migrate(db) == common::schema::current_version);
-    BOOST_TEST((db.query_rows("SELECT type, name, sql FROM sqlite_schema ORDER BY name") == schema_before));
+    BOOST_TEST((db.query_rows("SELECT type, name, sql FROM sqlite_schema ORDER BY name") ==
+                schema_before));
     BOOST_TEST(db.query_int("SELECT count(*) FROM spec_hygiene_schema") == 1);
 }
 
@@ -78,8 +81,8 @@ BOOST_AUTO_TEST_CASE(upstream_database_keeps_its_rows_tables_and_user_version)
     const auto executions = db.query_rows("SELECT * FROM agent_executions ORDER BY agent_id");
     const auto runs = db.query_rows("SELECT * FROM consensus_runs ORDER BY id");
     const auto outputs = db.query_rows("SELECT * FROM agent_outputs ORDER BY id");
-    const auto foreign_sql = db.query_rows(
-        "SELECT sql FROM sqlite_schema WHERE name IN ('consensus_runs', 'agent_outputs') ORDER BY name");
+    const auto foreign_sql = db.query_rows("SELECT sql FROM sqlite_schema WHERE name IN "
+                                           "('consensus_runs', 'agent_outputs') ORDER BY name");
     BOOST_REQUIRE(!executions.empty());
 
     common::schema::migrate(db);
@@ -90,14 +93,16 @@ BOOST_AUTO_TEST_CASE(upstream_database_keeps_its_rows_tables_and_user_version)
     BOOST_TEST((db.query_rows("SELECT sql FROM sqlite_schema WHERE name IN ('consensus_runs', "
                               "'agent_outputs') ORDER BY name") == foreign_sql));
     // The upstream columns keep their values; the toolkit's columns are added, empty.
-    const auto upstream_columns = db.query_rows(
-        "SELECT agent_id, spec_id, stage, phase_type, agent_name, run_id, spawned_at, completed_at, "
-        "response_text, extraction_error FROM agent_executions ORDER BY agent_id");
+    const auto upstream_columns =
+        db.query_rows("SELECT agent_id, spec_id, stage, phase_type, agent_name, run_id, "
+                      "spawned_at, completed_at, "
+                      "response_text, extraction_error FROM agent_executions ORDER BY agent_id");
     BOOST_TEST((upstream_columns == executions));
     for (const auto* column : {"batch_id", "pid", "exit_code", "signal", "outcome",
                                "spawn_latency_us", "run_time_ms", "evidence_path"})
         BOOST_TEST(has_column(db, "agent_executions", column), column);
-    BOOST_TEST(db.query_int("SELECT count(*) FROM agent_executions WHERE outcome IS NOT NULL") == 0);
+    BOOST_TEST(db.query_int("SELECT count(*) FROM agent_executions WHERE outcome IS NOT NULL") ==
+               0);
 }
 
 BOOST_AUTO_TEST_CASE(migration_rolls_back_as_a_whole_when_it_fails)

@@ -15,12 +15,16 @@ namespace {
 
 Database make_db(const TempDir& dir, int busy_timeout_ms = 5000)
 {
-    auto db = Database::open(dir / "t.db", {.mode = OpenMode::create, .busy_timeout_ms = busy_timeout_ms});
+    auto db = Database::open(dir / "t.db",
+                             {.mode = OpenMode::create, .busy_timeout_ms = busy_timeout_ms});
     db.exec("CREATE TABLE IF NOT EXISTS t (v INTEGER)");
     return db;
 }
 
-std::int64_t count_rows(const Database& db) { return db.query_int("SELECT count(*) FROM t"); }
+std::int64_t count_rows(const Database& db)
+{
+    return db.query_int("SELECT count(*) FROM t");
+}
 
 }  // namespace
 
@@ -75,10 +79,12 @@ BOOST_AUTO_TEST_CASE(write_transaction_rolls_back_when_body_throws)
 {
     TempDir dir;
     auto db = make_db(dir);
-    BOOST_CHECK_THROW(common::write_transaction(db, [&] {
-        db.exec("INSERT INTO t VALUES (1)");
-        throw common::Error(Exit::data, "bad row");
-    }), common::Error);
+    BOOST_CHECK_THROW(common::write_transaction(db,
+                                                [&] {
+                                                    db.exec("INSERT INTO t VALUES (1)");
+                                                    throw common::Error(Exit::data, "bad row");
+                                                }),
+                      common::Error);
     BOOST_TEST(count_rows(db) == 0);
 }
 
@@ -93,11 +99,17 @@ BOOST_AUTO_TEST_CASE(busy_write_is_retried_three_times_then_exit_75)
     int bodies = 0;
     std::vector<int> retried;
     try {
-        common::write_transaction(waiter, [&] {
-            ++bodies;
-            waiter.exec("INSERT INTO t VALUES (2)");
-        }, {.attempts = 3, .initial = std::chrono::milliseconds(5), .factor = 1.5,
-            .on_retry = [&](int attempt, const common::SqliteError&) { retried.push_back(attempt); }});
+        common::write_transaction(waiter,
+                                  [&] {
+                                      ++bodies;
+                                      waiter.exec("INSERT INTO t VALUES (2)");
+                                  },
+                                  {.attempts = 3,
+                                   .initial = std::chrono::milliseconds(5),
+                                   .factor = 1.5,
+                                   .on_retry = [&](int attempt, const common::SqliteError&) {
+                                       retried.push_back(attempt);
+                                   }});
         BOOST_FAIL("the write should have failed");
     } catch (const common::Error& error) {
         BOOST_TEST(static_cast<int>(error.code()) == 75);
@@ -114,9 +126,11 @@ BOOST_AUTO_TEST_CASE(busy_write_is_retried_three_times_then_exit_75)
 BOOST_AUTO_TEST_CASE(retry_counts_each_attempt_and_succeeds_when_the_lock_goes)
 {
     int attempts = 0;
-    common::retry_busy([&] {
-        if (++attempts < 3) throw common::SqliteError(5 /* SQLITE_BUSY */, "busy");
-    }, {.attempts = 3, .initial = std::chrono::milliseconds(1), .factor = 1.5});
+    common::retry_busy(
+        [&] {
+            if (++attempts < 3) throw common::SqliteError(5 /* SQLITE_BUSY */, "busy");
+        },
+        {.attempts = 3, .initial = std::chrono::milliseconds(1), .factor = 1.5});
     BOOST_TEST(attempts == 3);
 }
 
@@ -124,9 +138,10 @@ BOOST_AUTO_TEST_CASE(other_errors_are_not_retried)
 {
     int attempts = 0;
     BOOST_CHECK_THROW(common::retry_busy([&] {
-        ++attempts;
-        throw common::SqliteError(19 /* SQLITE_CONSTRAINT */, "constraint");
-    }), common::SqliteError);
+                          ++attempts;
+                          throw common::SqliteError(19 /* SQLITE_CONSTRAINT */, "constraint");
+                      }),
+                      common::SqliteError);
     BOOST_TEST(attempts == 1);
 }
 
@@ -147,17 +162,17 @@ BOOST_AUTO_TEST_CASE(sql_error_names_the_statement_and_database)
 
 BOOST_AUTO_TEST_CASE(result_codes_map_to_exit_codes)
 {
-    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(5)) == 75);     // BUSY
-    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(6)) == 75);     // LOCKED
-    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(517)) == 75);   // BUSY_SNAPSHOT
-    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(14)) == 66);    // CANTOPEN
-    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(11)) == 65);    // CORRUPT
-    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(26)) == 65);    // NOTADB
-    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(10)) == 74);    // IOERR
-    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(13)) == 74);    // FULL
-    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(8)) == 77);     // READONLY
-    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(3)) == 77);     // PERM
-    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(1)) == 70);     // ERROR
+    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(5)) == 75);    // BUSY
+    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(6)) == 75);    // LOCKED
+    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(517)) == 75);  // BUSY_SNAPSHOT
+    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(14)) == 66);   // CANTOPEN
+    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(11)) == 65);   // CORRUPT
+    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(26)) == 65);   // NOTADB
+    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(10)) == 74);   // IOERR
+    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(13)) == 74);   // FULL
+    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(8)) == 77);    // READONLY
+    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(3)) == 77);    // PERM
+    BOOST_TEST(static_cast<int>(common::exit_for_sqlite(1)) == 70);    // ERROR
 }
 
 BOOST_AUTO_TEST_CASE(missing_file_is_exit_66_and_not_created)
@@ -240,5 +255,6 @@ BOOST_AUTO_TEST_CASE(values_round_trip_with_their_types)
     BOOST_TEST(std::get<double>(rows[0][1]) == 1.5);
     BOOST_TEST(std::get<std::string>(rows[0][2]) == "text");
     BOOST_TEST(std::holds_alternative<std::nullptr_t>(rows[0][3]));
-    BOOST_TEST((std::get<common::Blob>(rows[0][4]).bytes == std::vector<unsigned char>{0x00, 0xff}));
+    BOOST_TEST(
+        (std::get<common::Blob>(rows[0][4]).bytes == std::vector<unsigned char>{0x00, 0xff}));
 }

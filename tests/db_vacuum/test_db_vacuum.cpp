@@ -20,8 +20,8 @@ constexpr std::uint64_t mib = 1 << 20;
 
 Database bloated(const TempDir& dir, std::uint64_t bloat_bytes = 8 * mib, bool toolkit = true)
 {
-    fixture::make_upstream_database(dir / "t.db", {.bloat_bytes = bloat_bytes, .specs = 4,
-                                                   .toolkit_schema = toolkit});
+    fixture::make_upstream_database(
+        dir / "t.db", {.bloat_bytes = bloat_bytes, .specs = 4, .toolkit_schema = toolkit});
     return Database::open(dir / "t.db");
 }
 
@@ -210,9 +210,11 @@ BOOST_AUTO_TEST_CASE(run_is_recorded_in_maintenance_runs_with_its_summary)
     BOOST_TEST(db_vacuum::record_run(db, report, now, now));
     BOOST_TEST(db.query_text("SELECT tool FROM maintenance_runs") == "db-vacuum");
     BOOST_TEST(db.query_text("SELECT outcome FROM maintenance_runs") == "ok");
-    BOOST_TEST(db.query_text("SELECT json_extract(summary, '$.action') FROM maintenance_runs") == "migrate");
-    BOOST_TEST(db.query_int("SELECT json_extract(summary, '$.reclaimed_bytes') FROM maintenance_runs") ==
-               static_cast<std::int64_t>(report.reclaimed_bytes()));
+    BOOST_TEST(db.query_text("SELECT json_extract(summary, '$.action') FROM maintenance_runs") ==
+               "migrate");
+    BOOST_TEST(
+        db.query_int("SELECT json_extract(summary, '$.reclaimed_bytes') FROM maintenance_runs") ==
+        static_cast<std::int64_t>(report.reclaimed_bytes()));
 }
 
 BOOST_AUTO_TEST_CASE(foreign_database_gets_no_toolkit_tables)

@@ -44,13 +44,16 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
         const auto name = text.substr(0, text.find('='));
         if (env.count(name) == 0) environment.push_back(text);
     }
-    for (const auto& [name, value] : env) environment.push_back(name + "=" + value);
+    for (const auto& [name, value] : env)
+        environment.push_back(name + "=" + value);
 
     std::vector<char*> args;
-    for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+    for (const auto& arg : argv)
+        args.push_back(const_cast<char*>(arg.c_str()));
     args.push_back(nullptr);
     std::vector<char*> envp;
-    for (auto& entry : environment) envp.push_back(entry.data());
+    for (auto& entry : environment)
+        envp.push_back(entry.data());
     envp.push_back(nullptr);
 
     pid_t pid = 0;

@@ -11,7 +11,8 @@ namespace test_support {
 TempDir::TempDir()
 {
     // World-readable, so that a test may run a binary as an unprivileged user in it.
-    std::string pattern = (std::filesystem::temp_directory_path() / "spec-hygiene-test-XXXXXX").string();
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "spec-hygiene-test-XXXXXX").string();
     if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
     m_path = pattern;
     std::filesystem::permissions(m_path, std::filesystem::perms::all);

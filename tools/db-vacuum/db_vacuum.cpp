@@ -28,8 +28,7 @@ public:
     explicit Steps(Report& report) : m_report(report) {}
 
     // Runs `work`, noting its name and duration in the report.
-    template <typename Work>
-    void run(const std::string& name, Work&& work)
+    template <typename Work> void run(const std::string& name, Work&& work)
     {
         const common::Stopwatch watch;
         work();
@@ -49,10 +48,12 @@ void ensure_room_for_rebuild(const Database& db, const Status& status,
     const auto needed = 2 * live + rebuild_margin_bytes;
     const auto available = common::available_space(directory);
     if (available < needed)
-        throw Error(Exit::io, "not enough free space in {} to rebuild the database: need {}, have {}",
-                    directory.string(), common::human_bytes(needed), common::human_bytes(available));
+        throw Error(
+            Exit::io, "not enough free space in {} to rebuild the database: need {}, have {}",
+            directory.string(), common::human_bytes(needed), common::human_bytes(available));
     if (backup) {
-        const auto backup_room = common::available_space(std::filesystem::absolute(*backup).parent_path());
+        const auto backup_room =
+            common::available_space(std::filesystem::absolute(*backup).parent_path());
         if (backup_room < live + rebuild_margin_bytes)
             throw Error(Exit::io, "not enough free space for the backup {}: need {}, have {}",
                         backup->string(), common::human_bytes(live + rebuild_margin_bytes),
@@ -64,7 +65,8 @@ void take_backup(Database& db, const std::filesystem::path& target)
 {
     std::error_code ec;
     if (std::filesystem::exists(std::filesystem::symlink_status(target, ec)))
-        throw Error(Exit::cant_create, "backup {} already exists; not overwriting it", target.string());
+        throw Error(Exit::cant_create, "backup {} already exists; not overwriting it",
+                    target.string());
     const auto parent = std::filesystem::absolute(target).parent_path();
     if (!std::filesystem::is_directory(parent, ec))
         throw Error(Exit::cant_create, "cannot write backup {}: no folder {}", target.string(),
@@ -75,7 +77,10 @@ void take_backup(Database& db, const std::filesystem::path& target)
     });
 }
 
-void vacuum(Database& db) { common::retry_busy([&] { db.exec("VACUUM"); }); }
+void vacuum(Database& db)
+{
+    common::retry_busy([&] { db.exec("VACUUM"); });
+}
 
 void require_check_ok(const CheckResult& check, const Database& db)
 {
@@ -109,7 +114,8 @@ void migrate(Database& db, const Options& options, Report& report, Steps& steps)
 std::int64_t cache_pages(const Database& db)
 {
     const auto size = db.query_int("PRAGMA cache_size");
-    return size >= 0 ? size : -size * 1024 / std::max<std::int64_t>(1, db.query_int("PRAGMA page_size"));
+    return size >= 0 ? size
+                     : -size * 1024 / std::max<std::int64_t>(1, db.query_int("PRAGMA page_size"));
 }
 
 void require_incremental_mode(const Database& db)
@@ -155,11 +161,13 @@ CheckResult run_check(const Database& db, CheckKind kind)
     const common::Stopwatch watch;
     CheckResult check;
     check.kind = kind;
-    const char* sql = kind == CheckKind::full ? "PRAGMA integrity_check(100)" : "PRAGMA quick_check(100)";
+    const char* sql =
+        kind == CheckKind::full ? "PRAGMA integrity_check(100)" : "PRAGMA quick_check(100)";
     try {
         auto statement = db.prepare(sql);
         std::vector<std::string> answer;
-        while (statement.step()) answer.push_back(statement.column_text(0));
+        while (statement.step())
+            answer.push_back(statement.column_text(0));
         if (answer.empty())
             check.problems.push_back("the check returned nothing");
         else if (!(answer.size() == 1 && answer.front() == "ok"))
@@ -186,7 +194,8 @@ Report perform(Database& db, const Options& options)
     case Action::check:
         report.check = run_check(db, options.check);
         report.durations["check"] = report.check->duration_ms;
-        report.steps.push_back(options.check == CheckKind::full ? "integrity_check" : "quick_check");
+        report.steps.push_back(options.check == CheckKind::full ? "integrity_check"
+                                                                : "quick_check");
         break;
     case Action::migrate:
         if (report.before.auto_vacuum == "incremental") {
@@ -250,15 +259,16 @@ int run(const Options& options, std::ostream& out, std::ostream& err)
     const auto started = clock();
     const bool writes = options.action != Action::status && options.action != Action::check;
 
-    const common::OpenOptions open_options{
-        .mode = writes ? common::OpenMode::read_write : common::OpenMode::read_only,
-        .busy_timeout_ms = options.shared.busy_timeout_ms};
-    auto db = writes ? common::schema::open_for_writing(options.shared.database, open_options,
-                                                        [&](const Database& probe) {
-                                                            if (options.action == Action::incremental)
-                                                                require_incremental_mode(probe);
-                                                        })
-                     : Database::open(options.shared.database, open_options);
+    const common::OpenOptions open_options{.mode = writes ? common::OpenMode::read_write
+                                                          : common::OpenMode::read_only,
+                                           .busy_timeout_ms = options.shared.busy_timeout_ms};
+    auto db = writes
+                  ? common::schema::open_for_writing(options.shared.database, open_options,
+                                                     [&](const Database& probe) {
+                                                         if (options.action == Action::incremental)
+                                                             require_incremental_mode(probe);
+                                                     })
+                  : Database::open(options.shared.database, open_options);
     common::schema::ensure_supported(db);
 
     int lost = 0;
@@ -267,7 +277,8 @@ int run(const Options& options, std::ostream& out, std::ostream& err)
         lost = common::mark_lost_runs(db);
     }
     if (options.shared.verbose)
-        err << fmt::format("db-vacuum: {} on {}\n", action_name(options.action), db.path().string());
+        err << fmt::format("db-vacuum: {} on {}\n", action_name(options.action),
+                           db.path().string());
 
     auto report = perform(db, options);
     report.lost_runs_marked = lost;
@@ -279,10 +290,10 @@ int run(const Options& options, std::ostream& out, std::ostream& err)
         common::write_json_line(out, to_json(report));
 
     if (report.check && !report.check->ok()) {
-        err << fmt::format("db-vacuum: error: {}: {} found {} problem(s); first: {}\n",
-                           db.path().string(),
-                           report.check->kind == CheckKind::full ? "integrity_check" : "quick_check",
-                           report.check->problems.size(), report.check->problems.front());
+        err << fmt::format(
+            "db-vacuum: error: {}: {} found {} problem(s); first: {}\n", db.path().string(),
+            report.check->kind == CheckKind::full ? "integrity_check" : "quick_check",
+            report.check->problems.size(), report.check->problems.front());
         return common::to_int(Exit::data);
     }
     return 0;

@@ -18,24 +18,23 @@ cxxopts::Options make_cli()
                          "Keep a SQLite database compact and sound. With no action, report its "
                          "status and change nothing.");
     cli.custom_help("[ACTION] [OPTIONS]");
-    cli.add_options("Actions")
-        ("migrate", "switch auto_vacuum to INCREMENTAL with one full VACUUM, then verify")
-        ("incremental", "free PAGES pages with incremental_vacuum (default: all free pages)",
-         cxxopts::value<std::int64_t>()->implicit_value("0"), "PAGES")
-        ("full", "rebuild the whole file with VACUUM")
-        ("auto", "the timer's policy: migrate if needed, incremental vacuum above the "
-                 "threshold, checkpoint, optimize")
-        ("checkpoint", "copy the WAL back into the database and truncate it")
-        ("check", "quick_check, or integrity_check with --check=full; exit 65 unless ok",
-         cxxopts::value<std::string>()->implicit_value("quick"), "full");
-    cli.add_options("Policy")
-        ("backup", "before rebuilding, copy the database to PATH with VACUUM INTO",
-         cxxopts::value<std::string>(), "PATH")
-        ("threshold-pages", "--auto vacuums when free pages exceed N ... (default 256)",
-         cxxopts::value<std::int64_t>(), "N")
-        ("threshold-fraction", "... plus F times the page count (default 0.10)",
-         cxxopts::value<double>(), "F")
-        ("no-record", "do not add a maintenance_runs row");
+    cli.add_options("Actions")(
+        "migrate", "switch auto_vacuum to INCREMENTAL with one full VACUUM, then verify")(
+        "incremental", "free PAGES pages with incremental_vacuum (default: all free pages)",
+        cxxopts::value<std::int64_t>()->implicit_value("0"),
+        "PAGES")("full", "rebuild the whole file with VACUUM")(
+        "auto", "the timer's policy: migrate if needed, incremental vacuum above the "
+                "threshold, checkpoint, optimize")(
+        "checkpoint", "copy the WAL back into the database and truncate it")(
+        "check", "quick_check, or integrity_check with --check=full; exit 65 unless ok",
+        cxxopts::value<std::string>()->implicit_value("quick"), "full");
+    cli.add_options("Policy")("backup",
+                              "before rebuilding, copy the database to PATH with VACUUM INTO",
+                              cxxopts::value<std::string>(), "PATH")(
+        "threshold-pages", "--auto vacuums when free pages exceed N ... (default 256)",
+        cxxopts::value<std::int64_t>(),
+        "N")("threshold-fraction", "... plus F times the page count (default 0.10)",
+             cxxopts::value<double>(), "F")("no-record", "do not add a maintenance_runs row");
     common::add_shared_options(cli, {.database = true, .evidence = false},
                                "output: json or text (default: text on a terminal, else json)");
     return cli;
@@ -43,7 +42,10 @@ cxxopts::Options make_cli()
 
 }  // namespace
 
-std::string help_text() { return make_cli().help({"Actions", "Policy", "Common"}); }
+std::string help_text()
+{
+    return make_cli().help({"Actions", "Policy", "Common"});
+}
 
 std::string_view action_name(Action action)
 {
@@ -65,17 +67,15 @@ Options parse_options(std::span<char*> args, const common::EnvLookup& env)
     const auto result = common::parse_arguments(cli, args);
 
     Options options;
-    options.shared = common::resolve_shared_options(
-        result, env, formats, common::stdout_is_terminal() ? "text" : "json");
+    options.shared = common::resolve_shared_options(result, env, formats,
+                                                    common::stdout_is_terminal() ? "text" : "json");
     if (options.shared.help || options.shared.version) return options;
 
     int actions = 0;
-    for (const auto& [flag, action] : std::array{std::pair{"migrate", Action::migrate},
-                                                 std::pair{"incremental", Action::incremental},
-                                                 std::pair{"full", Action::full},
-                                                 std::pair{"auto", Action::automatic},
-                                                 std::pair{"checkpoint", Action::checkpoint},
-                                                 std::pair{"check", Action::check}}) {
+    for (const auto& [flag, action] : std::array{
+             std::pair{"migrate", Action::migrate}, std::pair{"incremental", Action::incremental},
+             std::pair{"full", Action::full}, std::pair{"auto", Action::automatic},
+             std::pair{"checkpoint", Action::checkpoint}, std::pair{"check", Action::check}}) {
         if (result.count(flag) == 0) continue;
         options.action = action;
         ++actions;
@@ -102,11 +102,12 @@ Options parse_options(std::span<char*> args, const common::EnvLookup& env)
     } else if (auto configured = config.text("db-vacuum", "backup"); configured && rebuilds) {
         options.backup = *configured;
     }
-    options.threshold_pages = common::bounded_setting<std::int64_t>(
-        result, "threshold-pages", config, "db-vacuum", "threshold_pages", options.threshold_pages, 0);
-    options.threshold_fraction = common::bounded_setting<double>(
-        result, "threshold-fraction", config, "db-vacuum", "threshold_fraction",
-        options.threshold_fraction, 0.0, 1.0);
+    options.threshold_pages =
+        common::bounded_setting<std::int64_t>(result, "threshold-pages", config, "db-vacuum",
+                                              "threshold_pages", options.threshold_pages, 0);
+    options.threshold_fraction =
+        common::bounded_setting<double>(result, "threshold-fraction", config, "db-vacuum",
+                                        "threshold_fraction", options.threshold_fraction, 0.0, 1.0);
     options.record = result.count("no-record") == 0;
     return options;
 }

@@ -18,14 +18,17 @@ std::string auto_vacuum_name(std::int64_t mode)
     }
 }
 
-std::uint64_t total_bytes(const Status& status) { return status.file_bytes + status.wal_bytes; }
+std::uint64_t total_bytes(const Status& status)
+{
+    return status.file_bytes + status.wal_bytes;
+}
 
 std::string status_lines(const Status& status)
 {
-    const double free_percent =
-        status.page_count > 0
-            ? 100.0 * static_cast<double>(status.freelist_pages) / static_cast<double>(status.page_count)
-            : 0.0;
+    const double free_percent = status.page_count > 0
+                                    ? 100.0 * static_cast<double>(status.freelist_pages) /
+                                          static_cast<double>(status.page_count)
+                                    : 0.0;
     return fmt::format(
         "  file         {} (WAL {})\n"
         "  pages        {} of {} B, {} free ({:.2f} %, {})\n"
@@ -136,9 +139,11 @@ std::string to_text(const Report& report)
     if (report.backup) text += fmt::format("backup       {}\n", *report.backup);
     if (report.check) {
         const auto& check = *report.check;
-        text += fmt::format("{}: {}\n", check.kind == CheckKind::full ? "integrity_check" : "quick_check",
-                            check.ok() ? "ok" : fmt::format("{} problem(s)", check.problems.size()));
-        for (const auto& problem : check.problems) text += fmt::format("  {}\n", problem);
+        text += fmt::format(
+            "{}: {}\n", check.kind == CheckKind::full ? "integrity_check" : "quick_check",
+            check.ok() ? "ok" : fmt::format("{} problem(s)", check.problems.size()));
+        for (const auto& problem : check.problems)
+            text += fmt::format("  {}\n", problem);
     }
     if (report.lost_runs_marked > 0)
         text += fmt::format("marked {} agent run(s) lost\n", report.lost_runs_marked);

@@ -65,8 +65,7 @@ std::optional<T> flag(const cxxopts::ParseResult& result, const std::string& nam
 }
 
 // Flag, then configuration, then default.
-template <typename T>
-T pick(std::optional<T> from_flag, std::optional<T> from_config, T fallback)
+template <typename T> T pick(std::optional<T> from_flag, std::optional<T> from_config, T fallback)
 {
     if (from_flag) return *from_flag;
     if (from_config) return *from_config;
@@ -78,12 +77,13 @@ T pick(std::optional<T> from_flag, std::optional<T> from_config, T fallback)
 // came from the file, each naming where it was set.
 template <typename T>
 T bounded_setting(const cxxopts::ParseResult& result, const std::string& flag_name,
-                  const Config& config, std::string_view section, std::string_view key,
-                  T fallback, T min, T max = std::numeric_limits<T>::max())
+                  const Config& config, std::string_view section, std::string_view key, T fallback,
+                  T min, T max = std::numeric_limits<T>::max())
 {
     const auto range = [&] {
-        return max == std::numeric_limits<T>::max() ? fmt::format("must be at least {}", min)
-                                                    : fmt::format("must be between {} and {}", min, max);
+        return max == std::numeric_limits<T>::max()
+                   ? fmt::format("must be at least {}", min)
+                   : fmt::format("must be between {} and {}", min, max);
     };
     if (auto given = flag<T>(result, flag_name)) {
         if (*given < min || *given > max)
@@ -92,8 +92,8 @@ T bounded_setting(const cxxopts::ParseResult& result, const std::string& flag_na
     }
     if (auto configured = config.get<T>(section, key)) {
         if (*configured < min || *configured > max)
-            throw Error(Exit::config, "{}: {}.{} {}, not {}", config.source(), section, key, range(),
-                        *configured);
+            throw Error(Exit::config, "{}: {}.{} {}, not {}", config.source(), section, key,
+                        range(), *configured);
         return *configured;
     }
     return fallback;

@@ -28,8 +28,7 @@ public:
     std::optional<double> number(std::string_view section, std::string_view key) const;
     std::optional<std::string> text(std::string_view section, std::string_view key) const;
     std::optional<bool> boolean(std::string_view section, std::string_view key) const;
-    template <typename T>
-    std::optional<T> get(std::string_view section, std::string_view key) const
+    template <typename T> std::optional<T> get(std::string_view section, std::string_view key) const
     {
         const auto* value = find(section, key);
         return value ? std::optional<T>(value->get<T>()) : std::nullopt;

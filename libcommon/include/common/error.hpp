@@ -24,7 +24,10 @@ enum class Exit : int {
     config = 78,       // bad configuration
 };
 
-constexpr int to_int(Exit code) noexcept { return static_cast<int>(code); }
+constexpr int to_int(Exit code) noexcept
+{
+    return static_cast<int>(code);
+}
 
 // Thrown by deep code; carries the exit code and a message naming what was wrong.
 // Caught once, by the runner (see runner.hpp).
