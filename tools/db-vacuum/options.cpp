@@ -18,23 +18,24 @@ cxxopts::Options make_cli()
                          "Keep a SQLite database compact and sound. With no action, report its "
                          "status and change nothing.");
     cli.custom_help("[ACTION] [OPTIONS]");
-    cli.add_options("Actions")(
-        "migrate", "switch auto_vacuum to INCREMENTAL with one full VACUUM, then verify")(
-        "incremental", "free PAGES pages with incremental_vacuum (default: all free pages)",
-        cxxopts::value<std::int64_t>()->implicit_value("0"),
-        "PAGES")("full", "rebuild the whole file with VACUUM")(
-        "auto", "the timer's policy: migrate if needed, incremental vacuum above the "
-                "threshold, checkpoint, optimize")(
-        "checkpoint", "copy the WAL back into the database and truncate it")(
-        "check", "quick_check, or integrity_check with --check=full; exit 65 unless ok",
-        cxxopts::value<std::string>()->implicit_value("quick"), "full");
-    cli.add_options("Policy")("backup",
-                              "before rebuilding, copy the database to PATH with VACUUM INTO",
-                              cxxopts::value<std::string>(), "PATH")(
-        "threshold-pages", "--auto vacuums when free pages exceed N ... (default 256)",
-        cxxopts::value<std::int64_t>(),
-        "N")("threshold-fraction", "... plus F times the page count (default 0.10)",
-             cxxopts::value<double>(), "F")("no-record", "do not add a maintenance_runs row");
+    auto action = cli.add_options("Actions");
+    action("migrate", "switch auto_vacuum to INCREMENTAL with one full VACUUM, then verify");
+    action("incremental", "free PAGES pages with incremental_vacuum (default: all free pages)",
+           cxxopts::value<std::int64_t>()->implicit_value("0"), "PAGES");
+    action("full", "rebuild the whole file with VACUUM");
+    action("auto", "the timer's policy: migrate if needed, incremental vacuum above the "
+                   "threshold, checkpoint, optimize");
+    action("checkpoint", "copy the WAL back into the database and truncate it");
+    action("check", "quick_check, or integrity_check with --check=full; exit 65 unless ok",
+           cxxopts::value<std::string>()->implicit_value("quick"), "full");
+    auto policy = cli.add_options("Policy");
+    policy("backup", "before rebuilding, copy the database to PATH with VACUUM INTO",
+           cxxopts::value<std::string>(), "PATH");
+    policy("threshold-pages", "--auto vacuums when free pages exceed N ... (default 256)",
+           cxxopts::value<std::int64_t>(), "N");
+    policy("threshold-fraction", "... plus F times the page count (default 0.10)",
+           cxxopts::value<double>(), "F");
+    policy("no-record", "do not add a maintenance_runs row");
     common::add_shared_options(cli, {.database = true, .evidence = false},
                                "output: json or text (default: text on a terminal, else json)");
     return cli;
