@@ -236,3 +236,17 @@ BOOST_AUTO_TEST_CASE(check_of_a_healthy_database_is_ok)
     BOOST_TEST(db_vacuum::run_check(db, db_vacuum::CheckKind::quick).ok());
     BOOST_TEST(db_vacuum::run_check(db, db_vacuum::CheckKind::full).ok());
 }
+
+BOOST_AUTO_TEST_CASE(failed_run_is_recorded_as_failed_with_its_error)
+{
+    TempDir dir;
+    auto db = bloated(dir);
+    db_vacuum::Report report;
+    report.action = Action::full;
+    report.steps = {"vacuum"};
+    const auto now = std::chrono::system_clock::now();
+    BOOST_TEST(db_vacuum::record_run(db, report, now, now, "disk full"));
+    BOOST_TEST(db.query_text("SELECT outcome FROM maintenance_runs") == "failed");
+    BOOST_TEST(db.query_text("SELECT json_extract(summary, '$.error') FROM maintenance_runs") ==
+               "disk full");
+}

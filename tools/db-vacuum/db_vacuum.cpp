@@ -89,17 +89,24 @@ void require_check_ok(const CheckResult& check, const Database& db)
                 db.path().string(), check.problems.size(), check.problems.front());
 }
 
-void migrate(Database& db, const Options& options, Report& report, Steps& steps)
+// Rebuilds the file with VACUUM after the free-space check and the optional backup. With
+// `to_incremental` it also switches auto_vacuum to INCREMENTAL and verifies that the switch
+// took and that integrity_check says "ok".
+void rebuild(Database& db, const Options& options, Report& report, Steps& steps,
+             bool to_incremental)
 {
+    ensure_room_for_rebuild(db, report.before, options.backup);
     if (options.backup) {
         steps.run("backup", [&] { take_backup(db, *options.backup); });
         report.backup = options.backup->string();
     }
     steps.run("vacuum", [&] {
-        db.exec("PRAGMA auto_vacuum=INCREMENTAL");
+        if (to_incremental) db.exec("PRAGMA auto_vacuum=INCREMENTAL");
         vacuum(db);
     });
     steps.run("checkpoint", [&] { db.checkpoint_truncate(); });
+    if (!to_incremental) return;
+
     const auto mode = db.query_int("PRAGMA auto_vacuum");
     if (mode != 2)
         throw Error(Exit::software, "{}: auto_vacuum is {} after VACUUM, not incremental (2)",
@@ -182,8 +189,14 @@ CheckResult run_check(const Database& db, CheckKind kind)
 
 Report perform(Database& db, const Options& options)
 {
-    const common::Stopwatch watch;
     Report report;
+    perform(db, options, report);
+    return report;
+}
+
+void perform(Database& db, const Options& options, Report& report)
+{
+    const common::Stopwatch watch;
     report.action = options.action;
     report.database = db.path().string();
     report.before = read_status(db);
@@ -202,24 +215,14 @@ Report perform(Database& db, const Options& options)
             report.steps.push_back("already-incremental");
             break;
         }
-        ensure_room_for_rebuild(db, report.before, options.backup);
-        migrate(db, options, report, steps);
+        rebuild(db, options, report, steps, true);
         break;
     case Action::incremental: incremental(db, options.incremental_pages, steps); break;
-    case Action::full:
-        ensure_room_for_rebuild(db, report.before, options.backup);
-        if (options.backup) {
-            steps.run("backup", [&] { take_backup(db, *options.backup); });
-            report.backup = options.backup->string();
-        }
-        steps.run("vacuum", [&] { vacuum(db); });
-        steps.run("checkpoint", [&] { db.checkpoint_truncate(); });
-        break;
+    case Action::full: rebuild(db, options, report, steps, false); break;
     case Action::checkpoint: steps.run("checkpoint", [&] { db.checkpoint_truncate(); }); break;
     case Action::automatic:
         if (report.before.auto_vacuum != "incremental") {
-            ensure_room_for_rebuild(db, report.before, options.backup);
-            migrate(db, options, report, steps);
+            rebuild(db, options, report, steps, true);
         } else if (above_threshold(report.before, options)) {
             incremental(db, 0, steps);
         } else {
@@ -231,11 +234,10 @@ Report perform(Database& db, const Options& options)
     if (options.action != Action::status && options.action != Action::check)
         report.after = read_status(db);
     report.durations["total"] = watch.elapsed_ms();
-    return report;
 }
 
 bool record_run(Database& db, const Report& report, common::TimePoint started,
-                common::TimePoint finished)
+                common::TimePoint finished, std::string_view failure)
 {
     if (!common::schema::installed_version(db)) return false;
     common::write_transaction(db, [&] {
@@ -244,9 +246,11 @@ bool record_run(Database& db, const Report& report, common::TimePoint started,
             "VALUES ('db-vacuum', ?, ?, ?, ?)");
         auto summary = to_json(report);
         summary["recorded"] = true;
+        const bool failed = !failure.empty() || (report.check && !report.check->ok());
+        if (!failure.empty()) summary["error"] = failure;
         insert.bind(1, common::sql_timestamp(started))
             .bind(2, common::sql_timestamp(finished))
-            .bind(3, report.check && !report.check->ok() ? "failed" : "ok")
+            .bind(3, failed ? "failed" : "ok")
             .bind(4, summary.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
             .run();
     });
@@ -280,8 +284,23 @@ int run(const Options& options, std::ostream& out, std::ostream& err)
         err << fmt::format("db-vacuum: {} on {}\n", action_name(options.action),
                            db.path().string());
 
-    auto report = perform(db, options);
+    Report report;
     report.lost_runs_marked = lost;
+    try {
+        perform(db, options, report);
+    } catch (const Error& error) {
+        // A run that failed after changing something belongs in the audit trail too. A busy
+        // database would only make the record wait as long again, so that one is not recorded.
+        const bool changed = !report.steps.empty();
+        if (writes && options.record && changed && error.code() != Exit::temp_fail) {
+            try {
+                record_run(db, report, started, clock(), error.what());
+            } catch (const Error&) {
+                // The error being reported matters more than the record of it.
+            }
+        }
+        throw;
+    }
     if (writes && options.record) report.recorded = record_run(db, report, started, clock());
 
     if (options.shared.format == "text")

@@ -8,6 +8,7 @@
 #include "report.hpp"
 
 #include <ostream>
+#include <string_view>
 
 namespace db_vacuum {
 
@@ -18,11 +19,14 @@ CheckResult run_check(const common::Database& db, CheckKind kind);
 // status and check. Throws common::Error (65 when a check after a rebuild fails, 74 when
 // there is no room for the rebuild, 75 when busy).
 Report perform(common::Database& db, const Options& options);
+// The same, filling `report` as it goes: when it throws, `report.steps` shows what was done.
+void perform(common::Database& db, const Options& options, Report& report);
 
-// Adds a maintenance_runs row for `report` when the toolkit schema exists.
-// Returns whether a row was written.
+// Adds a maintenance_runs row for `report` when the toolkit schema exists, with outcome
+// "failed" and the message under "error" when `failure` is given. Returns whether a row was
+// written.
 bool record_run(common::Database& db, const Report& report, common::TimePoint started,
-                common::TimePoint finished);
+                common::TimePoint finished, std::string_view failure = {});
 
 // The whole tool: opens the database (read-only for status and check, so that they change
 // nothing and never create the file), performs the action, records it, prints the report.
