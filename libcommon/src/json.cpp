@@ -26,12 +26,17 @@ std::string sanitize_utf8(std::string_view text)
     return nlohmann::json::parse(quoted).get<std::string>();
 }
 
-std::string json_line(const nlohmann::json& value)
+std::string json_text(const Json& value)
 {
-    return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + '\n';
+    return value.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-void write_json_line(std::ostream& out, const nlohmann::json& value)
+std::string json_line(const Json& value)
+{
+    return json_text(value) + '\n';
+}
+
+void write_json_line(std::ostream& out, const Json& value)
 {
     out << json_line(value);
 }

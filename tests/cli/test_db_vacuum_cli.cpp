@@ -211,6 +211,29 @@ BOOST_AUTO_TEST_CASE(migrate_records_a_maintenance_run)
     BOOST_TEST(parse_report(result).at("recorded") == true);
 }
 
+BOOST_AUTO_TEST_CASE(migrate_reports_the_journal_mode_the_file_had_before)
+{
+    const auto db = make_database("rollback.db", 2, true, "delete");
+
+    const auto result = vacuum({"--db", db.string(), "--migrate"});
+
+    BOOST_TEST(result.exit_code == 0, result.err);
+    const auto report = parse_report(result);
+    BOOST_TEST(report.at("before").at("journal_mode") == "delete");
+    BOOST_TEST(report.at("after").at("journal_mode") == "wal");
+}
+
+BOOST_AUTO_TEST_CASE(json_report_leads_with_tool_and_schema_version)
+{
+    const auto db = make_database("status.db");
+
+    const auto result = vacuum({"--db", db.string(), "--json"});
+
+    BOOST_TEST(result.exit_code == 0, result.err);
+    BOOST_TEST(result.out.rfind(R"({"tool":"db-vacuum","schema_version":1,)", 0) == 0, result.out);
+    BOOST_TEST(std::count(result.out.begin(), result.out.end(), '\n') == 1);
+}
+
 BOOST_AUTO_TEST_CASE(no_record_adds_no_maintenance_run)
 {
     const auto db = make_database("toolkit.db");

@@ -251,7 +251,7 @@ bool record_run(Database& db, const Report& report, common::TimePoint started,
         insert.bind(1, common::sql_timestamp(started))
             .bind(2, common::sql_timestamp(finished))
             .bind(3, failed ? "failed" : "ok")
-            .bind(4, summary.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+            .bind(4, common::json_text(summary))
             .run();
     });
     return true;
@@ -266,13 +266,15 @@ int run(const Options& options, std::ostream& out, std::ostream& err)
     const common::OpenOptions open_options{.mode = writes ? common::OpenMode::read_write
                                                           : common::OpenMode::read_only,
                                            .busy_timeout_ms = options.shared.busy_timeout_ms};
-    auto db = writes
-                  ? common::schema::open_for_writing(options.shared.database, open_options,
-                                                     [&](const Database& probe) {
-                                                         if (options.action == Action::incremental)
-                                                             require_incremental_mode(probe);
-                                                     })
-                  : Database::open(options.shared.database, open_options);
+    // Opening for writing switches the file to WAL; the probe sees the mode it had before.
+    std::string journal_before;
+    const auto precheck = [&](const Database& probe) {
+        journal_before = probe.query_text("PRAGMA journal_mode");
+        if (options.action == Action::incremental) require_incremental_mode(probe);
+    };
+    auto db =
+        writes ? common::schema::open_for_writing(options.shared.database, open_options, precheck)
+               : Database::open(options.shared.database, open_options);
     common::schema::ensure_supported(db);
 
     int lost = 0;
@@ -286,9 +288,14 @@ int run(const Options& options, std::ostream& out, std::ostream& err)
 
     Report report;
     report.lost_runs_marked = lost;
+    const auto restore_journal_before = [&] {
+        if (!journal_before.empty()) report.before.journal_mode = journal_before;
+    };
     try {
         perform(db, options, report);
+        restore_journal_before();
     } catch (const Error& error) {
+        restore_journal_before();
         // A run that failed after changing something belongs in the audit trail too. A busy
         // database would only make the record wait as long again, so that one is not recorded.
         const bool changed = !report.steps.empty();

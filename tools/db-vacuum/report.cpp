@@ -76,7 +76,7 @@ std::uint64_t Report::reclaimed_bytes() const
     return old_size > new_size ? old_size - new_size : 0;
 }
 
-nlohmann::json to_json(const Status& status)
+common::Json to_json(const Status& status)
 {
     return {
         {"file_bytes", status.file_bytes},
@@ -89,12 +89,12 @@ nlohmann::json to_json(const Status& status)
         {"journal_mode", status.journal_mode},
         {"user_version", status.user_version},
         {"toolkit_schema_version", status.toolkit_schema_version
-                                       ? nlohmann::json(*status.toolkit_schema_version)
-                                       : nlohmann::json(nullptr)},
+                                       ? common::Json(*status.toolkit_schema_version)
+                                       : common::Json(nullptr)},
     };
 }
 
-nlohmann::json to_json(const CheckResult& check)
+common::Json to_json(const CheckResult& check)
 {
     return {
         {"kind", check.kind == CheckKind::full ? "integrity_check" : "quick_check"},
@@ -104,20 +104,20 @@ nlohmann::json to_json(const CheckResult& check)
     };
 }
 
-nlohmann::json to_json(const Report& report)
+common::Json to_json(const Report& report)
 {
-    nlohmann::json out{
+    common::Json out{
         {"tool", "db-vacuum"},
         {"schema_version", output_schema_version},
         {"action", action_name(report.action)},
         {"database", report.database},
         {"before", to_json(report.before)},
-        {"after", report.after ? to_json(*report.after) : nlohmann::json(nullptr)},
+        {"after", report.after ? to_json(*report.after) : common::Json(nullptr)},
         {"reclaimed_bytes", report.reclaimed_bytes()},
         {"steps", report.steps},
         {"durations_ms", report.durations},
-        {"check", report.check ? to_json(*report.check) : nlohmann::json(nullptr)},
-        {"backup", report.backup ? nlohmann::json(*report.backup) : nlohmann::json(nullptr)},
+        {"check", report.check ? to_json(*report.check) : common::Json(nullptr)},
+        {"backup", report.backup ? common::Json(*report.backup) : common::Json(nullptr)},
         {"lost_runs_marked", report.lost_runs_marked},
         {"recorded", report.recorded},
     };

@@ -2,10 +2,9 @@
 // What db-vacuum measures and prints: the database's status, check results, and the report
 // of one run, as JSON and as text for people.
 
+#include "common/json.hpp"
 #include "common/sqlite.hpp"
 #include "options.hpp"
-
-#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <map>
@@ -63,9 +62,9 @@ struct Report {
 // The version of the JSON that db-vacuum prints.
 constexpr int output_schema_version = 1;
 
-nlohmann::json to_json(const Status& status);
-nlohmann::json to_json(const CheckResult& check);
-nlohmann::json to_json(const Report& report);
+common::Json to_json(const Status& status);
+common::Json to_json(const CheckResult& check);
+common::Json to_json(const Report& report);
 
 // The report for people, several lines.
 std::string to_text(const Report& report);
