@@ -153,7 +153,7 @@ BOOST_AUTO_TEST_CASE(auto_below_threshold_only_checkpoints_and_optimizes)
     db_vacuum::perform(db, with_action(Action::migrate));
     add_free_pages(db, mib / 2);  // 128 pages: under the default 256
     const auto report = db_vacuum::perform(db, with_action(Action::automatic));
-    BOOST_TEST((report.steps == std::vector<std::string>{"checkpoint", "optimize"}));
+    BOOST_TEST((report.steps == std::vector<std::string>{"optimize", "checkpoint"}));
     BOOST_TEST(report.after->freelist_pages == report.before.freelist_pages);
 }
 
@@ -180,6 +180,15 @@ BOOST_AUTO_TEST_CASE(auto_threshold_fraction_counts_the_file_size)
     options.threshold_fraction = 1.0;  // free pages can never exceed the page count
     const auto report = db_vacuum::perform(db, options);
     BOOST_TEST(!has_step(report, "incremental"));
+}
+
+BOOST_AUTO_TEST_CASE(auto_leaves_an_empty_wal)
+{
+    TempDir dir;
+    auto db = bloated(dir);
+    db_vacuum::perform(db, with_action(Action::automatic));
+    const auto again = db_vacuum::perform(db, with_action(Action::automatic));
+    BOOST_TEST(again.after->wal_bytes == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(auto_on_a_database_never_migrated_migrates_it)

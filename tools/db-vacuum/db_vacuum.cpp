@@ -221,14 +221,13 @@ void perform(Database& db, const Options& options, Report& report)
     case Action::full: rebuild(db, options, report, steps, false); break;
     case Action::checkpoint: steps.run("checkpoint", [&] { db.checkpoint_truncate(); }); break;
     case Action::automatic:
-        if (report.before.auto_vacuum != "incremental") {
+        if (report.before.auto_vacuum != "incremental")
             rebuild(db, options, report, steps, true);
-        } else if (above_threshold(report.before, options)) {
+        else if (above_threshold(report.before, options))
             incremental(db, 0, steps);
-        } else {
-            steps.run("checkpoint", [&] { db.checkpoint_truncate(); });
-        }
+        // optimize may write statistics, so the WAL is emptied after it.
         steps.run("optimize", [&] { db.exec("PRAGMA optimize"); });
+        steps.run("checkpoint", [&] { db.checkpoint_truncate(); });
         break;
     }
     if (options.action != Action::status && options.action != Action::check)
