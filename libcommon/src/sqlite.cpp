@@ -160,6 +160,26 @@ Value Statement::column_value(int index) const
 
 // Database ----------------------------------------------------------------------------------
 
+namespace {
+
+// Switching a rollback-journal file to WAL takes an exclusive lock that SQLite does not wait
+// for with the busy handler: wait here instead, as long as the busy timeout allows.
+std::string switch_to_wal(const Database& db, int busy_timeout_ms)
+{
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms);
+    for (;;) {
+        try {
+            return db.query_text("PRAGMA journal_mode=WAL");
+        } catch (const SqliteError& error) {
+            if (!error.is_busy() || std::chrono::steady_clock::now() >= deadline) throw;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+}
+
+}  // namespace
+
 Database::Database(sqlite3* handle, std::filesystem::path path, int busy_timeout_ms)
     : m_db(handle), m_path(std::move(path)), m_busy_timeout_ms(busy_timeout_ms)
 {
@@ -223,7 +243,7 @@ Database Database::open(const std::filesystem::path& path, const OpenOptions& op
     if (db.is_read_only())
         throw SqliteError(SQLITE_READONLY,
                           fmt::format("{} is read-only: cannot write to it", path.string()));
-    if (db.query_text("PRAGMA journal_mode=WAL") != "wal")
+    if (switch_to_wal(db, options.busy_timeout_ms) != "wal")
         throw Error(Exit::software, "{}: could not switch to WAL journal mode", path.string());
     db.exec("PRAGMA synchronous=NORMAL");
     return db;

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -409,6 +410,59 @@ BOOST_AUTO_TEST_CASE(database_held_by_another_writer_fails_with_75_and_changes_n
     BOOST_TEST(contains(result.err, "busy"), result.err);
     hold.rollback();
     check_same_contents(before, database_contents(db));
+}
+
+// Another application on a rollback-journal file: the sqlite3 shell holds a write lock for
+// `seconds`, and the constructor returns once the lock is taken.
+class ShellWriter {
+public:
+    ShellWriter(const fs::path& db, double seconds)
+    {
+        const auto script = db.string() + ".hold.sql";
+        write_file(script, fmt::format("BEGIN IMMEDIATE;\n"
+                                       "INSERT INTO consensus_runs (spec_id, stage, consensus_ok) "
+                                       "VALUES ('SPEC-KIT-999', 'plan', 1);\n"
+                                       "SELECT 'locked';\n"
+                                       ".system sleep {}\n"
+                                       "ROLLBACK;\n",
+                                       seconds));
+        const auto command = fmt::format("sqlite3 '{}' < '{}'", db.string(), script);
+        m_pipe = ::popen(command.c_str(), "r");
+        BOOST_TEST_REQUIRE(m_pipe != nullptr);
+        char line[64] = {};
+        BOOST_TEST_REQUIRE(std::fgets(line, sizeof line, m_pipe) != nullptr);
+        BOOST_TEST_REQUIRE(std::string(line) == "locked\n");
+    }
+    ShellWriter(const ShellWriter&) = delete;
+    ShellWriter& operator=(const ShellWriter&) = delete;
+    ~ShellWriter() { ::pclose(m_pipe); }
+
+private:
+    FILE* m_pipe = nullptr;
+};
+
+BOOST_AUTO_TEST_CASE(rollback_journal_database_held_past_the_wait_is_75_and_unchanged)
+{
+    const auto db = make_database("rollback-held.db", 2, false, "delete");
+    const auto bytes = file_bytes(db);
+    ShellWriter writer(db, 3);
+
+    const auto result = vacuum({"--db", db.string(), "--full", "--busy-timeout", "100"});
+
+    BOOST_TEST(result.exit_code == 75, result.err);
+    BOOST_TEST(contains(result.err, "locked"), result.err);
+    BOOST_TEST((file_bytes(db) == bytes));
+}
+
+BOOST_AUTO_TEST_CASE(rollback_journal_database_released_within_the_wait_is_vacuumed)
+{
+    const auto db = make_database("rollback-released.db", 2, false, "delete");
+    ShellWriter writer(db, 0.3);
+
+    const auto result = vacuum({"--db", db.string(), "--full", "--busy-timeout", "10000"});
+
+    BOOST_TEST(result.exit_code == 0, result.err);
+    BOOST_TEST(parse_report(result).at("after").at("freelist_pages") == 0);
 }
 
 BOOST_AUTO_TEST_CASE(checkpoint_blocked_by_a_reader_fails_with_75)
