@@ -3,6 +3,7 @@
 #include "common/error.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <unistd.h>
 
 #ifndef SPEC_HYGIENE_VERSION
@@ -50,7 +51,25 @@ cxxopts::ParseResult parse_arguments(cxxopts::Options& options, std::span<char*>
     }
 }
 
+namespace {
+
+// Flag, then environment, then the "common" section of the configuration, then the default,
+// which is only computed when needed (it may need $HOME).
+std::filesystem::path resolve_path(const cxxopts::ParseResult& result, const std::string& name,
+                                   const std::optional<std::string>& from_env, const Config& config,
+                                   std::string_view key,
+                                   const std::function<std::filesystem::path()>& fallback)
+{
+    if (auto given = flag<std::string>(result, name)) return *given;
+    if (from_env) return *from_env;
+    if (auto configured = config.text("common", key)) return *configured;
+    return fallback();
+}
+
+}  // namespace
+
 SharedOptions resolve_shared_options(const cxxopts::ParseResult& result, const EnvLookup& env,
+                                     const SharedOptionSet& set,
                                      std::span<const std::string_view> formats,
                                      std::string_view default_format)
 {
@@ -75,23 +94,13 @@ SharedOptions resolve_shared_options(const cxxopts::ParseResult& result, const E
         shared.config = Config::load(*found);
 
     const auto& config = shared.config;
-    if (auto db = flag<std::string>(result, "db"))
-        shared.database = *db;
-    else if (auto from_env = env("SPEC_HYGIENE_DB"))
-        shared.database = *from_env;
-    else if (auto from_config = config.text("common", "db"))
-        shared.database = *from_config;
-    else
-        shared.database = default_db_path(env);
-
-    if (auto root = flag<std::string>(result, "evidence"))
-        shared.evidence = *root;
-    else if (auto from_env = env("SPEC_HYGIENE_EVIDENCE"))
-        shared.evidence = *from_env;
-    else if (auto from_config = config.text("common", "evidence"))
-        shared.evidence = *from_config;
-    else
-        shared.evidence = default_evidence_root(env);
+    if (set.database)
+        shared.database = resolve_path(result, "db", env("SPEC_HYGIENE_DB"), config, "db",
+                                       [&] { return default_db_path(env); });
+    if (set.evidence)
+        shared.evidence = resolve_path(result, "evidence", env("SPEC_HYGIENE_EVIDENCE"), config,
+                                       "evidence", [&] { return default_evidence_root(env); });
+    if (!set.database) return shared;
 
     shared.busy_timeout_ms =
         bounded_setting<int>(result, "busy-timeout", config, "common", "busy_timeout_ms", 5000, 0);

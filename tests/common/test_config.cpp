@@ -44,7 +44,8 @@ common::SharedOptions resolve(std::vector<std::string> argv, const common::EnvLo
         args.push_back(arg.data());
     const auto result = common::parse_arguments(cli, args);
     constexpr std::array<std::string_view, 2> formats{"json", "text"};
-    return common::resolve_shared_options(result, env, formats, "json");
+    return common::resolve_shared_options(result, env, {.database = true, .evidence = true},
+                                          formats, "json");
 }
 
 }  // namespace
@@ -134,6 +135,21 @@ BOOST_AUTO_TEST_CASE(default_config_file_is_read_from_xdg_config_home)
 BOOST_AUTO_TEST_CASE(no_home_and_no_xdg_is_exit_78)
 {
     BOOST_TEST(exit_code_of([] { resolve({}, env_of({})); }) == 78);
+}
+
+BOOST_AUTO_TEST_CASE(given_paths_need_no_home)
+{
+    const auto shared = resolve({"--db", "/x.db", "--evidence", "/ev"}, env_of({}));
+    BOOST_TEST(shared.database == "/x.db");
+    BOOST_TEST(shared.evidence == "/ev");
+}
+
+BOOST_AUTO_TEST_CASE(configured_busy_timeout_beyond_int_is_exit_78)
+{
+    TempDir dir;
+    test_support::write_file(dir / "c.json", R"({"common": {"busy_timeout_ms": 4294967296}})");
+    const auto env = env_of({{"HOME", "/home/u"}});
+    BOOST_TEST(exit_code_of([&] { resolve({"--config", (dir / "c.json").string()}, env); }) == 78);
 }
 
 BOOST_AUTO_TEST_CASE(bad_usage_is_exit_64)

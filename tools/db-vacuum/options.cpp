@@ -1,5 +1,7 @@
 #include "options.hpp"
 
+#include "common/cli.hpp"
+
 #include "common/error.hpp"
 
 #include <array>
@@ -11,6 +13,7 @@ using common::Error;
 using common::Exit;
 
 constexpr std::array<std::string_view, 2> formats{"json", "text"};
+constexpr common::SharedOptionSet shared_set{.database = true, .evidence = false};
 
 cxxopts::Options make_cli()
 {
@@ -36,7 +39,7 @@ cxxopts::Options make_cli()
     policy("threshold-fraction", "... plus F times the page count (default 0.10)",
            cxxopts::value<double>(), "F");
     policy("no-record", "do not add a maintenance_runs row");
-    common::add_shared_options(cli, {.database = true, .evidence = false},
+    common::add_shared_options(cli, shared_set,
                                "output: json or text (default: text on a terminal, else json)");
     return cli;
 }
@@ -68,7 +71,7 @@ Options parse_options(std::span<char*> args, const common::EnvLookup& env)
     const auto result = common::parse_arguments(cli, args);
 
     Options options;
-    options.shared = common::resolve_shared_options(result, env, formats,
+    options.shared = common::resolve_shared_options(result, env, shared_set, formats,
                                                     common::stdout_is_terminal() ? "text" : "json");
     if (options.shared.help || options.shared.version) return options;
 

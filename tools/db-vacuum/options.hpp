@@ -1,7 +1,8 @@
 #pragma once
 // db-vacuum's command line, parsed into a plain struct.
 
-#include "common/cli.hpp"
+#include "common/options.hpp"
+#include "common/paths.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -11,10 +12,13 @@
 
 namespace db_vacuum {
 
+// What one run does: status (the default) changes nothing; check only reads.
 enum class Action { status, migrate, incremental, full, automatic, checkpoint, check };
 
+// PRAGMA quick_check or PRAGMA integrity_check.
 enum class CheckKind { quick, full };
 
+// Everything a run needs, resolved from flags, environment, configuration and defaults.
 struct Options {
     Action action = Action::status;
     std::int64_t incremental_pages = 0;  // 0: every free page

@@ -1,44 +1,25 @@
 #pragma once
-// The options every tool shares, parsed in one place, and how they resolve against the
-// environment, the configuration file and the defaults.
+// Command-line parsing with cxxopts: the options every tool shares, parsed in one place, and
+// how they resolve against the environment, the configuration file and the defaults.
 
 #include "common/config.hpp"
 #include "common/error.hpp"
+#include "common/options.hpp"
 #include "common/paths.hpp"
 
 #include <cxxopts.hpp>
 
-#include <filesystem>
+#include <cstdint>
 #include <limits>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace common {
 
-// Which of the shared options a tool offers besides --help, --version, --quiet, --verbose,
-// --config and --format/--json.
-struct SharedOptionSet {
-    bool database = true;
-    bool evidence = false;
-};
-
-// The shared options after resolution.
-struct SharedOptions {
-    bool help = false;
-    bool version = false;
-    bool quiet = false;
-    bool verbose = false;
-    std::string format;  // as given by --format/--json, else the tool's default
-    std::filesystem::path database;
-    std::filesystem::path evidence;
-    int busy_timeout_ms = 5000;
-    Config config;
-};
-
-// Adds the shared options to `options`; `formats` lists the tool's --format values, the
-// first being the default when stdout is not a terminal.
+// Adds the shared options in `set` to `options`; `formats_help` describes --format.
 void add_shared_options(cxxopts::Options& options, const SharedOptionSet& set,
                         std::string_view formats_help);
 
@@ -46,10 +27,11 @@ void add_shared_options(cxxopts::Options& options, const SharedOptionSet& set,
 cxxopts::ParseResult parse_arguments(cxxopts::Options& options, std::span<char*> args);
 
 // Reads the shared options out of `result`, loads the configuration file (--config, else the
-// default when it exists) and resolves the database and evidence paths: flag, environment,
+// default when it exists) and resolves the paths the tool's `set` offers: flag, environment,
 // configuration, default. `formats` are the allowed --format values; `default_format` is used
 // when none is given. Throws Error 64 for a bad --format, 78 for a bad configuration.
 SharedOptions resolve_shared_options(const cxxopts::ParseResult& result, const EnvLookup& env,
+                                     const SharedOptionSet& set,
                                      std::span<const std::string_view> formats,
                                      std::string_view default_format);
 
@@ -90,11 +72,13 @@ T bounded_setting(const cxxopts::ParseResult& result, const std::string& flag_na
             throw Error(Exit::usage, "--{} {}, not {}", flag_name, range(), *given);
         return *given;
     }
-    if (auto configured = config.get<T>(section, key)) {
-        if (*configured < min || *configured > max)
+    // Read wide and check before narrowing, so that 4294967296 is not taken for 0.
+    using Wide = std::conditional_t<std::is_integral_v<T>, std::int64_t, double>;
+    if (auto configured = config.get<Wide>(section, key)) {
+        if (*configured < static_cast<Wide>(min) || *configured > static_cast<Wide>(max))
             throw Error(Exit::config, "{}: {}.{} {}, not {}", config.source(), section, key,
                         range(), *configured);
-        return *configured;
+        return static_cast<T>(*configured);
     }
     return fallback;
 }
