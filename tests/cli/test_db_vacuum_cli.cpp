@@ -259,9 +259,10 @@ BOOST_AUTO_TEST_CASE(migrate_with_backup_writes_a_copy_of_the_rows)
     BOOST_TEST(parse_report(result).at("backup") == backup.string());
 }
 
-BOOST_AUTO_TEST_CASE(migrate_refuses_to_overwrite_an_existing_backup)
+BOOST_AUTO_TEST_CASE(migrate_refuses_to_overwrite_an_existing_backup_and_changes_nothing)
 {
-    const auto db = make_database("toolkit.db");
+    // A rollback-journal file: opening it for writing would switch it to WAL.
+    const auto db = make_database("toolkit.db", 2, true, "delete");
     const auto backup = dir / "backup.db";
     write_file(backup, "keep me\n");
     const auto bytes = file_bytes(db);
@@ -271,7 +272,50 @@ BOOST_AUTO_TEST_CASE(migrate_refuses_to_overwrite_an_existing_backup)
     BOOST_TEST(result.exit_code == 73);
     BOOST_TEST(contains(result.err, backup.string()), result.err);
     BOOST_TEST(file_bytes(backup) == "keep me\n");
-    BOOST_TEST(query_int(db, "PRAGMA auto_vacuum") == 0);
+    BOOST_TEST((file_bytes(db) == bytes));
+}
+
+BOOST_AUTO_TEST_CASE(backup_into_a_missing_folder_is_73_and_changes_nothing)
+{
+    const auto db = make_database("toolkit.db", 2, true, "delete");
+    const auto bytes = file_bytes(db);
+
+    const auto result = vacuum(
+        {"--db", db.string(), "--full", "--backup", (dir / "no-such-dir" / "b.db").string()});
+
+    BOOST_TEST(result.exit_code == 73);
+    BOOST_TEST(contains(result.err, "no-such-dir"), result.err);
+    BOOST_TEST((file_bytes(db) == bytes));
+}
+
+BOOST_AUTO_TEST_CASE(migrate_whose_checkpoint_a_reader_blocks_is_verified_and_recorded)
+{
+    const auto db = make_database("reader.db");
+    auto reader = Database::open(db, {.mode = OpenMode::read_only});
+    reader.exec("BEGIN");
+    auto cursor = reader.prepare("SELECT spec_id FROM consensus_runs");
+    BOOST_TEST_REQUIRE(cursor.step());
+
+    const auto result = vacuum({"--db", db.string(), "--migrate", "--busy-timeout", "100"});
+
+    BOOST_TEST(result.exit_code == 75, result.err);
+    BOOST_TEST(contains(result.err, "checkpoint"), result.err);
+    cursor.reset();
+    reader.exec("COMMIT");
+    BOOST_TEST(query_int(db, "PRAGMA auto_vacuum") == 2);
+    BOOST_TEST(query_int(db, "SELECT count(*) FROM maintenance_runs WHERE outcome = 'failed' "
+                             "AND json_extract(summary, '$.check.ok') = 1") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(verbose_names_each_step_on_stderr)
+{
+    const auto db = make_database("verbose.db");
+
+    const auto result = vacuum({"--db", db.string(), "--migrate", "--verbose"});
+
+    BOOST_TEST(result.exit_code == 0, result.err);
+    for (const auto* step : {"vacuum done", "check done", "checkpoint done"})
+        BOOST_TEST(contains(result.err, step), step << " in: " << result.err);
 }
 
 // --- status -----------------------------------------------------------------------------------

@@ -3,13 +3,15 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/json.hpp"
+#include "common/paths.hpp"
 #include "common/runs.hpp"
 #include "common/schema.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cmath>
+#include <map>
+#include <sys/stat.h>
 #include <system_error>
 
 namespace db_vacuum {
@@ -19,49 +21,89 @@ using common::Database;
 using common::Error;
 using common::Exit;
 
-// Room a rebuild needs beside the database: the temporary copy VACUUM builds and the WAL
-// it writes the new pages into, each as large as the live data, plus a margin.
+// Kept free beyond what a rebuild is computed to need.
 constexpr std::uint64_t rebuild_margin_bytes = 1 << 20;
 
+// Runs the steps of an action, noting each one's name and duration in the report, and with
+// --verbose saying so on stderr.
 class Steps {
 public:
-    explicit Steps(Report& report) : m_report(report) {}
+    Steps(Report& report, std::ostream* log) : m_report(report), m_log(log) {}
 
-    // Runs `work`, noting its name and duration in the report.
     template <typename Work> void run(const std::string& name, Work&& work)
     {
         const common::Stopwatch watch;
         work();
-        m_report.durations[name] += watch.elapsed_ms();
+        note(name, watch.elapsed_ms());
+    }
+
+    void note(const std::string& name, double duration_ms)
+    {
+        m_report.durations[name] += duration_ms;
         m_report.steps.push_back(name);
+        if (m_log) *m_log << fmt::format("db-vacuum: {} done in {:.1f} ms\n", name, duration_ms);
     }
 
 private:
     Report& m_report;
+    std::ostream* m_log;
 };
 
-void ensure_room_for_rebuild(const Database& db, const Status& status,
-                             const std::optional<std::filesystem::path>& backup)
+bool rebuilds(const Options& options, const Status& status)
 {
-    const auto live = status.live_bytes();
-    const auto directory = std::filesystem::absolute(db.path()).parent_path();
-    const auto needed = 2 * live + rebuild_margin_bytes;
-    const auto available = common::available_space(directory);
-    if (available < needed)
-        throw Error(
-            Exit::io, "not enough free space in {} to rebuild the database: need {}, have {}",
-            directory.string(), common::human_bytes(needed), common::human_bytes(available));
-    if (backup) {
-        const auto backup_room =
-            common::available_space(std::filesystem::absolute(*backup).parent_path());
-        if (backup_room < live + rebuild_margin_bytes)
-            throw Error(Exit::io, "not enough free space for the backup {}: need {}, have {}",
-                        backup->string(), common::human_bytes(live + rebuild_margin_bytes),
-                        common::human_bytes(backup_room));
+    switch (options.action) {
+    case Action::full: return true;
+    case Action::migrate:
+    case Action::automatic: return status.auto_vacuum != "incremental";
+    default: return false;
     }
 }
 
-void take_backup(Database& db, const std::filesystem::path& target)
+// The folder SQLite builds VACUUM's temporary copy in (its own search order on Unix).
+std::filesystem::path sqlite_temp_dir()
+{
+    for (const auto* variable : {"SQLITE_TMPDIR", "TMPDIR"})
+        if (auto dir = common::process_env(variable)) return *dir;
+    std::error_code ec;
+    for (const auto* dir : {"/var/tmp", "/usr/tmp", "/tmp"})
+        if (std::filesystem::is_directory(dir, ec)) return dir;
+    return ".";
+}
+
+// A rebuild writes the live pages three times: into SQLite's temporary copy, into the WAL
+// beside the database, and into the backup when one is asked for. Folders on one file
+// system share its free space, so the needs are added up per file system.
+void ensure_room_for_rebuild(const Database& db, const Status& status,
+                             const std::optional<std::filesystem::path>& backup)
+{
+    struct Need {
+        std::filesystem::path folder;
+        std::uint64_t bytes = 0;
+    };
+    std::map<dev_t, Need> needs;
+    const auto add = [&](const std::filesystem::path& folder, std::uint64_t bytes) {
+        struct stat info {};
+        const dev_t device = ::stat(folder.c_str(), &info) == 0 ? info.st_dev : 0;
+        auto& need = needs.try_emplace(device, Need{folder}).first->second;
+        need.bytes += bytes;
+    };
+    const auto live = status.live_bytes();
+    add(std::filesystem::absolute(db.path()).parent_path(), live + rebuild_margin_bytes);
+    add(sqlite_temp_dir(), live);
+    if (backup) add(std::filesystem::absolute(*backup).parent_path(), live);
+
+    for (const auto& [device, need] : needs) {
+        const auto available = common::available_space(need.folder);
+        if (available < need.bytes)
+            throw Error(Exit::io,
+                        "not enough free space for the rebuild on the file system of {}: "
+                        "need {}, have {}",
+                        need.folder.string(), common::human_bytes(need.bytes),
+                        common::human_bytes(available));
+    }
+}
+
+void ensure_backup_target_free(const std::filesystem::path& target)
 {
     std::error_code ec;
     if (std::filesystem::exists(std::filesystem::symlink_status(target, ec)))
@@ -71,50 +113,52 @@ void take_backup(Database& db, const std::filesystem::path& target)
     if (!std::filesystem::is_directory(parent, ec))
         throw Error(Exit::cant_create, "cannot write backup {}: no folder {}", target.string(),
                     parent.string());
+}
+
+void require_incremental_mode(const Database& db)
+{
+    if (db.query_int("PRAGMA auto_vacuum") != 2)
+        throw Error(Exit::data, "{}: auto_vacuum is not incremental; run db-vacuum --migrate first",
+                    db.path().string());
+}
+
+void take_backup(Database& db, const std::filesystem::path& target)
+{
+    ensure_backup_target_free(target);
     common::retry_busy([&] {
         auto statement = db.prepare("VACUUM INTO ?");
         statement.bind(1, target.string()).run();
     });
 }
 
-void vacuum(Database& db)
-{
-    common::retry_busy([&] { db.exec("VACUUM"); });
-}
-
-void require_check_ok(const CheckResult& check, const Database& db)
-{
-    if (check.ok()) return;
-    throw Error(Exit::data, "{}: integrity_check after the rebuild found {} problem(s), first: {}",
-                db.path().string(), check.problems.size(), check.problems.front());
-}
-
-// Rebuilds the file with VACUUM after the free-space check and the optional backup. With
-// `to_incremental` it also switches auto_vacuum to INCREMENTAL and verifies that the switch
-// took and that integrity_check says "ok".
+// Rebuilds the file with VACUUM, after the optional backup. With `to_incremental` it also
+// switches auto_vacuum to INCREMENTAL and verifies, before the checkpoint (reads see the WAL),
+// that the switch took and that integrity_check says "ok": a checkpoint kept busy by a reader
+// then leaves a verified database behind.
 void rebuild(Database& db, const Options& options, Report& report, Steps& steps,
              bool to_incremental)
 {
-    ensure_room_for_rebuild(db, report.before, options.backup);
     if (options.backup) {
         steps.run("backup", [&] { take_backup(db, *options.backup); });
         report.backup = options.backup->string();
     }
     steps.run("vacuum", [&] {
         if (to_incremental) db.exec("PRAGMA auto_vacuum=INCREMENTAL");
-        vacuum(db);
+        common::retry_busy([&] { db.exec("VACUUM"); });
     });
+    if (to_incremental) {
+        const auto mode = db.query_int("PRAGMA auto_vacuum");
+        if (mode != 2)
+            throw Error(Exit::software, "{}: auto_vacuum is {} after VACUUM, not incremental (2)",
+                        db.path().string(), mode);
+        report.check = run_check(db, CheckKind::full);
+        steps.note("check", report.check->duration_ms);
+        if (!report.check->ok())
+            throw Error(
+                Exit::data, "{}: integrity_check after the rebuild found {} problem(s), first: {}",
+                db.path().string(), report.check->problems.size(), report.check->problems.front());
+    }
     steps.run("checkpoint", [&] { db.checkpoint_truncate(); });
-    if (!to_incremental) return;
-
-    const auto mode = db.query_int("PRAGMA auto_vacuum");
-    if (mode != 2)
-        throw Error(Exit::software, "{}: auto_vacuum is {} after VACUUM, not incremental (2)",
-                    db.path().string(), mode);
-    report.check = run_check(db, CheckKind::full);
-    report.durations["check"] += report.check->duration_ms;
-    report.steps.push_back("check");
-    require_check_ok(*report.check, db);
 }
 
 // The page cache's size in pages (PRAGMA cache_size is pages when positive, KiB when negative).
@@ -123,13 +167,6 @@ std::int64_t cache_pages(const Database& db)
     const auto size = db.query_int("PRAGMA cache_size");
     return size >= 0 ? size
                      : -size * 1024 / std::max<std::int64_t>(1, db.query_int("PRAGMA page_size"));
-}
-
-void require_incremental_mode(const Database& db)
-{
-    if (db.query_int("PRAGMA auto_vacuum") != 2)
-        throw Error(Exit::data, "{}: auto_vacuum is not incremental; run db-vacuum --migrate first",
-                    db.path().string());
 }
 
 void incremental(Database& db, std::int64_t pages, Steps& steps)
@@ -143,7 +180,7 @@ void incremental(Database& db, std::int64_t pages, Steps& steps)
         std::int64_t left = pages > 0 ? pages : db.query_int("PRAGMA freelist_count");
         while (left > 0) {
             const auto step = std::min(left, chunk);
-            common::retry_busy([&] {
+            common::write_transaction(db, [&] {
                 auto statement = db.prepare(fmt::format("PRAGMA incremental_vacuum({})", step));
                 statement.run();
             });
@@ -161,17 +198,29 @@ bool above_threshold(const Status& status, const Options& options)
     return static_cast<double>(status.freelist_pages) > allowed;
 }
 
+std::string_view check_name(CheckKind kind)
+{
+    return kind == CheckKind::full ? "integrity_check" : "quick_check";
+}
+
 }  // namespace
+
+void preflight(const Database& db, const Options& options)
+{
+    if (options.action == Action::incremental) require_incremental_mode(db);
+    const auto status = read_status(db);
+    if (!rebuilds(options, status)) return;
+    if (options.backup) ensure_backup_target_free(*options.backup);
+    ensure_room_for_rebuild(db, status, options.backup);
+}
 
 CheckResult run_check(const Database& db, CheckKind kind)
 {
     const common::Stopwatch watch;
     CheckResult check;
     check.kind = kind;
-    const char* sql =
-        kind == CheckKind::full ? "PRAGMA integrity_check(100)" : "PRAGMA quick_check(100)";
     try {
-        auto statement = db.prepare(sql);
+        auto statement = db.prepare(fmt::format("PRAGMA {}(100)", check_name(kind)));
         std::vector<std::string> answer;
         while (statement.step())
             answer.push_back(statement.column_text(0));
@@ -194,34 +243,32 @@ Report perform(Database& db, const Options& options)
     return report;
 }
 
-void perform(Database& db, const Options& options, Report& report)
+void perform(Database& db, const Options& options, Report& report, std::ostream* log)
 {
     const common::Stopwatch watch;
     report.action = options.action;
     report.database = db.path().string();
+    preflight(db, options);
     report.before = read_status(db);
-    Steps steps(report);
+    Steps steps(report, log);
 
     switch (options.action) {
     case Action::status: break;
     case Action::check:
         report.check = run_check(db, options.check);
-        report.durations["check"] = report.check->duration_ms;
-        report.steps.push_back(options.check == CheckKind::full ? "integrity_check"
-                                                                : "quick_check");
+        steps.note(std::string(check_name(options.check)), report.check->duration_ms);
         break;
     case Action::migrate:
-        if (report.before.auto_vacuum == "incremental") {
+        if (rebuilds(options, report.before))
+            rebuild(db, options, report, steps, true);
+        else
             report.steps.push_back("already-incremental");
-            break;
-        }
-        rebuild(db, options, report, steps, true);
         break;
     case Action::incremental: incremental(db, options.incremental_pages, steps); break;
     case Action::full: rebuild(db, options, report, steps, false); break;
     case Action::checkpoint: steps.run("checkpoint", [&] { db.checkpoint_truncate(); }); break;
     case Action::automatic:
-        if (report.before.auto_vacuum != "incremental")
+        if (rebuilds(options, report.before))
             rebuild(db, options, report, steps, true);
         else if (above_threshold(report.before, options))
             incremental(db, 0, steps);
@@ -236,23 +283,27 @@ void perform(Database& db, const Options& options, Report& report)
 }
 
 bool record_run(Database& db, const Report& report, common::TimePoint started,
-                common::TimePoint finished, std::string_view failure)
+                common::TimePoint finished, std::string_view failure,
+                const common::RetryPolicy& retry)
 {
     if (!common::schema::installed_version(db)) return false;
-    common::write_transaction(db, [&] {
-        auto insert = db.prepare(
-            "INSERT INTO maintenance_runs (tool, started_at, finished_at, outcome, summary) "
-            "VALUES ('db-vacuum', ?, ?, ?, ?)");
-        auto summary = to_json(report);
-        summary["recorded"] = true;
-        const bool failed = !failure.empty() || (report.check && !report.check->ok());
-        if (!failure.empty()) summary["error"] = failure;
-        insert.bind(1, common::sql_timestamp(started))
-            .bind(2, common::sql_timestamp(finished))
-            .bind(3, failed ? "failed" : "ok")
-            .bind(4, common::json_text(summary))
-            .run();
-    });
+    common::write_transaction(
+        db,
+        [&] {
+            auto insert = db.prepare(
+                "INSERT INTO maintenance_runs (tool, started_at, finished_at, outcome, summary) "
+                "VALUES ('db-vacuum', ?, ?, ?, ?)");
+            auto summary = to_json(report);
+            summary["recorded"] = true;
+            const bool failed = !failure.empty() || (report.check && !report.check->ok());
+            if (!failure.empty()) summary["error"] = failure;
+            insert.bind(1, common::sql_timestamp(started))
+                .bind(2, common::sql_timestamp(finished))
+                .bind(3, failed ? "failed" : "ok")
+                .bind(4, common::json_text(summary))
+                .run();
+        },
+        retry);
     return true;
 }
 
@@ -265,11 +316,13 @@ int run(const Options& options, std::ostream& out, std::ostream& err)
     const common::OpenOptions open_options{.mode = writes ? common::OpenMode::read_write
                                                           : common::OpenMode::read_only,
                                            .busy_timeout_ms = options.shared.busy_timeout_ms};
-    // Opening for writing switches the file to WAL; the probe sees the mode it had before.
+    // Whatever can refuse the action is checked on a read-only connection first, so that a
+    // refused database is left as it was. Opening for writing switches the file to WAL: the
+    // probe also sees the journal mode the file had before.
     std::string journal_before;
     const auto precheck = [&](const Database& probe) {
+        preflight(probe, options);
         journal_before = probe.query_text("PRAGMA journal_mode");
-        if (options.action == Action::incremental) require_incremental_mode(probe);
     };
     auto db =
         writes ? common::schema::open_for_writing(options.shared.database, open_options, precheck)
@@ -281,9 +334,10 @@ int run(const Options& options, std::ostream& out, std::ostream& err)
         common::schema::migrate(db);
         lost = common::mark_lost_runs(db);
     }
-    if (options.shared.verbose)
-        err << fmt::format("db-vacuum: {} on {}\n", action_name(options.action),
-                           db.path().string());
+    std::ostream* log = options.shared.verbose ? &err : nullptr;
+    if (log)
+        *log << fmt::format("db-vacuum: {} on {}\n", action_name(options.action),
+                            db.path().string());
 
     Report report;
     report.lost_runs_marked = lost;
@@ -291,16 +345,15 @@ int run(const Options& options, std::ostream& out, std::ostream& err)
         if (!journal_before.empty()) report.before.journal_mode = journal_before;
     };
     try {
-        perform(db, options, report);
+        perform(db, options, report, log);
         restore_journal_before();
     } catch (const Error& error) {
         restore_journal_before();
-        // A run that failed after changing something belongs in the audit trail too. A busy
-        // database would only make the record wait as long again, so that one is not recorded.
-        const bool changed = !report.steps.empty();
-        if (writes && options.record && changed && error.code() != Exit::temp_fail) {
+        // A run that failed after changing something belongs in the audit trail too; one
+        // attempt, so that a busy database does not keep the error waiting.
+        if (writes && options.record && !report.steps.empty()) {
             try {
-                record_run(db, report, started, clock(), error.what());
+                record_run(db, report, started, clock(), error.what(), {.attempts = 1});
             } catch (const Error&) {
                 // The error being reported matters more than the record of it.
             }
@@ -314,13 +367,10 @@ int run(const Options& options, std::ostream& out, std::ostream& err)
     else
         common::write_json_line(out, to_json(report));
 
-    if (report.check && !report.check->ok()) {
-        err << fmt::format(
-            "db-vacuum: error: {}: {} found {} problem(s); first: {}\n", db.path().string(),
-            report.check->kind == CheckKind::full ? "integrity_check" : "quick_check",
-            report.check->problems.size(), report.check->problems.front());
-        return common::to_int(Exit::data);
-    }
+    if (report.check && !report.check->ok())
+        throw Error(Exit::data, "{}: {} found {} problem(s); first: {}", db.path().string(),
+                    check_name(report.check->kind), report.check->problems.size(),
+                    report.check->problems.front());
     return 0;
 }
 

@@ -12,25 +12,33 @@
 
 namespace db_vacuum {
 
+// Checks, without writing, everything that can refuse `options.action` on `db`: incremental
+// mode for --incremental; for a rebuild, a backup target that does not exist yet in an
+// existing folder (else 73) and free space for the rebuild (else 74). Throws 65 for the first.
+void preflight(const common::Database& db, const Options& options);
+
 // Runs quick_check or integrity_check; a corrupt file's error becomes a listed problem.
 CheckResult run_check(const common::Database& db, CheckKind kind);
 
 // Carries out `options.action` on `db`, which must be open read-write for every action but
-// status and check. Throws common::Error (65 when a check after a rebuild fails, 74 when
-// there is no room for the rebuild, 75 when busy).
+// status and check. Throws common::Error: what preflight() throws, 65 when the check after a
+// rebuild fails, 75 when busy.
 Report perform(common::Database& db, const Options& options);
-// The same, filling `report` as it goes: when it throws, `report.steps` shows what was done.
-void perform(common::Database& db, const Options& options, Report& report);
+// The same, filling `report` as it goes (when it throws, `report.steps` shows what was done)
+// and, given a `log`, naming each step there as it finishes.
+void perform(common::Database& db, const Options& options, Report& report,
+             std::ostream* log = nullptr);
 
 // Adds a maintenance_runs row for `report` when the toolkit schema exists, with outcome
 // "failed" and the message under "error" when `failure` is given. Returns whether a row was
 // written.
 bool record_run(common::Database& db, const Report& report, common::TimePoint started,
-                common::TimePoint finished, std::string_view failure = {});
+                common::TimePoint finished, std::string_view failure = {},
+                const common::RetryPolicy& retry = {});
 
 // The whole tool: opens the database (read-only for status and check, so that they change
 // nothing and never create the file), performs the action, records it, prints the report.
-// Returns the exit code: 0, or 65 when a check found problems.
+// Returns 0; throws common::Error, 65 after printing the report when a check found problems.
 int run(const Options& options, std::ostream& out, std::ostream& err);
 
 }  // namespace db_vacuum
