@@ -34,7 +34,7 @@ void add_shared_options(cxxopts::Options& options, const SharedOptionSet& set,
     add("format", std::string(formats_help), cxxopts::value<std::string>(), "FORMAT");
     add("json", "same as --format json");
     add("q,quiet", "print nothing on stderr but errors");
-    add("v,verbose", "explain each step on stderr");
+    add("v,verbose", "say what is done, step by step, on stderr");
     add("h,help", "show this help and exit");
     add("version", "show the version and exit");
 }

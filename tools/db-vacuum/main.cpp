@@ -4,6 +4,7 @@
 #include "db_vacuum.hpp"
 
 #include <iostream>
+#include <span>
 
 int main(int argc, char** argv)
 {

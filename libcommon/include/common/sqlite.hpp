@@ -65,6 +65,7 @@ public:
     Statement(const Statement&) = delete;
     ~Statement();
 
+    // Binds parameter `index` (1-based); text is copied. Returns *this for chaining.
     Statement& bind(int index, std::int64_t value);
     Statement& bind(int index, int value) { return bind(index, static_cast<std::int64_t>(value)); }
     Statement& bind(int index, double value);
@@ -84,8 +85,10 @@ public:
     bool step();
     // Steps to the end, for statements that return no rows.
     void run();
+    // Makes the statement ready to run again and clears its bindings.
     void reset();
 
+    // The current row's columns (0-based); an integer or text of a NULL is 0 or "".
     int column_count() const;
     std::string column_name(int index) const;
     bool is_null(int index) const;
@@ -163,9 +166,12 @@ public:
     explicit Transaction(Database& database);
     Transaction(const Transaction&) = delete;
     Transaction& operator=(const Transaction&) = delete;
+    // Rolls back unless commit() or rollback() ran; never throws.
     ~Transaction();
 
+    // COMMIT; throws SqliteError, and then the destructor rolls back.
     void commit();
+    // ROLLBACK; a second call, or one after commit(), does nothing.
     void rollback();
     bool finished() const { return m_finished; }
 
