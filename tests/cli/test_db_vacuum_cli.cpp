@@ -16,6 +16,7 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <sys/mount.h>
 #include <unistd.h>
 #include <vector>
 
@@ -543,6 +544,60 @@ BOOST_AUTO_TEST_CASE(checkpoint_empties_the_wal)
     BOOST_TEST(result.exit_code == 0, result.err);
     BOOST_TEST(parse_report(result).at("after").at("wal_bytes") == 0);
     BOOST_TEST(fs::file_size(db.string() + "-wal") == 0u);
+}
+
+// --- free space -------------------------------------------------------------------------------
+
+// A small tmpfs mounted for one test (root only), unmounted with everything in it after.
+class SmallFileSystem {
+public:
+    SmallFileSystem(const fs::path& where, int mebibytes) : m_where(where)
+    {
+        fs::create_directories(where);
+        const auto options = fmt::format("size={}m", mebibytes);
+        m_mounted = ::mount("tmpfs", where.c_str(), "tmpfs", 0, options.c_str()) == 0;
+    }
+    SmallFileSystem(const SmallFileSystem&) = delete;
+    SmallFileSystem& operator=(const SmallFileSystem&) = delete;
+    ~SmallFileSystem()
+    {
+        if (m_mounted) ::umount2(m_where.c_str(), MNT_DETACH);
+    }
+    bool mounted() const { return m_mounted; }
+
+private:
+    fs::path m_where;
+    bool m_mounted = false;
+};
+
+boost::test_tools::assertion_result can_mount(boost::unit_test::test_unit_id)
+{
+    return ::geteuid() == 0;
+}
+
+BOOST_AUTO_TEST_CASE(rebuild_without_room_is_74_and_changes_nothing,
+                     *boost::unit_test::precondition(can_mount))
+{
+    SmallFileSystem small(dir / "small", 8);
+    BOOST_TEST_REQUIRE(small.mounted(), "mounting a tmpfs failed");
+    // 3 MiB of live rows: the WAL and SQLite's temporary copy need 7 MiB, and the file
+    // itself already takes 3 of the 8.
+    const auto db = dir / "small" / "full.db";
+    {
+        auto writer = Database::open(db, {.mode = OpenMode::create});
+        writer.exec("PRAGMA journal_mode=DELETE");
+        writer.exec(
+            "CREATE TABLE t (b BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL "
+            "SELECT i + 1 FROM n WHERE i < 48) INSERT INTO t SELECT randomblob(65536) FROM n");
+    }
+    const auto bytes = file_bytes(db);
+
+    const auto result =
+        vacuum({"--db", db.string(), "--full"}, {{"SQLITE_TMPDIR", (dir / "small").string()}});
+
+    BOOST_TEST(result.exit_code == 74, result.err);
+    BOOST_TEST(contains(result.err, "not enough free space"), result.err);
+    BOOST_TEST((file_bytes(db) == bytes));
 }
 
 // --- permissions ------------------------------------------------------------------------------
