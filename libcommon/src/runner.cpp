@@ -11,6 +11,17 @@
 #include <new>
 
 namespace common {
+namespace {
+
+// "tool: error: message" on stderr. A closed or full stderr is ignored: the exit code still
+// tells what happened, and there is nowhere left to say more.
+void report(std::string_view tool, std::string_view message)
+{
+    const auto line = fmt::format("{}: error: {}\n", tool, message);
+    static_cast<void>(std::fputs(line.c_str(), stderr));
+}
+
+}  // namespace
 
 int run_tool(std::string_view tool, int argc, char** argv,
              const std::function<int(std::span<char*> args)>& body)
@@ -22,21 +33,23 @@ int run_tool(std::string_view tool, int argc, char** argv,
         code = body(std::span<char*>(argv, static_cast<std::size_t>(argc)));
     } catch (const Error& error) {
         std::cout.flush();
-        fmt::print(stderr, "{}: error: {}\n", tool, error.what());
-        if (error.code() == Exit::usage)
-            fmt::print(stderr, "Try '{} --help' for more information.\n", tool);
+        report(tool, error.what());
+        if (error.code() == Exit::usage) {
+            const auto hint = fmt::format("Try '{} --help' for more information.\n", tool);
+            static_cast<void>(std::fputs(hint.c_str(), stderr));
+        }
         return to_int(error.code());
     } catch (const std::bad_alloc&) {
-        fmt::print(stderr, "{}: error: out of memory\n", tool);
+        report(tool, "out of memory");
         return to_int(Exit::software);
     } catch (const std::exception& error) {
-        fmt::print(stderr, "{}: error: internal error: {}\n", tool, error.what());
+        report(tool, fmt::format("internal error: {}", error.what()));
         return to_int(Exit::software);
     }
     // Results that never reached the disk or the reader are not success.
     std::cout.flush();
     if (!std::cout || std::fflush(stdout) != 0 || std::ferror(stdout)) {
-        fmt::print(stderr, "{}: error: cannot write to standard output\n", tool);
+        report(tool, "cannot write to standard output");
         return to_int(Exit::io);
     }
     return code;

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <cmath>
+#include <optional>
 #include <random>
 #include <system_error>
 #include <thread>
@@ -196,6 +197,21 @@ Database::~Database()
     sqlite3_close_v2(m_db);
 }
 
+Database Database::connect(const std::filesystem::path& path, int flags, int busy_timeout_ms)
+{
+    sqlite3* handle = nullptr;
+    const int rc = sqlite3_open_v2(path.c_str(), &handle, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+    Database db(handle, path, busy_timeout_ms);
+    if (rc != SQLITE_OK)
+        throw SqliteError(rc, fmt::format("cannot open {}: {}", path.string(),
+                                          handle ? sqlite3_errmsg(handle) : sqlite3_errstr(rc)));
+    sqlite3_extended_result_codes(handle, 1);
+    sqlite3_busy_timeout(handle, busy_timeout_ms);
+    // Reading the schema proves the file is a database before anything is written to it.
+    db.query_int("SELECT count(*) FROM sqlite_schema");
+    return db;
+}
+
 Database Database::open(const std::filesystem::path& path, const OpenOptions& options)
 {
     std::error_code ec;
@@ -208,45 +224,73 @@ Database Database::open(const std::filesystem::path& path, const OpenOptions& op
         }
     } else if (!std::filesystem::exists(path, ec)) {
         throw Error(Exit::no_input, "no database at {}", path.string());
+    } else if (std::filesystem::is_regular_file(path, ec) &&
+               std::filesystem::file_size(path, ec) == 0) {
+        // SQLite would take an empty file for a new database; here it means something went wrong.
+        throw Error(Exit::data, "{} is empty, not a SQLite database", path.string());
     }
     if (std::filesystem::is_directory(path, ec))
         throw Error(Exit::data, "{} is a directory, not a SQLite database", path.string());
 
-    int flags = SQLITE_OPEN_NOMUTEX;
+    int flags = 0;
     switch (options.mode) {
-    case OpenMode::read_only: flags |= SQLITE_OPEN_READONLY; break;
-    case OpenMode::read_write: flags |= SQLITE_OPEN_READWRITE; break;
-    case OpenMode::create: flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE; break;
+    case OpenMode::read_only: flags = SQLITE_OPEN_READONLY; break;
+    case OpenMode::read_write: flags = SQLITE_OPEN_READWRITE; break;
+    case OpenMode::create: flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE; break;
     }
-    sqlite3* handle = nullptr;
-    const int rc = sqlite3_open_v2(path.c_str(), &handle, flags, nullptr);
-    Database db(handle, path, options.busy_timeout_ms);
-    if (rc != SQLITE_OK) {
-        const std::string message = handle ? sqlite3_errmsg(handle) : sqlite3_errstr(rc);
-        throw SqliteError(rc, fmt::format("cannot open {}: {}", path.string(), message));
-    }
-    sqlite3_extended_result_codes(handle, 1);
-    sqlite3_busy_timeout(handle, options.busy_timeout_ms);
-
-    // Reading the schema proves the file is a database before anything is written to it.
+    const auto attempt = [&] {
+        try {
+            return connect(path, flags, options.busy_timeout_ms);
+        } catch (const SqliteError& error) {
+            switch (error.result_code() & 0xff) {
+            case SQLITE_NOTADB:
+                throw SqliteError(error.result_code(),
+                                  fmt::format("{} is not a SQLite database", path.string()));
+            case SQLITE_CANTOPEN:
+                throw SqliteError(SQLITE_PERM,
+                                  fmt::format("{} (check the permissions of the file, of its -wal "
+                                              "and -shm files and of its folder)",
+                                              error.what()));
+            default: throw;
+            }
+        }
+    };
+    std::optional<Database> db;
     try {
-        db.query_int("SELECT count(*) FROM sqlite_schema");
+        db.emplace(attempt());
     } catch (const SqliteError& error) {
-        if ((error.result_code() & 0xff) == SQLITE_NOTADB)
-            throw SqliteError(error.result_code(),
-                              fmt::format("{} is not a SQLite database", path.string()));
-        throw;
+        // A journal left by a writer that was killed must be rolled back before anyone reads,
+        // and a read-only connection cannot: let a writable one recover it, as SQLite would.
+        const int code = error.result_code();
+        if (options.mode != OpenMode::read_only ||
+            (code != SQLITE_READONLY_ROLLBACK && code != SQLITE_READONLY_RECOVERY))
+            throw;
+        try {
+            connect(path, SQLITE_OPEN_READWRITE, options.busy_timeout_ms);
+        } catch (const SqliteError& recovery) {
+            throw SqliteError(recovery.result_code(),
+                              fmt::format("{}: a writer was interrupted and its journal needs "
+                                          "write access to be rolled back: {}",
+                                          path.string(), recovery.what()));
+        }
+        db.emplace(attempt());
     }
-    db.exec("PRAGMA foreign_keys=ON");
-    if (options.mode == OpenMode::read_only) return db;
+    db->exec("PRAGMA foreign_keys=ON");
+    if (options.mode == OpenMode::read_only) return std::move(*db);
 
-    if (db.is_read_only())
+    if (db->is_read_only())
         throw SqliteError(SQLITE_READONLY,
                           fmt::format("{} is read-only: cannot write to it", path.string()));
-    if (switch_to_wal(db, options.busy_timeout_ms) != "wal")
+    if (switch_to_wal(*db, options.busy_timeout_ms) != "wal")
         throw Error(Exit::software, "{}: could not switch to WAL journal mode", path.string());
-    db.exec("PRAGMA synchronous=NORMAL");
-    return db;
+    db->exec("PRAGMA synchronous=NORMAL");
+    return std::move(*db);
+}
+
+std::filesystem::path Database::file_path() const
+{
+    const char* name = sqlite3_db_filename(m_db, "main");
+    return name && *name ? std::filesystem::path(name) : m_path;
 }
 
 void Database::fail(int result_code, std::string_view sql) const
@@ -324,9 +368,8 @@ CheckpointResult Database::checkpoint_truncate()
                                              &result.wal_frames, &result.checkpointed_frames);
     if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
         throw SqliteError(rc, fmt::format("{}: WAL checkpoint could not finish: another connection "
-                                          "is reading or writing ({} of {} frames copied)",
-                                          m_path.string(), result.checkpointed_frames,
-                                          result.wal_frames));
+                                          "is reading or writing",
+                                          m_path.string()));
     if (rc != SQLITE_OK) fail(rc, "PRAGMA wal_checkpoint(TRUNCATE)");
     return result;
 }

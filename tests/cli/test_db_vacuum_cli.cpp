@@ -984,6 +984,72 @@ BOOST_AUTO_TEST_CASE(failed_write_to_stdout_is_exit_74)
     BOOST_TEST(contains(result.err, "standard output"), result.err);
 }
 
+BOOST_AUTO_TEST_CASE(closed_stderr_keeps_the_exit_code)
+{
+    for (const auto* redirect : {"2>&-", "2>/dev/full"}) {
+        BOOST_TEST_CONTEXT(redirect)
+        {
+            const auto result = test_support::run_process(
+                {"sh", "-c", fmt::format(R"(exec "$0" "$@" {})", redirect), DB_VACUUM_BIN, "--db",
+                 (dir / "missing.db").string()},
+                {}, environment());
+
+            BOOST_TEST(result.exit_code == 66);
+        }
+    }
+}
+
+// --- damaged and unusual files ----------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(journal_of_a_killed_writer_is_rolled_back_before_status)
+{
+    const auto db = make_database("hot.db", 1, true, "delete");
+    const auto before = database_contents(db);
+    // The sqlite3 shell changes every row with a cache too small to hold them, so that the
+    // changes reach the file and the journal becomes hot, then is killed before it commits.
+    const auto script = dir / "kill.sql";
+    write_file(script, "PRAGMA cache_size = 2;\nBEGIN;\n"
+                       "UPDATE agent_executions SET response_text = zeroblob(3000);\n"
+                       ".system kill -9 $PPID\n");
+    test_support::run_process(
+        {"sh", "-c", fmt::format("sqlite3 '{}' < '{}'", db.string(), script.string())});
+    BOOST_TEST_REQUIRE(fs::exists(db.string() + "-journal"));
+
+    const auto result = vacuum({"--db", db.string()});
+
+    BOOST_TEST(result.exit_code == 0, result.err);
+    BOOST_TEST(!fs::exists(db.string() + "-journal"));
+    check_same_contents(before, database_contents(db));
+}
+
+BOOST_AUTO_TEST_CASE(empty_file_is_not_a_database)
+{
+    const auto db = dir / "empty.db";
+    write_file(db, "");
+
+    const auto result = vacuum({"--db", db.string(), "--auto"});
+
+    BOOST_TEST(result.exit_code == 65);
+    BOOST_TEST(contains(result.err, "empty"), result.err);
+    BOOST_TEST(fs::file_size(db) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(symlinked_database_reports_the_real_wal)
+{
+    const auto db = make_database("real.db", 1, false);
+    auto writer = Database::open(db);
+    writer.exec("INSERT INTO consensus_runs (spec_id, stage, consensus_ok) "
+                "VALUES ('SPEC-KIT-990', 'plan', 1)");
+    const auto wal = fs::file_size(db.string() + "-wal");
+    BOOST_TEST_REQUIRE(wal > 0u);
+    fs::create_symlink(db, dir / "link.db");
+
+    const auto result = vacuum({"--db", (dir / "link.db").string()});
+
+    BOOST_TEST(result.exit_code == 0, result.err);
+    BOOST_TEST(parse_report(result).at("before").at("wal_bytes") == wal);
+}
+
 // --- where the database is --------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(database_comes_from_spec_hygiene_db_without_db_flag)

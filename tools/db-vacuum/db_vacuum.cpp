@@ -88,7 +88,7 @@ void ensure_room_for_rebuild(const Database& db, const Status& status,
         need.bytes += bytes;
     };
     const auto live = status.live_bytes();
-    add(std::filesystem::absolute(db.path()).parent_path(), live + rebuild_margin_bytes);
+    add(db.file_path().parent_path(), live + rebuild_margin_bytes);
     add(sqlite_temp_dir(), live);
     if (backup) add(std::filesystem::absolute(*backup).parent_path(), live);
 

@@ -56,8 +56,9 @@ std::uint64_t Status::live_bytes() const
 Status read_status(const common::Database& db)
 {
     Status status;
-    status.file_bytes = common::size_or_zero(db.path());
-    status.wal_bytes = common::size_or_zero(db.path().string() + "-wal");
+    const auto file = db.file_path();
+    status.file_bytes = common::size_or_zero(file);
+    status.wal_bytes = common::size_or_zero(file.string() + "-wal");
     status.page_size = db.query_int("PRAGMA page_size");
     status.page_count = db.query_int("PRAGMA page_count");
     status.freelist_pages = db.query_int("PRAGMA freelist_count");

@@ -117,7 +117,9 @@ struct CheckpointResult {
 class Database {
 public:
     // Opens `path`. Throws Error 66 when the file is missing (unless OpenMode::create),
-    // 65 when it is not a SQLite database, 77 when a writable open gets a read-only file.
+    // 65 when it is empty or not a SQLite database, 77 when it cannot be opened for lack of
+    // permission or a writable open gets a read-only file. A journal left by an interrupted
+    // writer is rolled back first, even for a read-only open, as any SQLite writer would.
     static Database open(const std::filesystem::path& path, const OpenOptions& options = {});
 
     Database(Database&& other) noexcept;
@@ -146,13 +148,18 @@ public:
     int changes() const;
     bool is_read_only() const;
     int busy_timeout_ms() const { return m_busy_timeout_ms; }
+    // The path as given, for messages.
     const std::filesystem::path& path() const { return m_path; }
+    // The file SQLite really opened (symlinks resolved): its -wal lives beside it.
+    std::filesystem::path file_path() const;
 
     // The connection's current error message, for error reports.
     std::string error_message() const;
 
 private:
     Database(sqlite3* handle, std::filesystem::path path, int busy_timeout_ms);
+    // Opens with SQLite `flags` and reads the schema, which proves the file is a database.
+    static Database connect(const std::filesystem::path& path, int flags, int busy_timeout_ms);
     [[noreturn]] void fail(int result_code, std::string_view sql) const;
 
     sqlite3* m_db;
