@@ -5,10 +5,12 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <fstream>
 #include <sstream>
 #include <sys/statvfs.h>
 #include <system_error>
+#include <unistd.h>
 
 namespace common {
 
@@ -42,6 +44,17 @@ std::string read_file(const std::filesystem::path& file)
     content << in.rdbuf();
     if (!in && !in.eof()) throw Error(Exit::io, "cannot read {}", file.string());
     return content.str();
+}
+
+void sync_path(const std::filesystem::path& path)
+{
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || ::fsync(fd) != 0) {
+        const int error = errno;
+        if (fd >= 0) ::close(fd);
+        throw Error(Exit::io, "cannot flush {} to disk: {}", path.string(), std::strerror(error));
+    }
+    ::close(fd);
 }
 
 std::string human_bytes(std::uint64_t bytes)

@@ -276,6 +276,21 @@ BOOST_AUTO_TEST_CASE(migrate_refuses_to_overwrite_an_existing_backup_and_changes
     BOOST_TEST((file_bytes(db) == bytes));
 }
 
+BOOST_AUTO_TEST_CASE(half_made_backup_of_a_killed_run_does_not_block_the_next)
+{
+    const auto db = make_database("toolkit.db");
+    const auto backup = dir / "backup.db";
+    write_file(backup.string() + ".partial", "the start of a copy");
+
+    const auto result = vacuum({"--db", db.string(), "--migrate", "--backup", backup.string()});
+
+    BOOST_TEST(result.exit_code == 0, result.err);
+    BOOST_TEST(!fs::exists(backup.string() + ".partial"));
+    BOOST_TEST(query_int(backup, "PRAGMA user_version") == 2);
+    BOOST_TEST(query_int(backup, "SELECT count(*) FROM agent_executions") ==
+               query_int(db, "SELECT count(*) FROM agent_executions"));
+}
+
 BOOST_AUTO_TEST_CASE(backup_into_a_missing_folder_is_73_and_changes_nothing)
 {
     const auto db = make_database("toolkit.db", 2, true, "delete");
@@ -675,6 +690,18 @@ BOOST_AUTO_TEST_CASE(quick_check_fails_on_overwritten_pages)
     BOOST_TEST(report.at("check").at("kind") == "quick_check");
     BOOST_TEST(report.at("check").at("ok") == false);
     BOOST_TEST(!report.at("check").at("problems").empty());
+}
+
+BOOST_AUTO_TEST_CASE(auto_leaves_a_damaged_database_alone_with_65)
+{
+    const auto db = make_damaged_database(dir / "damaged.db");
+    const auto bytes = file_bytes(db);
+
+    const auto result = vacuum({"--db", db.string(), "--auto"});
+
+    BOOST_TEST(result.exit_code == 65);
+    BOOST_TEST(contains(result.err, "quick_check"), result.err);
+    BOOST_TEST((file_bytes(db) == bytes));
 }
 
 BOOST_AUTO_TEST_CASE(check_passes_on_a_healthy_database)

@@ -10,9 +10,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <map>
 #include <sys/stat.h>
 #include <system_error>
+#include <unistd.h>
 
 namespace db_vacuum {
 namespace {
@@ -122,13 +125,35 @@ void require_incremental_mode(const Database& db)
                     db.path().string());
 }
 
+void remove_with_journals(const std::filesystem::path& file)
+{
+    std::error_code ec;
+    for (const auto* suffix : {"", "-journal", "-wal", "-shm"})
+        std::filesystem::remove(file.string() + suffix, ec);
+}
+
+// The copy is written under a temporary name, flushed, and linked into place only when
+// complete: a run killed half-way leaves no half-made backup that would block the next one.
 void take_backup(Database& db, const std::filesystem::path& target)
 {
     ensure_backup_target_free(target);
-    common::retry_busy([&] {
-        auto statement = db.prepare("VACUUM INTO ?");
-        statement.bind(1, target.string()).run();
-    });
+    const std::filesystem::path partial = target.string() + ".partial";
+    remove_with_journals(partial);
+    try {
+        common::retry_busy([&] {
+            auto statement = db.prepare("VACUUM INTO ?");
+            statement.bind(1, partial.string()).run();
+        });
+        common::sync_path(partial);
+        if (::link(partial.c_str(), target.c_str()) != 0)
+            throw Error(Exit::cant_create, "cannot create backup {}: {}", target.string(),
+                        std::strerror(errno));
+        common::sync_path(std::filesystem::absolute(target).parent_path());
+    } catch (...) {
+        remove_with_journals(partial);
+        throw;
+    }
+    remove_with_journals(partial);
 }
 
 // Rebuilds the file with VACUUM, after the optional backup. With `to_incremental` it also
@@ -208,6 +233,15 @@ std::string_view check_name(CheckKind kind)
 void preflight(const Database& db, const Options& options)
 {
     if (options.action == Action::incremental) require_incremental_mode(db);
+    if (options.action == Action::automatic) {
+        // A timer must not rearrange the pages of a damaged file: it reports it instead.
+        const auto check = run_check(db, CheckKind::quick);
+        if (!check.ok())
+            throw Error(Exit::data,
+                        "{}: quick_check found {} problem(s), first: {}; not vacuumed (see "
+                        "db-vacuum --check=full)",
+                        db.path().string(), check.problems.size(), check.problems.front());
+    }
     const auto status = read_status(db);
     if (!rebuilds(options, status)) return;
     if (options.backup) ensure_backup_target_free(*options.backup);
@@ -219,19 +253,20 @@ CheckResult run_check(const Database& db, CheckKind kind)
     const common::Stopwatch watch;
     CheckResult check;
     check.kind = kind;
+    std::vector<std::string> answer;
     try {
         auto statement = db.prepare(fmt::format("PRAGMA {}(100)", check_name(kind)));
-        std::vector<std::string> answer;
         while (statement.step())
             answer.push_back(statement.column_text(0));
-        if (answer.empty())
-            check.problems.push_back("the check returned nothing");
-        else if (!(answer.size() == 1 && answer.front() == "ok"))
-            check.problems = std::move(answer);
     } catch (const common::SqliteError& error) {
+        // A page too damaged to read ends the check; what it found until then still counts.
         if (error.code() != Exit::data) throw;
-        check.problems.push_back(error.what());
+        answer.push_back(error.what());
     }
+    if (answer.empty())
+        check.problems.push_back("the check returned nothing");
+    else if (!(answer.size() == 1 && answer.front() == "ok"))
+        check.problems = std::move(answer);
     check.duration_ms = watch.elapsed_ms();
     return check;
 }

@@ -13,8 +13,9 @@
 namespace db_vacuum {
 
 // Checks, without writing, everything that can refuse `options.action` on `db`: incremental
-// mode for --incremental; for a rebuild, a backup target that does not exist yet in an
-// existing folder (else 73) and free space for the rebuild (else 74). Throws 65 for the first.
+// mode for --incremental; quick_check for --auto (65 when damaged); for a rebuild, a backup target
+// that does not exist yet in an existing folder (else 73) and free space for the rebuild (else 74).
+// Throws 65 for the first.
 void preflight(const common::Database& db, const Options& options);
 
 // Runs quick_check or integrity_check; a corrupt file's error becomes a listed problem.

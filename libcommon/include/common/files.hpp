@@ -17,6 +17,9 @@ std::uint64_t available_space(const std::filesystem::path& path);
 // The whole content of `file`. Throws Error 66 when it is missing, 74 when it cannot be read.
 std::string read_file(const std::filesystem::path& file);
 
+// Flushes `path` (a file or a folder) to the disk. Throws Error 74 when that fails.
+void sync_path(const std::filesystem::path& path);
+
 // "1.5 MiB": a byte count for people.
 std::string human_bytes(std::uint64_t bytes);
 
