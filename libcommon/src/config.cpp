@@ -4,7 +4,10 @@
 #include "common/files.hpp"
 
 #include <map>
+#include <set>
 #include <string>
+#include <system_error>
+#include <vector>
 
 namespace common {
 namespace {
@@ -71,10 +74,26 @@ const char* kind_name(Kind kind)
 
 Config Config::load(const std::filesystem::path& file)
 {
+    std::error_code ec;
+    if (std::filesystem::is_directory(file, ec))
+        throw Error(Exit::config, "{} is a directory, not a configuration file", file.string());
     const std::string text = read_file(file);
+    // A key given twice would silently take the last value: refuse it like a typo.
+    std::vector<std::set<std::string>> keys;
+    const auto no_duplicates = [&](int, nlohmann::json::parse_event_t event,
+                                   nlohmann::json& parsed) {
+        using Event = nlohmann::json::parse_event_t;
+        if (event == Event::object_start) keys.emplace_back();
+        if (event == Event::object_end && !keys.empty()) keys.pop_back();
+        if (event == Event::key && !keys.empty() &&
+            !keys.back().insert(parsed.get<std::string>()).second)
+            throw Error(Exit::config, "{}: key \"{}\" appears twice", file.string(),
+                        parsed.get<std::string>());
+        return true;
+    };
     nlohmann::json document;
     try {
-        document = nlohmann::json::parse(text);
+        document = nlohmann::json::parse(text, no_duplicates);
     } catch (const nlohmann::json::parse_error& error) {
         throw Error(Exit::config, "{}: malformed JSON at byte {}", file.string(), error.byte);
     }

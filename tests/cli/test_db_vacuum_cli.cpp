@@ -890,6 +890,7 @@ BOOST_AUTO_TEST_CASE(bad_option_values_are_usage_errors)
                                                {"--db", db, "--backup", (dir / "b.db").string()},
                                                {"--db", db, "--auto", "--threshold-fraction", "2"},
                                                {"--db", db, "--busy-timeout", "soon"},
+                                               {"--db", db, "--full", "--backup", ""},
                                                {"--db", db, "stray-argument"}}) {
         BOOST_TEST_CONTEXT(args.back())
         {

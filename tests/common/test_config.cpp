@@ -86,6 +86,26 @@ BOOST_AUTO_TEST_CASE(malformed_config_is_exit_78_and_missing_config_is_66)
     BOOST_TEST(exit_code_of([&] { common::Config::load(dir / "absent.json"); }) == 66);
 }
 
+BOOST_AUTO_TEST_CASE(key_given_twice_is_exit_78)
+{
+    TempDir dir;
+    test_support::write_file(dir / "c.json",
+                             R"({"db-vacuum": {"threshold_pages": "x", "threshold_pages": 5}})");
+    try {
+        common::Config::load(dir / "c.json");
+        BOOST_FAIL("expected an error");
+    } catch (const common::Error& error) {
+        BOOST_TEST(static_cast<int>(error.code()) == 78);
+        BOOST_TEST(std::string(error.what()).find("twice") != std::string::npos);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(directory_as_config_is_exit_78)
+{
+    TempDir dir;
+    BOOST_TEST(exit_code_of([&] { common::Config::load(dir.path()); }) == 78);
+}
+
 BOOST_AUTO_TEST_CASE(valid_config_values_are_read)
 {
     TempDir dir;

@@ -102,8 +102,11 @@ Options parse_options(std::span<char*> args, const common::EnvLookup& env)
                           options.action == Action::automatic;
     if (auto backup = common::flag<std::string>(result, "backup")) {
         if (!rebuilds) throw Error(Exit::usage, "--backup goes with --migrate, --full or --auto");
+        if (backup->empty()) throw Error(Exit::usage, "--backup needs a path");
         options.backup = *backup;
     } else if (auto configured = config.text("db-vacuum", "backup"); configured && rebuilds) {
+        if (configured->empty())
+            throw Error(Exit::config, "{}: db-vacuum.backup needs a path", config.source());
         options.backup = *configured;
     }
     options.threshold_pages =

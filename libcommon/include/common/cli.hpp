@@ -62,14 +62,14 @@ T bounded_setting(const cxxopts::ParseResult& result, const std::string& flag_na
                   const Config& config, std::string_view section, std::string_view key, T fallback,
                   T min, T max = std::numeric_limits<T>::max())
 {
-    const auto range = [&] {
-        return max == std::numeric_limits<T>::max()
-                   ? fmt::format("must be at least {}", min)
-                   : fmt::format("must be between {} and {}", min, max);
+    // Names the bound that was passed.
+    const auto range = [&](auto value) {
+        return value < min ? fmt::format("must be at least {}", min)
+                           : fmt::format("must be at most {}", max);
     };
     if (auto given = flag<T>(result, flag_name)) {
         if (*given < min || *given > max)
-            throw Error(Exit::usage, "--{} {}, not {}", flag_name, range(), *given);
+            throw Error(Exit::usage, "--{} {}, not {}", flag_name, range(*given), *given);
         return *given;
     }
     // Read wide and check before narrowing, so that 4294967296 is not taken for 0.
@@ -77,7 +77,7 @@ T bounded_setting(const cxxopts::ParseResult& result, const std::string& flag_na
     if (auto configured = config.get<Wide>(section, key)) {
         if (*configured < static_cast<Wide>(min) || *configured > static_cast<Wide>(max))
             throw Error(Exit::config, "{}: {}.{} {}, not {}", config.source(), section, key,
-                        range(), *configured);
+                        range(*configured), *configured);
         return static_cast<T>(*configured);
     }
     return fallback;
