@@ -212,59 +212,77 @@ Database Database::connect(const std::filesystem::path& path, int flags, int bus
     return db;
 }
 
-Database Database::open(const std::filesystem::path& path, const OpenOptions& options)
+namespace {
+
+// What can be told about `path` before SQLite sees it.
+void check_file(const std::filesystem::path& path, OpenMode mode)
 {
     std::error_code ec;
-    if (options.mode == OpenMode::create) {
-        if (path.has_parent_path()) {
-            std::filesystem::create_directories(path.parent_path(), ec);
-            if (ec)
-                throw Error(Exit::cant_create, "cannot create {}: {}", path.parent_path().string(),
-                            ec.message());
-        }
-    } else if (!std::filesystem::exists(path, ec)) {
-        throw Error(Exit::no_input, "no database at {}", path.string());
-    } else if (std::filesystem::is_regular_file(path, ec) &&
-               std::filesystem::file_size(path, ec) == 0) {
-        // SQLite would take an empty file for a new database; here it means something went wrong.
-        throw Error(Exit::data, "{} is empty, not a SQLite database", path.string());
+    if (mode == OpenMode::create) {
+        if (!path.has_parent_path()) return;
+        std::filesystem::create_directories(path.parent_path(), ec);
+        if (ec)
+            throw Error(Exit::cant_create, "cannot create {}: {}", path.parent_path().string(),
+                        ec.message());
+        return;
     }
+    if (!std::filesystem::exists(path, ec))
+        throw Error(Exit::no_input, "no database at {}", path.string());
     if (std::filesystem::is_directory(path, ec))
         throw Error(Exit::data, "{} is a directory, not a SQLite database", path.string());
+    // SQLite would take an empty file for a new database; here it means something went wrong.
+    if (std::filesystem::is_regular_file(path, ec) && std::filesystem::file_size(path, ec) == 0)
+        throw Error(Exit::data, "{} is empty, not a SQLite database", path.string());
+}
 
-    int flags = 0;
-    switch (options.mode) {
-    case OpenMode::read_only: flags = SQLITE_OPEN_READONLY; break;
-    case OpenMode::read_write: flags = SQLITE_OPEN_READWRITE; break;
-    case OpenMode::create: flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE; break;
+int open_flags(OpenMode mode)
+{
+    switch (mode) {
+    case OpenMode::read_only: return SQLITE_OPEN_READONLY;
+    case OpenMode::read_write: return SQLITE_OPEN_READWRITE;
+    case OpenMode::create: return SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     }
-    const auto attempt = [&] {
-        try {
-            return connect(path, flags, options.busy_timeout_ms);
-        } catch (const SqliteError& error) {
-            switch (error.result_code() & 0xff) {
-            case SQLITE_NOTADB:
-                throw SqliteError(error.result_code(),
-                                  fmt::format("{} is not a SQLite database", path.string()));
-            case SQLITE_CANTOPEN:
-                throw SqliteError(SQLITE_PERM,
-                                  fmt::format("{} (check the permissions of the file, of its -wal "
-                                              "and -shm files and of its folder)",
-                                              error.what()));
-            default: throw;
-            }
+    return SQLITE_OPEN_READONLY;
+}
+
+bool needs_recovery(const SqliteError& error)
+{
+    return error.result_code() == SQLITE_READONLY_ROLLBACK ||
+           error.result_code() == SQLITE_READONLY_RECOVERY;
+}
+
+}  // namespace
+
+Database Database::connect_checked(const std::filesystem::path& path, int flags,
+                                   int busy_timeout_ms)
+{
+    try {
+        return connect(path, flags, busy_timeout_ms);
+    } catch (const SqliteError& error) {
+        switch (error.result_code() & 0xff) {
+        case SQLITE_NOTADB:
+            throw SqliteError(error.result_code(),
+                              fmt::format("{} is not a SQLite database", path.string()));
+        case SQLITE_CANTOPEN:
+            throw SqliteError(SQLITE_PERM, fmt::format("{} (check the permissions of the file, of "
+                                                       "its -wal and -shm files and of its folder)",
+                                                       error.what()));
+        default: throw;
         }
-    };
+    }
+}
+
+Database Database::open(const std::filesystem::path& path, const OpenOptions& options)
+{
+    check_file(path, options.mode);
+    const int flags = open_flags(options.mode);
     std::optional<Database> db;
     try {
-        db.emplace(attempt());
+        db.emplace(connect_checked(path, flags, options.busy_timeout_ms));
     } catch (const SqliteError& error) {
         // A journal left by a writer that was killed must be rolled back before anyone reads,
-        // and a read-only connection cannot: let a writable one recover it, as SQLite would.
-        const int code = error.result_code();
-        if (options.mode != OpenMode::read_only ||
-            (code != SQLITE_READONLY_ROLLBACK && code != SQLITE_READONLY_RECOVERY))
-            throw;
+        // and a read-only connection cannot: a writable one recovers it, as SQLite would.
+        if (options.mode != OpenMode::read_only || !needs_recovery(error)) throw;
         try {
             connect(path, SQLITE_OPEN_READWRITE, options.busy_timeout_ms);
         } catch (const SqliteError& recovery) {
@@ -273,7 +291,7 @@ Database Database::open(const std::filesystem::path& path, const OpenOptions& op
                                           "write access to be rolled back: {}",
                                           path.string(), recovery.what()));
         }
-        db.emplace(attempt());
+        db.emplace(connect_checked(path, flags, options.busy_timeout_ms));
     }
     db->exec("PRAGMA foreign_keys=ON");
     if (options.mode == OpenMode::read_only) return std::move(*db);

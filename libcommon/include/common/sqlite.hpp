@@ -160,6 +160,9 @@ private:
     Database(sqlite3* handle, std::filesystem::path path, int busy_timeout_ms);
     // Opens with SQLite `flags` and reads the schema, which proves the file is a database.
     static Database connect(const std::filesystem::path& path, int flags, int busy_timeout_ms);
+    // connect(), with "not a database" and "cannot open" errors said plainly.
+    static Database connect_checked(const std::filesystem::path& path, int flags,
+                                    int busy_timeout_ms);
     [[noreturn]] void fail(int result_code, std::string_view sql) const;
 
     sqlite3* m_db;
