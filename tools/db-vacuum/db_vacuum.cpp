@@ -271,19 +271,15 @@ CheckResult run_check(const Database& db, CheckKind kind)
     return check;
 }
 
-Report perform(Database& db, const Options& options)
-{
-    Report report;
-    perform(db, options, report);
-    return report;
-}
+namespace {
 
-void perform(Database& db, const Options& options, Report& report, std::ostream* log)
+// The action itself, once preflight() has passed; fills `report` as it goes, so that when it
+// throws, `report.steps` shows what was done.
+void execute(Database& db, const Options& options, Report& report, std::ostream* log)
 {
     const common::Stopwatch watch;
     report.action = options.action;
     report.database = db.path().string();
-    preflight(db, options);
     report.before = read_status(db);
     Steps steps(report, log);
 
@@ -315,6 +311,16 @@ void perform(Database& db, const Options& options, Report& report, std::ostream*
     if (options.action != Action::status && options.action != Action::check)
         report.after = read_status(db);
     report.durations["total"] = watch.elapsed_ms();
+}
+
+}  // namespace
+
+Report perform(Database& db, const Options& options)
+{
+    preflight(db, options);
+    Report report;
+    execute(db, options, report, nullptr);
+    return report;
 }
 
 bool record_run(Database& db, const Report& report, common::TimePoint started,
@@ -380,7 +386,8 @@ int run(const Options& options, std::ostream& out, std::ostream& err)
         if (!journal_before.empty()) report.before.journal_mode = journal_before;
     };
     try {
-        perform(db, options, report, log);
+        // run() did the preflight on the read-only probe.
+        execute(db, options, report, log);
         restore_journal_before();
     } catch (const Error& error) {
         restore_journal_before();

@@ -22,13 +22,9 @@ void preflight(const common::Database& db, const Options& options);
 CheckResult run_check(const common::Database& db, CheckKind kind);
 
 // Carries out `options.action` on `db`, which must be open read-write for every action but
-// status and check. Throws common::Error: what preflight() throws, 65 when the check after a
-// rebuild fails, 75 when busy.
+// status and check, after preflight(). Throws common::Error: what preflight() throws, 65 when
+// the check after a rebuild fails, 75 when busy.
 Report perform(common::Database& db, const Options& options);
-// The same, filling `report` as it goes (when it throws, `report.steps` shows what was done)
-// and, given a `log`, naming each step there as it finishes.
-void perform(common::Database& db, const Options& options, Report& report,
-             std::ostream* log = nullptr);
 
 // Adds a maintenance_runs row for `report` when the toolkit schema exists, with outcome
 // "failed" and the message under "error" when `failure` is given. Returns whether a row was
