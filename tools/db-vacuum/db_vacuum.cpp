@@ -183,7 +183,6 @@ void rebuild(Database& db, const Options& options, Report& report, Steps& steps,
                 Exit::data, "{}: integrity_check after the rebuild found {} problem(s), first: {}",
                 db.path().string(), report.check->problems.size(), report.check->problems.front());
     }
-    steps.run("checkpoint", [&] { db.checkpoint_truncate(); });
 }
 
 // The page cache's size in pages (PRAGMA cache_size is pages when positive, KiB when negative).
@@ -213,7 +212,6 @@ void incremental(Database& db, std::int64_t pages, Steps& steps)
             if (db.query_int("PRAGMA freelist_count") == 0) break;
         }
     });
-    steps.run("checkpoint", [&] { db.checkpoint_truncate(); });
 }
 
 bool above_threshold(const Status& status, const Options& options)
@@ -297,19 +295,20 @@ void execute(Database& db, const Options& options, Report& report, std::ostream*
         break;
     case Action::incremental: incremental(db, options.incremental_pages, steps); break;
     case Action::full: rebuild(db, options, report, steps, false); break;
-    case Action::checkpoint: steps.run("checkpoint", [&] { db.checkpoint_truncate(); }); break;
+    case Action::checkpoint: break;
     case Action::automatic:
         if (rebuilds(options, report.before))
             rebuild(db, options, report, steps, true);
         else if (above_threshold(report.before, options))
             incremental(db, 0, steps);
-        // optimize may write statistics, so the WAL is emptied after it.
         steps.run("optimize", [&] { db.exec("PRAGMA optimize"); });
-        steps.run("checkpoint", [&] { db.checkpoint_truncate(); });
         break;
     }
-    if (options.action != Action::status && options.action != Action::check)
+    if (options.action != Action::status && options.action != Action::check) {
+        // Every change ends in the WAL: the file shrinks only when it is copied back.
+        steps.run("checkpoint", [&] { db.checkpoint_truncate(); });
         report.after = read_status(db);
+    }
     report.durations["total"] = watch.elapsed_ms();
 }
 

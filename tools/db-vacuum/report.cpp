@@ -132,8 +132,13 @@ std::string to_text(const Report& report)
     text += status_lines(report.before);
     if (report.after) {
         text += "after\n" + status_lines(*report.after);
-        text += fmt::format("reclaimed {} in {:.0f} ms ({})\n",
-                            common::human_bytes(report.reclaimed_bytes()),
+        const auto old_size = total_bytes(report.before);
+        const auto new_size = total_bytes(*report.after);
+        const auto change =
+            new_size > old_size
+                ? fmt::format("grew by {}", common::human_bytes(new_size - old_size))
+                : fmt::format("reclaimed {}", common::human_bytes(old_size - new_size));
+        text += fmt::format("{} in {:.0f} ms ({})\n", change,
                             report.durations.count("total") ? report.durations.at("total") : 0.0,
                             fmt::join(report.steps, ", "));
     }
