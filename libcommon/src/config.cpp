@@ -3,6 +3,8 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 
+#include <cstdint>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -51,7 +53,12 @@ const std::map<std::string, Section, std::less<>>& known_keys()
 bool has_kind(const nlohmann::json& value, Kind kind)
 {
     switch (kind) {
-    case Kind::integer: return value.is_number_integer();
+    // Integers are read as int64: a larger one would wrap around.
+    case Kind::integer:
+        return value.is_number_integer() &&
+               !(value.is_number_unsigned() &&
+                 value.get<std::uint64_t>() >
+                     static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()));
     case Kind::number: return value.is_number();
     case Kind::text: return value.is_string();
     case Kind::boolean: return value.is_boolean();
@@ -62,7 +69,7 @@ bool has_kind(const nlohmann::json& value, Kind kind)
 const char* kind_name(Kind kind)
 {
     switch (kind) {
-    case Kind::integer: return "an integer";
+    case Kind::integer: return "an integer below 2^63";
     case Kind::number: return "a number";
     case Kind::text: return "a string";
     case Kind::boolean: return "true or false";

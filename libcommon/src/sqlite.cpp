@@ -230,9 +230,6 @@ void check_file(const std::filesystem::path& path, OpenMode mode)
         throw Error(Exit::no_input, "no database at {}", path.string());
     if (std::filesystem::is_directory(path, ec))
         throw Error(Exit::data, "{} is a directory, not a SQLite database", path.string());
-    // SQLite would take an empty file for a new database; here it means something went wrong.
-    if (std::filesystem::is_regular_file(path, ec) && std::filesystem::file_size(path, ec) == 0)
-        throw Error(Exit::data, "{} is empty, not a SQLite database", path.string());
 }
 
 int open_flags(OpenMode mode)

@@ -37,11 +37,3 @@ BOOST_FIXTURE_TEST_CASE(iso8601_is_utc_with_z, FarTimeZone)
 {
     BOOST_TEST(common::iso8601(sample) == "2025-11-14T10:15:00Z");
 }
-
-BOOST_AUTO_TEST_CASE(stopwatch_never_runs_backwards)
-{
-    const common::Stopwatch watch;
-    const auto first = watch.elapsed_us();
-    BOOST_TEST(first >= 0);
-    BOOST_TEST(watch.elapsed_us() >= first);
-}

@@ -157,6 +157,14 @@ BOOST_AUTO_TEST_CASE(no_home_and_no_xdg_is_exit_78)
     BOOST_TEST(exit_code_of([] { resolve({}, env_of({})); }) == 78);
 }
 
+BOOST_AUTO_TEST_CASE(integer_beyond_int64_is_exit_78)
+{
+    TempDir dir;
+    test_support::write_file(dir / "c.json",
+                             R"({"db-vacuum": {"threshold_pages": 9223372036854775808}})");
+    BOOST_TEST(exit_code_of([&] { common::Config::load(dir / "c.json"); }) == 78);
+}
+
 BOOST_AUTO_TEST_CASE(given_paths_need_no_home)
 {
     const auto shared = resolve({"--db", "/x.db", "--evidence", "/ev"}, env_of({}));

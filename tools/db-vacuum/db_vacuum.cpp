@@ -12,9 +12,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <map>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <system_error>
+#include <vector>
 #include <unistd.h>
 
 namespace db_vacuum {
@@ -62,14 +66,17 @@ bool rebuilds(const Options& options, const Status& status)
     }
 }
 
-// The folder SQLite builds VACUUM's temporary copy in (its own search order on Unix).
+// The folder SQLite builds VACUUM's temporary copy in: the first usable of its own list.
 std::filesystem::path sqlite_temp_dir()
 {
+    std::vector<std::string> candidates;
     for (const auto* variable : {"SQLITE_TMPDIR", "TMPDIR"})
-        if (auto dir = common::process_env(variable)) return *dir;
+        if (auto dir = common::process_env(variable)) candidates.push_back(*dir);
+    candidates.insert(candidates.end(), {"/var/tmp", "/usr/tmp", "/tmp"});
     std::error_code ec;
-    for (const auto* dir : {"/var/tmp", "/usr/tmp", "/tmp"})
-        if (std::filesystem::is_directory(dir, ec)) return dir;
+    for (const auto& dir : candidates)
+        if (std::filesystem::is_directory(dir, ec) && ::access(dir.c_str(), W_OK | X_OK) == 0)
+            return dir;
     return ".";
 }
 
@@ -132,22 +139,47 @@ void remove_with_journals(const std::filesystem::path& file)
         std::filesystem::remove(file.string() + suffix, ec);
 }
 
-// The copy is written under a temporary name, flushed, and linked into place only when
-// complete: a run killed half-way leaves no half-made backup that would block the next one.
+// A fresh empty file beside `target`, named for this run alone (VACUUM INTO may write into an
+// existing file when it is empty).
+std::filesystem::path make_partial(const std::filesystem::path& target)
+{
+    std::string name = target.string() + ".XXXXXX.partial";
+    const int fd = ::mkstemps(name.data(), static_cast<int>(std::string_view(".partial").size()));
+    if (fd < 0)
+        throw Error(Exit::cant_create, "cannot create a file beside backup {}: {}", target.string(),
+                    std::strerror(errno));
+    ::close(fd);
+    return name;
+}
+
+// Puts the finished copy at `target` without ever replacing a file that appeared there.
+void publish(const std::filesystem::path& partial, const std::filesystem::path& target)
+{
+    if (::link(partial.c_str(), target.c_str()) == 0) return;
+    int error = errno;
+    // File systems without hard links (vfat, some network ones) can still rename atomically.
+    if (error == EPERM || error == ENOTSUP || error == EOPNOTSUPP) {
+        if (::renameat2(AT_FDCWD, partial.c_str(), AT_FDCWD, target.c_str(), RENAME_NOREPLACE) == 0)
+            return;
+        error = errno;
+    }
+    throw Error(Exit::cant_create, "cannot create backup {}: {}", target.string(),
+                std::strerror(error));
+}
+
+// The copy is written under a name of its own, flushed, and only then put in place: a run
+// killed half-way leaves no half-made backup at `target`, and two runs never share a file.
 void take_backup(Database& db, const std::filesystem::path& target)
 {
     ensure_backup_target_free(target);
-    const std::filesystem::path partial = target.string() + ".partial";
-    remove_with_journals(partial);
+    const auto partial = make_partial(target);
     try {
         common::retry_busy([&] {
             auto statement = db.prepare("VACUUM INTO ?");
             statement.bind(1, partial.string()).run();
         });
         common::sync_path(partial);
-        if (::link(partial.c_str(), target.c_str()) != 0)
-            throw Error(Exit::cant_create, "cannot create backup {}: {}", target.string(),
-                        std::strerror(errno));
+        publish(partial, target);
         common::sync_path(std::filesystem::absolute(target).parent_path());
     } catch (...) {
         remove_with_journals(partial);
@@ -347,11 +379,49 @@ bool record_run(Database& db, const Report& report, common::TimePoint started,
     return true;
 }
 
+namespace {
+
+void print_report(std::ostream& out, const Options& options, const Report& report)
+{
+    if (options.shared.format == "text")
+        out << to_text(report);
+    else
+        common::write_json_line(out, to_json(report));
+}
+
+bool is_empty_file(const std::filesystem::path& path)
+{
+    std::error_code ec;
+    return std::filesystem::is_regular_file(path, ec) && std::filesystem::file_size(path, ec) == 0;
+}
+
+// An application that has created its database but not written to it yet leaves an empty
+// file. Writing to it now could fix settings the application has yet to choose (the page
+// size cannot change in WAL mode), so it is reported and left alone.
+int report_empty_database(const Options& options, std::ostream& out)
+{
+    const auto db = Database::open(
+        options.shared.database,
+        {.mode = common::OpenMode::read_only, .busy_timeout_ms = options.shared.busy_timeout_ms});
+    Report report;
+    report.action = options.action;
+    report.database = db.path().string();
+    report.before = read_status(db);
+    report.after = report.before;
+    report.steps = {"empty-database"};
+    print_report(out, options, report);
+    return 0;
+}
+
+}  // namespace
+
 int run(const Options& options, std::ostream& out, std::ostream& err)
 {
     const auto clock = common::system_clock();
     const auto started = clock();
     const bool writes = options.action != Action::status && options.action != Action::check;
+    if (writes && is_empty_file(options.shared.database))
+        return report_empty_database(options, out);
 
     const common::OpenOptions open_options{.mode = writes ? common::OpenMode::read_write
                                                           : common::OpenMode::read_only,
@@ -402,11 +472,7 @@ int run(const Options& options, std::ostream& out, std::ostream& err)
         throw;
     }
     if (writes && options.record) report.recorded = record_run(db, report, started, clock());
-
-    if (options.shared.format == "text")
-        out << to_text(report);
-    else
-        common::write_json_line(out, to_json(report));
+    print_report(out, options, report);
 
     if (report.check && !report.check->ok())
         throw Error(Exit::data, "{}: {} found {} problem(s); first: {}", db.path().string(),

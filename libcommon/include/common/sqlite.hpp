@@ -117,7 +117,7 @@ struct CheckpointResult {
 class Database {
 public:
     // Opens `path`. Throws Error 66 when the file is missing (unless OpenMode::create),
-    // 65 when it is empty or not a SQLite database, 77 when it cannot be opened for lack of
+    // 65 when it is not a SQLite database (an empty file is an empty database), 77 when it cannot be opened for lack of
     // permission or a writable open gets a read-only file. A journal left by an interrupted
     // writer is rolled back first, even for a read-only open, as any SQLite writer would.
     static Database open(const std::filesystem::path& path, const OpenOptions& options = {});
