@@ -548,7 +548,7 @@ BOOST_AUTO_TEST_CASE(kill_9_mid_batch_then_the_next_tool_marks_the_rows_lost)
                                                                     pid_file.string()))}));
     BOOST_TEST_REQUIRE(eventually(
         [&] {
-            return fs::exists(sandbox.db) &&
+            return fs::exists(pid_file) && fs::file_size(pid_file) > 0 && fs::exists(sandbox.db) &&
                    sandbox.count("SELECT count(*) FROM sqlite_master WHERE name = "
                                  "'spawn_batches'") == 1 &&
                    sandbox.count("SELECT count(*) FROM agent_executions WHERE outcome = "
