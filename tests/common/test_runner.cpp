@@ -69,6 +69,7 @@ BOOST_AUTO_TEST_CASE(an_error_is_reported_on_one_line)
 
 BOOST_AUTO_TEST_CASE(one_line_folds_breaks_and_control_characters)
 {
-    BOOST_TEST(common::one_line("a\n  b\t\x01" "c\n\n") == "a b  c");
+    BOOST_TEST(common::one_line("a\n  b\t\x01"
+                                "c\n\n") == "a b  c");
     BOOST_TEST(common::one_line("plain") == "plain");
 }
