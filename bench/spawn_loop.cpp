@@ -1,9 +1,13 @@
 // spawn-loop: the baseline of bench/spawn-agents. Starts COUNT copies of a command with a
 // bare posix_spawn loop (stdout and stderr to /dev/null, no pipes, no records), then waits
-// for all of them. Exits 0 when every copy exited 0.
+// for all of them. Exits 0 when every copy exited 0. Prints on stderr the p95 (nearest rank)
+// of how long each posix_spawn call took, the same measure as spawn-agents' spawn latency
+// (glibc's posix_spawn returns once the child has exec'd): "p95_spawn_us N".
 //
 //   spawn-loop COUNT COMMAND [ARG...]
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -33,10 +37,15 @@ int main(int argc, char** argv)
     posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
 
     std::vector<pid_t> children;
+    std::vector<long long> latencies_us;
     children.reserve(static_cast<std::size_t>(count));
     for (long i = 0; i < count; ++i) {
         pid_t pid = 0;
+        const auto before = std::chrono::steady_clock::now();
         const int rc = posix_spawnp(&pid, argv[2], &actions, nullptr, argv + 2, environ);
+        latencies_us.push_back(std::chrono::duration_cast<std::chrono::microseconds>(
+                                   std::chrono::steady_clock::now() - before)
+                                   .count());
         if (rc != 0) {
             std::fprintf(stderr, "spawn-loop: cannot run %s: %s\n", argv[2], std::strerror(rc));
             return 1;
@@ -51,5 +60,8 @@ int main(int argc, char** argv)
         }
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failures;
     }
+    std::sort(latencies_us.begin(), latencies_us.end());
+    const auto rank = (95 * latencies_us.size() + 99) / 100;
+    std::fprintf(stderr, "p95_spawn_us %lld\n", latencies_us[rank - 1]);
     return failures == 0 ? 0 : 1;
 }
