@@ -1,0 +1,196 @@
+#include "common/archive.hpp"
+
+#include "common/digest.hpp"
+#include "common/error.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <cerrno>
+#include <cstring>
+#include <unistd.h>
+#include <vector>
+
+namespace common {
+namespace {
+
+// The pax extended attribute that carries a member's SHA-256.
+constexpr const char* sha256_attribute = "user.spec-hygiene.sha256";
+
+std::string archive_message(archive* handle)
+{
+    const char* text = archive_error_string(handle);
+    return text ? text : "unknown libarchive error";
+}
+
+struct EntryHandle {
+    archive_entry* entry = archive_entry_new();
+    ~EntryHandle() { archive_entry_free(entry); }
+};
+
+}  // namespace
+
+struct ArchiveWriter::Handle {
+    archive* writer = archive_write_new();
+    bool finished = false;
+    ~Handle() { archive_write_free(writer); }
+};
+
+ArchiveWriter::ArchiveWriter(int fd, std::string name)
+    : m_handle(std::make_unique<Handle>()), m_name(std::move(name))
+{
+    auto* writer = m_handle->writer;
+    if (writer == nullptr || archive_write_set_format_pax_restricted(writer) != ARCHIVE_OK ||
+        archive_write_add_filter_gzip(writer) != ARCHIVE_OK ||
+        // No name or time in the gzip header: the same files give the same archive.
+        archive_write_set_filter_option(writer, "gzip", "timestamp", nullptr) < ARCHIVE_WARN ||
+        archive_write_set_bytes_in_last_block(writer, 1) != ARCHIVE_OK ||
+        archive_write_open_fd(writer, fd) != ARCHIVE_OK)
+        throw Error(Exit::io, "{}: cannot start the archive: {}", m_name,
+                    writer ? archive_message(writer) : "out of memory");
+}
+
+ArchiveWriter::~ArchiveWriter() = default;
+
+void ArchiveWriter::begin(const ArchiveMember& member)
+{
+    EntryHandle entry;
+    archive_entry_set_pathname(entry.entry, member.path.c_str());
+    archive_entry_set_filetype(entry.entry, AE_IFREG);
+    archive_entry_set_perm(entry.entry, static_cast<mode_t>(member.mode & 07777));
+    archive_entry_set_size(entry.entry, static_cast<la_int64_t>(member.size));
+    archive_entry_set_mtime(entry.entry, static_cast<time_t>(member.mtime_ns / 1'000'000'000),
+                            static_cast<long>(member.mtime_ns % 1'000'000'000));
+    if (!member.sha256.empty())
+        archive_entry_xattr_add_entry(entry.entry, sha256_attribute, member.sha256.data(),
+                                      member.sha256.size());
+    if (archive_write_header(m_handle->writer, entry.entry) != ARCHIVE_OK)
+        throw Error(Exit::io, "{}: cannot add {}: {}", m_name, member.path,
+                    archive_message(m_handle->writer));
+}
+
+void ArchiveWriter::write(std::string_view bytes)
+{
+    while (!bytes.empty()) {
+        const auto written = archive_write_data(m_handle->writer, bytes.data(), bytes.size());
+        if (written <= 0)
+            throw Error(Exit::io, "{}: write failed: {}", m_name,
+                        archive_message(m_handle->writer));
+        bytes.remove_prefix(static_cast<std::size_t>(written));
+    }
+}
+
+void ArchiveWriter::finish()
+{
+    if (archive_write_close(m_handle->writer) != ARCHIVE_OK)
+        throw Error(Exit::io, "{}: cannot finish the archive: {}", m_name,
+                    archive_message(m_handle->writer));
+    m_handle->finished = true;
+}
+
+struct ArchiveReader::Handle {
+    archive* reader = archive_read_new();
+    int fd = -1;
+    std::vector<char> buffer = std::vector<char>(1 << 18);
+    Sha256 digest;
+    std::uint64_t bytes = 0;
+    int read_errno = 0;
+    bool at_end = false;
+    ~Handle() { archive_read_free(reader); }
+
+    static la_ssize_t read(archive*, void* self, const void** data)
+    {
+        auto* handle = static_cast<Handle*>(self);
+        for (;;) {
+            const auto got = ::read(handle->fd, handle->buffer.data(), handle->buffer.size());
+            if (got < 0 && errno == EINTR) continue;
+            if (got < 0) {
+                handle->read_errno = errno;
+                return -1;
+            }
+            *data = handle->buffer.data();
+            handle->digest.update({handle->buffer.data(), static_cast<std::size_t>(got)});
+            handle->bytes += static_cast<std::uint64_t>(got);
+            return got;
+        }
+    }
+};
+
+ArchiveReader::ArchiveReader(int fd, std::string name)
+    : m_handle(std::make_unique<Handle>()), m_name(std::move(name))
+{
+    auto* reader = m_handle->reader;
+    m_handle->fd = fd;
+    if (reader == nullptr || archive_read_support_filter_gzip(reader) != ARCHIVE_OK ||
+        archive_read_support_format_tar(reader) != ARCHIVE_OK ||
+        archive_read_open(reader, m_handle.get(), nullptr, &Handle::read, nullptr) != ARCHIVE_OK)
+        throw Error(m_handle->read_errno ? Exit::io : Exit::data, "{}: not a tar.gz archive: {}",
+                    m_name, reader ? archive_message(reader) : "out of memory");
+}
+
+ArchiveReader::~ArchiveReader() = default;
+
+bool ArchiveReader::next(ArchiveMember& member)
+{
+    archive_entry* entry = nullptr;
+    const int rc = archive_read_next_header(m_handle->reader, &entry);
+    if (rc == ARCHIVE_EOF) {
+        // Read to the end of the file, so that the digest covers every byte of it.
+        m_handle->at_end = true;
+        const void* data = nullptr;
+        while (Handle::read(m_handle->reader, m_handle.get(), &data) > 0) {
+        }
+        if (m_handle->read_errno)
+            throw Error(Exit::io, "{}: read failed: {}", m_name,
+                        std::strerror(m_handle->read_errno));
+        return false;
+    }
+    if (rc != ARCHIVE_OK)
+        throw Error(m_handle->read_errno ? Exit::io : Exit::data, "{}: damaged archive: {}",
+                    m_name, archive_message(m_handle->reader));
+    if (archive_entry_filetype(entry) != AE_IFREG)
+        throw Error(Exit::data, "{}: member {} is not a regular file", m_name,
+                    archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "?");
+    member.path = archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "";
+    member.size = static_cast<std::uint64_t>(archive_entry_size(entry));
+    member.mtime_ns = static_cast<std::int64_t>(archive_entry_mtime(entry)) * 1'000'000'000 +
+                      archive_entry_mtime_nsec(entry);
+    member.mode = static_cast<std::uint32_t>(archive_entry_perm(entry));
+    member.sha256.clear();
+    archive_entry_xattr_reset(entry);
+    const char* key = nullptr;
+    const void* value = nullptr;
+    std::size_t size = 0;
+    while (archive_entry_xattr_next(entry, &key, &value, &size) == ARCHIVE_OK)
+        if (key && std::strcmp(key, sha256_attribute) == 0)
+            member.sha256.assign(static_cast<const char*>(value), size);
+    return true;
+}
+
+void ArchiveReader::read_data(const std::function<void(std::string_view)>& sink)
+{
+    const void* block = nullptr;
+    std::size_t size = 0;
+    la_int64_t offset = 0;
+    for (;;) {
+        const int rc = archive_read_data_block(m_handle->reader, &block, &size, &offset);
+        if (rc == ARCHIVE_EOF) return;
+        if (rc != ARCHIVE_OK)
+            throw Error(m_handle->read_errno ? Exit::io : Exit::data, "{}: damaged archive: {}",
+                        m_name, archive_message(m_handle->reader));
+        sink({static_cast<const char*>(block), size});
+    }
+}
+
+std::string ArchiveReader::file_sha256()
+{
+    if (!m_handle->at_end) throw Error(Exit::software, "{}: archive not read to the end", m_name);
+    return m_handle->digest.hex_digest();
+}
+
+std::uint64_t ArchiveReader::bytes_read() const
+{
+    return m_handle->bytes;
+}
+
+}  // namespace common
