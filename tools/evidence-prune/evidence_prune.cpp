@@ -4,7 +4,9 @@
 #include "common/digest.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "common/input.hpp"
 #include "common/json.hpp"
+#include "common/lock.hpp"
 #include "common/records.hpp"
 #include "common/schema.hpp"
 #include "common/spec_id.hpp"
@@ -438,21 +440,9 @@ bool Pruner::spec_is_protected(const std::string& spec) const
 
 bool Pruner::spec_is_locked(const std::string& spec) const
 {
-    const auto lock = fmt::format("{}/{}.lock", locks_folder, spec);
-    const auto info = m_root.stat(lock);
-    if (!info) return false;
-    // A lock file we cannot open or test cannot tell us its holder: treated as held.
-    if (info->type != EntryType::file) return true;
-    try {
-        const auto file = m_root.open_file(lock);
-        int rc = 0;
-        do {
-            rc = ::flock(file.get(), LOCK_SH | LOCK_NB);
-        } while (rc != 0 && errno == EINTR);
-        return rc != 0;
-    } catch (const Error&) {
-        return true;
-    }
+    // A holder that cannot be told counts as a holder.
+    return common::FileLock::probe(m_root.path() / locks_folder / (spec + ".lock")) !=
+           common::LockState::free;
 }
 
 bool Pruner::name_taken(const std::string& path) const

@@ -1,6 +1,8 @@
 #include "plan.hpp"
 
 #include "common/error.hpp"
+#include "common/input.hpp"
+#include "common/tree.hpp"
 #include "common/spec_id.hpp"
 
 #include <fmt/format.h>
@@ -32,19 +34,6 @@ int hex_value(char c)
     return -1;
 }
 
-template <typename T>
-T field(const nlohmann::json& object, std::string_view key, std::string_view where)
-{
-    const auto found = object.find(key);
-    if (found == object.end())
-        throw Error(Exit::data, "{}: missing \"{}\"", where, key);
-    try {
-        return found->template get<T>();
-    } catch (const nlohmann::json::exception&) {
-        throw Error(Exit::data, "{}: \"{}\" has the wrong type", where, key);
-    }
-}
-
 }  // namespace
 
 std::string_view action_name(ActionKind kind)
@@ -66,10 +55,10 @@ void put_path(common::Json& object, const std::string& path)
         object["path_hex"] = to_hex(path);
 }
 
-std::string get_path(const nlohmann::json& object, std::string_view where)
+std::string get_path(common::FieldReader& fields)
 {
-    if (object.contains("path")) return field<std::string>(object, "path", where);
-    const auto hex = field<std::string>(object, "path_hex", where);
+    if (auto path = fields.optional<std::string>("path")) return *path;
+    const auto hex = fields.required<std::string>("path_hex");
     std::string bytes;
     for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
         const int high = hex_value(hex[i]);
@@ -77,8 +66,7 @@ std::string get_path(const nlohmann::json& object, std::string_view where)
         if (high < 0 || low < 0) break;
         bytes.push_back(static_cast<char>(high * 16 + low));
     }
-    if (bytes.size() * 2 != hex.size())
-        throw Error(Exit::data, "{}: \"path_hex\" is not lowercase hex", where);
+    if (bytes.size() * 2 != hex.size()) fields.fail("path_hex", "expected lowercase hex digits");
     return bytes;
 }
 
@@ -122,51 +110,69 @@ void check_plan_header(const nlohmann::json& header, const std::string& root,
                        std::string_view source)
 {
     const auto where = fmt::format("{}: line 1", source);
-    if (!header.is_object() || header.value("tool", "") != "evidence-prune" ||
-        header.value("kind", "") != "plan")
+    common::FieldReader fields(header, "", where);
+    if (fields.optional<std::string>("tool") != "evidence-prune" ||
+        fields.optional<std::string>("kind") != "plan")
         throw Error(Exit::data, "{}: not a plan of evidence-prune --plan", where);
-    if (field<int>(header, "schema_version", where) != plan_version)
-        throw Error(Exit::data, "{}: plan version {} is not {}", where,
-                    field<int>(header, "schema_version", where), plan_version);
-    if (field<std::string>(header, "root", where) != root)
-        throw Error(Exit::data, "{}: the plan was made for {}, not {}", where,
-                    field<std::string>(header, "root", where), root);
+    if (const auto version = fields.required<int>("schema_version"); version != plan_version)
+        fields.fail("schema_version", fmt::format("plan version {} is not {}", version,
+                                                  plan_version));
+    if (const auto made_for = fields.required<std::string>("root"); made_for != root)
+        fields.fail("root", fmt::format("the plan was made for {}, not {}", made_for, root));
 }
 
 PlannedAction read_plan_line(const nlohmann::json& line, std::string_view source, int number)
 {
-    const auto where = fmt::format("{}: line {}", source, number);
-    if (!line.is_object()) throw Error(Exit::data, "{}: expected an object", where);
+    common::FieldReader fields(line, "", fmt::format("{}: line {}", source, number));
     PlannedAction action;
-    const auto name = field<std::string>(line, "action", where);
-    action.reason = field<std::string>(line, "reason", where);
+    const auto name = fields.required<std::string>("action");
+    action.reason = fields.required<std::string>("reason");
     if (name == "delete-rows") {
         action.kind = ActionKind::delete_rows;
-        action.cutoff_ns = field<std::int64_t>(line, "cutoff_ns", where);
+        action.cutoff_ns = fields.required<std::int64_t>("cutoff_ns");
+        fields.reject_unknown();
         return action;
     }
+    const auto archive = fields.optional<std::string>("archive");
     if (name == "archive")
         action.kind = ActionKind::archive;
     else if (name == "purge")
-        action.kind = line.contains("archive") ? ActionKind::purge_archive : ActionKind::purge;
+        action.kind = archive ? ActionKind::purge_archive : ActionKind::purge;
     else
-        throw Error(Exit::data, "{}: unknown action \"{}\"", where, name);
-    action.spec = field<std::string>(line, "spec", where);
-    if (!common::is_spec_id(action.spec))
-        throw Error(Exit::data, "{}: \"{}\" is not a SPEC-ID", where, action.spec);
-    if (line.contains("archive")) action.archive = field<std::string>(line, "archive", where);
-    const auto entries = field<nlohmann::json>(line, "entries", where);
-    if (!entries.is_array()) throw Error(Exit::data, "{}: \"entries\" is not an array", where);
-    for (std::size_t i = 0; i < entries.size(); ++i) {
-        const auto at = fmt::format("{}: entries[{}]", where, i);
-        const auto& entry = entries[i];
-        if (!entry.is_object()) throw Error(Exit::data, "{}: expected an object", at);
-        action.files.push_back({.path = get_path(entry, at),
-                                .size = field<std::uint64_t>(entry, "size", at),
-                                .mtime_ns = field<std::int64_t>(entry, "mtime_ns", at),
-                                .inode = field<std::uint64_t>(entry, "inode", at),
+        fields.fail("action", "expected archive, purge or delete-rows");
+    action.archive = archive.value_or("");
+    if (archive && !common::is_safe_relative(*archive))
+        fields.fail("archive", "expected a path below the root");
+    action.spec = fields.required<std::string>("spec");
+    if (!common::is_spec_id(action.spec)) fields.fail("spec", "expected a SPEC-ID");
+    const auto* entries = fields.value("entries");
+    if (entries == nullptr || !entries->is_array())
+        fields.fail("entries", "expected an array of objects");
+    if (action.kind == ActionKind::purge_archive &&
+        (!action.archive.starts_with("archives/") || entries->size() != 1))
+        fields.fail("archive", "expected one archive under archives/");
+    // A plan only ever touches its spec's own files: an edited plan cannot reach further.
+    const auto belongs = [&](const std::string& path) {
+        if (!common::is_safe_relative(path)) return false;
+        if (action.kind == ActionKind::purge_archive) return path == action.archive;
+        return path.starts_with("commands/" + action.spec + "/") ||
+               path.starts_with("consensus/" + action.spec + "/");
+    };
+    for (std::size_t i = 0; i < entries->size(); ++i) {
+        common::FieldReader entry((*entries)[i], common::element_path("entries", i),
+                                  fields.source());
+        auto path = get_path(entry);
+        if (!belongs(path))
+            entry.fail(entry.value("path") ? "path" : "path_hex",
+                       "not a file of this action's spec");
+        action.files.push_back({.path = std::move(path),
+                                .size = entry.required<std::uint64_t>("size"),
+                                .mtime_ns = entry.required<std::int64_t>("mtime_ns"),
+                                .inode = entry.required<std::uint64_t>("inode"),
                                 .mode = 0600});
+        entry.reject_unknown();
     }
+    fields.reject_unknown();
     return action;
 }
 

@@ -46,6 +46,5 @@ PlannedAction read_plan_line(const nlohmann::json& line, std::string_view source
 // A path as JSON carries it: {"path": text} when it is UTF-8, else {"path_hex": bytes in hex},
 // so that no name is changed on its way through a plan.
 void put_path(common::Json& object, const std::string& path);
-std::string get_path(const nlohmann::json& object, std::string_view where);
 
 }  // namespace evidence_prune
