@@ -1,6 +1,7 @@
 #include "evidence_prune.hpp"
 
 #include "archiver.hpp"
+#include "common/atomic_file.hpp"
 #include "common/digest.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
@@ -189,8 +190,14 @@ private:
     std::ostream& m_err;
     TreeRoot m_root;
     std::optional<Database> m_db;
-    std::unique_ptr<std::ofstream> m_plan;
-    std::string m_plan_partial;
+    // --plan FILE writes here; --plan - writes the plan lines on stdout instead of the report.
+    std::optional<common::AtomicFile> m_plan;
+    bool m_plan_on_stdout = false;
+    void write_plan(const Json& line)
+    {
+        if (m_plan) m_plan->write(common::json_line(line));
+        if (m_plan_on_stdout) common::write_json_line(m_out, line);
+    }
 
     std::set<std::string> m_specs;
     std::set<std::string> m_running;
@@ -223,6 +230,8 @@ private:
 
 void Pruner::emit(const Json& line)
 {
+    // With --plan -, stdout carries the plan alone.
+    if (m_plan_on_stdout) return;
     common::write_json_line(m_out, line);
 }
 
@@ -595,8 +604,8 @@ void Pruner::perform(PlannedAction action)
     ++m_actions;
     if (m_options.mode == Mode::dry_run || m_options.mode == Mode::plan) {
         auto line = action_line(action);
-        if (m_plan) common::write_json_line(*m_plan, plan_line(action));
-        if (!(m_options.mode == Mode::plan && m_options.plan_file == "-")) emit(line);
+        write_plan(plan_line(action));
+        emit(line);
         explain(explanation(action));
         const auto files = static_cast<std::int64_t>(action.files.size());
         const auto bytes = line["bytes"].get<std::int64_t>();
@@ -851,9 +860,7 @@ void Pruner::delete_rows(std::int64_t cutoff_ns)
         line["spawn_metrics"] = rows.spawn_metrics;
         line["spawn_batches"] = rows.spawn_batches;
         m_rows_deleted = rows.total();
-        if (m_plan)
-            common::write_json_line(*m_plan,
-                                    plan_line({.kind = ActionKind::delete_rows,
+        write_plan(plan_line({.kind = ActionKind::delete_rows,
                                                .spec = {},
                                                .reason = line["reason"].get<std::string>(),
                                                .archive = {},
@@ -864,7 +871,7 @@ void Pruner::delete_rows(std::int64_t cutoff_ns)
     } catch (const Error& error) {
         fail(line, error);
     }
-    if (!(m_options.mode == Mode::plan && m_options.plan_file == "-")) emit(line);
+    emit(line);
 }
 
 void Pruner::compute_limits()
@@ -1050,17 +1057,11 @@ int Pruner::execute()
     }
 
     if (m_options.mode == Mode::plan) {
-        if (m_options.plan_file == "-") {
-            m_plan = std::make_unique<std::ofstream>();
-            m_plan->basic_ios::rdbuf(std::cout.rdbuf());
-        } else {
-            m_plan_partial = m_options.plan_file.string() + std::string(partial_suffix);
-            m_plan = std::make_unique<std::ofstream>(m_plan_partial, std::ios::trunc);
-            if (!*m_plan)
-                throw Error(Exit::cant_create, "cannot create {}", m_options.plan_file.string());
-        }
-        common::write_json_line(*m_plan,
-                                plan_header(m_root.path().string(), m_now, m_options.policy));
+        if (m_options.plan_file == "-")
+            m_plan_on_stdout = true;
+        else
+            m_plan.emplace(m_options.plan_file, 0600);
+        write_plan(plan_header(m_root.path().string(), m_now, m_options.policy));
     }
 
     if (m_options.mode == Mode::apply) {
@@ -1102,16 +1103,10 @@ int Pruner::execute()
     if (m_options.progress) m_err << "\r\033[K" << std::flush;
     compute_limits();
 
-    if (m_plan && m_options.plan_file != "-") {
-        m_plan->flush();
-        if (!*m_plan) throw Error(Exit::io, "cannot write {}", m_plan_partial);
-        m_plan->close();
-        common::sync_path(m_plan_partial);
-        std::filesystem::rename(m_plan_partial, m_options.plan_file);
-    }
+    if (m_plan) m_plan->commit();
 
     const auto line = summary(watch.elapsed_ms());
-    if (!(m_options.mode == Mode::plan && m_options.plan_file == "-")) emit(line);
+    emit(line);
     const bool failed = m_failures > 0 || m_skipped > 0;
     if (changes() && (m_actions > 0 || m_recovered > 0 || failed))
         record_run(started, line, m_failures > 0);
