@@ -290,4 +290,52 @@ bool TreeRoot::try_lock(bool exclusive) const
     throw system_error(errno, "cannot lock " + m_path.string());
 }
 
+int FolderCache::folder_of(std::string_view relative)
+{
+    check_relative(m_root.path(), relative);
+    const auto folder = split_parent(relative).first;
+    if (!m_fd || folder != m_folder) {
+        m_fd = UniqueFd();
+        m_fd = m_root.open_directory(folder);
+        m_folder = std::string(folder);
+    }
+    return m_fd.get();
+}
+
+std::optional<EntryInfo> FolderCache::stat(std::string_view relative)
+{
+    int folder = -1;
+    try {
+        folder = folder_of(relative);
+    } catch (const Error& error) {
+        if (error.code() == Exit::data) throw;
+        return std::nullopt;
+    }
+    struct stat status {};
+    const std::string name(split_parent(relative).second);
+    if (::fstatat(folder, name.c_str(), &status, AT_SYMLINK_NOFOLLOW) != 0) return std::nullopt;
+    return info_of(status);
+}
+
+UniqueFd FolderCache::open_file(std::string_view relative)
+{
+    const int folder = folder_of(relative);
+    const std::string name(split_parent(relative).second);
+    UniqueFd file(::openat(folder, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!file) throw system_error(errno, describe(m_root.path(), relative));
+    struct stat status {};
+    if (::fstat(file.get(), &status) != 0) throw system_error(errno, describe(m_root.path(), relative));
+    if (!S_ISREG(status.st_mode))
+        throw Error(Exit::data, "{}: not a regular file", describe(m_root.path(), relative));
+    return file;
+}
+
+void FolderCache::remove_file(std::string_view relative)
+{
+    const int folder = folder_of(relative);
+    const std::string name(split_parent(relative).second);
+    if (::unlinkat(folder, name.c_str(), 0) != 0)
+        throw system_error(errno, "cannot remove " + describe(m_root.path(), relative));
+}
+
 }  // namespace common

@@ -111,10 +111,11 @@ WrittenArchive write_archive(const common::TreeRoot& root, const std::string& ar
     WrittenArchive written;
     common::ArchiveWriter writer(out.get(), shown);
     std::string content;
+    common::FolderCache folders(root);
     for (const auto& file : files) {
         UniqueFd in;
         try {
-            in = root.open_file(file.path);
+            in = folders.open_file(file.path);
         } catch (const Error&) {
             written.changed.push_back(file);
             continue;

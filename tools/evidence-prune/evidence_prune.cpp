@@ -24,6 +24,7 @@
 #include <ctime>
 #include <fcntl.h>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <map>
 #include <set>
@@ -159,6 +160,21 @@ private:
     void delete_rows(std::int64_t cutoff_ns);
     void perform(PlannedAction action);
     void perform_archive(PlannedAction& action, Json& line);
+    void complete_archive(const PlannedAction& action, const WrittenArchive& written,
+                          const VerifiedArchive& verified, Json& line);
+    void finish_pending();
+
+    // An archive being verified on a second thread while the next spec is compressed.
+    struct Pending {
+        PlannedAction action;
+        WrittenArchive written;
+        Json line;
+        std::size_t slot = 0;  // its line's place among m_held_lines
+        std::future<VerifiedArchive> verified;
+    };
+    std::optional<Pending> m_pending;
+    bool m_completing = false;
+    std::vector<std::string> m_held_lines;
     void perform_purge(PlannedAction& action, Json& line);
     void perform_purge_archive(PlannedAction& action, Json& line);
     void apply_plan();
@@ -232,7 +248,38 @@ void Pruner::emit(const Json& line)
 {
     // With --plan -, stdout carries the plan alone.
     if (m_plan_on_stdout) return;
+    if (m_pending || m_completing) {
+        m_held_lines.push_back(common::json_line(line));
+        return;
+    }
     common::write_json_line(m_out, line);
+}
+
+void Pruner::finish_pending()
+{
+    if (!m_pending) return;
+    auto pending = std::move(*m_pending);
+    m_pending.reset();
+    // Lines of later actions wait for this archive's line, so that the output keeps the
+    // order a dry run shows.
+    m_completing = true;
+    Json line = std::move(pending.line);
+    try {
+        complete_archive(pending.action, pending.written, pending.verified.get(), line);
+        line["ok"] = true;
+    } catch (const Error& error) {
+        // The originals are all in place; a bad archive is only in the way.
+        try {
+            m_root.remove_file(pending.action.archive);
+        } catch (const Error&) {
+        }
+        fail(line, error);
+    }
+    m_completing = false;
+    m_held_lines[pending.slot] = common::json_line(line);
+    for (const auto& text : m_held_lines)
+        m_out << text;
+    m_held_lines.clear();
 }
 
 void Pruner::explain(const std::string& text)
@@ -525,15 +572,16 @@ void Pruner::recover_orphan(const std::string& spec, const ArchiveFile& archive)
             m_recorded[archive.path] = {spec, newest, verified.sha256};
             // Originals still in place are copies of what the archive now safely holds.
             const bool exempt = spec_is_protected(spec) || spec_is_locked(spec);
+            common::FolderCache folders(m_root);
             for (const auto& member : members) {
                 if (exempt) break;
-                const auto info = m_root.stat(member.file.path);
+                const auto info = folders.stat(member.file.path);
                 if (!info || info->type != EntryType::file || info->size != member.file.size ||
                     info->mtime_ns != member.file.mtime_ns)
                     continue;
-                const auto file = m_root.open_file(member.file.path);
+                const auto file = folders.open_file(member.file.path);
                 if (common::sha256_fd(file.get()) != member.sha256) continue;
-                m_root.remove_file(member.file.path);
+                folders.remove_file(member.file.path);
                 ++removed;
                 m_bytes_reclaimed += signed_bytes(member.file.size);
             }
@@ -627,7 +675,10 @@ void Pruner::perform(PlannedAction action)
     explain(explanation(action));
     try {
         switch (action.kind) {
-        case ActionKind::archive: perform_archive(action, line); break;
+        case ActionKind::archive:
+            perform_archive(action, line);
+            if (m_pending && m_pending->action.archive == action.archive) return;
+            break;
         case ActionKind::purge: perform_purge(action, line); break;
         case ActionKind::purge_archive: perform_purge_archive(action, line); break;
         case ActionKind::delete_rows: break;
@@ -650,17 +701,22 @@ void Pruner::perform_archive(PlannedAction& action, Json& line)
     if (written.members.empty()) return;
     m_names_chosen.insert(action.archive);
     if (m_options.crash_hook) m_options.crash_hook("archive-written");
-    VerifiedArchive verified;
-    try {
-        verified = verify_archive(m_root, action.archive, written.members);
-    } catch (const Error&) {
-        // The originals are all in place; a bad archive is only in the way.
-        try {
-            m_root.remove_file(action.archive);
-        } catch (const Error&) {
-        }
-        throw;
-    }
+    // The archive before this one has been verified meanwhile: finish it, then hand this one
+    // to the second thread and go on with the next spec.
+    finish_pending();
+    Pending pending{action, std::move(written), line, m_held_lines.size(), {}};
+    m_held_lines.emplace_back();
+    pending.verified = std::async(std::launch::async,
+                                  [&root = m_root, archive = action.archive,
+                                   members = pending.written.members] {
+                                      return verify_archive(root, archive, members);
+                                  });
+    m_pending.emplace(std::move(pending));
+}
+
+void Pruner::complete_archive(const PlannedAction& action, const WrittenArchive& written,
+                              const VerifiedArchive& verified, Json& line)
+{
     record(action.spec, "archive", &action.archive,
            static_cast<std::int64_t>(written.members.size()), written.bytes_before, verified.bytes,
            &verified.sha256, action.reason, written.newest_mtime_ns);
@@ -672,15 +728,16 @@ void Pruner::perform_archive(PlannedAction& action, Json& line)
     m_spec_bytes[action.spec] += signed_bytes(verified.bytes);
     m_bytes_reclaimed -= signed_bytes(verified.bytes);
     if (m_options.crash_hook) m_options.crash_hook("archive-recorded");
+    common::FolderCache folders(m_root);
     for (const auto& member : written.members) {
-        const auto info = m_root.stat(member.file.path);
+        const auto info = folders.stat(member.file.path);
         if (!info || !same_file(*info, member.file)) {
             skip(action.spec, member.file.path,
                  "changed after it was archived; the archive holds the older content");
             continue;
         }
         try {
-            m_root.remove_file(member.file.path);
+            folders.remove_file(member.file.path);
             ++m_files_archived;
             m_bytes_reclaimed += signed_bytes(member.file.size);
             m_spec_bytes[action.spec] -= signed_bytes(member.file.size);
@@ -689,6 +746,9 @@ void Pruner::perform_archive(PlannedAction& action, Json& line)
             warn(error.what());
         }
     }
+    if (m_options.mode == Mode::run)
+        for (const auto folder : spec_folders)
+            m_root.remove_directory_if_empty(fmt::format("{}/{}", folder, action.spec));
 }
 
 void Pruner::perform_purge(PlannedAction& action, Json& line)
@@ -696,8 +756,9 @@ void Pruner::perform_purge(PlannedAction& action, Json& line)
     std::vector<FileRecord> unchanged;
     std::uint64_t bytes = 0;
     std::int64_t newest = 0;
+    common::FolderCache folders(m_root);
     for (const auto& file : action.files) {
-        const auto info = m_root.stat(file.path);
+        const auto info = folders.stat(file.path);
         if (!info || !same_file(*info, file)) {
             skip(action.spec, file.path, "changed since it was listed");
             continue;
@@ -715,7 +776,7 @@ void Pruner::perform_purge(PlannedAction& action, Json& line)
     std::int64_t failed = 0;
     for (const auto& file : unchanged) {
         try {
-            m_root.remove_file(file.path);
+            folders.remove_file(file.path);
             ++m_files_purged;
             m_bytes_reclaimed += signed_bytes(file.size);
             m_spec_bytes[action.spec] -= signed_bytes(file.size);
@@ -1070,6 +1131,7 @@ int Pruner::execute()
         for (const auto& spec : m_specs)
             process_spec(spec, true);
         apply_plan();
+        finish_pending();
     } else {
         scan_top_level();
         if (has_archive_table() && m_options.mode != Mode::check)
@@ -1095,6 +1157,7 @@ int Pruner::execute()
                 }
         for (const auto& spec : m_specs)
             process_spec(spec);
+        finish_pending();
         if (m_options.mode != Mode::check)
             delete_rows(to_ns(m_now) - std::chrono::duration_cast<std::chrono::nanoseconds>(
                                            m_options.policy.purge_after)

@@ -110,6 +110,25 @@ private:
     std::filesystem::path m_path;
 };
 
+// Files of a TreeRoot reached through the folder that holds them, which stays open from one
+// call to the next: going over sorted paths opens each folder once instead of once per file.
+class FolderCache {
+public:
+    explicit FolderCache(const TreeRoot& root) : m_root(root) {}
+
+    // As TreeRoot's functions of the same names.
+    std::optional<EntryInfo> stat(std::string_view relative);
+    UniqueFd open_file(std::string_view relative);
+    void remove_file(std::string_view relative);
+
+private:
+    // The open folder holding `relative`; throws as TreeRoot::open_directory().
+    int folder_of(std::string_view relative);
+    const TreeRoot& m_root;
+    std::string m_folder;
+    UniqueFd m_fd;
+};
+
 // Converts a stat mtime to nanoseconds since the epoch and back.
 std::int64_t to_ns(std::int64_t seconds, std::int64_t nanoseconds) noexcept;
 
