@@ -36,7 +36,7 @@ struct ArchiveWriter::Handle {
     ~Handle() { archive_write_free(writer); }
 };
 
-ArchiveWriter::ArchiveWriter(int fd, std::string name)
+ArchiveWriter::ArchiveWriter(int fd, std::string name, bool raw_names)
     : m_handle(std::make_unique<Handle>()), m_name(std::move(name))
 {
     auto* writer = m_handle->writer;
@@ -44,8 +44,8 @@ ArchiveWriter::ArchiveWriter(int fd, std::string name)
         archive_write_add_filter_gzip(writer) != ARCHIVE_OK ||
         // SCHILY.xattr only: GNU tar knows it and lists the archive without a warning.
         archive_write_set_format_option(writer, "pax", "xattrheader", "SCHILY") < ARCHIVE_WARN ||
-        // Names are stored as the bytes they are, UTF-8 or not.
-        archive_write_set_format_option(writer, "pax", "hdrcharset", "BINARY") < ARCHIVE_WARN ||
+        (raw_names &&
+         archive_write_set_format_option(writer, "pax", "hdrcharset", "BINARY") < ARCHIVE_WARN) ||
         // No name or time in the gzip header: the same files give the same archive.
         archive_write_set_filter_option(writer, "gzip", "timestamp", nullptr) < ARCHIVE_WARN ||
         archive_write_set_bytes_in_last_block(writer, 1) != ARCHIVE_OK ||

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -109,7 +110,12 @@ WrittenArchive write_archive(const common::TreeRoot& root, const std::string& ar
     }
 
     WrittenArchive written;
-    common::ArchiveWriter writer(out.get(), shown);
+    // Names outside ASCII go in as raw bytes: libarchive cannot convert them in every locale.
+    const bool raw_names = std::any_of(files.begin(), files.end(), [](const FileRecord& file) {
+        return std::any_of(file.path.begin(), file.path.end(),
+                           [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+    });
+    common::ArchiveWriter writer(out.get(), shown, raw_names);
     std::string content;
     common::FolderCache folders(root);
     for (const auto& file : files) {

@@ -24,7 +24,9 @@ struct ArchiveMember {
 // naming `name`.
 class ArchiveWriter {
 public:
-    ArchiveWriter(int fd, std::string name);
+    // `raw_names`: store names as raw bytes (pax hdrcharset=BINARY), for names that are not
+    // UTF-8; GNU tar lists such archives with a warning about the keyword.
+    ArchiveWriter(int fd, std::string name, bool raw_names = false);
     ArchiveWriter(const ArchiveWriter&) = delete;
     ArchiveWriter& operator=(const ArchiveWriter&) = delete;
     ~ArchiveWriter();
