@@ -128,7 +128,7 @@ Options parse_options(std::span<char*> args, const common::EnvLookup& env,
         throw Error(Exit::usage, "--{} needs a file name", mode_name(options.mode));
     if (options.mode == Mode::restore && options.restore_archive.empty())
         throw Error(Exit::usage, "--restore needs an archive");
-    options.explain = result.count("explain") > 0;
+    options.explain = result.count("explain") > 0 || options.shared.verbose;
 
     auto& policy = options.policy;
     policy.archive_after =
