@@ -5,8 +5,14 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <fmt/format.h>
+#include <zlib.h>
 
 #include <cerrno>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <cstring>
 #include <unistd.h>
 #include <vector>
@@ -30,28 +36,146 @@ struct EntryHandle {
 
 }  // namespace
 
+// libarchive formats the tar stream on the caller's thread; gzip runs on a thread of its own,
+// as `tar | gzip` would, so that reading, hashing and formatting overlap the compression.
 struct ArchiveWriter::Handle {
     archive* writer = archive_write_new();
-    bool finished = false;
-    ~Handle() { archive_write_free(writer); }
+    int fd = -1;
+    std::string name;
+
+    std::mutex mutex;
+    std::condition_variable filled;
+    std::condition_variable drained;
+    std::deque<std::string> queue;
+    std::size_t queued_bytes = 0;
+    bool closing = false;
+    std::string failure;  // set by the compressor; the writer stops at the next block
+    std::thread compressor;
+
+    ~Handle()
+    {
+        stop();
+        archive_write_free(writer);
+    }
+
+    void stop()
+    {
+        {
+            const std::lock_guard lock(mutex);
+            closing = true;
+        }
+        filled.notify_all();
+        if (compressor.joinable()) compressor.join();
+    }
+
+    // libarchive's write callback: hands a block of tar to the compressor.
+    static la_ssize_t write(archive* handle, void* self, const void* buffer, std::size_t length)
+    {
+        auto* writer = static_cast<Handle*>(self);
+        std::unique_lock lock(writer->mutex);
+        writer->drained.wait(lock, [&] {
+            return writer->queued_bytes < queue_limit || !writer->failure.empty();
+        });
+        if (!writer->failure.empty()) {
+            archive_set_error(handle, EIO, "%s", writer->failure.c_str());
+            return -1;
+        }
+        writer->queue.emplace_back(static_cast<const char*>(buffer), length);
+        writer->queued_bytes += length;
+        lock.unlock();
+        writer->filled.notify_one();
+        return static_cast<la_ssize_t>(length);
+    }
+
+    void fail(std::string message)
+    {
+        {
+            const std::lock_guard lock(mutex);
+            if (failure.empty()) failure = std::move(message);
+            queue.clear();
+            queued_bytes = 0;
+        }
+        drained.notify_all();
+    }
+
+    bool write_out(const unsigned char* bytes, std::size_t length)
+    {
+        while (length > 0) {
+            const auto written = ::write(fd, bytes, length);
+            if (written < 0 && errno == EINTR) continue;
+            if (written < 0) {
+                fail(fmt::format("write failed: {}", std::strerror(errno)));
+                return false;
+            }
+            bytes += written;
+            length -= static_cast<std::size_t>(written);
+        }
+        return true;
+    }
+
+    // The compressor thread: gzip (zlib's default level, as gzip's) of every block, in order.
+    void compress()
+    {
+        z_stream stream{};
+        // 15 + 16: a gzip wrapper, with no name and no time in its header.
+        if (deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
+                         Z_DEFAULT_STRATEGY) != Z_OK) {
+            fail("cannot start gzip (zlib)");
+            return;
+        }
+        std::vector<unsigned char> out(1 << 17);
+        const auto deflate_all = [&](std::string* block, int flush) {
+            stream.next_in = block ? reinterpret_cast<unsigned char*>(block->data()) : nullptr;
+            stream.avail_in = block ? static_cast<uInt>(block->size()) : 0;
+            int rc = Z_OK;
+            do {
+                stream.next_out = out.data();
+                stream.avail_out = static_cast<uInt>(out.size());
+                rc = deflate(&stream, flush);
+                if (rc == Z_STREAM_ERROR) {
+                    fail("gzip failed (zlib)");
+                    return false;
+                }
+                if (!write_out(out.data(), out.size() - stream.avail_out)) return false;
+            } while (stream.avail_out == 0 || (flush == Z_FINISH && rc != Z_STREAM_END));
+            return true;
+        };
+        bool ok = true;
+        for (;;) {
+            std::unique_lock lock(mutex);
+            filled.wait(lock, [&] { return !queue.empty() || closing; });
+            if (queue.empty()) break;
+            auto block = std::move(queue.front());
+            queue.pop_front();
+            queued_bytes -= block.size();
+            lock.unlock();
+            drained.notify_one();
+            if (ok && !(ok = deflate_all(&block, Z_NO_FLUSH))) continue;
+        }
+        if (ok) deflate_all(nullptr, Z_FINISH);
+        deflateEnd(&stream);
+    }
+
+    static constexpr std::size_t queue_limit = 8u << 20;
 };
 
 ArchiveWriter::ArchiveWriter(int fd, std::string name, bool raw_names)
     : m_handle(std::make_unique<Handle>()), m_name(std::move(name))
 {
     auto* writer = m_handle->writer;
+    m_handle->fd = fd;
     if (writer == nullptr || archive_write_set_format_pax_restricted(writer) != ARCHIVE_OK ||
-        archive_write_add_filter_gzip(writer) != ARCHIVE_OK ||
         // SCHILY.xattr only: GNU tar knows it and lists the archive without a warning.
         archive_write_set_format_option(writer, "pax", "xattrheader", "SCHILY") < ARCHIVE_WARN ||
         (raw_names &&
          archive_write_set_format_option(writer, "pax", "hdrcharset", "BINARY") < ARCHIVE_WARN) ||
-        // No name or time in the gzip header: the same files give the same archive.
-        archive_write_set_filter_option(writer, "gzip", "timestamp", nullptr) < ARCHIVE_WARN ||
+        archive_write_set_bytes_per_block(writer, 64 * 1024) != ARCHIVE_OK ||
         archive_write_set_bytes_in_last_block(writer, 1) != ARCHIVE_OK ||
-        archive_write_open_fd(writer, fd) != ARCHIVE_OK)
+        archive_write_open2(writer, m_handle.get(), nullptr, &Handle::write, nullptr, nullptr) !=
+            ARCHIVE_OK)
         throw Error(Exit::io, "{}: cannot start the archive: {}", m_name,
                     writer ? archive_message(writer) : "out of memory");
+    m_handle->compressor = std::thread([handle = m_handle.get()] { handle->compress(); });
 }
 
 ArchiveWriter::~ArchiveWriter() = default;
@@ -89,7 +213,8 @@ void ArchiveWriter::finish()
     if (archive_write_close(m_handle->writer) != ARCHIVE_OK)
         throw Error(Exit::io, "{}: cannot finish the archive: {}", m_name,
                     archive_message(m_handle->writer));
-    m_handle->finished = true;
+    m_handle->stop();
+    if (!m_handle->failure.empty()) throw Error(Exit::io, "{}: {}", m_name, m_handle->failure);
 }
 
 struct ArchiveReader::Handle {
