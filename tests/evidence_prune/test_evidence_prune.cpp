@@ -9,6 +9,7 @@
 #include "common/sqlite.hpp"
 #include "common/tree.hpp"
 #include "evidence_prune.hpp"
+#include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
 #include <fmt/format.h>
@@ -130,8 +131,9 @@ std::map<std::string, std::string> snapshot(const fs::path& root)
     return files;
 }
 
-// path -> content of every member of a tar.gz.
-std::map<std::string, std::string> archive_contents(const fs::path& archive)
+// path -> content of every member of a tar.gz but its checksum list.
+std::map<std::string, std::string> archive_contents(const fs::path& archive,
+                                                    bool with_checksums = false)
 {
     const int fd = ::open(archive.c_str(), O_RDONLY);
     BOOST_REQUIRE(fd >= 0);
@@ -142,7 +144,8 @@ std::map<std::string, std::string> archive_contents(const fs::path& archive)
         while (reader.next(member)) {
             std::string content;
             reader.read_data([&](std::string_view bytes) { content += bytes; });
-            contents[member.path] = content;
+            if (with_checksums || member.path != evidence_prune::manifest_name)
+                contents[member.path] = content;
         }
     }
     ::close(fd);
@@ -225,6 +228,26 @@ BOOST_AUTO_TEST_CASE(archive_is_private_recorded_with_its_checksum_and_evidence_
     BOOST_TEST(std::get<std::string>(rows[0][1]) == "2026-04-22 00:00:00");
     BOOST_TEST(std::get<std::int64_t>(rows[0][2]) == 4);
     BOOST_TEST(std::get<std::int64_t>(rows[0][3]) == static_cast<std::int64_t>(fs::file_size(archive)));
+}
+
+BOOST_AUTO_TEST_CASE(archive_ends_with_a_checksum_list_sha256sum_accepts)
+{
+    Tree tree;
+    typical_tree(tree.root);
+    put(tree.root, "consensus/SPEC-KIT-100/odd\\name\nhere.json", 45);
+    tree.run();
+    const auto archive = tree.root / only_archive(tree.root);
+    const auto members = archive_contents(archive, true);
+    BOOST_REQUIRE_EQUAL(members.count(std::string(evidence_prune::manifest_name)), 1u);
+    fs::create_directories(tree.dir / "x");
+    BOOST_REQUIRE(test_support::run_process({"tar", "xzf", archive.string(), "-C",
+                                             (tree.dir / "x").string()})
+                      .exit_code == 0);
+    const auto check = test_support::run_process(
+        {"sh", "-c", "cd \"$1\" && sha256sum --check --quiet .spec-hygiene.sha256", "sh",
+         (tree.dir / "x").string()});
+    BOOST_TEST(check.exit_code == 0, check.out << check.err);
+    BOOST_TEST(members.size() == 6u);
 }
 
 BOOST_AUTO_TEST_CASE(dry_run_changes_nothing_and_lists_the_actions_the_run_then_takes)

@@ -11,6 +11,8 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <map>
+#include <optional>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,6 +61,48 @@ std::uint64_t stream(int fd, const std::function<void(std::string_view)>& sink)
         sink({buffer.data(), static_cast<std::size_t>(n)});
         total += static_cast<std::uint64_t>(n);
     }
+}
+
+// The members' checksums, in sha256sum's format (GNU escaping for '\\' and newlines), so that
+// an operator who extracts an archive can check it with `sha256sum -c`.
+std::string manifest_line(const std::string& sha256, const std::string& path)
+{
+    if (path.find_first_of("\\\n") == std::string::npos) return sha256 + "  " + path + "\n";
+    std::string escaped;
+    for (const char c : path) {
+        if (c == '\\')
+            escaped += "\\\\";
+        else if (c == '\n')
+            escaped += "\\n";
+        else
+            escaped.push_back(c);
+    }
+    return "\\" + sha256 + "  " + escaped + "\n";
+}
+
+std::map<std::string, std::string> parse_manifest(std::string_view text, const std::string& archive)
+{
+    std::map<std::string, std::string> checksums;
+    while (!text.empty()) {
+        const auto end = text.find('\n');
+        auto line = text.substr(0, end);
+        text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+        const bool escaped = !line.empty() && line.front() == '\\';
+        if (escaped) line.remove_prefix(1);
+        if (line.size() < 66 || line.substr(64, 2) != "  ")
+            throw Error(Exit::data, "{}: malformed checksum list", archive);
+        std::string path;
+        for (std::size_t i = 66; i < line.size(); ++i) {
+            if (escaped && line[i] == '\\' && i + 1 < line.size()) {
+                path.push_back(line[i + 1] == 'n' ? '\n' : line[i + 1]);
+                ++i;
+            } else {
+                path.push_back(line[i]);
+            }
+        }
+        checksums[path] = std::string(line.substr(0, 64));
+    }
+    return checksums;
 }
 
 bool same_file(const struct stat& status, const FileRecord& file)
@@ -117,6 +161,7 @@ WrittenArchive write_archive(const common::TreeRoot& root, const std::string& ar
     });
     common::ArchiveWriter writer(out.get(), shown, raw_names);
     std::string content;
+    std::string manifest;
     common::FolderCache folders(root);
     for (const auto& file : files) {
         UniqueFd in;
@@ -144,22 +189,21 @@ WrittenArchive write_archive(const common::TreeRoot& root, const std::string& ar
                 throw common::system_error(errno, "cannot read " + what);
             if (content.size() != file.size)
                 throw Error(Exit::io, "{} changed while it was archived", what);
-            header.sha256 = common::sha256_hex(content);
             writer.begin(header);
             writer.write(content);
+            header.sha256 = common::sha256_hex(content);
         } else {
-            header.sha256 = common::sha256_fd(in.get());
-            if (::lseek(in.get(), 0, SEEK_SET) != 0)
-                throw common::system_error(errno, "cannot read " + what);
             writer.begin(header);
-            common::Sha256 again;
+            common::Sha256 digest;
             const auto copied = stream(in.get(), [&](std::string_view bytes) {
-                again.update(bytes);
+                digest.update(bytes);
                 writer.write(bytes);
             });
-            if (copied != file.size || again.hex_digest() != header.sha256)
+            if (copied != file.size)
                 throw Error(Exit::io, "{} changed while it was archived", what);
+            header.sha256 = digest.hex_digest();
         }
+        manifest += manifest_line(header.sha256, file.path);
         // A file written to while we read it would be archived half old, half new.
         if (::fstat(in.get(), &status) != 0 || !same_file(status, file))
             throw Error(Exit::io, "{} changed while it was archived", what);
@@ -169,6 +213,12 @@ WrittenArchive write_archive(const common::TreeRoot& root, const std::string& ar
         written.members.push_back(std::move(member));
     }
     if (written.members.empty()) return written;
+    writer.begin({.path = std::string(manifest_name),
+                  .size = manifest.size(),
+                  .mtime_ns = written.newest_mtime_ns,
+                  .mode = 0600,
+                  .sha256 = {}});
+    writer.write(manifest);
     writer.finish();
     // The archive's own mtime is the evidence time, for runs without a database.
     const timespec times[2] = {{0, UTIME_OMIT},
@@ -190,24 +240,37 @@ std::pair<std::vector<Member>, VerifiedArchive> read_archive(const common::TreeR
     const auto in = root.open_file(archive);
     common::ArchiveReader reader(in.get(), shown);
     std::vector<Member> members;
+    std::optional<std::map<std::string, std::string>> checksums;
     common::ArchiveMember header;
     while (reader.next(header)) {
         common::Sha256 digest;
+        std::string text;
         std::uint64_t size = 0;
+        const bool is_manifest = header.path == manifest_name;
         reader.read_data([&](std::string_view bytes) {
             digest.update(bytes);
             size += bytes.size();
+            if (is_manifest) text += bytes;
         });
-        auto sha = digest.hex_digest();
-        if (size != header.size || (!header.sha256.empty() && sha != header.sha256))
-            throw Error(Exit::data, "{}: member {} does not match its recorded size and SHA-256",
-                        shown, header.path);
+        if (size != header.size)
+            throw Error(Exit::data, "{}: member {} is cut short", shown, header.path);
+        if (is_manifest) {
+            checksums = parse_manifest(text, shown);
+            continue;
+        }
         members.push_back({FileRecord{.path = header.path,
                                       .size = header.size,
                                       .mtime_ns = header.mtime_ns,
                                       .inode = 0,
                                       .mode = header.mode},
-                           std::move(sha)});
+                           digest.hex_digest()});
+    }
+    if (!checksums) throw Error(Exit::data, "{}: no checksum list ({})", shown, manifest_name);
+    for (const auto& member : members) {
+        const auto found = checksums->find(member.file.path);
+        if (found == checksums->end() || found->second != member.sha256)
+            throw Error(Exit::data, "{}: member {} does not match its recorded SHA-256", shown,
+                        member.file.path);
     }
     VerifiedArchive verified{reader.file_sha256(), reader.bytes_read()};
     return {std::move(members), verified};
@@ -221,8 +284,15 @@ VerifiedArchive verify_archive(const common::TreeRoot& root, const std::string& 
     common::ArchiveReader reader(in.get(), shown);
     common::ArchiveMember header;
     std::size_t index = 0;
+    std::optional<std::map<std::string, std::string>> checksums;
     while (reader.next(header)) {
-        if (index >= members.size())
+        if (index == members.size() && header.path == manifest_name && !checksums) {
+            std::string text;
+            reader.read_data([&](std::string_view bytes) { text += bytes; });
+            checksums = parse_manifest(text, shown);
+            continue;
+        }
+        if (index >= members.size() || checksums)
             throw Error(Exit::data, "{}: unexpected member {}", shown, header.path);
         const auto& expected = members[index++];
         common::Sha256 digest;
@@ -237,12 +307,20 @@ VerifiedArchive verify_archive(const common::TreeRoot& root, const std::string& 
         if (size != expected.file.size || header.size != expected.file.size)
             throw Error(Exit::data, "{}: {} holds {} bytes, the original {}", shown, header.path,
                         size, expected.file.size);
-        if (digest.hex_digest() != expected.sha256 || header.sha256 != expected.sha256)
+        if (digest.hex_digest() != expected.sha256)
             throw Error(Exit::data, "{}: {} does not match the original's SHA-256", shown,
                         header.path);
     }
     if (index != members.size())
         throw Error(Exit::data, "{}: {} is missing", shown, members[index].file.path);
+    if (!checksums || checksums->size() != members.size())
+        throw Error(Exit::data, "{}: the checksum list is missing or incomplete", shown);
+    for (const auto& member : members) {
+        const auto found = checksums->find(member.file.path);
+        if (found == checksums->end() || found->second != member.sha256)
+            throw Error(Exit::data, "{}: the checksum list is wrong for {}", shown,
+                        member.file.path);
+    }
     struct stat status {};
     if (::fstat(in.get(), &status) != 0) throw common::system_error(errno, shown);
     if (static_cast<std::uint64_t>(status.st_size) != reader.bytes_read())
@@ -268,12 +346,20 @@ void write_fully(int fd, std::string_view bytes, const std::string& what)
 RestoreResult restore_archive(const common::TreeRoot& root, const std::string& archive_path,
                               const std::function<UniqueFd()>& open_archive)
 {
-    // First pass: every name is a plain path below the root and none exists.
+    // First pass: every name is a plain path below the root and none exists; the checksum
+    // list, at the end, is read for the second.
+    std::map<std::string, std::string> checksums;
     {
         const auto in = open_archive();
         common::ArchiveReader reader(in.get(), archive_path);
         common::ArchiveMember header;
         while (reader.next(header)) {
+            if (header.path == manifest_name) {
+                std::string text;
+                reader.read_data([&](std::string_view bytes) { text += bytes; });
+                checksums = parse_manifest(text, archive_path);
+                continue;
+            }
             if (!common::is_safe_relative(header.path))
                 throw Error(Exit::data, "{}: member '{}' is not a plain path below the root",
                             archive_path, header.path);
@@ -287,6 +373,7 @@ RestoreResult restore_archive(const common::TreeRoot& root, const std::string& a
     common::ArchiveReader reader(in.get(), archive_path);
     common::ArchiveMember header;
     while (reader.next(header)) {
+        if (header.path == manifest_name) continue;
         const auto [folder, name] = common::split_parent(header.path);
         const auto shown = (root.path() / header.path).string();
         const auto directory = root.open_directory(folder, true);
@@ -306,7 +393,9 @@ RestoreResult restore_archive(const common::TreeRoot& root, const std::string& a
             write_fully(out.get(), bytes, shown);
         });
         auto sha = digest.hex_digest();
-        if (size != header.size || (!header.sha256.empty() && sha != header.sha256))
+        const auto recorded = checksums.find(header.path);
+        if (size != header.size || (recorded != checksums.end() && sha != recorded->second) ||
+            (recorded == checksums.end() && !header.sha256.empty() && sha != header.sha256))
             throw Error(Exit::data, "{}: member {} does not match its recorded size and SHA-256",
                         archive_path, header.path);
         const timespec times[2] = {{0, UTIME_OMIT},

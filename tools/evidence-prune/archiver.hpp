@@ -17,6 +17,9 @@ namespace evidence_prune {
 // interrupted run and is removed by the next one.
 constexpr std::string_view partial_suffix = ".evidence-prune-partial";
 
+// The member, last in each archive, that lists the others' SHA-256 in sha256sum's format.
+constexpr std::string_view manifest_name = ".spec-hygiene.sha256";
+
 // A file as archived, with the SHA-256 of its content.
 struct Member {
     FileRecord file;
