@@ -10,10 +10,10 @@
 
 #include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <thread>
-#include <cstring>
 #include <unistd.h>
 #include <vector>
 
@@ -73,9 +73,8 @@ struct ArchiveWriter::Handle {
     {
         auto* writer = static_cast<Handle*>(self);
         std::unique_lock lock(writer->mutex);
-        writer->drained.wait(lock, [&] {
-            return writer->queued_bytes < queue_limit || !writer->failure.empty();
-        });
+        writer->drained.wait(
+            lock, [&] { return writer->queued_bytes < queue_limit || !writer->failure.empty(); });
         if (!writer->failure.empty()) {
             archive_set_error(handle, EIO, "%s", writer->failure.c_str());
             return -1;
@@ -275,8 +274,8 @@ bool ArchiveReader::next(ArchiveMember& member)
         return false;
     }
     if (rc != ARCHIVE_OK)
-        throw Error(m_handle->read_errno ? Exit::io : Exit::data, "{}: damaged archive: {}",
-                    m_name, archive_message(m_handle->reader));
+        throw Error(m_handle->read_errno ? Exit::io : Exit::data, "{}: damaged archive: {}", m_name,
+                    archive_message(m_handle->reader));
     if (archive_entry_filetype(entry) != AE_IFREG)
         throw Error(Exit::data, "{}: member {} is not a regular file", m_name,
                     archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "?");

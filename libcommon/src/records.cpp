@@ -68,10 +68,10 @@ OldRows delete_rows_older_than(Database& db, TimePoint cutoff, const RetryPolicy
             rows.spawn_metrics = remove(db, "spawn_metrics", old_metrics, stamp);
             if (db.table_exists("spawn_metrics") && db.table_exists("spawn_batches")) {
                 // Deleted here rather than left to the cascade, so that they are counted.
-                auto cascaded = db.prepare(
-                    "DELETE FROM spawn_metrics WHERE batch_id IN (SELECT batch_id FROM "
-                    "spawn_batches WHERE coalesce(finished_at, started_at) < ?1 "
-                    "AND finished_at IS NOT NULL)");
+                auto cascaded =
+                    db.prepare("DELETE FROM spawn_metrics WHERE batch_id IN (SELECT batch_id FROM "
+                               "spawn_batches WHERE coalesce(finished_at, started_at) < ?1 "
+                               "AND finished_at IS NOT NULL)");
                 cascaded.bind(1, stamp);
                 cascaded.run();
                 rows.spawn_metrics += db.changes();

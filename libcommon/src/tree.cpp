@@ -163,8 +163,8 @@ UniqueFd TreeRoot::open_directory(std::string_view relative, bool create) const
         int fd = open_child_directory(current.get(), part);
         if (fd < 0 && errno == ENOENT && create) {
             if (::mkdirat(current.get(), part.c_str(), 0755) != 0 && errno != EEXIST)
-                throw system_error(errno, "cannot create " +
-                                              describe(m_path, relative.substr(0, end)));
+                throw system_error(errno,
+                                   "cannot create " + describe(m_path, relative.substr(0, end)));
             fd = open_child_directory(current.get(), part);
         }
         if (fd < 0)
@@ -194,8 +194,7 @@ UniqueFd TreeRoot::open_file(std::string_view relative) const
 
 namespace {
 
-void walk_directory(int fd, std::string& prefix,
-                    const std::function<bool(const TreeEntry&)>& visit,
+void walk_directory(int fd, std::string& prefix, const std::function<bool(const TreeEntry&)>& visit,
                     const std::filesystem::path& root)
 {
     DIR* dir = ::fdopendir(fd);
@@ -324,7 +323,8 @@ UniqueFd FolderCache::open_file(std::string_view relative)
     UniqueFd file(::openat(folder, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     if (!file) throw system_error(errno, describe(m_root.path(), relative));
     struct stat status {};
-    if (::fstat(file.get(), &status) != 0) throw system_error(errno, describe(m_root.path(), relative));
+    if (::fstat(file.get(), &status) != 0)
+        throw system_error(errno, describe(m_root.path(), relative));
     if (!S_ISREG(status.st_mode))
         throw Error(Exit::data, "{}: not a regular file", describe(m_root.path(), relative));
     return file;

@@ -145,12 +145,11 @@ BOOST_AUTO_TEST_CASE(bad_usage_exits_64_and_changes_nothing)
 {
     Sandbox box;
     const auto before = snapshot(box.root);
-    for (const auto& args : std::vector<std::vector<std::string>>{
-             {"--no-such-flag"},
-             {"--archive-after", "soon"},
-             {"--purge-after", "10d"},
-             {"--protect", "not-a-spec"},
-             {"--check", "--dry-run"}}) {
+    for (const auto& args : std::vector<std::vector<std::string>>{{"--no-such-flag"},
+                                                                  {"--archive-after", "soon"},
+                                                                  {"--purge-after", "10d"},
+                                                                  {"--protect", "not-a-spec"},
+                                                                  {"--check", "--dry-run"}}) {
         const auto result = box.prune(args);
         BOOST_TEST(result.exit_code == 64, args.front() << ": " << result.err);
     }
@@ -333,9 +332,9 @@ BOOST_AUTO_TEST_CASE(output_is_json_lines_with_the_summary_last)
         BOOST_TEST(lines[i].contains("action"));
         BOOST_TEST(lines[i].contains("reason"));
     }
-    for (const auto* key : {"files_archived", "files_purged", "bytes_reclaimed", "rows_deleted",
-                            "total_bytes", "specs", "warnings", "exempted_specs", "dry_run",
-                            "duration_ms"})
+    for (const auto* key :
+         {"files_archived", "files_purged", "bytes_reclaimed", "rows_deleted", "total_bytes",
+          "specs", "warnings", "exempted_specs", "dry_run", "duration_ms"})
         BOOST_TEST(lines.back().contains(key), key);
     // Explanations go to stderr, and no progress line when stderr is not a terminal.
     BOOST_TEST(result.err.find("active: modified 2d ago") != std::string::npos);

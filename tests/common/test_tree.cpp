@@ -8,8 +8,8 @@
 
 #include <fcntl.h>
 #include <set>
-#include <sys/stat.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace fs = std::filesystem;

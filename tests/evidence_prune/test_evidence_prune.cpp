@@ -93,7 +93,8 @@ struct Tree {
         std::ostringstream out;
         std::ostringstream err;
         Result result;
-        result.code = evidence_prune::run(options, [time] { return at(time); }, out, err);
+        result.code = evidence_prune::run(
+            options, [time] { return at(time); }, out, err);
         std::istringstream lines(out.str());
         for (std::string line; std::getline(lines, line);)
             result.lines.push_back(json::parse(line));
@@ -198,7 +199,8 @@ BOOST_AUTO_TEST_CASE(real_run_archives_verifies_and_purges_as_the_policy_says)
     BOOST_TEST(members.count("consensus/SPEC-KIT-100/SPEC-KIT-100_plan_synthesis_1.json") == 1u);
     // Past the purge age: gone, and recorded.
     BOOST_TEST(!fs::exists(tree.root / "consensus/SPEC-OPS-200/SPEC-OPS-200_audit_code_1.json"));
-    BOOST_TEST(!fs::exists(tree.root / "commands/SPEC-OPS-200/SPEC-OPS-200_audit_telemetry_1.json"));
+    BOOST_TEST(
+        !fs::exists(tree.root / "commands/SPEC-OPS-200/SPEC-OPS-200_audit_telemetry_1.json"));
     BOOST_TEST(tree.query("SELECT file_count FROM evidence_archives WHERE action = 'purge'") == 2);
     // Active: untouched.
     BOOST_TEST(fs::exists(tree.root / "consensus/SPEC-NEW-300/SPEC-NEW-300_tasks_code_0.json"));
@@ -227,7 +229,8 @@ BOOST_AUTO_TEST_CASE(archive_is_private_recorded_with_its_checksum_and_evidence_
     // The newest member is 40 days old.
     BOOST_TEST(std::get<std::string>(rows[0][1]) == "2026-04-22 00:00:00");
     BOOST_TEST(std::get<std::int64_t>(rows[0][2]) == 4);
-    BOOST_TEST(std::get<std::int64_t>(rows[0][3]) == static_cast<std::int64_t>(fs::file_size(archive)));
+    BOOST_TEST(std::get<std::int64_t>(rows[0][3]) ==
+               static_cast<std::int64_t>(fs::file_size(archive)));
 }
 
 BOOST_AUTO_TEST_CASE(archive_ends_with_a_checksum_list_sha256sum_accepts)
@@ -240,9 +243,9 @@ BOOST_AUTO_TEST_CASE(archive_ends_with_a_checksum_list_sha256sum_accepts)
     const auto members = archive_contents(archive, true);
     BOOST_REQUIRE_EQUAL(members.count(std::string(evidence_prune::manifest_name)), 1u);
     fs::create_directories(tree.dir / "x");
-    BOOST_REQUIRE(test_support::run_process({"tar", "xzf", archive.string(), "-C",
-                                             (tree.dir / "x").string()})
-                      .exit_code == 0);
+    BOOST_REQUIRE(
+        test_support::run_process({"tar", "xzf", archive.string(), "-C", (tree.dir / "x").string()})
+            .exit_code == 0);
     const auto check = test_support::run_process(
         {"sh", "-c", "cd \"$1\" && sha256sum --check --quiet .spec-hygiene.sha256", "sh",
          (tree.dir / "x").string()});
@@ -265,7 +268,8 @@ BOOST_AUTO_TEST_CASE(dry_run_changes_nothing_and_lists_the_actions_the_run_then_
         std::vector<json> actions;
         for (const auto& line : result.lines) {
             json kept;
-            for (const auto* key : {"action", "spec", "archive", "files", "bytes", "reason", "path"})
+            for (const auto* key :
+                 {"action", "spec", "archive", "files", "bytes", "reason", "path"})
                 if (line.contains(key)) kept[key] = line[key];
             actions.push_back(kept);
         }
@@ -623,8 +627,7 @@ BOOST_AUTO_TEST_CASE(taken_archive_name_gets_a_number)
     options.database.reset();
     const auto result = tree.run(options);
     BOOST_TEST(result.of("archive").at(0)["archive"] == "archives/SPEC-KIT-100-20260601-2.tar.gz");
-    BOOST_TEST(file_bytes(tree.root / "archives/SPEC-KIT-100-20260601.tar.gz") ==
-               "someone else's");
+    BOOST_TEST(file_bytes(tree.root / "archives/SPEC-KIT-100-20260601.tar.gz") == "someone else's");
 }
 
 BOOST_AUTO_TEST_CASE(archive_without_a_record_is_verified_recorded_and_finished)
@@ -671,7 +674,8 @@ BOOST_AUTO_TEST_CASE(temporary_files_of_an_interrupted_run_are_removed)
     put(tree.root, "consensus/SPEC-KIT-100/a.json", 45);
     const auto result = tree.run();
     BOOST_TEST(result.of("clean").size() == 2u);
-    BOOST_TEST(!fs::exists(tree.root / "archives/.SPEC-KIT-100-20260601.tar.gz.evidence-prune-partial"));
+    BOOST_TEST(
+        !fs::exists(tree.root / "archives/.SPEC-KIT-100-20260601.tar.gz.evidence-prune-partial"));
     BOOST_TEST(!fs::exists(tree.root / "consensus/SPEC-KIT-100/.a.json.evidence-prune-partial"));
     BOOST_TEST(result.of("archive").at(0)["archive"] == "archives/SPEC-KIT-100-20260601.tar.gz");
 }
@@ -700,7 +704,8 @@ BOOST_AUTO_TEST_CASE(explain_gives_each_decision_its_reason)
     options.explain = true;
     const auto result = tree.run(options);
     BOOST_TEST(result.err.find("SPEC-NEW-300: leave alone: active: modified 2d ago") !=
-               std::string::npos, result.err);
+                   std::string::npos,
+               result.err);
     BOOST_TEST(result.err.find("SPEC-KIT-100: keep consensus/SPEC-KIT-100/"
                                "SPEC-KIT-100_plan_synthesis_2.json: newest synthesis") !=
                std::string::npos);

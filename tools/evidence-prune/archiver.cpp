@@ -142,8 +142,7 @@ WrittenArchive write_archive(const common::TreeRoot& root, const std::string& ar
     const auto [folder, name] = common::split_parent(archive);
     const auto directory = root.open_directory(folder);
     const auto shown = (root.path() / archive).string();
-    if (root.stat(archive))
-        throw Error(Exit::cant_create, "{} exists; not replacing it", shown);
+    if (root.stat(archive)) throw Error(Exit::cant_create, "{} exists; not replacing it", shown);
     TemporaryFile temporary{directory.get(), temporary_name(name)};
     ::unlinkat(directory.get(), temporary.name.c_str(), 0);
     UniqueFd out(::openat(directory.get(), temporary.name.c_str(),

@@ -133,8 +133,7 @@ struct RecordedArchive {
 
 class Pruner {
 public:
-    Pruner(const Options& options, const common::Clock& clock, std::ostream& out,
-           std::ostream& err)
+    Pruner(const Options& options, const common::Clock& clock, std::ostream& out, std::ostream& err)
         : m_options(options), m_now(clock()), m_out(out), m_err(err),
           m_root(TreeRoot::open(options.shared.evidence))
     {
@@ -302,8 +301,8 @@ void Pruner::progress(const std::string& spec, bool force)
     const auto now = m_progress_clock.elapsed_us();
     if (!force && m_progress_last_us >= 0 && now - m_progress_last_us < 100'000) return;
     m_progress_last_us = now;
-    m_err << fmt::format("\r\033[Kevidence-prune: {} ({}/{} specs, {} files)", spec,
-                         m_specs_done, m_specs.size(), m_files_seen)
+    m_err << fmt::format("\r\033[Kevidence-prune: {} ({}/{} specs, {} files)", spec, m_specs_done,
+                         m_specs.size(), m_files_seen)
           << std::flush;
 }
 
@@ -405,9 +404,9 @@ void Pruner::load_database_state()
     }
     if (!has_archive_table()) return;
     // The newest record of each archive path says what it is: archived, or purged already.
-    auto archives = m_db->prepare(
-        "SELECT archive_path, spec_id, evidence_time, sha256 FROM evidence_archives "
-        "WHERE action = 'archive' AND archive_path IS NOT NULL ORDER BY archive_id");
+    auto archives =
+        m_db->prepare("SELECT archive_path, spec_id, evidence_time, sha256 FROM evidence_archives "
+                      "WHERE action = 'archive' AND archive_path IS NOT NULL ORDER BY archive_id");
     while (archives.step()) {
         RecordedArchive recorded{archives.column_text(1), 0, archives.column_text(3)};
         if (auto evidence = parse_sql_timestamp(archives.column_text(2)))
@@ -426,8 +425,8 @@ void Pruner::scan_top_level()
             scan_archives();
             return false;
         }
-        if (folder && std::find(spec_folders.begin(), spec_folders.end(), name) !=
-                          spec_folders.end()) {
+        if (folder &&
+            std::find(spec_folders.begin(), spec_folders.end(), name) != spec_folders.end()) {
             m_root.walk(name, [&](const common::TreeEntry& child) {
                 const auto [parent, spec] = common::split_parent(child.path);
                 if (child.info.type == EntryType::directory && common::is_spec_id(spec)) {
@@ -465,9 +464,8 @@ void Pruner::scan_archives()
             return false;
         }
         if (entry.info.type != EntryType::file) {
-            report_entry(entry.path, entry.info.type == EntryType::symlink
-                                         ? "symlink, not followed"
-                                         : "unknown entry");
+            report_entry(entry.path, entry.info.type == EntryType::symlink ? "symlink, not followed"
+                                                                           : "unknown entry");
             return false;
         }
         ArchiveFile archive{entry.path, entry.info, entry.info.mtime_ns};
@@ -567,8 +565,8 @@ void Pruner::recover_orphan(const std::string& spec, const ArchiveFile& archive)
         std::int64_t removed = 0;
         if (changes()) {
             const auto rule = std::string("recovered");
-            record(spec, "archive", &archive.path, static_cast<std::int64_t>(members.size()),
-                   bytes, verified.bytes, &verified.sha256, rule, newest);
+            record(spec, "archive", &archive.path, static_cast<std::int64_t>(members.size()), bytes,
+                   verified.bytes, &verified.sha256, rule, newest);
             m_recorded[archive.path] = {spec, newest, verified.sha256};
             // Originals still in place are copies of what the archive now safely holds.
             const bool exempt = spec_is_protected(spec) || spec_is_locked(spec);
@@ -596,8 +594,8 @@ void Pruner::recover_orphan(const std::string& spec, const ArchiveFile& archive)
             return;
         }
         // Never recorded, so no original was removed on its account: they are all in place.
-        line["reason"] = fmt::format("archive without a record failed verification ({}): removed",
-                                     error.what());
+        line["reason"] =
+            fmt::format("archive without a record failed verification ({}): removed", error.what());
         if (changes()) {
             try {
                 m_root.remove_file(archive.path);
@@ -706,11 +704,10 @@ void Pruner::perform_archive(PlannedAction& action, Json& line)
     finish_pending();
     Pending pending{action, std::move(written), line, m_held_lines.size(), {}};
     m_held_lines.emplace_back();
-    pending.verified = std::async(std::launch::async,
-                                  [&root = m_root, archive = action.archive,
-                                   members = pending.written.members] {
-                                      return verify_archive(root, archive, members);
-                                  });
+    pending.verified = std::async(std::launch::async, [&root = m_root, archive = action.archive,
+                                                       members = pending.written.members] {
+        return verify_archive(root, archive, members);
+    });
     m_pending.emplace(std::move(pending));
 }
 
@@ -922,11 +919,11 @@ void Pruner::delete_rows(std::int64_t cutoff_ns)
         line["spawn_batches"] = rows.spawn_batches;
         m_rows_deleted = rows.total();
         write_plan(plan_line({.kind = ActionKind::delete_rows,
-                                               .spec = {},
-                                               .reason = line["reason"].get<std::string>(),
-                                               .archive = {},
-                                               .files = {},
-                                               .cutoff_ns = cutoff_ns}));
+                              .spec = {},
+                              .reason = line["reason"].get<std::string>(),
+                              .archive = {},
+                              .files = {},
+                              .cutoff_ns = cutoff_ns}));
         explain(fmt::format("database: delete {} rows older than {}: {}", rows.total(),
                             common::iso8601(cutoff), line["reason"].get<std::string>()));
     } catch (const Error& error) {

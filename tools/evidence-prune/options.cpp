@@ -40,8 +40,7 @@ cxxopts::Options make_cli()
            cxxopts::value<std::string>(), "AGE");
     policy("active-window", "a spec with a file changed within AGE is active (default 7d)",
            cxxopts::value<std::string>(), "AGE");
-    policy("warn-mb", "warn when a spec passes N MiB (default 45)", cxxopts::value<double>(),
-           "N");
+    policy("warn-mb", "warn when a spec passes N MiB (default 45)", cxxopts::value<double>(), "N");
     policy("limit-mb", "hard limit per spec, in MiB (default 50)", cxxopts::value<double>(), "N");
     policy("total-limit-mb", "hard limit for the whole tree, in MiB (default 500)",
            cxxopts::value<double>(), "N");
@@ -55,8 +54,7 @@ std::chrono::seconds age_setting(const cxxopts::ParseResult& result, const std::
                                  const common::Config& config, std::string_view key,
                                  std::chrono::seconds fallback)
 {
-    if (auto given = common::flag<std::string>(result, flag))
-        return parse_age(*given, "--" + flag);
+    if (auto given = common::flag<std::string>(result, flag)) return parse_age(*given, "--" + flag);
     if (auto days = config.get<double>(section, key)) {
         if (*days < 0 || *days > 36500)
             throw Error(Exit::config, "{}: {}.{} must be between 0 and 36500 days, not {}",
@@ -70,9 +68,9 @@ std::uint64_t size_setting(const cxxopts::ParseResult& result, const std::string
                            const common::Config& config, std::string_view key,
                            std::uint64_t fallback)
 {
-    const double mib = common::bounded_setting<double>(
-        result, flag, config, section, key, static_cast<double>(fallback) / (1 << 20), 0.0,
-        1024.0 * 1024.0 * 1024.0);
+    const double mib = common::bounded_setting<double>(result, flag, config, section, key,
+                                                       static_cast<double>(fallback) / (1 << 20),
+                                                       0.0, 1024.0 * 1024.0 * 1024.0);
     return static_cast<std::uint64_t>(mib * (1 << 20));
 }
 
@@ -96,8 +94,7 @@ std::string_view mode_name(Mode mode)
     return "?";
 }
 
-Options parse_options(std::span<char*> args, const common::EnvLookup& env,
-                      bool stderr_is_terminal)
+Options parse_options(std::span<char*> args, const common::EnvLookup& env, bool stderr_is_terminal)
 {
     auto cli = make_cli();
     const auto result = common::parse_arguments(cli, args);

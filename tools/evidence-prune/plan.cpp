@@ -2,8 +2,8 @@
 
 #include "common/error.hpp"
 #include "common/input.hpp"
-#include "common/tree.hpp"
 #include "common/spec_id.hpp"
+#include "common/tree.hpp"
 
 #include <fmt/format.h>
 
@@ -115,8 +115,8 @@ void check_plan_header(const nlohmann::json& header, const std::string& root,
         fields.optional<std::string>("kind") != "plan")
         throw Error(Exit::data, "{}: not a plan of evidence-prune --plan", where);
     if (const auto version = fields.required<int>("schema_version"); version != plan_version)
-        fields.fail("schema_version", fmt::format("plan version {} is not {}", version,
-                                                  plan_version));
+        fields.fail("schema_version",
+                    fmt::format("plan version {} is not {}", version, plan_version));
     if (const auto made_for = fields.required<std::string>("root"); made_for != root)
         fields.fail("root", fmt::format("the plan was made for {}, not {}", made_for, root));
 }

@@ -14,8 +14,9 @@ namespace {
 bool is_synthesis(const std::string& path)
 {
     const auto slash = path.rfind('/');
-    const std::string_view name =
-        slash == std::string::npos ? std::string_view(path) : std::string_view(path).substr(slash + 1);
+    const std::string_view name = slash == std::string::npos
+                                      ? std::string_view(path)
+                                      : std::string_view(path).substr(slash + 1);
     constexpr std::string_view extension = ".json";
     if (name.size() < extension.size() || !name.ends_with(extension)) return false;
     const auto at = name.rfind("_synthesis");
@@ -94,7 +95,8 @@ SpecDecision decide(const SpecState& state, const Policy& policy, common::TimePo
     // The newest modification that is not in the future says whether the spec is active.
     std::optional<std::int64_t> newest;
     for (const auto& file : state.files)
-        if (file.mtime_ns <= now_ns) newest = std::max(newest.value_or(file.mtime_ns), file.mtime_ns);
+        if (file.mtime_ns <= now_ns)
+            newest = std::max(newest.value_or(file.mtime_ns), file.mtime_ns);
     if (state.is_protected)
         decision.exempt = "protected";
     else if (state.lock_held)
@@ -102,10 +104,9 @@ SpecDecision decide(const SpecState& state, const Policy& policy, common::TimePo
     else if (state.running)
         decision.exempt = "active: agent run in progress";
     else if (newest && now_ns - *newest <= ns(policy.active_window))
-        decision.exempt = fmt::format(
-            "active: modified {} ago",
-            age_text(std::chrono::duration_cast<std::chrono::seconds>(
-                std::chrono::nanoseconds(now_ns - *newest))));
+        decision.exempt = fmt::format("active: modified {} ago",
+                                      age_text(std::chrono::duration_cast<std::chrono::seconds>(
+                                          std::chrono::nanoseconds(now_ns - *newest))));
     if (decision.exempt) return decision;
 
     // The newest synthesis stays uncompressed, whatever its age.
