@@ -1,0 +1,11 @@
+#pragma once
+// The SPEC-ID rule: names of the evidence tree's spec folders and of the specs in the database.
+
+#include <string_view>
+
+namespace common {
+
+// True when `name` is a SPEC-ID: [A-Z][A-Z0-9]*(-[A-Z0-9]+)+, e.g. SPEC-KIT-933.
+bool is_spec_id(std::string_view name) noexcept;
+
+}  // namespace common

@@ -1,0 +1,342 @@
+#define BOOST_TEST_MODULE test_cli_evidence_prune
+#include <boost/test/unit_test.hpp>
+
+#include "common/archive.hpp"
+#include "common/digest.hpp"
+#include "common/sqlite.hpp"
+#include "fixture.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <map>
+#include <sstream>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using test_support::file_bytes;
+using test_support::ProcessResult;
+using test_support::write_file;
+
+// A temporary folder with an evidence tree from the shared fixture, and evidence-prune run
+// with an environment of its own (no configuration or database of the developer's).
+struct Sandbox {
+    test_support::TempDir dir;
+    fs::path root = dir / "evidence";
+    fs::path db = dir / "hygiene.db";
+
+    explicit Sandbox(fixture::EvidenceShape shape = {})
+    {
+        fs::create_directory(dir / "config");
+        fixture::make_evidence_tree(root, shape);
+    }
+
+    ProcessResult prune(std::vector<std::string> args,
+                        const std::map<std::string, std::string>& extra = {}) const
+    {
+        std::vector<std::string> argv{EVIDENCE_PRUNE_BIN, "--evidence", root.string(), "--db",
+                                      db.string()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        std::map<std::string, std::string> env{{"XDG_CONFIG_HOME", (dir / "config").string()},
+                                               {"XDG_STATE_HOME", (dir / "state").string()},
+                                               {"SPEC_HYGIENE_DB", ""},
+                                               {"SPEC_HYGIENE_EVIDENCE", ""}};
+        for (const auto& [name, value] : extra)
+            env[name] = value;
+        return test_support::run_process(argv, {}, env);
+    }
+};
+
+std::vector<json> lines_of(const ProcessResult& result)
+{
+    std::vector<json> lines;
+    std::istringstream out(result.out);
+    for (std::string line; std::getline(out, line);) {
+        BOOST_TEST_REQUIRE(json::accept(line), line);
+        lines.push_back(json::parse(line));
+    }
+    return lines;
+}
+
+// Every regular file under commands/ and consensus/: path -> content.
+std::map<std::string, std::string> evidence_files(const fs::path& root)
+{
+    std::map<std::string, std::string> files;
+    for (const auto* top : {"commands", "consensus"}) {
+        if (!fs::exists(root / top)) continue;
+        for (const auto& entry : fs::recursive_directory_iterator(root / top))
+            if (entry.is_regular_file() && !entry.is_symlink())
+                files[fs::relative(entry.path(), root).string()] = file_bytes(entry.path());
+    }
+    return files;
+}
+
+// Every file with mode, mtime and content, to show that nothing changed.
+std::map<std::string, std::string> snapshot(const fs::path& root)
+{
+    std::map<std::string, std::string> files;
+    for (const auto& entry : fs::recursive_directory_iterator(root)) {
+        struct stat status {};
+        ::lstat(entry.path().c_str(), &status);
+        auto& state = files[fs::relative(entry.path(), root).string()];
+        state = fmt::format("{:o} {} {}", status.st_mode, status.st_mtim.tv_sec,
+                            status.st_mtim.tv_nsec);
+        if (S_ISREG(status.st_mode)) state += file_bytes(entry.path());
+    }
+    return files;
+}
+
+// Members of every archive that has a database record matching its SHA-256.
+std::map<std::string, std::string> recorded_archive_members(const fs::path& root,
+                                                            const fs::path& db_path)
+{
+    std::map<std::string, std::string> members;
+    if (!fs::exists(root / "archives")) return members;
+    const auto db = common::Database::open(db_path, {.mode = common::OpenMode::read_only});
+    for (const auto& entry : fs::directory_iterator(root / "archives")) {
+        const auto relative = "archives/" + entry.path().filename().string();
+        auto query = db.prepare("SELECT sha256 FROM evidence_archives WHERE action = 'archive' "
+                                "AND archive_path = ?");
+        query.bind(1, relative);
+        if (!query.step() || query.column_text(0) != common::sha256_file(entry.path())) continue;
+        const int fd = ::open(entry.path().c_str(), O_RDONLY);
+        common::ArchiveReader reader(fd, relative);
+        common::ArchiveMember member;
+        while (reader.next(member)) {
+            std::string content;
+            reader.read_data([&](std::string_view bytes) { content += bytes; });
+            members[member.path] = content;
+        }
+        ::close(fd);
+    }
+    return members;
+}
+
+// Specs 45 and 75 days old only: everything old is archived, nothing purged.
+fixture::EvidenceShape archivable()
+{
+    fixture::EvidenceShape shape;
+    shape.specs = 4;
+    shape.files_per_spec = 30;
+    shape.ages_days = {45, 75};
+    return shape;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(help_lists_the_options_and_exits_0)
+{
+    Sandbox box;
+    const auto result = box.prune({"--help"});
+    BOOST_TEST(result.exit_code == 0);
+    BOOST_TEST(result.out.find("--archive-after") != std::string::npos);
+    BOOST_TEST(result.out.find("--restore") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(bad_usage_exits_64_and_changes_nothing)
+{
+    Sandbox box;
+    const auto before = snapshot(box.root);
+    for (const auto& args : std::vector<std::vector<std::string>>{{"--no-such-flag"},
+                                                                  {"--archive-after", "soon"},
+                                                                  {"--purge-after", "10d"},
+                                                                  {"--protect", "not-a-spec"},
+                                                                  {"--check", "--dry-run"}}) {
+        const auto result = box.prune(args);
+        BOOST_TEST(result.exit_code == 64, args.front() << ": " << result.err);
+    }
+    BOOST_TEST((snapshot(box.root) == before));
+}
+
+BOOST_AUTO_TEST_CASE(bad_configuration_exits_78)
+{
+    Sandbox box;
+    fs::create_directories(box.dir / "config/spec-hygiene");
+    write_file(box.dir / "config/spec-hygiene/config.json",
+               R"({"evidence-prune": {"purge_days": "ninety"}})");
+    BOOST_TEST(box.prune({"--dry-run"}).exit_code == 78);
+}
+
+BOOST_AUTO_TEST_CASE(missing_evidence_root_is_66)
+{
+    Sandbox box;
+    fs::remove_all(box.root);
+    const auto result = box.prune({});
+    BOOST_TEST(result.exit_code == 66);
+    BOOST_TEST(result.err.find(box.root.string()) != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(dry_run_on_the_fixture_leaves_it_byte_identical_and_matches_the_run)
+{
+    Sandbox box;
+    const auto before = snapshot(box.root);
+    const auto dry = box.prune({"--dry-run"});
+    BOOST_TEST(dry.exit_code == 0, dry.err);
+    BOOST_TEST((snapshot(box.root) == before));
+
+    const auto real = box.prune({});
+    BOOST_TEST(real.exit_code == 0, real.err);
+    auto dry_lines = lines_of(dry);
+    auto real_lines = lines_of(real);
+    BOOST_REQUIRE_EQUAL(dry_lines.size(), real_lines.size());
+    for (std::size_t i = 0; i + 1 < dry_lines.size(); ++i)
+        for (const auto* key : {"action", "spec", "archive", "files", "bytes", "reason", "path"})
+            BOOST_TEST(dry_lines[i].value(key, json()) == real_lines[i].value(key, json()),
+                       "line " << i << " " << key);
+    const auto& summary = real_lines.back();
+    BOOST_TEST(summary["tool"] == "evidence-prune");
+    BOOST_TEST(summary["schema_version"] == 1);
+    BOOST_TEST(summary["files_archived"].get<int>() > 0);
+    BOOST_TEST(summary["files_purged"].get<int>() > 0);
+    BOOST_TEST(dry_lines.back()["dry_run"] == true);
+}
+
+BOOST_AUTO_TEST_CASE(check_exits_2_over_a_hard_limit_and_0_under)
+{
+    Sandbox box;
+    const auto over = box.prune({"--check", "--limit-mb", "0.001"});
+    BOOST_TEST(over.exit_code == 2, over.err);
+    BOOST_TEST(lines_of(over).back()["limit_passed"] == true);
+    const auto under = box.prune({"--check"});
+    BOOST_TEST(under.exit_code == 0, under.err);
+}
+
+BOOST_AUTO_TEST_CASE(second_instance_exits_75)
+{
+    Sandbox box;
+    const int fd = ::open(box.root.c_str(), O_RDONLY | O_DIRECTORY);
+    BOOST_REQUIRE(::flock(fd, LOCK_EX) == 0);
+    const auto before = snapshot(box.root);
+    const auto result = box.prune({});
+    ::close(fd);
+    BOOST_TEST(result.exit_code == 75);
+    BOOST_TEST(result.err.find("another evidence-prune is running") != std::string::npos);
+    BOOST_TEST((snapshot(box.root) == before));
+}
+
+BOOST_AUTO_TEST_CASE(read_only_root_is_a_clear_error_and_nothing_is_half_done)
+{
+    Sandbox box;
+    const auto before = snapshot(box.root);
+    std::vector<std::string> args;
+    if (::geteuid() == 0) {
+        // root writes anywhere; run as nobody over a tree it may read but not write.
+        if (::access("/usr/bin/setpriv", X_OK) != 0) {
+            BOOST_TEST_MESSAGE("setpriv missing: skipped");
+            return;
+        }
+        for (const auto& entry : fs::recursive_directory_iterator(box.root))
+            if (entry.is_directory()) fs::permissions(entry.path(), fs::perms(0755));
+        fs::permissions(box.root, fs::perms(0755));
+        fs::permissions(box.dir.path(), fs::perms(0777));
+        const auto result = test_support::run_process(
+            {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+             EVIDENCE_PRUNE_BIN, "--evidence", box.root.string(), "--db",
+             (box.dir / "nobody.db").string()},
+            {}, {{"XDG_CONFIG_HOME", (box.dir / "config").string()}, {"SPEC_HYGIENE_DB", ""}});
+        BOOST_TEST(result.exit_code == 77, result.err);
+        BOOST_TEST(result.err.find("read-only") != std::string::npos, result.err);
+    } else {
+        fs::permissions(box.root, fs::perms(0555));
+        const auto result = box.prune({});
+        fs::permissions(box.root, fs::perms(0755));
+        BOOST_TEST(result.exit_code == 77, result.err);
+    }
+    BOOST_TEST((snapshot(box.root) == before));
+}
+
+// A run killed with SIGKILL at `point`, then a normal run: every original is in place or in an
+// archive that is recorded with its checksum.
+void check_crash_at(const std::string& point)
+{
+    Sandbox box(archivable());
+    const auto originals = evidence_files(box.root);
+    const auto killed = box.prune({}, {{"SPEC_HYGIENE_TEST_CRASH_AT", point}});
+    BOOST_TEST(killed.exit_code == 128 + 9, point << ": " << killed.err);
+
+    const auto rerun = box.prune({});
+    BOOST_TEST(rerun.exit_code == 0, rerun.err);
+    const auto present = evidence_files(box.root);
+    const auto archived = recorded_archive_members(box.root, box.db);
+    for (const auto& [path, content] : originals) {
+        const auto here = present.find(path);
+        const auto there = archived.find(path);
+        const bool safe = (here != present.end() && here->second == content) ||
+                          (there != archived.end() && there->second == content);
+        BOOST_TEST(safe, point << ": " << path << " lost");
+    }
+    // The work is finished: only the newest syntheses are left loose.
+    BOOST_TEST(present.size() == 4u, point);
+    BOOST_TEST(box.prune({}).out.find("\"action\":\"archive\"") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(kill_after_the_archive_is_written_loses_nothing)
+{
+    check_crash_at("archive-written");
+}
+
+BOOST_AUTO_TEST_CASE(kill_before_the_originals_are_removed_loses_nothing)
+{
+    check_crash_at("archive-recorded");
+}
+
+BOOST_AUTO_TEST_CASE(kill_mid_purge_then_rerun_finishes_the_purge)
+{
+    fixture::EvidenceShape shape;
+    shape.specs = 3;
+    shape.files_per_spec = 20;
+    shape.ages_days = {120, 45, 2};
+    Sandbox box(shape);
+    const auto originals = evidence_files(box.root);
+    const auto killed = box.prune({}, {{"SPEC_HYGIENE_TEST_CRASH_AT", "mid-purge"}});
+    BOOST_TEST(killed.exit_code == 128 + 9, killed.err);
+    // The purge was recorded before its first file went.
+    BOOST_TEST(common::Database::open(box.db, {.mode = common::OpenMode::read_only})
+                   .query_int("SELECT count(*) FROM evidence_archives WHERE action = 'purge'") ==
+               1);
+    const auto rerun = box.prune({});
+    BOOST_TEST(rerun.exit_code == 0, rerun.err);
+    const auto present = evidence_files(box.root);
+    const auto archived = recorded_archive_members(box.root, box.db);
+    const auto old_spec = fixture::fixture_spec(0);
+    // The newest synthesis (the later time stamp in its name) stays; the rest of the spec goes.
+    std::string newest_synthesis;
+    for (const auto& [path, content] : originals)
+        if (path.find(old_spec + "_validate_synthesis") != std::string::npos)
+            newest_synthesis = std::max(newest_synthesis, path);
+    for (const auto& [path, content] : originals) {
+        if (path.find(old_spec + "_") != std::string::npos && path != newest_synthesis) {
+            BOOST_TEST(!present.count(path), path << " not purged");
+            continue;
+        }
+        BOOST_TEST((present.count(path) == 1u || archived.count(path) == 1u), path << " lost");
+    }
+}
+
+BOOST_AUTO_TEST_CASE(output_is_json_lines_with_the_summary_last)
+{
+    Sandbox box;
+    const auto result = box.prune({"--dry-run", "--explain"});
+    BOOST_TEST(result.exit_code == 0);
+    const auto lines = lines_of(result);
+    BOOST_REQUIRE(lines.size() > 1u);
+    for (std::size_t i = 0; i + 1 < lines.size(); ++i) {
+        BOOST_TEST(lines[i].contains("action"));
+        BOOST_TEST(lines[i].contains("reason"));
+    }
+    for (const auto* key :
+         {"files_archived", "files_purged", "bytes_reclaimed", "rows_deleted", "total_bytes",
+          "specs", "warnings", "exempted_specs", "dry_run", "duration_ms"})
+        BOOST_TEST(lines.back().contains(key), key);
+    // Explanations go to stderr, and no progress line when stderr is not a terminal.
+    BOOST_TEST(result.err.find("active: modified 2d ago") != std::string::npos);
+    BOOST_TEST(result.err.find('\r') == std::string::npos);
+}

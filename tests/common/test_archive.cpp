@@ -1,0 +1,112 @@
+#define BOOST_TEST_MODULE common_archive
+#include <boost/test/unit_test.hpp>
+
+#include "common/archive.hpp"
+#include "common/digest.hpp"
+#include "common/error.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <vector>
+
+using test_support::TempDir;
+
+namespace {
+
+std::vector<common::ArchiveMember> write_and_read(const std::filesystem::path& file,
+                                                  const std::vector<std::string>& contents,
+                                                  std::vector<std::string>& read_back)
+{
+    {
+        const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        common::ArchiveWriter writer(fd, file.string());
+        for (std::size_t i = 0; i < contents.size(); ++i) {
+            writer.begin({.path = "d/f" + std::to_string(i),
+                          .size = contents[i].size(),
+                          .mtime_ns = 1'700'000'000'123'456'789,
+                          .mode = 0640,
+                          .sha256 = common::sha256_hex(contents[i])});
+            writer.write(contents[i]);
+        }
+        writer.finish();
+        ::close(fd);
+    }
+    std::vector<common::ArchiveMember> members;
+    const int fd = ::open(file.c_str(), O_RDONLY);
+    common::ArchiveReader reader(fd, file.string());
+    common::ArchiveMember member;
+    while (reader.next(member)) {
+        std::string content;
+        reader.read_data([&](std::string_view bytes) { content += bytes; });
+        members.push_back(member);
+        read_back.push_back(content);
+    }
+    BOOST_TEST(reader.file_sha256() == common::sha256_file(file));
+    ::close(fd);
+    return members;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(sha256_of_known_input)
+{
+    BOOST_TEST(common::sha256_hex("abc") ==
+               "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    BOOST_TEST(common::sha256_hex("") ==
+               "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+BOOST_AUTO_TEST_CASE(incremental_digest_equals_one_shot)
+{
+    common::Sha256 digest;
+    digest.update("a");
+    digest.update("bc");
+    BOOST_TEST(digest.hex_digest() == common::sha256_hex("abc"));
+}
+
+BOOST_AUTO_TEST_CASE(members_round_trip_with_size_mode_mtime_and_checksum)
+{
+    TempDir dir;
+    std::vector<std::string> read_back;
+    const std::vector<std::string> contents{"first", std::string(300000, 'z'), ""};
+    const auto members = write_and_read(dir / "a.tar.gz", contents, read_back);
+    BOOST_REQUIRE_EQUAL(members.size(), 3u);
+    for (std::size_t i = 0; i < 3; ++i) {
+        BOOST_TEST(members[i].path == "d/f" + std::to_string(i));
+        BOOST_TEST(members[i].size == contents[i].size());
+        BOOST_TEST(members[i].mode == 0640u);
+        BOOST_TEST(members[i].mtime_ns == 1'700'000'000'123'456'789);
+        BOOST_TEST(members[i].sha256 == common::sha256_hex(contents[i]));
+        BOOST_TEST(read_back[i] == contents[i]);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(gnu_tar_lists_the_archive_without_complaint)
+{
+    TempDir dir;
+    std::vector<std::string> read_back;
+    write_and_read(dir / "a.tar.gz", {"x"}, read_back);
+    const auto result = test_support::run_process({"tar", "tzf", (dir / "a.tar.gz").string()});
+    BOOST_TEST(result.exit_code == 0);
+    BOOST_TEST(result.out == "d/f0\n");
+    BOOST_TEST(result.err.empty(), result.err);
+}
+
+BOOST_AUTO_TEST_CASE(damaged_archive_is_65)
+{
+    TempDir dir;
+    test_support::write_file(dir / "bad.tar.gz", "\x1f\x8b not really gzip");
+    const int fd = ::open((dir / "bad.tar.gz").c_str(), O_RDONLY);
+    try {
+        common::ArchiveReader reader(fd, "bad.tar.gz");
+        common::ArchiveMember member;
+        while (reader.next(member)) {
+        }
+        BOOST_FAIL("a damaged archive must be refused");
+    } catch (const common::Error& error) {
+        BOOST_TEST(static_cast<int>(error.code()) == 65);
+    }
+    ::close(fd);
+}

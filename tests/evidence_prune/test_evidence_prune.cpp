@@ -1,0 +1,714 @@
+#define BOOST_TEST_MODULE evidence_prune_core
+#include <boost/test/unit_test.hpp>
+
+#include "archiver.hpp"
+#include "common/archive.hpp"
+#include "common/digest.hpp"
+#include "common/error.hpp"
+#include "common/schema.hpp"
+#include "common/sqlite.hpp"
+#include "common/tree.hpp"
+#include "evidence_prune.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <map>
+#include <sstream>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace {
+
+namespace fs = std::filesystem;
+using evidence_prune::Mode;
+using evidence_prune::Options;
+using nlohmann::json;
+using test_support::file_bytes;
+using test_support::TempDir;
+using test_support::write_file;
+
+constexpr std::int64_t day = 86400;
+// The test's "now": 2026-06-01 00:00:00 UTC.
+constexpr std::int64_t now_s = 1780272000;
+
+common::TimePoint at(std::int64_t seconds)
+{
+    return common::TimePoint(std::chrono::seconds(seconds));
+}
+
+// Writes `content` to root/relative (with its folders), `age_days` old.
+void put(const fs::path& root, const std::string& relative, double age_days,
+         const std::string& content = {})
+{
+    const auto file = root / relative;
+    fs::create_directories(file.parent_path());
+    write_file(file, content.empty() ? "evidence of " + relative : content);
+    const auto mtime = now_s - static_cast<std::int64_t>(age_days * day);
+    const timespec times[2] = {{mtime, 0}, {mtime, 0}};
+    BOOST_REQUIRE(::utimensat(AT_FDCWD, file.c_str(), times, AT_SYMLINK_NOFOLLOW) == 0);
+}
+
+struct Result {
+    int code = -1;
+    std::vector<json> lines;
+    json summary;
+    std::string err;
+
+    // The lines of one action ("archive", "purge", ...).
+    std::vector<json> of(const std::string& action) const
+    {
+        std::vector<json> found;
+        for (const auto& line : lines)
+            if (line.value("action", "") == action) found.push_back(line);
+        return found;
+    }
+};
+
+// An evidence root with a database, and the core run against them at a chosen time.
+struct Tree {
+    TempDir dir;
+    fs::path root = dir / "evidence";
+    fs::path db = dir / "hygiene.db";
+
+    Tree() { fs::create_directories(root); }
+
+    Options options(Mode mode = Mode::run) const
+    {
+        Options options;
+        options.mode = mode;
+        options.shared.evidence = root;
+        options.shared.database = db;
+        options.database = db;
+        options.evidence_required = true;
+        return options;
+    }
+
+    Result run(const Options& options, std::int64_t time = now_s) const
+    {
+        std::ostringstream out;
+        std::ostringstream err;
+        Result result;
+        result.code = evidence_prune::run(
+            options, [time] { return at(time); }, out, err);
+        std::istringstream lines(out.str());
+        for (std::string line; std::getline(lines, line);)
+            result.lines.push_back(json::parse(line));
+        BOOST_REQUIRE(!result.lines.empty());
+        result.summary = result.lines.back();
+        result.lines.pop_back();
+        result.err = err.str();
+        return result;
+    }
+
+    Result run(Mode mode = Mode::run, std::int64_t time = now_s) const
+    {
+        return run(options(mode), time);
+    }
+
+    std::int64_t query(const std::string& sql) const
+    {
+        return common::Database::open(db, {.mode = common::OpenMode::read_only}).query_int(sql);
+    }
+};
+
+// Every file under `root`: relative path -> content, mode and mtime, to compare trees.
+std::map<std::string, std::string> snapshot(const fs::path& root)
+{
+    std::map<std::string, std::string> files;
+    for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator();
+         ++it) {
+        struct stat status {};
+        ::lstat(it->path().c_str(), &status);
+        auto& entry = files[fs::relative(it->path(), root).string()];
+        entry = fmt::format("{:o} {}.{} ", status.st_mode, status.st_mtim.tv_sec,
+                            status.st_mtim.tv_nsec);
+        if (S_ISREG(status.st_mode)) entry += file_bytes(it->path());
+    }
+    return files;
+}
+
+// path -> content of every member of a tar.gz but its checksum list.
+std::map<std::string, std::string> archive_contents(const fs::path& archive,
+                                                    bool with_checksums = false)
+{
+    const int fd = ::open(archive.c_str(), O_RDONLY);
+    BOOST_REQUIRE(fd >= 0);
+    std::map<std::string, std::string> contents;
+    {
+        common::ArchiveReader reader(fd, archive.string());
+        common::ArchiveMember member;
+        while (reader.next(member)) {
+            std::string content;
+            reader.read_data([&](std::string_view bytes) { content += bytes; });
+            if (with_checksums || member.path != evidence_prune::manifest_name)
+                contents[member.path] = content;
+        }
+    }
+    ::close(fd);
+    return contents;
+}
+
+std::string only_archive(const fs::path& root)
+{
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(root / "archives"))
+        names.push_back(entry.path().filename().string());
+    BOOST_REQUIRE_EQUAL(names.size(), 1u);
+    return "archives/" + names.front();
+}
+
+// A spec of each kind: old enough to archive, to purge, and active.
+void typical_tree(const fs::path& root)
+{
+    put(root, "consensus/SPEC-KIT-100/SPEC-KIT-100_plan_gemini_1.json", 40);
+    put(root, "consensus/SPEC-KIT-100/SPEC-KIT-100_plan_claude_1.json", 45);
+    put(root, "commands/SPEC-KIT-100/SPEC-KIT-100_plan_telemetry_1.json", 50);
+    put(root, "consensus/SPEC-KIT-100/SPEC-KIT-100_plan_synthesis_1.json", 60);
+    put(root, "consensus/SPEC-KIT-100/SPEC-KIT-100_plan_synthesis_2.json", 40);
+    put(root, "consensus/SPEC-OPS-200/SPEC-OPS-200_audit_code_1.json", 100);
+    put(root, "commands/SPEC-OPS-200/SPEC-OPS-200_audit_telemetry_1.json", 120);
+    put(root, "consensus/SPEC-NEW-300/SPEC-NEW-300_tasks_code_1.json", 2);
+    put(root, "consensus/SPEC-NEW-300/SPEC-NEW-300_tasks_code_0.json", 50);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(real_run_archives_verifies_and_purges_as_the_policy_says)
+{
+    Tree tree;
+    typical_tree(tree.root);
+    const auto before = snapshot(tree.root);
+    const auto result = tree.run();
+    BOOST_TEST(result.code == 0, result.err);
+
+    const auto archive = only_archive(tree.root);
+    BOOST_TEST(archive == "archives/SPEC-KIT-100-20260601.tar.gz");
+    const auto members = archive_contents(tree.root / archive);
+    BOOST_TEST(members.size() == 4u);
+    for (const auto& [path, content] : members) {
+        BOOST_TEST(!fs::exists(tree.root / path), path << " still in the tree");
+        BOOST_TEST(before.at(path).ends_with(content));
+    }
+    // The newest synthesis stays; the older one is archived.
+    BOOST_TEST(fs::exists(tree.root / "consensus/SPEC-KIT-100/SPEC-KIT-100_plan_synthesis_2.json"));
+    BOOST_TEST(members.count("consensus/SPEC-KIT-100/SPEC-KIT-100_plan_synthesis_1.json") == 1u);
+    // Past the purge age: gone, and recorded.
+    BOOST_TEST(!fs::exists(tree.root / "consensus/SPEC-OPS-200/SPEC-OPS-200_audit_code_1.json"));
+    BOOST_TEST(
+        !fs::exists(tree.root / "commands/SPEC-OPS-200/SPEC-OPS-200_audit_telemetry_1.json"));
+    BOOST_TEST(tree.query("SELECT file_count FROM evidence_archives WHERE action = 'purge'") == 2);
+    // Active: untouched.
+    BOOST_TEST(fs::exists(tree.root / "consensus/SPEC-NEW-300/SPEC-NEW-300_tasks_code_0.json"));
+
+    BOOST_TEST(result.summary["files_archived"] == 4);
+    BOOST_TEST(result.summary["files_purged"] == 2);
+    BOOST_TEST(result.summary["exempted_specs"] == json::array({"SPEC-NEW-300"}));
+    BOOST_TEST(result.of("exempt").at(0)["reason"] == "active: modified 2d ago");
+}
+
+BOOST_AUTO_TEST_CASE(archive_is_private_recorded_with_its_checksum_and_evidence_time)
+{
+    Tree tree;
+    typical_tree(tree.root);
+    tree.run();
+    const auto archive = tree.root / only_archive(tree.root);
+    struct stat status {};
+    BOOST_REQUIRE(::stat(archive.c_str(), &status) == 0);
+    BOOST_TEST((status.st_mode & 07777) == 0600u);
+    const auto db = common::Database::open(tree.db, {.mode = common::OpenMode::read_only});
+    const auto rows = db.query_rows(
+        "SELECT sha256, evidence_time, file_count, bytes_after FROM evidence_archives "
+        "WHERE action = 'archive'");
+    BOOST_REQUIRE_EQUAL(rows.size(), 1u);
+    BOOST_TEST(std::get<std::string>(rows[0][0]) == common::sha256_file(archive));
+    // The newest member is 40 days old.
+    BOOST_TEST(std::get<std::string>(rows[0][1]) == "2026-04-22 00:00:00");
+    BOOST_TEST(std::get<std::int64_t>(rows[0][2]) == 4);
+    BOOST_TEST(std::get<std::int64_t>(rows[0][3]) ==
+               static_cast<std::int64_t>(fs::file_size(archive)));
+}
+
+BOOST_AUTO_TEST_CASE(archive_ends_with_a_checksum_list_sha256sum_accepts)
+{
+    Tree tree;
+    typical_tree(tree.root);
+    put(tree.root, "consensus/SPEC-KIT-100/odd\\name\nhere.json", 45);
+    tree.run();
+    const auto archive = tree.root / only_archive(tree.root);
+    const auto members = archive_contents(archive, true);
+    BOOST_REQUIRE_EQUAL(members.count(std::string(evidence_prune::manifest_name)), 1u);
+    fs::create_directories(tree.dir / "x");
+    BOOST_REQUIRE(
+        test_support::run_process({"tar", "xzf", archive.string(), "-C", (tree.dir / "x").string()})
+            .exit_code == 0);
+    const auto check = test_support::run_process(
+        {"sh", "-c", "cd \"$1\" && sha256sum --check --quiet .spec-hygiene.sha256", "sh",
+         (tree.dir / "x").string()});
+    BOOST_TEST(check.exit_code == 0, check.out << check.err);
+    BOOST_TEST(members.size() == 6u);
+}
+
+BOOST_AUTO_TEST_CASE(dry_run_changes_nothing_and_lists_the_actions_the_run_then_takes)
+{
+    Tree tree;
+    typical_tree(tree.root);
+    const auto before = snapshot(tree.root);
+    const auto dry = tree.run(Mode::dry_run);
+    BOOST_TEST(dry.code == 0);
+    BOOST_TEST((snapshot(tree.root) == before));
+    BOOST_TEST(!fs::exists(tree.db));
+
+    const auto real = tree.run();
+    const auto essentials = [](const Result& result) {
+        std::vector<json> actions;
+        for (const auto& line : result.lines) {
+            json kept;
+            for (const auto* key :
+                 {"action", "spec", "archive", "files", "bytes", "reason", "path"})
+                if (line.contains(key)) kept[key] = line[key];
+            actions.push_back(kept);
+        }
+        return actions;
+    };
+    BOOST_TEST(essentials(dry) == essentials(real));
+    BOOST_TEST(dry.summary["files_archived"] == real.summary["files_archived"]);
+    BOOST_TEST(dry.summary["files_purged"] == real.summary["files_purged"]);
+}
+
+BOOST_AUTO_TEST_CASE(second_run_does_nothing)
+{
+    Tree tree;
+    typical_tree(tree.root);
+    tree.run();
+    const auto before = snapshot(tree.root);
+    const auto again = tree.run();
+    BOOST_TEST(again.code == 0);
+    BOOST_TEST(again.of("archive").empty());
+    BOOST_TEST(again.of("purge").empty());
+    BOOST_TEST(again.summary["bytes_reclaimed"] == 0);
+    BOOST_TEST((snapshot(tree.root) == before));
+}
+
+BOOST_AUTO_TEST_CASE(locked_spec_is_left_alone)
+{
+    Tree tree;
+    typical_tree(tree.root);
+    fs::create_directories(tree.root / ".locks");
+    const auto lock = tree.root / ".locks/SPEC-KIT-100.lock";
+    const int fd = ::open(lock.c_str(), O_RDWR | O_CREAT, 0644);
+    BOOST_REQUIRE(::flock(fd, LOCK_EX) == 0);
+    const auto result = tree.run();
+    ::close(fd);
+    BOOST_TEST(!fs::exists(tree.root / "archives"));
+    BOOST_TEST(fs::exists(tree.root / "consensus/SPEC-KIT-100/SPEC-KIT-100_plan_gemini_1.json"));
+    BOOST_TEST(result.of("exempt").at(0)["spec"] == "SPEC-KIT-100");
+    BOOST_TEST(result.of("exempt").at(0)["reason"] == "locked");
+}
+
+BOOST_AUTO_TEST_CASE(unreadable_lock_counts_as_held)
+{
+    Tree tree;
+    typical_tree(tree.root);
+    fs::create_directories(tree.root / ".locks");
+    // A symlink in place of the lock file: the probe cannot tell, so the spec is skipped.
+    fs::create_symlink("/nonexistent", tree.root / ".locks/SPEC-OPS-200.lock");
+    const auto result = tree.run();
+    BOOST_TEST(fs::exists(tree.root / "consensus/SPEC-OPS-200/SPEC-OPS-200_audit_code_1.json"));
+    bool exempted = false;
+    for (const auto& line : result.of("exempt"))
+        exempted |= line["spec"] == "SPEC-OPS-200" && line["reason"] == "locked";
+    BOOST_TEST(exempted);
+}
+
+BOOST_AUTO_TEST_CASE(protected_spec_is_left_alone)
+{
+    Tree tree;
+    typical_tree(tree.root);
+    auto options = tree.options();
+    options.protect = {"SPEC-OPS-200"};
+    const auto result = tree.run(options);
+    BOOST_TEST(fs::exists(tree.root / "consensus/SPEC-OPS-200/SPEC-OPS-200_audit_code_1.json"));
+    BOOST_TEST(result.summary["files_purged"] == 0);
+}
+
+BOOST_AUTO_TEST_CASE(spec_with_a_running_agent_is_left_alone)
+{
+    Tree tree;
+    typical_tree(tree.root);
+    {
+        auto db = common::Database::open(tree.db, {.mode = common::OpenMode::create});
+        common::schema::migrate(db);
+        db.exec("INSERT INTO agent_executions (agent_id, spec_id, stage, agent_name, outcome, "
+                "spawned_at) VALUES ('a1', 'SPEC-KIT-100', 'plan', 'gemini', 'running', "
+                "datetime('now'))");
+    }
+    const auto result = tree.run();
+    BOOST_TEST(!fs::exists(tree.root / "archives"));
+    BOOST_TEST(result.of("exempt").at(0)["reason"] == "active: agent run in progress");
+}
+
+BOOST_AUTO_TEST_CASE(future_mtimes_are_not_old)
+{
+    Tree tree;
+    put(tree.root, "consensus/SPEC-KIT-100/old.json", 200);
+    put(tree.root, "consensus/SPEC-KIT-100/future.json", -30);
+    const auto result = tree.run();
+    BOOST_TEST(fs::exists(tree.root / "consensus/SPEC-KIT-100/future.json"));
+    BOOST_TEST(!fs::exists(tree.root / "consensus/SPEC-KIT-100/old.json"));
+    BOOST_TEST(result.of("keep").at(0)["reason"] == "future mtime");
+}
+
+BOOST_AUTO_TEST_CASE(symlink_to_a_file_outside_the_root_is_reported_and_left)
+{
+    Tree tree;
+    write_file(tree.dir / "outside.json", "secret");
+    const timespec old[2] = {{now_s - 200 * day, 0}, {now_s - 200 * day, 0}};
+    ::utimensat(AT_FDCWD, (tree.dir / "outside.json").c_str(), old, 0);
+    put(tree.root, "consensus/SPEC-KIT-100/real.json", 45);
+    fs::create_symlink(tree.dir / "outside.json", tree.root / "consensus/SPEC-KIT-100/link.json");
+    fs::create_symlink(tree.dir.path(), tree.root / "commands");
+    const auto result = tree.run();
+    BOOST_TEST(result.code == 0);
+    BOOST_TEST(file_bytes(tree.dir / "outside.json") == "secret");
+    BOOST_TEST(fs::is_symlink(tree.root / "consensus/SPEC-KIT-100/link.json"));
+    BOOST_TEST(fs::is_symlink(tree.root / "commands"));
+    const auto members = archive_contents(tree.root / only_archive(tree.root));
+    BOOST_TEST(members.size() == 1u);
+    BOOST_TEST(members.count("consensus/SPEC-KIT-100/real.json") == 1u);
+    int reported = 0;
+    for (const auto& line : result.of("report"))
+        reported += line["reason"] == "symlink, not followed";
+    BOOST_TEST(reported == 2);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_entries_are_reported_and_left)
+{
+    Tree tree;
+    put(tree.root, "notes.txt", 400);
+    put(tree.root, "consensus/not-a-spec/x.json", 400);
+    put(tree.root, "archives/random.zip", 400);
+    const auto before = snapshot(tree.root);
+    const auto result = tree.run();
+    BOOST_TEST(result.code == 0);
+    BOOST_TEST((snapshot(tree.root) == before));
+    BOOST_TEST(result.of("report").size() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(odd_names_survive_archive_and_restore)
+{
+    Tree tree;
+    const std::vector<std::string> names{"consensus/SPEC-KIT-100/with space.json",
+                                         "consensus/SPEC-KIT-100/new\nline.json",
+                                         "consensus/SPEC-KIT-100/latin1-\xe9\xff.json"};
+    for (const auto& name : names)
+        put(tree.root, name, 45, "content of " + name);
+    const auto before = snapshot(tree.root);
+    BOOST_TEST(tree.run().code == 0);
+    for (const auto& name : names)
+        BOOST_TEST(!fs::exists(tree.root / name));
+
+    auto options = tree.options(Mode::restore);
+    options.restore_archive = tree.root / only_archive(tree.root);
+    const auto restored = tree.run(options);
+    BOOST_TEST(restored.code == 0);
+    BOOST_TEST(restored.summary["files_restored"] == 3);
+    auto after = snapshot(tree.root);
+    for (const auto& name : names)
+        BOOST_TEST(after[name] == before.at(name));
+}
+
+BOOST_AUTO_TEST_CASE(restore_gives_byte_identical_files_with_modes_and_mtimes)
+{
+    Tree tree;
+    typical_tree(tree.root);
+    fs::permissions(tree.root / "consensus/SPEC-KIT-100/SPEC-KIT-100_plan_gemini_1.json",
+                    fs::perms::owner_read);
+    const auto before = snapshot(tree.root);
+    tree.run();
+    auto options = tree.options(Mode::restore);
+    options.restore_archive = tree.root / only_archive(tree.root);
+    BOOST_TEST(tree.run(options).code == 0);
+    auto after = snapshot(tree.root);
+    for (const auto& [path, state] : before)
+        if (path.starts_with("co") && path.find("SPEC-KIT-100_") != std::string::npos)
+            BOOST_TEST(after[path] == state, path);
+}
+
+BOOST_AUTO_TEST_CASE(restore_refuses_to_overwrite_and_writes_nothing)
+{
+    Tree tree;
+    typical_tree(tree.root);
+    tree.run();
+    put(tree.root, "consensus/SPEC-KIT-100/SPEC-KIT-100_plan_gemini_1.json", 1, "newer work");
+    auto options = tree.options(Mode::restore);
+    options.restore_archive = tree.root / only_archive(tree.root);
+    try {
+        tree.run(options);
+        BOOST_FAIL("expected a refusal");
+    } catch (const common::Error& error) {
+        BOOST_TEST(static_cast<int>(error.code()) == 73);
+    }
+    BOOST_TEST(file_bytes(tree.root / "consensus/SPEC-KIT-100/SPEC-KIT-100_plan_gemini_1.json") ==
+               "newer work");
+    BOOST_TEST(!fs::exists(tree.root / "consensus/SPEC-KIT-100/SPEC-KIT-100_plan_claude_1.json"));
+}
+
+BOOST_AUTO_TEST_CASE(restore_never_writes_through_a_symlinked_folder)
+{
+    Tree tree;
+    put(tree.root, "consensus/SPEC-KIT-100/a.json", 45);
+    tree.run();
+    fs::remove_all(tree.root / "consensus/SPEC-KIT-100");
+    fs::create_directories(tree.dir / "elsewhere");
+    fs::create_symlink(tree.dir / "elsewhere", tree.root / "consensus/SPEC-KIT-100");
+    auto options = tree.options(Mode::restore);
+    options.restore_archive = tree.root / only_archive(tree.root);
+    BOOST_CHECK_THROW(tree.run(options), common::Error);
+    BOOST_TEST(fs::is_empty(tree.dir / "elsewhere"));
+}
+
+BOOST_AUTO_TEST_CASE(restore_refuses_an_archive_whose_checksum_differs_from_its_record)
+{
+    Tree tree;
+    put(tree.root, "consensus/SPEC-KIT-100/a.json", 45);
+    tree.run();
+    const auto archive = tree.root / only_archive(tree.root);
+    {
+        auto db = common::Database::open(tree.db);
+        db.exec("UPDATE evidence_archives SET sha256 = 'ab' || substr(sha256, 3)");
+    }
+    auto options = tree.options(Mode::restore);
+    options.restore_archive = archive;
+    try {
+        tree.run(options);
+        BOOST_FAIL("expected a refusal");
+    } catch (const common::Error& error) {
+        BOOST_TEST(static_cast<int>(error.code()) == 65);
+    }
+    BOOST_TEST(!fs::exists(tree.root / "consensus/SPEC-KIT-100/a.json"));
+}
+
+BOOST_AUTO_TEST_CASE(check_exits_2_over_a_spec_limit_and_0_under)
+{
+    Tree tree;
+    put(tree.root, "consensus/SPEC-KIT-100/big.json", 1, std::string(300 * 1024, 'x'));
+    auto options = tree.options(Mode::check);
+    options.policy.warn_bytes = 100 * 1024;
+    options.policy.limit_bytes = 200 * 1024;
+    const auto over = tree.run(options);
+    BOOST_TEST(over.code == 2);
+    BOOST_TEST(over.summary["limit_passed"] == true);
+    BOOST_TEST(over.summary["specs"]["SPEC-KIT-100"] == 300 * 1024);
+    options.policy.limit_bytes = 400 * 1024;
+    const auto under = tree.run(options);
+    BOOST_TEST(under.code == 0);
+    BOOST_TEST(under.summary["warnings"].size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(check_exits_2_over_the_total_limit)
+{
+    Tree tree;
+    put(tree.root, "consensus/SPEC-KIT-100/a.json", 1, std::string(60 * 1024, 'x'));
+    put(tree.root, "consensus/SPEC-KIT-200/a.json", 1, std::string(60 * 1024, 'x'));
+    auto options = tree.options(Mode::check);
+    options.policy.total_limit_bytes = 100 * 1024;
+    BOOST_TEST(tree.run(options).code == 2);
+}
+
+BOOST_AUTO_TEST_CASE(apply_skips_a_file_changed_after_the_plan)
+{
+    Tree tree;
+    typical_tree(tree.root);
+    auto options = tree.options(Mode::plan);
+    options.plan_file = tree.dir / "plan.jsonl";
+    const auto before = snapshot(tree.root);
+    BOOST_TEST(tree.run(options).code == 0);
+    BOOST_TEST((snapshot(tree.root) == before));
+
+    const auto changed = tree.root / "consensus/SPEC-KIT-100/SPEC-KIT-100_plan_gemini_1.json";
+    put(tree.root, "consensus/SPEC-KIT-100/SPEC-KIT-100_plan_gemini_1.json", 40, "changed!");
+    options.mode = Mode::apply;
+    const auto applied = tree.run(options);
+    BOOST_TEST(applied.code == 1);
+    BOOST_TEST(file_bytes(changed) == "changed!");
+    const auto skipped = applied.of("skip");
+    BOOST_REQUIRE_EQUAL(skipped.size(), 1u);
+    BOOST_TEST(skipped[0]["path"] == "consensus/SPEC-KIT-100/SPEC-KIT-100_plan_gemini_1.json");
+    // The rest of the plan was carried out.
+    BOOST_TEST(archive_contents(tree.root / only_archive(tree.root)).size() == 3u);
+    BOOST_TEST(!fs::exists(tree.root / "consensus/SPEC-OPS-200/SPEC-OPS-200_audit_code_1.json"));
+}
+
+BOOST_AUTO_TEST_CASE(apply_refuses_a_plan_for_another_root_and_changes_nothing)
+{
+    Tree tree;
+    typical_tree(tree.root);
+    write_file(tree.dir / "plan.jsonl",
+               R"({"tool":"evidence-prune","kind":"plan","schema_version":1,"root":"/elsewhere"})"
+               "\n");
+    auto options = tree.options(Mode::apply);
+    options.plan_file = tree.dir / "plan.jsonl";
+    const auto before = snapshot(tree.root);
+    BOOST_CHECK_THROW(tree.run(options), common::Error);
+    BOOST_TEST((snapshot(tree.root) == before));
+}
+
+BOOST_AUTO_TEST_CASE(rows_older_than_the_purge_age_are_deleted_and_newer_kept)
+{
+    Tree tree;
+    {
+        auto db = common::Database::open(tree.db, {.mode = common::OpenMode::create});
+        common::schema::migrate(db);
+        db.exec(R"sql(
+INSERT INTO spawn_batches (batch_id, spec_id, stage, mode, agent_count, started_at, finished_at,
+    owner_pid, owner_start) VALUES
+  (1, 'SPEC-KIT-1', 'plan', 'parallel', 1, '2026-01-01 00:00:00', '2026-01-01 00:00:01', 1, 1),
+  (2, 'SPEC-KIT-1', 'plan', 'parallel', 1, '2026-05-20 00:00:00', '2026-05-20 00:00:01', 1, 1);
+INSERT INTO spawn_metrics (batch_id, agent_name, spawn_latency_us, success, recorded_at) VALUES
+  (1, 'gemini', 100, 1, '2026-01-01 00:00:00'), (2, 'gemini', 100, 1, '2026-05-20 00:00:00');
+INSERT INTO agent_executions (agent_id, spec_id, stage, agent_name, spawned_at, completed_at,
+    outcome) VALUES
+  ('old', 'SPEC-KIT-1', 'plan', 'gemini', '2026-01-01 00:00:00', '2026-01-01 00:00:01', 'success'),
+  ('new', 'SPEC-KIT-1', 'plan', 'gemini', '2026-05-20 00:00:00', '2026-05-20 00:00:01', 'success');
+)sql");
+    }
+    const auto dry = tree.run(Mode::dry_run);
+    BOOST_TEST(dry.summary["rows_deleted"] == 3);
+    BOOST_TEST(tree.query("SELECT count(*) FROM agent_executions") == 2);
+    const auto result = tree.run();
+    BOOST_TEST(result.summary["rows_deleted"] == 3);
+    BOOST_TEST(tree.query("SELECT count(*) FROM agent_executions WHERE agent_id = 'new'") == 1);
+    BOOST_TEST(tree.query("SELECT count(*) FROM agent_executions") == 1);
+    BOOST_TEST(tree.query("SELECT count(*) FROM spawn_batches") == 1);
+    BOOST_TEST(tree.query("SELECT count(*) FROM spawn_metrics") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(archive_is_purged_by_the_age_of_its_evidence)
+{
+    Tree tree;
+    put(tree.root, "consensus/SPEC-KIT-100/a.json", 80);
+    tree.run();
+    const auto archive = only_archive(tree.root);
+    // Nine days later the evidence is 89 days old: kept. Eleven days later: purged.
+    BOOST_TEST(tree.run(Mode::run, now_s + 9 * day).of("purge").empty());
+    BOOST_TEST(fs::exists(tree.root / archive));
+    const auto later = tree.run(Mode::run, now_s + 11 * day);
+    BOOST_TEST(later.of("purge").size() == 1u);
+    BOOST_TEST(!fs::exists(tree.root / archive));
+    BOOST_TEST(tree.query("SELECT count(*) FROM evidence_archives WHERE action = 'purge' AND "
+                          "archive_path IS NOT NULL") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(without_a_database_archives_age_by_their_own_mtime)
+{
+    Tree tree;
+    put(tree.root, "consensus/SPEC-KIT-100/a.json", 80);
+    auto options = tree.options();
+    options.database.reset();
+    tree.run(options);
+    const auto archive = only_archive(tree.root);
+    BOOST_TEST(!fs::exists(tree.db));
+    BOOST_TEST(tree.run(options, now_s + 9 * day).of("purge").empty());
+    BOOST_TEST(tree.run(options, now_s + 11 * day).of("purge").size() == 1u);
+    BOOST_TEST(!fs::exists(tree.root / archive));
+}
+
+BOOST_AUTO_TEST_CASE(taken_archive_name_gets_a_number)
+{
+    Tree tree;
+    put(tree.root, "archives/SPEC-KIT-100-20260601.tar.gz", 1, "someone else's");
+    put(tree.root, "consensus/SPEC-KIT-100/a.json", 45);
+    auto options = tree.options();
+    options.database.reset();
+    const auto result = tree.run(options);
+    BOOST_TEST(result.of("archive").at(0)["archive"] == "archives/SPEC-KIT-100-20260601-2.tar.gz");
+    BOOST_TEST(file_bytes(tree.root / "archives/SPEC-KIT-100-20260601.tar.gz") == "someone else's");
+}
+
+BOOST_AUTO_TEST_CASE(archive_without_a_record_is_verified_recorded_and_finished)
+{
+    Tree tree;
+    put(tree.root, "consensus/SPEC-KIT-100/a.json", 45);
+    put(tree.root, "consensus/SPEC-KIT-100/b.json", 46);
+    // What a run killed between rename and record leaves: the archive, the originals, no row.
+    const auto root = common::TreeRoot::open(tree.root);
+    fs::create_directories(tree.root / "archives");
+    std::vector<evidence_prune::FileRecord> files;
+    for (const auto* name : {"consensus/SPEC-KIT-100/a.json", "consensus/SPEC-KIT-100/b.json"}) {
+        const auto info = root.stat(name);
+        files.push_back({name, info->size, info->mtime_ns, info->inode, info->mode});
+    }
+    evidence_prune::write_archive(root, "archives/SPEC-KIT-100-20260531.tar.gz", files);
+
+    const auto result = tree.run();
+    BOOST_TEST(result.code == 0, result.err);
+    BOOST_TEST(result.of("recover").size() == 1u);
+    BOOST_TEST(result.of("archive").empty());
+    BOOST_TEST(!fs::exists(tree.root / "consensus/SPEC-KIT-100/a.json"));
+    BOOST_TEST(archive_contents(tree.root / "archives/SPEC-KIT-100-20260531.tar.gz").size() == 2u);
+    BOOST_TEST(tree.query("SELECT count(*) FROM evidence_archives WHERE action = 'archive' AND "
+                          "archive_path = 'archives/SPEC-KIT-100-20260531.tar.gz'") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(damaged_archive_without_a_record_is_removed_and_the_files_archived_again)
+{
+    Tree tree;
+    put(tree.root, "consensus/SPEC-KIT-100/a.json", 45);
+    put(tree.root, "archives/SPEC-KIT-100-20260531.tar.gz", 1, "not gzip at all");
+    const auto result = tree.run();
+    BOOST_TEST(result.code == 0, result.err);
+    BOOST_TEST(!fs::exists(tree.root / "archives/SPEC-KIT-100-20260531.tar.gz"));
+    BOOST_TEST(archive_contents(tree.root / "archives/SPEC-KIT-100-20260601.tar.gz").size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(temporary_files_of_an_interrupted_run_are_removed)
+{
+    Tree tree;
+    put(tree.root, "archives/.SPEC-KIT-100-20260601.tar.gz.evidence-prune-partial", 0, "half");
+    put(tree.root, "consensus/SPEC-KIT-100/.a.json.evidence-prune-partial", 0, "half");
+    put(tree.root, "consensus/SPEC-KIT-100/a.json", 45);
+    const auto result = tree.run();
+    BOOST_TEST(result.of("clean").size() == 2u);
+    BOOST_TEST(
+        !fs::exists(tree.root / "archives/.SPEC-KIT-100-20260601.tar.gz.evidence-prune-partial"));
+    BOOST_TEST(!fs::exists(tree.root / "consensus/SPEC-KIT-100/.a.json.evidence-prune-partial"));
+    BOOST_TEST(result.of("archive").at(0)["archive"] == "archives/SPEC-KIT-100-20260601.tar.gz");
+}
+
+BOOST_AUTO_TEST_CASE(second_instance_on_the_same_root_is_refused_with_75)
+{
+    Tree tree;
+    typical_tree(tree.root);
+    const int fd = ::open(tree.root.c_str(), O_RDONLY | O_DIRECTORY);
+    BOOST_REQUIRE(::flock(fd, LOCK_EX) == 0);
+    try {
+        tree.run();
+        BOOST_FAIL("expected exit 75");
+    } catch (const common::Error& error) {
+        BOOST_TEST(static_cast<int>(error.code()) == 75);
+    }
+    ::close(fd);
+    BOOST_TEST(!fs::exists(tree.root / "archives"));
+}
+
+BOOST_AUTO_TEST_CASE(explain_gives_each_decision_its_reason)
+{
+    Tree tree;
+    typical_tree(tree.root);
+    auto options = tree.options(Mode::dry_run);
+    options.explain = true;
+    const auto result = tree.run(options);
+    BOOST_TEST(result.err.find("SPEC-NEW-300: leave alone: active: modified 2d ago") !=
+                   std::string::npos,
+               result.err);
+    BOOST_TEST(result.err.find("SPEC-KIT-100: keep consensus/SPEC-KIT-100/"
+                               "SPEC-KIT-100_plan_synthesis_2.json: newest synthesis") !=
+               std::string::npos);
+    BOOST_TEST(result.err.find("SPEC-OPS-200: purge 2 files") != std::string::npos);
+    BOOST_TEST(result.err.find("age>90d") != std::string::npos);
+}

@@ -1,0 +1,423 @@
+#include "archiver.hpp"
+
+#include "common/archive.hpp"
+#include "common/digest.hpp"
+#include "common/error.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <map>
+#include <optional>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace evidence_prune {
+namespace {
+
+using common::Error;
+using common::Exit;
+using common::UniqueFd;
+
+// Files up to this size are read once into memory (hashed, then archived); larger ones are
+// read twice, so that the digest is in the member's header before its content.
+constexpr std::uint64_t in_memory_limit = 8ull << 20;
+
+std::string temporary_name(std::string_view name)
+{
+    return fmt::format(".{}{}", name, partial_suffix);
+}
+
+bool read_all(int fd, std::string& content, std::uint64_t expected)
+{
+    content.resize(expected + 1);
+    std::size_t got = 0;
+    for (;;) {
+        const auto n = ::read(fd, content.data() + got, content.size() - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return false;
+        if (n == 0) break;
+        got += static_cast<std::size_t>(n);
+        if (got == content.size()) break;
+    }
+    content.resize(got);
+    return true;
+}
+
+// Copies `fd` into `sink` in chunks; returns the number of bytes.
+std::uint64_t stream(int fd, const std::function<void(std::string_view)>& sink)
+{
+    std::vector<char> buffer(1 << 18);
+    std::uint64_t total = 0;
+    for (;;) {
+        const auto n = ::read(fd, buffer.data(), buffer.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw Error(Exit::io, "read failed: {}", std::strerror(errno));
+        if (n == 0) return total;
+        sink({buffer.data(), static_cast<std::size_t>(n)});
+        total += static_cast<std::uint64_t>(n);
+    }
+}
+
+// The members' checksums, in sha256sum's format (GNU escaping for '\\' and newlines), so that
+// an operator who extracts an archive can check it with `sha256sum -c`.
+std::string manifest_line(const std::string& sha256, const std::string& path)
+{
+    if (path.find_first_of("\\\n") == std::string::npos) return sha256 + "  " + path + "\n";
+    std::string escaped;
+    for (const char c : path) {
+        if (c == '\\')
+            escaped += "\\\\";
+        else if (c == '\n')
+            escaped += "\\n";
+        else
+            escaped.push_back(c);
+    }
+    return "\\" + sha256 + "  " + escaped + "\n";
+}
+
+std::map<std::string, std::string> parse_manifest(std::string_view text, const std::string& archive)
+{
+    std::map<std::string, std::string> checksums;
+    while (!text.empty()) {
+        const auto end = text.find('\n');
+        auto line = text.substr(0, end);
+        text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+        const bool escaped = !line.empty() && line.front() == '\\';
+        if (escaped) line.remove_prefix(1);
+        if (line.size() < 66 || line.substr(64, 2) != "  ")
+            throw Error(Exit::data, "{}: malformed checksum list", archive);
+        std::string path;
+        for (std::size_t i = 66; i < line.size(); ++i) {
+            if (escaped && line[i] == '\\' && i + 1 < line.size()) {
+                path.push_back(line[i + 1] == 'n' ? '\n' : line[i + 1]);
+                ++i;
+            } else {
+                path.push_back(line[i]);
+            }
+        }
+        checksums[path] = std::string(line.substr(0, 64));
+    }
+    return checksums;
+}
+
+bool same_file(const struct stat& status, const FileRecord& file)
+{
+    return S_ISREG(status.st_mode) && static_cast<std::uint64_t>(status.st_size) == file.size &&
+           common::to_ns(status.st_mtim.tv_sec, status.st_mtim.tv_nsec) == file.mtime_ns &&
+           status.st_ino == file.inode;
+}
+
+// Renames without replacing: renameat2(RENAME_NOREPLACE), else link and unlink.
+void rename_no_replace(int directory, const std::string& from, const std::string& to,
+                       const std::string& what)
+{
+    if (::renameat2(directory, from.c_str(), directory, to.c_str(), RENAME_NOREPLACE) == 0) return;
+    if (errno != EINVAL && errno != ENOSYS) throw common::system_error(errno, what);
+    if (::linkat(directory, from.c_str(), directory, to.c_str(), 0) != 0)
+        throw common::system_error(errno, what);
+    ::unlinkat(directory, from.c_str(), 0);
+}
+
+// Removes the temporary file unless released.
+struct TemporaryFile {
+    int directory;
+    std::string name;
+    bool armed = true;
+    ~TemporaryFile()
+    {
+        if (armed) ::unlinkat(directory, name.c_str(), 0);
+    }
+};
+
+}  // namespace
+
+WrittenArchive write_archive(const common::TreeRoot& root, const std::string& archive,
+                             const std::vector<FileRecord>& files)
+{
+    const auto [folder, name] = common::split_parent(archive);
+    const auto directory = root.open_directory(folder);
+    const auto shown = (root.path() / archive).string();
+    if (root.stat(archive)) throw Error(Exit::cant_create, "{} exists; not replacing it", shown);
+    TemporaryFile temporary{directory.get(), temporary_name(name)};
+    ::unlinkat(directory.get(), temporary.name.c_str(), 0);
+    UniqueFd out(::openat(directory.get(), temporary.name.c_str(),
+                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!out) {
+        temporary.armed = false;
+        throw common::system_error(errno, "cannot create " + shown);
+    }
+
+    WrittenArchive written;
+    // Names outside ASCII go in as raw bytes: libarchive cannot convert them in every locale.
+    const bool raw_names = std::any_of(files.begin(), files.end(), [](const FileRecord& file) {
+        return std::any_of(file.path.begin(), file.path.end(),
+                           [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+    });
+    common::ArchiveWriter writer(out.get(), shown, raw_names);
+    std::string content;
+    std::string manifest;
+    common::FolderCache folders(root);
+    for (const auto& file : files) {
+        UniqueFd in;
+        try {
+            in = folders.open_file(file.path);
+        } catch (const Error&) {
+            written.changed.push_back(file);
+            continue;
+        }
+        struct stat status {};
+        if (::fstat(in.get(), &status) != 0 || !same_file(status, file)) {
+            written.changed.push_back(file);
+            continue;
+        }
+        Member member{file, {}};
+        member.file.mode = status.st_mode & 07777;
+        common::ArchiveMember header{.path = file.path,
+                                     .size = file.size,
+                                     .mtime_ns = file.mtime_ns,
+                                     .mode = member.file.mode,
+                                     .sha256 = {}};
+        const auto what = (root.path() / file.path).string();
+        if (file.size <= in_memory_limit) {
+            if (!read_all(in.get(), content, file.size))
+                throw common::system_error(errno, "cannot read " + what);
+            if (content.size() != file.size)
+                throw Error(Exit::io, "{} changed while it was archived", what);
+            writer.begin(header);
+            writer.write(content);
+            header.sha256 = common::sha256_hex(content);
+        } else {
+            writer.begin(header);
+            common::Sha256 digest;
+            const auto copied = stream(in.get(), [&](std::string_view bytes) {
+                digest.update(bytes);
+                writer.write(bytes);
+            });
+            if (copied != file.size)
+                throw Error(Exit::io, "{} changed while it was archived", what);
+            header.sha256 = digest.hex_digest();
+        }
+        manifest += manifest_line(header.sha256, file.path);
+        // A file written to while we read it would be archived half old, half new.
+        if (::fstat(in.get(), &status) != 0 || !same_file(status, file))
+            throw Error(Exit::io, "{} changed while it was archived", what);
+        member.sha256 = header.sha256;
+        written.bytes_before += file.size;
+        written.newest_mtime_ns = std::max(written.newest_mtime_ns, file.mtime_ns);
+        written.members.push_back(std::move(member));
+    }
+    if (written.members.empty()) return written;
+    writer.begin({.path = std::string(manifest_name),
+                  .size = manifest.size(),
+                  .mtime_ns = written.newest_mtime_ns,
+                  .mode = 0600,
+                  .sha256 = {}});
+    writer.write(manifest);
+    writer.finish();
+    // The archive's own mtime is the evidence time, for runs without a database.
+    const timespec times[2] = {{0, UTIME_OMIT},
+                               {static_cast<time_t>(written.newest_mtime_ns / 1'000'000'000),
+                                static_cast<long>(written.newest_mtime_ns % 1'000'000'000)}};
+    if (::futimens(out.get(), times) != 0 || ::fsync(out.get()) != 0)
+        throw common::system_error(errno, "cannot write " + shown);
+    rename_no_replace(directory.get(), temporary.name, std::string(name),
+                      "cannot rename the archive into place as " + shown);
+    temporary.armed = false;
+    if (::fsync(directory.get()) != 0) throw common::system_error(errno, "cannot flush " + shown);
+    return written;
+}
+
+std::pair<std::vector<Member>, VerifiedArchive> read_archive(const common::TreeRoot& root,
+                                                             const std::string& archive)
+{
+    const auto shown = (root.path() / archive).string();
+    const auto in = root.open_file(archive);
+    common::ArchiveReader reader(in.get(), shown);
+    std::vector<Member> members;
+    std::optional<std::map<std::string, std::string>> checksums;
+    common::ArchiveMember header;
+    while (reader.next(header)) {
+        common::Sha256 digest;
+        std::string text;
+        std::uint64_t size = 0;
+        const bool is_manifest = header.path == manifest_name;
+        reader.read_data([&](std::string_view bytes) {
+            digest.update(bytes);
+            size += bytes.size();
+            if (is_manifest) text += bytes;
+        });
+        if (size != header.size)
+            throw Error(Exit::data, "{}: member {} is cut short", shown, header.path);
+        if (is_manifest) {
+            checksums = parse_manifest(text, shown);
+            continue;
+        }
+        members.push_back({FileRecord{.path = header.path,
+                                      .size = header.size,
+                                      .mtime_ns = header.mtime_ns,
+                                      .inode = 0,
+                                      .mode = header.mode},
+                           digest.hex_digest()});
+    }
+    if (!checksums) throw Error(Exit::data, "{}: no checksum list ({})", shown, manifest_name);
+    for (const auto& member : members) {
+        const auto found = checksums->find(member.file.path);
+        if (found == checksums->end() || found->second != member.sha256)
+            throw Error(Exit::data, "{}: member {} does not match its recorded SHA-256", shown,
+                        member.file.path);
+    }
+    VerifiedArchive verified{reader.file_sha256(), reader.bytes_read()};
+    return {std::move(members), verified};
+}
+
+VerifiedArchive verify_archive(const common::TreeRoot& root, const std::string& archive,
+                               const std::vector<Member>& members)
+{
+    const auto shown = (root.path() / archive).string();
+    const auto in = root.open_file(archive);
+    common::ArchiveReader reader(in.get(), shown);
+    common::ArchiveMember header;
+    std::size_t index = 0;
+    std::optional<std::map<std::string, std::string>> checksums;
+    while (reader.next(header)) {
+        if (index == members.size() && header.path == manifest_name && !checksums) {
+            std::string text;
+            reader.read_data([&](std::string_view bytes) { text += bytes; });
+            checksums = parse_manifest(text, shown);
+            continue;
+        }
+        if (index >= members.size() || checksums)
+            throw Error(Exit::data, "{}: unexpected member {}", shown, header.path);
+        const auto& expected = members[index++];
+        common::Sha256 digest;
+        std::uint64_t size = 0;
+        reader.read_data([&](std::string_view bytes) {
+            digest.update(bytes);
+            size += bytes.size();
+        });
+        if (header.path != expected.file.path)
+            throw Error(Exit::data, "{}: member {} where {} was written", shown, header.path,
+                        expected.file.path);
+        if (size != expected.file.size || header.size != expected.file.size)
+            throw Error(Exit::data, "{}: {} holds {} bytes, the original {}", shown, header.path,
+                        size, expected.file.size);
+        if (digest.hex_digest() != expected.sha256)
+            throw Error(Exit::data, "{}: {} does not match the original's SHA-256", shown,
+                        header.path);
+    }
+    if (index != members.size())
+        throw Error(Exit::data, "{}: {} is missing", shown, members[index].file.path);
+    if (!checksums || checksums->size() != members.size())
+        throw Error(Exit::data, "{}: the checksum list is missing or incomplete", shown);
+    for (const auto& member : members) {
+        const auto found = checksums->find(member.file.path);
+        if (found == checksums->end() || found->second != member.sha256)
+            throw Error(Exit::data, "{}: the checksum list is wrong for {}", shown,
+                        member.file.path);
+    }
+    struct stat status {};
+    if (::fstat(in.get(), &status) != 0) throw common::system_error(errno, shown);
+    if (static_cast<std::uint64_t>(status.st_size) != reader.bytes_read())
+        throw Error(Exit::data, "{}: {} bytes on disk, {} read", shown, status.st_size,
+                    reader.bytes_read());
+    return {reader.file_sha256(), reader.bytes_read()};
+}
+
+namespace {
+
+void write_fully(int fd, std::string_view bytes, const std::string& what)
+{
+    while (!bytes.empty()) {
+        const auto n = ::write(fd, bytes.data(), bytes.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw common::system_error(errno, "cannot write " + what);
+        bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+}
+
+}  // namespace
+
+RestoreResult restore_archive(const common::TreeRoot& root, const std::string& archive_path,
+                              const std::function<UniqueFd()>& open_archive)
+{
+    // First pass: every name is a plain path below the root and none exists; the checksum
+    // list, at the end, is read for the second.
+    std::map<std::string, std::string> checksums;
+    {
+        const auto in = open_archive();
+        common::ArchiveReader reader(in.get(), archive_path);
+        common::ArchiveMember header;
+        while (reader.next(header)) {
+            if (header.path == manifest_name) {
+                std::string text;
+                reader.read_data([&](std::string_view bytes) { text += bytes; });
+                checksums = parse_manifest(text, archive_path);
+                continue;
+            }
+            if (!common::is_safe_relative(header.path))
+                throw Error(Exit::data, "{}: member '{}' is not a plain path below the root",
+                            archive_path, header.path);
+            if (root.stat(header.path))
+                throw Error(Exit::cant_create, "{} exists; --restore never overwrites a file",
+                            (root.path() / header.path).string());
+        }
+    }
+    RestoreResult result;
+    const auto in = open_archive();
+    common::ArchiveReader reader(in.get(), archive_path);
+    common::ArchiveMember header;
+    while (reader.next(header)) {
+        if (header.path == manifest_name) continue;
+        const auto [folder, name] = common::split_parent(header.path);
+        const auto shown = (root.path() / header.path).string();
+        const auto directory = root.open_directory(folder, true);
+        TemporaryFile temporary{directory.get(), temporary_name(name)};
+        ::unlinkat(directory.get(), temporary.name.c_str(), 0);
+        UniqueFd out(::openat(directory.get(), temporary.name.c_str(),
+                              O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+        if (!out) {
+            temporary.armed = false;
+            throw common::system_error(errno, "cannot create " + shown);
+        }
+        common::Sha256 digest;
+        std::uint64_t size = 0;
+        reader.read_data([&](std::string_view bytes) {
+            digest.update(bytes);
+            size += bytes.size();
+            write_fully(out.get(), bytes, shown);
+        });
+        auto sha = digest.hex_digest();
+        const auto recorded = checksums.find(header.path);
+        if (size != header.size || (recorded != checksums.end() && sha != recorded->second) ||
+            (recorded == checksums.end() && !header.sha256.empty() && sha != header.sha256))
+            throw Error(Exit::data, "{}: member {} does not match its recorded size and SHA-256",
+                        archive_path, header.path);
+        const timespec times[2] = {{0, UTIME_OMIT},
+                                   {static_cast<time_t>(header.mtime_ns / 1'000'000'000),
+                                    static_cast<long>(header.mtime_ns % 1'000'000'000)}};
+        if (::fchmod(out.get(), static_cast<mode_t>(header.mode & 07777)) != 0 ||
+            ::futimens(out.get(), times) != 0 || ::fsync(out.get()) != 0)
+            throw common::system_error(errno, "cannot write " + shown);
+        // link() refuses an existing name, symlink or not: nothing is overwritten.
+        if (::linkat(directory.get(), temporary.name.c_str(), directory.get(),
+                     std::string(name).c_str(), 0) != 0)
+            throw common::system_error(errno, "cannot restore " + shown);
+        if (::fsync(directory.get()) != 0)
+            throw common::system_error(errno, "cannot flush " + shown);
+        result.restored.push_back({FileRecord{.path = header.path,
+                                              .size = size,
+                                              .mtime_ns = header.mtime_ns,
+                                              .inode = 0,
+                                              .mode = header.mode},
+                                   std::move(sha)});
+    }
+    result.sha256 = reader.file_sha256();
+    return result;
+}
+
+}  // namespace evidence_prune

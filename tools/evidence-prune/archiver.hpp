@@ -1,0 +1,74 @@
+#pragma once
+// Archives of a spec's files: written under a temporary name, flushed, renamed into place,
+// re-read and verified member by member; and put back by --restore.
+
+#include "common/tree.hpp"
+#include "policy.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace evidence_prune {
+
+// The suffix of temporary files: whatever carries it under the root is left by an
+// interrupted run and is removed by the next one.
+constexpr std::string_view partial_suffix = ".evidence-prune-partial";
+
+// The member, last in each archive, that lists the others' SHA-256 in sha256sum's format.
+constexpr std::string_view manifest_name = ".spec-hygiene.sha256";
+
+// A file as archived, with the SHA-256 of its content.
+struct Member {
+    FileRecord file;
+    std::string sha256;
+};
+
+// An archive written into place.
+struct WrittenArchive {
+    std::vector<Member> members;       // in archive order
+    std::vector<FileRecord> changed;   // left out: changed since the walk, or gone
+    std::uint64_t bytes_before = 0;    // the members' sizes
+    std::int64_t newest_mtime_ns = 0;  // the evidence time
+};
+
+// An archive read back and found to match.
+struct VerifiedArchive {
+    std::string sha256;  // of the archive file
+    std::uint64_t bytes = 0;
+};
+
+// Writes `files` into the tar.gz `archive` (relative to the root, in an existing folder):
+// temporary name, fsync of file and folder, rename without replacing. A file whose size,
+// mtime or inode differ from `files` is left out and listed. Writes nothing when no file is
+// left. Throws Error 74/77 (the temporary file is removed) and 73 when `archive` exists.
+WrittenArchive write_archive(const common::TreeRoot& root, const std::string& archive,
+                             const std::vector<FileRecord>& files);
+
+// Reads `archive` back: exactly `members`, in order, each with its size and SHA-256.
+// Throws Error 65 naming the first difference.
+VerifiedArchive verify_archive(const common::TreeRoot& root, const std::string& archive,
+                               const std::vector<Member>& members);
+
+// Reads every member of `archive` (relative to the root) and checks each against the SHA-256
+// it carries. Returns the members and the archive's own digest; throws Error 65 when damaged.
+std::pair<std::vector<Member>, VerifiedArchive> read_archive(const common::TreeRoot& root,
+                                                             const std::string& archive);
+
+// What --restore did.
+struct RestoreResult {
+    std::vector<Member> restored;
+    std::string sha256;  // of the archive file
+};
+
+// Puts the members of the archive open on `archive_fd` back under `root`, each with its mode
+// and mtime, after checking that none exists: Error 73 naming the first that does, before
+// anything is written. Never writes through a symlink (O_NOFOLLOW on every component,
+// O_EXCL on the file). A member whose content does not match its SHA-256 is Error 65; the
+// files restored before it stay.
+RestoreResult restore_archive(const common::TreeRoot& root, const std::string& archive_path,
+                              const std::function<common::UniqueFd()>& open_archive);
+
+}  // namespace evidence_prune

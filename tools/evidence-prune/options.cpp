@@ -1,0 +1,167 @@
+#include "options.hpp"
+
+#include "common/cli.hpp"
+#include "common/error.hpp"
+#include "common/spec_id.hpp"
+
+#include <array>
+#include <system_error>
+
+namespace evidence_prune {
+namespace {
+
+using common::Error;
+using common::Exit;
+
+constexpr std::array<std::string_view, 1> formats{"json"};
+constexpr common::SharedOptionSet shared_set{.database = true, .evidence = true};
+constexpr std::string_view section = "evidence-prune";
+
+cxxopts::Options make_cli()
+{
+    cxxopts::Options cli("evidence-prune",
+                         "Enforce the retention policy on the evidence tree and on old database "
+                         "rows: archive, verify, purge, exempt active specs, watch size limits.");
+    cli.custom_help("[ACTION] [OPTIONS]");
+    auto action = cli.add_options("Actions");
+    action("dry-run", "report exactly what a run would do and change nothing");
+    action("check", "change nothing; print the sizes and exit 2 when a hard limit is passed");
+    action("plan", "change nothing; write the actions to FILE (- for stdout) for --apply",
+           cxxopts::value<std::string>(), "FILE");
+    action("apply", "carry out a plan, skipping every file changed since it was made",
+           cxxopts::value<std::string>(), "FILE");
+    action("restore", "put an archive's files back where they were, never overwriting one",
+           cxxopts::value<std::string>(), "ARCHIVE");
+    action("explain", "print each decision and its reason on stderr");
+    auto policy = cli.add_options("Policy");
+    policy("archive-after", "archive files older than AGE (default 30d)",
+           cxxopts::value<std::string>(), "AGE");
+    policy("purge-after", "purge files and archives whose evidence is older than AGE (default 90d)",
+           cxxopts::value<std::string>(), "AGE");
+    policy("active-window", "a spec with a file changed within AGE is active (default 7d)",
+           cxxopts::value<std::string>(), "AGE");
+    policy("warn-mb", "warn when a spec passes N MiB (default 45)", cxxopts::value<double>(), "N");
+    policy("limit-mb", "hard limit per spec, in MiB (default 50)", cxxopts::value<double>(), "N");
+    policy("total-limit-mb", "hard limit for the whole tree, in MiB (default 500)",
+           cxxopts::value<double>(), "N");
+    policy("protect", "never touch SPEC (repeatable)", cxxopts::value<std::vector<std::string>>(),
+           "SPEC");
+    common::add_shared_options(cli, shared_set, "output: json (JSON Lines; the only format)");
+    return cli;
+}
+
+std::chrono::seconds age_setting(const cxxopts::ParseResult& result, const std::string& flag,
+                                 const common::Config& config, std::string_view key,
+                                 std::chrono::seconds fallback)
+{
+    if (auto given = common::flag<std::string>(result, flag)) return parse_age(*given, "--" + flag);
+    if (auto days = config.get<double>(section, key)) {
+        if (*days < 0 || *days > 36500)
+            throw Error(Exit::config, "{}: {}.{} must be between 0 and 36500 days, not {}",
+                        config.source(), section, key, *days);
+        return std::chrono::seconds(static_cast<std::int64_t>(*days * 86400));
+    }
+    return fallback;
+}
+
+std::uint64_t size_setting(const cxxopts::ParseResult& result, const std::string& flag,
+                           const common::Config& config, std::string_view key,
+                           std::uint64_t fallback)
+{
+    const double mib = common::bounded_setting<double>(result, flag, config, section, key,
+                                                       static_cast<double>(fallback) / (1 << 20),
+                                                       0.0, 1024.0 * 1024.0 * 1024.0);
+    return static_cast<std::uint64_t>(mib * (1 << 20));
+}
+
+}  // namespace
+
+std::string help_text()
+{
+    return make_cli().help({"Actions", "Policy", "Common"});
+}
+
+std::string_view mode_name(Mode mode)
+{
+    switch (mode) {
+    case Mode::run: return "run";
+    case Mode::dry_run: return "dry-run";
+    case Mode::check: return "check";
+    case Mode::plan: return "plan";
+    case Mode::apply: return "apply";
+    case Mode::restore: return "restore";
+    }
+    return "?";
+}
+
+Options parse_options(std::span<char*> args, const common::EnvLookup& env, bool stderr_is_terminal)
+{
+    auto cli = make_cli();
+    const auto result = common::parse_arguments(cli, args);
+
+    Options options;
+    options.shared =
+        common::resolve_shared_options(result, env, shared_set, formats, formats.front());
+    if (options.shared.help || options.shared.version) return options;
+    const auto& config = options.shared.config;
+
+    int modes = 0;
+    for (const auto& [flag, mode] :
+         std::array{std::pair{"check", Mode::check}, std::pair{"plan", Mode::plan},
+                    std::pair{"apply", Mode::apply}, std::pair{"restore", Mode::restore}}) {
+        if (result.count(flag) == 0) continue;
+        options.mode = mode;
+        ++modes;
+    }
+    const bool dry_run = result.count("dry-run") > 0;
+    if (modes > 1 || (dry_run && modes == 1 && options.mode != Mode::plan))
+        throw Error(Exit::usage, "choose one of --dry-run, --check, --plan, --apply, --restore");
+    if (dry_run && modes == 0) options.mode = Mode::dry_run;
+    if (auto file = common::flag<std::string>(result, "plan")) options.plan_file = *file;
+    if (auto file = common::flag<std::string>(result, "apply")) options.plan_file = *file;
+    if (auto archive = common::flag<std::string>(result, "restore"))
+        options.restore_archive = *archive;
+    if ((options.mode == Mode::plan || options.mode == Mode::apply) && options.plan_file.empty())
+        throw Error(Exit::usage, "--{} needs a file name", mode_name(options.mode));
+    if (options.mode == Mode::restore && options.restore_archive.empty())
+        throw Error(Exit::usage, "--restore needs an archive");
+    options.explain = result.count("explain") > 0 || options.shared.verbose;
+
+    auto& policy = options.policy;
+    policy.archive_after =
+        age_setting(result, "archive-after", config, "archive_days", policy.archive_after);
+    policy.purge_after =
+        age_setting(result, "purge-after", config, "purge_days", policy.purge_after);
+    policy.active_window =
+        age_setting(result, "active-window", config, "active_days", policy.active_window);
+    if (policy.purge_after < policy.archive_after)
+        throw Error(Exit::usage, "the purge age ({}) is shorter than the archive age ({})",
+                    age_text(policy.purge_after), age_text(policy.archive_after));
+    policy.warn_bytes = size_setting(result, "warn-mb", config, "warn_spec_mb", policy.warn_bytes);
+    policy.limit_bytes =
+        size_setting(result, "limit-mb", config, "limit_spec_mb", policy.limit_bytes);
+    policy.total_limit_bytes =
+        size_setting(result, "total-limit-mb", config, "limit_total_mb", policy.total_limit_bytes);
+
+    if (auto specs = common::flag<std::vector<std::string>>(result, "protect")) {
+        for (const auto& spec : *specs)
+            if (!common::is_spec_id(spec))
+                throw Error(Exit::usage, "--protect: '{}' is not a SPEC-ID (e.g. SPEC-KIT-933)",
+                            spec);
+        options.protect = *specs;
+    }
+
+    // The database is optional: used when named, or when the default one exists.
+    options.database_required = result.count("db") > 0 || env("SPEC_HYGIENE_DB").has_value() ||
+                                config.text("common", "db").has_value();
+    std::error_code ec;
+    if (options.database_required || std::filesystem::exists(options.shared.database, ec))
+        options.database = options.shared.database;
+    options.evidence_required = result.count("evidence") > 0 ||
+                                env("SPEC_HYGIENE_EVIDENCE").has_value() ||
+                                config.text("common", "evidence").has_value();
+    options.progress = stderr_is_terminal && !options.shared.quiet;
+    return options;
+}
+
+}  // namespace evidence_prune

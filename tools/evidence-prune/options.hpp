@@ -1,0 +1,50 @@
+#pragma once
+// evidence-prune's command line, parsed into a plain struct.
+
+#include "common/options.hpp"
+#include "common/paths.hpp"
+#include "policy.hpp"
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace evidence_prune {
+
+// What one run does. Only run, apply and restore change anything.
+enum class Mode { run, dry_run, check, plan, apply, restore };
+
+// Everything a run needs, resolved from flags, environment, configuration and defaults.
+struct Options {
+    Mode mode = Mode::run;
+    Policy policy;
+    std::vector<std::string> protect;       // SPEC-IDs never touched
+    bool explain = false;                   // each decision and its reason on stderr
+    bool progress = false;                  // a progress line on stderr (stderr is a terminal)
+    std::filesystem::path plan_file;        // --plan output or --apply input ("-": stdout/stdin)
+    std::filesystem::path restore_archive;  // --restore
+    std::optional<std::filesystem::path> database;  // nullopt: files only
+    bool database_required = false;                 // named by flag, environment or configuration
+    bool evidence_required = false;                 // the root was named, so it must exist
+    common::SharedOptions shared;
+    // Called with the name of a point of no return ("archive-written", "archive-recorded",
+    // "mid-purge"); tests use it to kill the process there. Empty: nothing is called.
+    std::function<void(std::string_view point)> crash_hook;
+};
+
+// Parses argv (flags, then environment, then configuration file, then defaults).
+// Throws Error 64 for bad usage and 78 for a bad configuration file; never exits.
+// `stderr_is_terminal` decides whether a progress line is shown.
+Options parse_options(std::span<char*> args, const common::EnvLookup& env, bool stderr_is_terminal);
+
+// The text --help prints.
+std::string help_text();
+
+// "run", "dry-run", ...: the mode as the summary and maintenance_runs spell it.
+std::string_view mode_name(Mode mode);
+
+}  // namespace evidence_prune

@@ -1,0 +1,136 @@
+#include "policy.hpp"
+
+#include "common/error.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+
+namespace evidence_prune {
+namespace {
+
+// "*_synthesis.json", and the upstream "SPEC-KIT-933_validate_synthesis_20251114_101500.json".
+bool is_synthesis(const std::string& path)
+{
+    const auto slash = path.rfind('/');
+    const std::string_view name = slash == std::string::npos
+                                      ? std::string_view(path)
+                                      : std::string_view(path).substr(slash + 1);
+    constexpr std::string_view extension = ".json";
+    if (name.size() < extension.size() || !name.ends_with(extension)) return false;
+    const auto at = name.rfind("_synthesis");
+    if (at == std::string_view::npos) return false;
+    const auto rest = name.substr(at + 10);
+    return rest == extension || rest.starts_with("_");
+}
+
+}  // namespace
+
+std::int64_t to_ns(common::TimePoint time)
+{
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
+}
+
+common::TimePoint from_ns(std::int64_t ns)
+{
+    return common::TimePoint(
+        std::chrono::duration_cast<common::TimePoint::duration>(std::chrono::nanoseconds(ns)));
+}
+
+std::string age_text(std::chrono::seconds age)
+{
+    const auto seconds = age.count();
+    if (seconds >= 86400) return fmt::format("{}d", seconds / 86400);
+    if (seconds >= 3600) return fmt::format("{}h", seconds / 3600);
+    if (seconds >= 60) return fmt::format("{}m", seconds / 60);
+    return fmt::format("{}s", std::max<std::int64_t>(seconds, 0));
+}
+
+std::string age_rule(std::chrono::seconds limit)
+{
+    return "age>" + age_text(limit);
+}
+
+std::chrono::seconds parse_age(std::string_view text, std::string_view what)
+{
+    std::int64_t value = 0;
+    const auto* end = text.data() + text.size();
+    const auto [rest, error] = std::from_chars(text.data(), end, value);
+    std::int64_t unit = 86400;
+    if (error == std::errc() && rest + 1 == end) {
+        switch (*rest) {
+        case 'd': unit = 86400; break;
+        case 'h': unit = 3600; break;
+        case 'm': unit = 60; break;
+        case 's': unit = 1; break;
+        default: unit = 0; break;
+        }
+    } else if (error != std::errc() || rest != end) {
+        unit = 0;
+    }
+    constexpr std::int64_t max_days = 100 * 365;
+    if (unit == 0 || value < 0 || value > max_days * 86400 / unit)
+        throw common::Error(common::Exit::usage,
+                            "{}: expected an age such as 30d, 12h or 90m (at most 100 years), "
+                            "not '{}'",
+                            what, text);
+    return std::chrono::seconds(value * unit);
+}
+
+bool past_purge_age(std::int64_t evidence_ns, const Policy& policy, common::TimePoint now)
+{
+    return to_ns(now) - evidence_ns >
+           std::chrono::duration_cast<std::chrono::nanoseconds>(policy.purge_after).count();
+}
+
+SpecDecision decide(const SpecState& state, const Policy& policy, common::TimePoint now)
+{
+    SpecDecision decision;
+    const auto now_ns = to_ns(now);
+    const auto ns = [](std::chrono::seconds limit) {
+        return std::chrono::duration_cast<std::chrono::nanoseconds>(limit).count();
+    };
+
+    // The newest modification that is not in the future says whether the spec is active.
+    std::optional<std::int64_t> newest;
+    for (const auto& file : state.files)
+        if (file.mtime_ns <= now_ns)
+            newest = std::max(newest.value_or(file.mtime_ns), file.mtime_ns);
+    if (state.is_protected)
+        decision.exempt = "protected";
+    else if (state.lock_held)
+        decision.exempt = "locked";
+    else if (state.running)
+        decision.exempt = "active: agent run in progress";
+    else if (newest && now_ns - *newest <= ns(policy.active_window))
+        decision.exempt = fmt::format("active: modified {} ago",
+                                      age_text(std::chrono::duration_cast<std::chrono::seconds>(
+                                          std::chrono::nanoseconds(now_ns - *newest))));
+    if (decision.exempt) return decision;
+
+    // The newest synthesis stays uncompressed, whatever its age.
+    const FileRecord* synthesis = nullptr;
+    for (const auto& file : state.files) {
+        if (!is_synthesis(file.path)) continue;
+        if (synthesis == nullptr || file.mtime_ns > synthesis->mtime_ns ||
+            (file.mtime_ns == synthesis->mtime_ns && file.path > synthesis->path))
+            synthesis = &file;
+    }
+    for (const auto& file : state.files) {
+        if (&file == synthesis) {
+            decision.keep.push_back({file, "newest synthesis"});
+            continue;
+        }
+        const auto age = now_ns - file.mtime_ns;
+        if (age < 0)
+            decision.keep.push_back({file, "future mtime"});
+        else if (age > ns(policy.purge_after))
+            decision.purge.push_back(file);
+        else if (age > ns(policy.archive_after))
+            decision.archive.push_back(file);
+    }
+    return decision;
+}
+
+}  // namespace evidence_prune
