@@ -130,6 +130,8 @@ void read_spawns(const common::Database& db, const Selection& selection, ReportB
     }
 }
 
+// Batches that spawn-agents finished (it reported them with a "batch" event): a batch still
+// running, or left behind by a spawner that died, has no wall time to show.
 void read_batches(const common::Database& db, const Selection& selection, ReportBuilder& builder)
 {
     Conditions where;
@@ -142,7 +144,8 @@ void read_batches(const common::Database& db, const Selection& selection, Report
                   *selection.agent);
     auto rows = db.prepare(
         fmt::format("SELECT b.mode, b.agent_count, b.successes, b.spawn_wall_us, b.batch_wall_us "
-                    "FROM spawn_batches b WHERE 1 {} ORDER BY b.batch_id DESC LIMIT {}",
+                    "FROM spawn_batches b WHERE b.batch_wall_us IS NOT NULL {} "
+                    "ORDER BY b.batch_id DESC LIMIT {}",
                     where.sql, selection.batches.value_or(-1)));
     where.bind(rows);
     BatchRecord batch;
@@ -341,8 +344,8 @@ void ReportBuilder::add(const SpawnRecord& spawn)
     if (spawn.spawned && spawn.spawn_latency_us)
         samples.latency_us.push_back(*spawn.spawn_latency_us);
     if (spawn.spawned && spawn.run_time_ms) samples.run_time_ms.push_back(*spawn.run_time_ms);
-    if (spawn.cpu_time_us) stats.cpu_time_us.add(*spawn.cpu_time_us);
-    if (spawn.max_rss_kb) stats.max_rss_kb.add(*spawn.max_rss_kb);
+    if (spawn.spawned && spawn.cpu_time_us) stats.cpu_time_us.add(*spawn.cpu_time_us);
+    if (spawn.spawned && spawn.max_rss_kb) stats.max_rss_kb.add(*spawn.max_rss_kb);
 }
 
 void ReportBuilder::add(const BatchRecord& batch)

@@ -405,15 +405,15 @@ LabelList with(LabelList labels, std::string name, std::string value)
 
 // A summary family's samples for one label set: quantiles that exist, then _sum and _count.
 void summary_samples(common::PrometheusText& text, std::string_view name, const LabelList& labels,
-                     const Summary& summary, double to_seconds)
+                     const Summary& summary, double per_second)
 {
     for (const auto& [quantile, value] :
          {std::pair{"0.5", summary.p50}, std::pair{"0.95", summary.p95},
           std::pair{"0.99", summary.p99}})
         if (value)
             text.sample(name, with(labels, "quantile", quantile),
-                        static_cast<double>(*value) * to_seconds);
-    text.sample(fmt::format("{}_sum", name), labels, static_cast<double>(summary.sum) * to_seconds);
+                        static_cast<double>(*value) / per_second);
+    text.sample(fmt::format("{}_sum", name), labels, static_cast<double>(summary.sum) / per_second);
     text.sample(fmt::format("{}_count", name), labels, static_cast<double>(summary.count));
 }
 
@@ -446,19 +446,19 @@ void agent_families(common::PrometheusText& text, const Report& report, bool per
                     ", nearest-rank quantiles (0.95 and 0.99 from 20 samples on).");
     for (const auto& [labels, stats] : rows)
         summary_samples(text, prefix + "spawn_latency_seconds", labels, stats->spawn_latency_us,
-                        1e-6);
+                        1e6);
     text.family(prefix + "run_time_seconds", "summary",
                 "Run time of started agents" + scope + ", nearest-rank quantiles.");
     for (const auto& [labels, stats] : rows)
-        summary_samples(text, prefix + "run_time_seconds", labels, stats->run_time_ms, 1e-3);
+        summary_samples(text, prefix + "run_time_seconds", labels, stats->run_time_ms, 1e3);
     text.family(prefix + "cpu_seconds", "gauge",
                 "CPU time (user plus system) of finished agents" + scope + ", mean and max.");
     for (const auto& [labels, stats] : rows)
         if (stats->cpu_time_us.count > 0) {
             text.sample(prefix + "cpu_seconds", with(labels, "stat", "mean"),
-                        *stats->cpu_time_us.mean() * 1e-6);
+                        *stats->cpu_time_us.mean() / 1e6);
             text.sample(prefix + "cpu_seconds", with(labels, "stat", "max"),
-                        static_cast<double>(stats->cpu_time_us.max) * 1e-6);
+                        static_cast<double>(stats->cpu_time_us.max) / 1e6);
         }
     text.family(prefix + "max_rss_bytes", "gauge",
                 "Peak resident memory of finished agents" + scope + ", mean and max.");
@@ -472,12 +472,12 @@ void agent_families(common::PrometheusText& text, const Report& report, bool per
 }
 
 void stat_samples(common::PrometheusText& text, const std::string& name, const Accumulator& values,
-                  double scale)
+                  double divisor)
 {
     if (values.count == 0) return;
-    text.sample(name, {{"stat", "mean"}}, *values.mean() * scale);
-    text.sample(name, {{"stat", "min"}}, static_cast<double>(values.min) * scale);
-    text.sample(name, {{"stat", "max"}}, static_cast<double>(values.max) * scale);
+    text.sample(name, {{"stat", "mean"}}, *values.mean() / divisor);
+    text.sample(name, {{"stat", "min"}}, static_cast<double>(values.min) / divisor);
+    text.sample(name, {{"stat", "max"}}, static_cast<double>(values.max) / divisor);
 }
 
 std::string render_prometheus(const Report& report)
@@ -499,10 +499,10 @@ std::string render_prometheus(const Report& report)
     stat_samples(text, "spec_hygiene_batch_successes", batches.successes, 1);
     text.family("spec_hygiene_batch_spawn_wall_seconds", "gauge",
                 "Wall time of a batch's spawn phase: mean, min and max.");
-    stat_samples(text, "spec_hygiene_batch_spawn_wall_seconds", batches.spawn_wall_us, 1e-6);
+    stat_samples(text, "spec_hygiene_batch_spawn_wall_seconds", batches.spawn_wall_us, 1e6);
     text.family("spec_hygiene_batch_wall_seconds", "gauge",
                 "Wall time of a whole batch: mean, min and max.");
-    stat_samples(text, "spec_hygiene_batch_wall_seconds", batches.batch_wall_us, 1e-6);
+    stat_samples(text, "spec_hygiene_batch_wall_seconds", batches.batch_wall_us, 1e6);
 
     if (report.comparison && report.comparison->speedup) {
         const auto& comparison = *report.comparison;
