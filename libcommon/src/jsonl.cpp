@@ -1,7 +1,7 @@
 #include "common/jsonl.hpp"
 
 #include "common/error.hpp"
-#include "common/json.hpp"
+#include "common/input.hpp"
 
 #include <fmt/format.h>
 
