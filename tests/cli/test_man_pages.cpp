@@ -28,11 +28,13 @@ std::ostream& operator<<(std::ostream& out, const ManPage& page)
 
 const std::vector<ManPage> man_pages{
     {DB_VACUUM_BIN, "man/man1/db-vacuum.1"},
+    {METRICS_REPORT_BIN, "man/man1/metrics-report.1"},
 };
 
 // Every page the project installs, tools' and others'.
 const std::vector<std::string> all_pages{
     "man/man1/db-vacuum.1",
+    "man/man1/metrics-report.1",
     "man/man5/spec-hygiene.5",
     "man/man7/spec-hygiene.7",
 };
@@ -133,4 +135,11 @@ BOOST_DATA_TEST_CASE(exit_status_section_lists_every_exit_code,
     for (const int code : exit_codes)
         BOOST_TEST(listed.count(std::to_string(code)) == 1u,
                    page << " does not list exit " << code);
+}
+
+BOOST_AUTO_TEST_CASE(metrics_report_page_names_the_percentile_method)
+{
+    const auto text = rendered({METRICS_REPORT_BIN, "man/man1/metrics-report.1"});
+    BOOST_TEST(text.find("nearest-rank method") != std::string::npos);
+    BOOST_TEST(text.find("ceil(p / 100 x n)") != std::string::npos);
 }
