@@ -590,7 +590,7 @@ private:
 };
 
 // Mounting needs root with CAP_SYS_ADMIN, which a container may not grant: then the tests
-// that need it are skipped, and say so.
+// that need it (labelled needs_mount: ctest runs them apart) are skipped, and ctest says so.
 boost::test_tools::assertion_result can_mount(boost::unit_test::test_unit_id)
 {
     test_support::TempDir probe;
@@ -610,7 +610,8 @@ void make_live_database(const fs::path& db)
 }
 
 BOOST_AUTO_TEST_CASE(rebuild_without_room_beside_the_database_is_74_and_changes_nothing,
-                     *boost::unit_test::precondition(can_mount))
+                     *boost::unit_test::label("needs_mount") *
+                         boost::unit_test::precondition(can_mount))
 {
     SmallFileSystem small(dir / "small", 8);
     BOOST_TEST_REQUIRE(small.mounted());
@@ -629,7 +630,8 @@ BOOST_AUTO_TEST_CASE(rebuild_without_room_beside_the_database_is_74_and_changes_
 }
 
 BOOST_AUTO_TEST_CASE(rebuild_without_room_for_the_temporary_copy_is_74,
-                     *boost::unit_test::precondition(can_mount))
+                     *boost::unit_test::label("needs_mount") *
+                         boost::unit_test::precondition(can_mount))
 {
     // The database has room; SQLite's temporary folder, on another file system, has not.
     SmallFileSystem small(dir / "small-tmp", 2);

@@ -3,6 +3,7 @@
 
 #include "common/atomic_file.hpp"
 #include "common/error.hpp"
+#include "common/sqlite.hpp"
 #include "support/temp_dir.hpp"
 
 #include <fcntl.h>
@@ -137,4 +138,18 @@ BOOST_AUTO_TEST_CASE(a_full_disk_is_exit_74_and_leaves_nothing)
     ::close(full);
     BOOST_TEST(exit_code_of([&] { file.write("does not fit"); }) == 74);
     BOOST_TEST(!fs::exists(dir / "out.txt"));
+}
+
+BOOST_AUTO_TEST_CASE(sqlite_vacuum_into_the_temporary_path_then_commit)
+{
+    // How a backup uses it: SQLite writes the copy by name, the AtomicFile puts it in place.
+    TempDir dir;
+    auto db = common::Database::open(dir / "live.db", {.mode = common::OpenMode::create});
+    db.exec("CREATE TABLE t (v); INSERT INTO t VALUES (42)");
+    AtomicFile backup(dir / "backup.db", 0600, common::Existing::refuse);
+    auto vacuum = db.prepare("VACUUM INTO ?");
+    vacuum.bind(1, backup.temporary_path().string()).run();
+    backup.commit();
+    auto copy = common::Database::open(dir / "backup.db", {.mode = common::OpenMode::read_only});
+    BOOST_TEST(copy.query_int("SELECT v FROM t") == 42);
 }

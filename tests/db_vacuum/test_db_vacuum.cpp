@@ -61,7 +61,7 @@ BOOST_AUTO_TEST_CASE(status_reports_pages_and_modes)
     BOOST_TEST(status.freelist_bytes() == static_cast<std::uint64_t>(status.freelist_pages) * 4096);
     BOOST_TEST(status.auto_vacuum == "none");
     BOOST_TEST(status.user_version == 2);
-    BOOST_TEST(status.toolkit_schema_version.value_or(0) == 1);
+    BOOST_TEST(status.toolkit_schema_version.value_or(0) == common::schema::current_version);
 }
 
 BOOST_AUTO_TEST_CASE(migrate_switches_to_incremental_and_frees_every_page)

@@ -5,9 +5,7 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <map>
-#include <tuple>
 
 namespace test_support {
 namespace {
@@ -30,16 +28,6 @@ common::Database open_spawn_database(const std::filesystem::path& path)
 {
     auto db = common::Database::open(path, {.mode = common::OpenMode::create});
     common::schema::migrate(db);
-    // Schema v2's columns, when the migration predates them.
-    for (const auto& [table, column, definition] :
-         {std::tuple{"agent_executions", "cpu_time_us", "INTEGER"},
-          std::tuple{"agent_executions", "max_rss_kb", "INTEGER"},
-          std::tuple{"spawn_batches", "phase_type", "TEXT NOT NULL DEFAULT 'regular_stage'"},
-          std::tuple{"spawn_metrics", "agent_id", "TEXT"}}) {
-        const auto columns = db.column_names(table);
-        if (std::find(columns.begin(), columns.end(), column) == columns.end())
-            db.exec(fmt::format("ALTER TABLE {} ADD COLUMN {} {}", table, column, definition));
-    }
     return db;
 }
 

@@ -33,7 +33,7 @@ struct BatchRun {
     std::string started_at = "2026-11-27 10:15:00";      // UTC, as datetime('now') writes it
 };
 
-// A database with the toolkit schema (v2 columns included) at `path`, created when missing.
+// A database with the current toolkit schema at `path`, created when missing.
 common::Database open_spawn_database(const std::filesystem::path& path);
 
 // Writes batches to a database and keeps the events spawn-agents would have printed.

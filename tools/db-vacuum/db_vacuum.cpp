@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <system_error>
-#include <vector>
 #include <unistd.h>
+#include <vector>
 
 namespace db_vacuum {
 namespace {

@@ -58,7 +58,8 @@ struct Conditions {
     }
 };
 
-// Whether the spawn-agents process that owns a batch is still alive, asked once per batch.
+// Whether the spawn-agents process that owns a batch is gone, asked once per batch. An owner
+// whose liveness cannot be told is not gone, as mark_lost_runs() has it.
 class OwnerCheck {
 public:
     explicit OwnerCheck(const common::Database& db)
@@ -66,23 +67,24 @@ public:
     {
     }
 
-    bool alive(std::int64_t batch)
+    bool gone(std::int64_t batch)
     {
-        const auto known = m_alive.find(batch);
-        if (known != m_alive.end()) return known->second;
-        bool alive = false;
+        const auto known = m_gone.find(batch);
+        if (known != m_gone.end()) return known->second;
+        bool gone = false;
         m_owner.bind(1, batch);
         if (m_owner.step())
-            alive = common::is_running({static_cast<pid_t>(m_owner.column_int(0)),
-                                        static_cast<std::uint64_t>(m_owner.column_int(1))});
+            gone = common::process_liveness({static_cast<pid_t>(m_owner.column_int(0)),
+                                             static_cast<std::uint64_t>(m_owner.column_int(1))}) ==
+                   common::Liveness::gone;
         m_owner.reset();
-        m_alive.emplace(batch, alive);
-        return alive;
+        m_gone.emplace(batch, gone);
+        return gone;
     }
 
 private:
     common::Statement m_owner;
-    std::unordered_map<std::int64_t, bool> m_alive;
+    std::unordered_map<std::int64_t, bool> m_gone;
 };
 
 void read_spawns(const common::Database& db, const Selection& selection, ReportBuilder& builder)
@@ -121,7 +123,7 @@ void read_spawns(const common::Database& db, const Selection& selection, ReportB
         spawn.spawn_latency_us = optional_int(rows, 2);
         spawn.outcome = rows.is_null(4) ? (spawn.spawned ? Outcome::unknown : Outcome::spawn_failed)
                                         : outcome_from_name(rows.column_text(4));
-        if (spawn.outcome == Outcome::running && !owners.alive(rows.column_int(3)))
+        if (spawn.outcome == Outcome::running && owners.gone(rows.column_int(3)))
             spawn.outcome = Outcome::lost;
         spawn.run_time_ms = optional_int(rows, 5);
         spawn.cpu_time_us = optional_int(rows, 6);

@@ -17,7 +17,10 @@ enum class Existing {
 
 // A new file for `target`, written under a temporary name in the same folder
 // (".NAME.XXXXXX.tmp"), so that the rename into place never crosses a file system. The
-// temporary is removed by the destructor unless commit() succeeded, whatever went wrong.
+// temporary is removed by the destructor unless commit() succeeded, whatever went wrong; only
+// a process killed outright leaves it behind. A writer that needs a path rather than a
+// descriptor (SQLite's VACUUM INTO accepts an empty file) writes to temporary_path() and
+// closes its own handle before commit().
 class AtomicFile {
 public:
     // Creates the temporary with exactly `mode` (the umask does not apply). Throws Error 73
