@@ -1,6 +1,7 @@
 #include "metrics_report.hpp"
 
 #include "common/atomic_file.hpp"
+#include "common/clock.hpp"
 #include "common/duration.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
@@ -32,12 +33,6 @@ std::string column_or_null(const std::vector<std::string>& columns, std::string_
     return std::find(columns.begin(), columns.end(), column) != columns.end()
                ? std::string(expression)
                : std::string("NULL");
-}
-
-std::optional<std::int64_t> optional_int(const common::Statement& statement, int column)
-{
-    if (statement.is_null(column)) return std::nullopt;
-    return statement.column_int(column);
 }
 
 // The filters of `selection` as SQL conditions and their parameters, in order.
@@ -120,14 +115,14 @@ void read_spawns(const common::Database& db, const Selection& selection, ReportB
         // Agent names repeat row after row: reuse the string when it is the same.
         if (const auto name = rows.column_text(0); name != spawn.agent) spawn.agent = name;
         spawn.spawned = rows.column_int(1) != 0;
-        spawn.spawn_latency_us = optional_int(rows, 2);
+        spawn.spawn_latency_us = rows.column_int_optional(2);
         spawn.outcome = rows.is_null(4) ? (spawn.spawned ? Outcome::unknown : Outcome::spawn_failed)
                                         : outcome_from_name(rows.column_text(4));
         if (spawn.outcome == Outcome::running && owners.gone(rows.column_int(3)))
             spawn.outcome = Outcome::lost;
-        spawn.run_time_ms = optional_int(rows, 5);
-        spawn.cpu_time_us = optional_int(rows, 6);
-        spawn.max_rss_kb = optional_int(rows, 7);
+        spawn.run_time_ms = rows.column_int_optional(5);
+        spawn.cpu_time_us = rows.column_int_optional(6);
+        spawn.max_rss_kb = rows.column_int_optional(7);
         builder.add(spawn);
     }
 }
@@ -154,9 +149,9 @@ void read_batches(const common::Database& db, const Selection& selection, Report
     while (rows.step()) {
         batch.mode = rows.column_text(0);
         batch.agents = rows.column_int(1);
-        batch.successes = optional_int(rows, 2);
-        batch.spawn_wall_us = optional_int(rows, 3);
-        batch.batch_wall_us = optional_int(rows, 4);
+        batch.successes = rows.column_int_optional(2);
+        batch.spawn_wall_us = rows.column_int_optional(3);
+        batch.batch_wall_us = rows.column_int_optional(4);
         builder.add(batch);
     }
 }
@@ -600,6 +595,7 @@ std::vector<GateResult> check_gates(const Report& report, const Options& options
 
 int run(const Options& options, std::istream& in, std::ostream& out, std::ostream& err)
 {
+    const common::Stopwatch stopwatch;
     Report report;
     report.source = options.source;
     report.selection = options.selection;
@@ -629,6 +625,11 @@ int run(const Options& options, std::istream& in, std::ostream& out, std::ostrea
         report.health = read_health(db, options.shared.evidence, options.limits);
     }
     builder.finish(report, options.compare);
+    if (options.shared.verbose)
+        err << fmt::format("metrics-report: {} agent spawns and {} batches from {}, read and "
+                           "summarized in {:.1f} ms\n",
+                           report.overall.count, report.batches.count, report.origin,
+                           stopwatch.elapsed_ms());
 
     write_report(options, render(report, options.shared.format), out);
 
