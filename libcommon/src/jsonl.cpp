@@ -7,6 +7,15 @@
 
 namespace common {
 
+void JsonLinesWriter::write(const Json& value)
+{
+    if (m_out) {
+        m_out << json_line(value);
+        m_out.flush();
+    }
+    if (!m_out) throw Error(Exit::io, "cannot write to {}", m_name);
+}
+
 JsonLinesReader::JsonLinesReader(std::istream& in, std::string source)
     : m_in(in), m_source(std::move(source))
 {
