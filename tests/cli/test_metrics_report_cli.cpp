@@ -36,15 +36,26 @@ struct Sandbox {
 
     Sandbox() { fs::create_directory(dir / "config"); }
 
+    std::map<std::string, std::string> environment() const
+    {
+        return {{"XDG_CONFIG_HOME", (dir / "config").string()},
+                {"XDG_STATE_HOME", (dir / "state").string()},
+                {"SPEC_HYGIENE_DB", db.string()},
+                {"SPEC_HYGIENE_EVIDENCE", evidence.string()}};
+    }
+
     ProcessResult report(const std::vector<std::string>& args, const std::string& input = {}) const
     {
-        std::vector<std::string> argv{METRICS_REPORT_BIN, "--evidence", evidence.string()};
+        std::vector<std::string> argv{METRICS_REPORT_BIN};
         argv.insert(argv.end(), args.begin(), args.end());
-        return test_support::run_process(argv, input,
-                                         {{"XDG_CONFIG_HOME", (dir / "config").string()},
-                                          {"XDG_STATE_HOME", (dir / "state").string()},
-                                          {"SPEC_HYGIENE_DB", db.string()},
-                                          {"SPEC_HYGIENE_EVIDENCE", ""}});
+        return test_support::run_process(argv, input, environment());
+    }
+
+    ProcessResult spawn(const std::vector<std::string>& args, const std::string& batch) const
+    {
+        std::vector<std::string> argv{SPAWN_AGENTS_BIN};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return test_support::run_process(argv, batch, environment());
     }
 
     // Records `runs` successful spawns of gemini with latencies 1, 2, ... ms, in batches of 10,
@@ -160,6 +171,41 @@ BOOST_AUTO_TEST_CASE(a_spawn_agents_stream_on_stdin_gives_the_numbers_of_the_dat
     BOOST_TEST(from_stream["source"] == "stream");
     BOOST_TEST(from_stream["health"].is_null());
     BOOST_TEST(from_db["health"]["database"]["path"] == sandbox.db.string());
+}
+
+BOOST_AUTO_TEST_CASE(a_real_spawn_agents_stream_gives_the_numbers_of_the_database)
+{
+    Sandbox sandbox;
+    // Successes, an exit, a spawn failure and a signal, in parallel and sequential batches.
+    const std::string batch = R"({"spec_id": "SPEC-KIT-933", "stage": "validate", "agents": [
+        {"name": "gemini", "command": ["/bin/true"]},
+        {"name": "claude", "command": ["/bin/sh", "-c", "echo reviewed"]},
+        {"name": "code", "command": ["/bin/false"]},
+        {"name": "qwen", "command": ["/nonexistent/agent"]},
+        {"name": "grok", "command": ["/bin/sh", "-c", "kill -9 $$"]}]})";
+    std::string stream;
+    for (int i = 0; i < 4; ++i) {
+        const auto run = sandbox.spawn(
+            i % 2 ? std::vector<std::string>{"--sequential"} : std::vector<std::string>{}, batch);
+        BOOST_TEST_REQUIRE(run.exit_code == 1, run.err);  // completed, with failures
+        stream += run.out;
+    }
+
+    const auto from_db = parse_report(sandbox.report({"--json", "--compare"}));
+    const auto from_stream =
+        parse_report(sandbox.report({"--from", "-", "--json", "--compare"}, stream));
+    const auto& overall = from_db["overall"];
+    BOOST_TEST(overall["count"] == 20);
+    BOOST_TEST(overall["successes"] == 8);
+    BOOST_TEST(overall["failures"]["exit"] == 4);
+    BOOST_TEST(overall["failures"]["spawn_failed"] == 4);
+    BOOST_TEST(overall["failures"]["signal"] == 4);
+    BOOST_TEST(overall["spawn_latency_ms"]["samples"] == 16);
+    BOOST_TEST(from_db["batches"]["count"] == 4);
+    for (const auto* part : {"overall", "agents", "batches", "compare"})
+        BOOST_TEST(from_db[part] == from_stream[part], part << ":\n"
+                                                            << from_db[part].dump() << "\n"
+                                                            << from_stream[part].dump());
 }
 
 BOOST_AUTO_TEST_CASE(prometheus_output_passes_promtool_check_metrics,
@@ -310,4 +356,35 @@ BOOST_AUTO_TEST_CASE(bad_options_are_exit_64)
         const auto result = sandbox.report(args);
         BOOST_TEST(result.exit_code == 64, args.front() << ": " << result.err);
     }
+}
+
+BOOST_AUTO_TEST_CASE(the_configuration_sets_the_window_and_a_gate_and_flags_win)
+{
+    Sandbox sandbox;
+    sandbox.record(30);
+    fs::create_directories(sandbox.dir / "config" / "spec-hygiene");
+    write_file(sandbox.dir / "config" / "spec-hygiene" / "config.json",
+               R"({"metrics-report": {"window": 10, "max_p95_ms": 1}})");
+    const auto configured = sandbox.report({"--json"});
+    BOOST_TEST(configured.exit_code == 0, configured.err);
+    BOOST_TEST(parse_report(configured)["overall"]["count"] == 10);
+    BOOST_TEST(configured.err.find("--max-p95-ms: only 10 spawn latencies") != std::string::npos,
+               configured.err);
+    const auto flagged = sandbox.report({"--window", "all", "--max-p95-ms", "100"});
+    BOOST_TEST(flagged.exit_code == 0, flagged.err);
+    BOOST_TEST(parse_report(flagged)["overall"]["count"] == 30);
+}
+
+BOOST_AUTO_TEST_CASE(from_reads_a_file_and_a_missing_one_is_exit_66)
+{
+    Sandbox sandbox;
+    const auto events = sandbox.dir / "events.jsonl";
+    write_file(events, sandbox.record(12));
+    const auto result = sandbox.report({"--from", events.string(), "--json"});
+    BOOST_TEST(result.exit_code == 0, result.err);
+    BOOST_TEST(parse_report(result)["overall"]["count"] == 12);
+    BOOST_TEST(parse_report(result)["origin"] == events.string());
+
+    const auto missing = sandbox.report({"--from", (sandbox.dir / "none.jsonl").string()});
+    BOOST_TEST(missing.exit_code == 66, missing.err);
 }

@@ -449,7 +449,8 @@ void read_stream(std::istream& in, const std::string& source, const Selection& s
             StreamSpawn spawn;
             const auto agent_id = event.text("agent_id");
             spawn.record.agent = event.text("agent");
-            spawn.batch_id = event.integer("batch_id");
+            // Null when spawn-agents could not record the batch: it is still in the stream.
+            spawn.batch_id = event.optional_integer("batch_id").value_or(-1);
             spawn.spec = event.text("spec_id");
             spawn.stage = event.text("stage");
             spawn.time = event.optional_time("time");
@@ -475,7 +476,7 @@ void read_stream(std::istream& in, const std::string& source, const Selection& s
             record.max_rss_kb = event.optional_integer("max_rss_kb");
         } else if (kind == "batch") {
             StreamBatch batch;
-            batch.batch_id = event.integer("batch_id");
+            batch.batch_id = event.optional_integer("batch_id").value_or(-1);
             batch.spec = event.text("spec_id");
             batch.stage = event.text("stage");
             batch.started = event.optional_time("started_at");
