@@ -212,7 +212,12 @@ BOOST_AUTO_TEST_CASE(prometheus_output_passes_promtool_check_metrics,
                      *boost::unit_test::precondition(promtool_installed))
 {
     Sandbox sandbox;
-    sandbox.record(30, 2);
+    sandbox.record(98, 2);  // ten batches, five of each mode: the comparison has numbers
+    {
+        auto db = common::Database::open(sandbox.db);
+        db.exec("INSERT INTO maintenance_runs (tool, started_at, finished_at, outcome, summary) "
+                "VALUES ('db-vacuum', '2026-11-26 02:00:00', '2026-11-26 02:00:04', 'ok', '{}')");
+    }
     fs::create_directories(sandbox.evidence / "consensus" / "SPEC-KIT-933");
     write_file(sandbox.evidence / "consensus" / "SPEC-KIT-933" / "a.json", "{}");
     const auto result = sandbox.report({"--format", "prometheus", "--compare"});
@@ -221,6 +226,12 @@ BOOST_AUTO_TEST_CASE(prometheus_output_passes_promtool_check_metrics,
                std::string::npos);
     BOOST_TEST(result.out.find("spec_hygiene_evidence_bytes{spec=\"SPEC-KIT-933\"} 2") !=
                std::string::npos);
+    for (const auto* family :
+         {"spec_hygiene_parallel_speedup_ratio{bound=\"lower\"}",
+          "spec_hygiene_last_maintenance_timestamp_seconds{tool=\"db-vacuum\"",
+          "spec_hygiene_agent_spawn_latency_seconds{agent=\"claude\",quantile=\"0.99\"}",
+          "spec_hygiene_database_auto_vacuum_info{mode="})
+        BOOST_TEST(result.out.find(family) != std::string::npos, family);
     const auto check = test_support::run_process({"promtool", "check", "metrics"}, result.out);
     BOOST_TEST(check.exit_code == 0, check.out << check.err);
     BOOST_TEST(check.out.empty(), check.out);

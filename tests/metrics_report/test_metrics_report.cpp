@@ -392,3 +392,39 @@ BOOST_AUTO_TEST_CASE(a_gate_with_too_few_samples_passes_unless_samples_are_requi
         BOOST_TEST(metrics_report::check_gates(report, strict_options).front().broken);
     }
 }
+
+BOOST_AUTO_TEST_CASE(health_reads_the_last_maintenance_runs_and_evidence_bytes_per_spec)
+{
+    Recorded recorded;
+    recorded.db.exec(
+        "INSERT INTO maintenance_runs (tool, started_at, finished_at, outcome, summary) VALUES "
+        "('db-vacuum', '2026-11-25 02:00:00', '2026-11-25 02:00:05', 'ok', '{}'), "
+        "('db-vacuum', '2026-11-26 02:00:00', '2026-11-26 02:00:04', 'failed', '{}')");
+    const auto root = recorded.dir / "evidence";
+    std::filesystem::create_directories(root / "commands" / "SPEC-KIT-1");
+    std::filesystem::create_directories(root / "consensus" / "SPEC-KIT-1" / "deep");
+    std::filesystem::create_directories(root / "consensus" / "notes");
+    test_support::write_file(root / "commands" / "SPEC-KIT-1" / "t.json", std::string(100, 'x'));
+    test_support::write_file(root / "consensus" / "SPEC-KIT-1" / "deep" / "a.json",
+                             std::string(50, 'x'));
+    test_support::write_file(root / "consensus" / "notes" / "n.txt", std::string(1000, 'x'));
+    // A link is not followed: its target's bytes are not the spec's.
+    std::filesystem::create_symlink(root / "consensus" / "notes" / "n.txt",
+                                    root / "consensus" / "SPEC-KIT-1" / "link.txt");
+
+    const auto health = metrics_report::read_health(
+        recorded.db, root, {.warn_spec = 120, .limit_spec = 140, .limit_total = 1000});
+    BOOST_TEST(health.last_vacuum->finished_at == "2026-11-26 02:00:04");
+    BOOST_TEST(health.last_vacuum->outcome == "failed");
+    BOOST_TEST(!health.last_prune.has_value());
+    BOOST_TEST(health.evidence_exists);
+    BOOST_TEST(health.evidence_bytes.size() == 1u);
+    BOOST_TEST(health.evidence_bytes.at("SPEC-KIT-1") == 150u);
+    BOOST_TEST(health.evidence_total == 150u);
+
+    Report report;
+    report.health = health;
+    const auto evidence = metrics_report::to_json(report)["health"]["evidence"];
+    BOOST_TEST(evidence["specs"][0]["state"] == "over");
+    BOOST_TEST(evidence["over_total_limit"] == false);
+}
