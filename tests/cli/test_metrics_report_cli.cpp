@@ -399,3 +399,16 @@ BOOST_AUTO_TEST_CASE(from_reads_a_file_and_a_missing_one_is_exit_66)
     const auto missing = sandbox.report({"--from", (sandbox.dir / "none.jsonl").string()});
     BOOST_TEST(missing.exit_code == 66, missing.err);
 }
+
+BOOST_AUTO_TEST_CASE(quiet_keeps_notes_off_stderr_but_not_a_broken_gate)
+{
+    Sandbox sandbox;
+    write_file(sandbox.db, "");
+    const auto empty = sandbox.report({"--quiet", "--max-p95-ms", "1"});
+    BOOST_TEST(empty.exit_code == 0);
+    BOOST_TEST(empty.err.empty(), empty.err);
+    const auto strict = sandbox.report({"--quiet", "--max-p95-ms", "1", "--require-samples"});
+    BOOST_TEST(strict.exit_code == 1);
+    BOOST_TEST(strict.err.find("--max-p95-ms: only 0 spawn latencies") != std::string::npos,
+               strict.err);
+}

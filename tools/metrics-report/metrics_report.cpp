@@ -419,12 +419,12 @@ void ReportBuilder::finish(Report& report, bool compare)
         comparison.test = common::stats::mann_whitney_u(m_sequential_wall_us, m_parallel_wall_us);
         const bool significant = comparison.test->p_value < 0.05;
         comparison.message = fmt::format(
-            "parallel batches are {:.2f}x {} than sequential ones by median batch wall time "
-            "(95 % CI {:.2f}x to {:.2f}x); the difference is {}significant (Mann-Whitney "
-            "p = {:.3g})",
-            *comparison.speedup >= 1 ? *comparison.speedup : 1 / *comparison.speedup,
-            *comparison.speedup >= 1 ? "faster" : "slower", comparison.interval->lower,
-            comparison.interval->upper, significant ? "" : "not ", comparison.test->p_value);
+            "speed-up {:.2f}x (95 % CI {:.2f}x to {:.2f}x): the median parallel batch took "
+            "{:.1f} ms, the median sequential one {:.1f} ms; the difference is {}significant "
+            "(two-sided Mann-Whitney p = {:.3g})",
+            *comparison.speedup, comparison.interval->lower, comparison.interval->upper,
+            *comparison.parallel_median_us / 1000, *comparison.sequential_median_us / 1000,
+            significant ? "" : "not ", comparison.test->p_value);
     }
     report.comparison = comparison;
 }

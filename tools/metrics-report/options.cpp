@@ -33,8 +33,10 @@ cxxopts::Options make_cli()
            "only records since TIME: a duration back from now (30m, 12h, 7d) or a UTC "
            "time (2026-11-27T10:00:00Z)",
            cxxopts::value<std::string>(), "TIME");
-    select("spec", "only this spec's batches", cxxopts::value<std::string>(), "SPEC-ID");
-    select("stage", "only this stage's batches", cxxopts::value<std::string>(), "STAGE");
+    select("spec", "only the spawns and batches of this spec", cxxopts::value<std::string>(),
+           "SPEC-ID");
+    select("stage", "only the spawns and batches of this stage", cxxopts::value<std::string>(),
+           "STAGE");
     select("agent", "only this agent's spawns (and batches that ran it)",
            cxxopts::value<std::string>(), "NAME");
     auto report = cli.add_options("Report");

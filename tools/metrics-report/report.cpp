@@ -166,14 +166,28 @@ std::string number(std::int64_t value)
     return std::to_string(value);
 }
 
+// At most three decimals, without trailing zeros: 43.339, 415, 27.5.
+std::string decimal(double value)
+{
+    auto text = fmt::format("{:.3f}", value);
+    text.erase(text.find_last_not_of('0') + 1);
+    if (text.back() == '.') text.pop_back();
+    return text == "-0" ? "0" : text;
+}
+
 std::string ms(const std::optional<std::int64_t>& value, double scale)
 {
-    return value ? fmt::format("{:.3f}", static_cast<double>(*value) / scale) : "-";
+    return value ? decimal(static_cast<double>(*value) / scale) : "-";
 }
 
 std::string ms(const std::optional<double>& value, double scale)
 {
-    return value ? fmt::format("{:.3f}", *value / scale) : "-";
+    return value ? decimal(*value / scale) : "-";
+}
+
+std::string count_of(std::int64_t count, std::string_view one, std::string_view many)
+{
+    return fmt::format("{} {}", count, count == 1 ? one : many);
 }
 
 std::string rate(const std::optional<double>& value)
@@ -324,8 +338,10 @@ std::string render_sections(const Report& report, bool markdown)
         return markdown ? fmt::format("\n## {}\n\n", title) : fmt::format("\n{}\n", title);
     };
     std::string out = markdown ? "# metrics-report\n\n" : "";
-    out += fmt::format("{} agent spawns and {} batches from {} ({})\n", report.overall.count,
-                       report.batches.count, report.origin, window_text(report));
+    out += fmt::format("{} and {} from {} ({})\n",
+                       count_of(report.overall.count, "agent spawn", "agent spawns"),
+                       count_of(report.batches.count, "finished batch", "finished batches"),
+                       report.origin, window_text(report));
     out += heading("Spawns") + table(spawns_table(report));
     out += heading("Spawn latency, ms (successful spawns; nearest-rank percentiles)") +
            table(summary_table(
