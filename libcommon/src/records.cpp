@@ -69,6 +69,12 @@ std::int64_t record_batch(Database& db, const BatchRecord& batch,
 void record_exit(Database& db, std::int64_t batch_id, const ExitRecord& exit,
                  const RetryPolicy& retry)
 {
+    record_exits(db, batch_id, std::span(&exit, 1), retry);
+}
+
+void record_exits(Database& db, std::int64_t batch_id, std::span<const ExitRecord> exits,
+                  const RetryPolicy& retry)
+{
     write_transaction(
         db,
         [&] {
@@ -76,18 +82,21 @@ void record_exit(Database& db, std::int64_t batch_id, const ExitRecord& exit,
                 "UPDATE agent_executions SET outcome = ?, exit_code = ?, signal = ?, "
                 "run_time_ms = ?, cpu_time_us = ?, max_rss_kb = ?, response_text = ?, "
                 "evidence_path = ?, completed_at = ? WHERE agent_id = ? AND batch_id = ?");
-            update.bind(1, exit.outcome)
-                .bind(2, exit.exit_code)
-                .bind(3, exit.signal)
-                .bind(4, exit.run_time_ms)
-                .bind(5, exit.cpu_time_us)
-                .bind(6, exit.max_rss_kb)
-                .bind(7, exit.response_text)
-                .bind(8, exit.evidence_path)
-                .bind(9, sql_timestamp(exit.completed_at))
-                .bind(10, exit.agent_id)
-                .bind(11, batch_id)
-                .run();
+            for (const auto& exit : exits) {
+                update.bind(1, exit.outcome)
+                    .bind(2, exit.exit_code)
+                    .bind(3, exit.signal)
+                    .bind(4, exit.run_time_ms)
+                    .bind(5, exit.cpu_time_us)
+                    .bind(6, exit.max_rss_kb)
+                    .bind(7, exit.response_text)
+                    .bind(8, exit.evidence_path)
+                    .bind(9, sql_timestamp(exit.completed_at))
+                    .bind(10, exit.agent_id)
+                    .bind(11, batch_id)
+                    .run();
+                update.reset();
+            }
         },
         retry);
 }

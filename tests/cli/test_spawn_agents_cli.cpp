@@ -548,7 +548,7 @@ BOOST_AUTO_TEST_CASE(kill_9_mid_batch_then_the_next_tool_marks_the_rows_lost)
                                                                     pid_file.string()))}));
     BOOST_TEST_REQUIRE(eventually(
         [&] {
-            return fs::exists(sandbox.db) &&
+            return fs::exists(pid_file) && fs::file_size(pid_file) > 0 && fs::exists(sandbox.db) &&
                    sandbox.count("SELECT count(*) FROM sqlite_master WHERE name = "
                                  "'spawn_batches'") == 1 &&
                    sandbox.count("SELECT count(*) FROM agent_executions WHERE outcome = "
@@ -836,4 +836,42 @@ BOOST_AUTO_TEST_CASE(the_example_batch_runs_from_the_source_tree)
     const auto batch = events_of(result).back();
     BOOST_TEST(batch.at("successes") == 3);
     BOOST_TEST(batch.at("failures").at("exit") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_database_busy_past_every_retry_is_exit_75_with_the_output_kept)
+{
+    Sandbox sandbox;
+    const auto go = sandbox.dir / "go";
+    std::vector<json> agents;
+    for (int i = 0; i < 2; ++i)
+        agents.push_back(shell_agent(
+            fmt::format("agent{}", i),
+            fmt::format("touch {0}/ready{1}; while [ ! -e {2} ]; do sleep 0.05; done; echo out{1}",
+                        sandbox.dir.path().string(), i, go.string())));
+    Background background;
+    const pid_t tool =
+        sandbox.start(background.children, make_batch(agents), {"--busy-timeout", "50"});
+    BOOST_TEST_REQUIRE(eventually(
+        [&] { return fs::exists(sandbox.dir / "ready0") && fs::exists(sandbox.dir / "ready1"); },
+        &background));
+
+    std::map<pid_t, int> codes;
+    {
+        auto holder = Database::open(sandbox.db);
+        common::Transaction hold(holder);
+        test_support::write_file(go, "");
+        codes = background.finish_all();
+        hold.rollback();
+    }
+
+    const auto& result = background.finished[tool];
+    BOOST_TEST(codes.at(tool) == 75, result.err);
+    // The agents' ends are still told, and their output kept.
+    const auto events = events_of({0, result.out, {}});
+    BOOST_TEST(events_named(events, "exited").size() == 2u);
+    BOOST_TEST(events.back().at("successes") == 2);
+    std::size_t outputs = 0;
+    for (const auto& file : sandbox.evidence_files())
+        if (file.parent_path() == "consensus/SPEC-KIT-933") ++outputs;
+    BOOST_TEST(outputs == 2u);
 }

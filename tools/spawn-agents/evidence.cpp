@@ -8,9 +8,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <future>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -76,8 +78,7 @@ fs::path EvidenceStore::folder(const fs::path& relative)
 std::string EvidenceStore::write_new(const fs::path& relative_folder, const std::string& stem,
                                      const std::string& extension, std::string_view content)
 {
-    const auto dir = folder(relative_folder);
-    const auto lock = common::FileLock::acquire(lock_file(folder(".locks"), m_spec_id));
+    const auto dir = m_root / relative_folder;
     for (int attempt = 1;; ++attempt) {
         const auto name =
             attempt == 1 ? stem + extension : fmt::format("{}_{}{}", stem, attempt, extension);
@@ -95,24 +96,65 @@ std::string EvidenceStore::write_new(const fs::path& relative_folder, const std:
     }
 }
 
+common::FileLock EvidenceStore::lock()
+{
+    return common::FileLock::acquire(lock_file(folder(".locks"), m_spec_id));
+}
+
 AgentEvidence EvidenceStore::write_agent_output(std::string_view agent, std::string_view out,
                                                 std::string_view err)
 {
+    folder(fs::path("consensus") / m_spec_id);
+    const auto held = lock();
+    auto evidence = write_locked({agent, out, err});
+    if (evidence.error) std::rethrow_exception(evidence.error);
+    return evidence;
+}
+
+std::vector<AgentEvidence> EvidenceStore::write_agent_outputs(std::span<const AgentOutput> outputs)
+{
+    // Files written at once: enough for the disk to flush them together, few enough threads.
+    constexpr std::size_t in_flight = 16;
+    folder(fs::path("consensus") / m_spec_id);
+    const auto held = lock();
+    std::vector<AgentEvidence> evidence(outputs.size());
+    for (std::size_t first = 0; first < outputs.size(); first += in_flight) {
+        const auto last = std::min(outputs.size(), first + in_flight);
+        std::vector<std::future<AgentEvidence>> writes;
+        for (auto i = first + 1; i < last; ++i)
+            writes.push_back(std::async(std::launch::async,
+                                        [this, &outputs, i] { return write_locked(outputs[i]); }));
+        evidence[first] = write_locked(outputs[first]);
+        for (auto i = first + 1; i < last; ++i)
+            evidence[i] = writes[i - first - 1].get();
+    }
+    return evidence;
+}
+
+AgentEvidence EvidenceStore::write_locked(const AgentOutput& output)
+{
     const fs::path relative = fs::path("consensus") / m_spec_id;
+    const auto& [agent, out, err] = output;
     const auto stem = fmt::format("{}_{}_{}_{}", m_spec_id, m_stage, agent, m_timestamp);
     AgentEvidence evidence;
-    const bool is_json = nlohmann::json::accept(out);
-    evidence.output = write_new(relative, stem, is_json ? ".json" : ".txt", out);
-    // Beside the output, under the name it got.
-    if (!err.empty())
-        evidence.errors =
-            write_new(relative, fs::path(evidence.output).stem().string() + "_stderr", ".txt", err);
+    try {
+        const bool is_json = nlohmann::json::accept(out);
+        evidence.output = write_new(relative, stem, is_json ? ".json" : ".txt", out);
+        // Beside the output, under the name it got.
+        if (!err.empty())
+            evidence.errors = write_new(
+                relative, fs::path(evidence.output).stem().string() + "_stderr", ".txt", err);
+    } catch (...) {
+        evidence.error = std::current_exception();
+    }
     return evidence;
 }
 
 std::string EvidenceStore::write_telemetry(std::string_view json_text)
 {
     const fs::path relative = fs::path("commands") / m_spec_id;
+    folder(relative);
+    const auto held = lock();
     return write_new(relative, fmt::format("{}_{}_telemetry_{}", m_spec_id, m_stage, m_timestamp),
                      ".json", json_text);
 }

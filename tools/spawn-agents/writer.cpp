@@ -64,7 +64,7 @@ BatchWriter::~BatchWriter()
     if (m_thread.joinable()) m_thread.join();
 }
 
-void BatchWriter::post(std::function<void()> job)
+void BatchWriter::post(Job job)
 {
     {
         const std::lock_guard lock(m_mutex);
@@ -76,15 +76,25 @@ void BatchWriter::post(std::function<void()> job)
 void BatchWriter::loop()
 {
     for (;;) {
-        std::function<void()> job;
+        std::deque<Job> jobs;
         {
             std::unique_lock lock(m_mutex);
             m_ready.wait(lock, [&] { return m_closing || !m_jobs.empty(); });
             if (m_jobs.empty()) return;
-            job = std::move(m_jobs.front());
-            m_jobs.pop_front();
+            jobs.swap(m_jobs);
         }
-        attempt(job);
+        std::vector<ExitJob> exits;
+        for (auto& job : jobs) {
+            if (auto* exit = std::get_if<ExitJob>(&job)) {
+                exits.push_back(std::move(*exit));
+                continue;
+            }
+            if (!exits.empty()) record_exits(exits);
+            exits.clear();
+            if (const auto* spawns = std::get_if<SpawnsJob>(&job)) record_spawns(*spawns);
+            if (const auto* totals = std::get_if<BatchTotals>(&job)) finish(*totals);
+        }
+        if (!exits.empty()) record_exits(exits);
     }
 }
 
@@ -119,124 +129,136 @@ void BatchWriter::emit(const Json& event)
 void BatchWriter::post_spawns(common::BatchRecord batch, std::vector<common::AgentRecord> agents,
                               std::vector<AgentInfo> infos)
 {
-    auto job = std::make_shared<
-        std::tuple<common::BatchRecord, std::vector<common::AgentRecord>, std::vector<AgentInfo>>>(
-        std::move(batch), std::move(agents), std::move(infos));
-    post([this, job] {
-        const auto& [record, agents_of, infos_of] = *job;
-        m_batch = record;
-        attempt([&] { m_batch_id = common::record_batch(m_db, record, agents_of, m_retry); });
-        for (std::size_t i = 0; i < agents_of.size(); ++i) {
-            const auto& agent = agents_of[i];
-            const auto& info = infos_of[i];
-            m_order.push_back(agent.agent_id);
-            auto& telemetry = m_telemetry[agent.agent_id];
-            telemetry = Json{{"agent", info.name},
-                             {"agent_id", agent.agent_id},
-                             {"command", info.command},
-                             {"env", info.env_names},
-                             {"pid", nullable(agent.pid)},
-                             {"outcome", agent.outcome},
-                             {"spawn_latency_us", nullable(agent.spawn_latency_us)}};
-            if (agent.error) telemetry["error"] = *agent.error;
-            const auto time = common::iso8601(agent.spawned_at);
-            if (agent.outcome == "cancelled") {
-                // Never started: no spawn, only its end.
-                emit(Json{{"event", "exited"},
-                          {"batch_id", nullable(m_batch_id)},
-                          {"agent", info.name},
-                          {"agent_id", agent.agent_id},
-                          {"outcome", "cancelled"},
-                          {"exit_code", nullptr},
-                          {"signal", nullptr},
-                          {"run_time_ms", 0},
-                          {"cpu_time_us", 0},
-                          {"max_rss_kb", 0},
-                          {"evidence", nullptr},
-                          {"time", time}});
-                continue;
-            }
-            Json event{{"event", "spawned"},
-                       {"batch_id", nullable(m_batch_id)},
-                       {"spec_id", record.spec_id},
-                       {"stage", record.stage},
-                       {"agent", info.name},
-                       {"agent_id", agent.agent_id},
-                       {"pid", nullable(agent.pid)},
-                       {"outcome", agent.outcome},
-                       {"spawn_latency_us", nullable(agent.spawn_latency_us)}};
-            if (agent.error) event["error"] = *agent.error;
-            event["time"] = time;
-            emit(event);
+    post(SpawnsJob{std::move(batch), std::move(agents), std::move(infos)});
+}
+
+void BatchWriter::record_spawns(const SpawnsJob& job)
+{
+    const auto& [record, agents_of, infos_of] = job;
+    m_batch = record;
+    attempt([&] { m_batch_id = common::record_batch(m_db, record, agents_of, m_retry); });
+    for (std::size_t i = 0; i < agents_of.size(); ++i) {
+        const auto& agent = agents_of[i];
+        const auto& info = infos_of[i];
+        m_order.push_back(agent.agent_id);
+        auto& telemetry = m_telemetry[agent.agent_id];
+        telemetry = Json{{"agent", info.name},
+                         {"agent_id", agent.agent_id},
+                         {"command", info.command},
+                         {"env", info.env_names},
+                         {"pid", nullable(agent.pid)},
+                         {"outcome", agent.outcome},
+                         {"spawn_latency_us", nullable(agent.spawn_latency_us)}};
+        if (agent.error) telemetry["error"] = *agent.error;
+        const auto time = common::iso8601(agent.spawned_at);
+        if (agent.outcome == "cancelled") {
+            // Never started: no spawn, only its end.
+            emit(Json{{"event", "exited"},
+                      {"batch_id", nullable(m_batch_id)},
+                      {"agent", info.name},
+                      {"agent_id", agent.agent_id},
+                      {"outcome", "cancelled"},
+                      {"exit_code", nullptr},
+                      {"signal", nullptr},
+                      {"run_time_ms", 0},
+                      {"cpu_time_us", 0},
+                      {"max_rss_kb", 0},
+                      {"evidence", nullptr},
+                      {"time", time}});
+            continue;
         }
-    });
+        Json event{{"event", "spawned"},
+                   {"batch_id", nullable(m_batch_id)},
+                   {"spec_id", record.spec_id},
+                   {"stage", record.stage},
+                   {"agent", info.name},
+                   {"agent_id", agent.agent_id},
+                   {"pid", nullable(agent.pid)},
+                   {"outcome", agent.outcome},
+                   {"spawn_latency_us", nullable(agent.spawn_latency_us)}};
+        if (agent.error) event["error"] = *agent.error;
+        event["time"] = time;
+        emit(event);
+    }
 }
 
 void BatchWriter::post_exit(const AgentInfo& info, common::FinishedChild child)
 {
-    auto job =
-        std::make_shared<std::pair<AgentInfo, common::FinishedChild>>(info, std::move(child));
-    post([this, job] { record_exit(job->first, job->second); });
+    post(ExitJob{info, std::move(child)});
 }
 
-void BatchWriter::record_exit(const AgentInfo& info, const common::FinishedChild& child)
+void BatchWriter::record_exits(std::span<ExitJob> exits)
 {
     const auto completed_at = std::chrono::system_clock::now();
-    const auto outcome = outcome_of(child);
-    AgentEvidence evidence;
-    attempt([&] { evidence = m_evidence.write_agent_output(info.name, child.out, child.err); });
+    std::vector<AgentOutput> outputs;
+    for (const auto& exit : exits)
+        outputs.push_back({exit.info.name, exit.child.out, exit.child.err});
+    std::vector<AgentEvidence> evidence(exits.size());
+    attempt([&] { evidence = m_evidence.write_agent_outputs(outputs); });
 
-    common::ExitRecord exit{
-        .agent_id = info.agent_id,
-        .outcome = outcome,
-        .exit_code = widen(child.exit_code),
-        .signal = widen(child.signal),
-        .run_time_ms = child.run_time_us / 1000,
-        .cpu_time_us = child.cpu_time_us,
-        .max_rss_kb = child.max_rss_kb,
-        .response_text = capped_response(child.out, m_max_response),
-        .evidence_path =
-            evidence.output.empty() ? std::nullopt : std::optional<std::string>(evidence.output),
-        .completed_at = completed_at,
-    };
-    if (m_batch_id) attempt([&] { common::record_exit(m_db, *m_batch_id, exit, m_retry); });
-    if (m_log)
-        *m_log << fmt::format("spawn-agents: {} ended: {}{}\n", info.name, outcome,
-                              child.exit_code ? fmt::format(" (exit {})", *child.exit_code)
-                              : child.signal  ? fmt::format(" (signal {})", *child.signal)
-                                              : std::string());
+    std::vector<common::ExitRecord> records;
+    for (std::size_t i = 0; i < exits.size(); ++i) {
+        const auto& child = exits[i].child;
+        if (evidence[i].error) attempt([&] { std::rethrow_exception(evidence[i].error); });
+        records.push_back({
+            .agent_id = exits[i].info.agent_id,
+            .outcome = outcome_of(child),
+            .exit_code = widen(child.exit_code),
+            .signal = widen(child.signal),
+            .run_time_ms = child.run_time_us / 1000,
+            .cpu_time_us = child.cpu_time_us,
+            .max_rss_kb = child.max_rss_kb,
+            .response_text = capped_response(child.out, m_max_response),
+            .evidence_path = evidence[i].output.empty()
+                                 ? std::nullopt
+                                 : std::optional<std::string>(evidence[i].output),
+            .completed_at = completed_at,
+        });
+    }
+    if (m_batch_id) attempt([&] { common::record_exits(m_db, *m_batch_id, records, m_retry); });
 
-    auto& telemetry = m_telemetry[info.agent_id];
-    telemetry["outcome"] = outcome;
-    telemetry["exit_code"] = nullable(exit.exit_code);
-    telemetry["signal"] = nullable(exit.signal);
-    telemetry["run_time_ms"] = exit.run_time_ms;
-    telemetry["cpu_time_us"] = exit.cpu_time_us;
-    telemetry["max_rss_kb"] = exit.max_rss_kb;
-    telemetry["stdout_bytes"] = child.out.size();
-    telemetry["stderr_bytes"] = child.err.size();
-    telemetry["response_truncated"] = child.out.size() > m_max_response;
-    telemetry["input_complete"] = child.input_complete;
-    telemetry["evidence"] = exit.evidence_path ? Json(*exit.evidence_path) : Json(nullptr);
-    telemetry["stderr_evidence"] = evidence.errors.empty() ? Json(nullptr) : Json(evidence.errors);
+    for (std::size_t i = 0; i < exits.size(); ++i) {
+        const auto& info = exits[i].info;
+        const auto& child = exits[i].child;
+        const auto& exit = records[i];
+        if (m_log)
+            *m_log << fmt::format("spawn-agents: {} ended: {}{}\n", info.name, exit.outcome,
+                                  child.exit_code ? fmt::format(" (exit {})", *child.exit_code)
+                                  : child.signal  ? fmt::format(" (signal {})", *child.signal)
+                                                  : std::string());
+        auto& telemetry = m_telemetry[info.agent_id];
+        telemetry["outcome"] = exit.outcome;
+        telemetry["exit_code"] = nullable(exit.exit_code);
+        telemetry["signal"] = nullable(exit.signal);
+        telemetry["run_time_ms"] = exit.run_time_ms;
+        telemetry["cpu_time_us"] = exit.cpu_time_us;
+        telemetry["max_rss_kb"] = exit.max_rss_kb;
+        telemetry["stdout_bytes"] = child.out.size();
+        telemetry["stderr_bytes"] = child.err.size();
+        telemetry["response_truncated"] = child.out.size() > m_max_response;
+        telemetry["input_complete"] = child.input_complete;
+        telemetry["evidence"] = exit.evidence_path ? Json(*exit.evidence_path) : Json(nullptr);
+        telemetry["stderr_evidence"] =
+            evidence[i].errors.empty() ? Json(nullptr) : Json(evidence[i].errors);
 
-    emit(Json{{"event", "exited"},
-              {"batch_id", nullable(m_batch_id)},
-              {"agent", info.name},
-              {"agent_id", info.agent_id},
-              {"outcome", outcome},
-              {"exit_code", nullable(exit.exit_code)},
-              {"signal", nullable(exit.signal)},
-              {"run_time_ms", exit.run_time_ms},
-              {"cpu_time_us", exit.cpu_time_us},
-              {"max_rss_kb", exit.max_rss_kb},
-              {"evidence", telemetry["evidence"]},
-              {"time", common::iso8601(completed_at)}});
+        emit(Json{{"event", "exited"},
+                  {"batch_id", nullable(m_batch_id)},
+                  {"agent", info.name},
+                  {"agent_id", info.agent_id},
+                  {"outcome", exit.outcome},
+                  {"exit_code", nullable(exit.exit_code)},
+                  {"signal", nullable(exit.signal)},
+                  {"run_time_ms", exit.run_time_ms},
+                  {"cpu_time_us", exit.cpu_time_us},
+                  {"max_rss_kb", exit.max_rss_kb},
+                  {"evidence", telemetry["evidence"]},
+                  {"time", common::iso8601(completed_at)}});
+    }
 }
 
 void BatchWriter::post_finish(BatchTotals totals)
 {
-    post([this, totals = std::move(totals)] { finish(totals); });
+    post(std::move(totals));
 }
 
 void BatchWriter::finish(const BatchTotals& totals)

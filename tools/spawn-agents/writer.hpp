@@ -19,8 +19,10 @@
 #include <mutex>
 #include <optional>
 #include <ostream>
+#include <span>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 namespace spawn_agents {
@@ -72,12 +74,26 @@ public:
     void close();
 
 private:
-    void post(std::function<void()> job);
+    struct SpawnsJob {
+        common::BatchRecord batch;
+        std::vector<common::AgentRecord> agents;
+        std::vector<AgentInfo> infos;
+    };
+    struct ExitJob {
+        AgentInfo info;
+        common::FinishedChild child;
+    };
+    using Job = std::variant<SpawnsJob, ExitJob, BatchTotals>;
+
+    void post(Job job);
     void loop();
+    void record_spawns(const SpawnsJob& job);
+    // Exits that were waiting together: their files are written together and their rows
+    // updated in one transaction.
+    void record_exits(std::span<ExitJob> exits);
     // Runs `step`; a thrown error is kept (the first one) and false returned.
     bool attempt(const std::function<void()>& step);
     void emit(const common::Json& event);
-    void record_exit(const AgentInfo& info, const common::FinishedChild& child);
     void finish(const BatchTotals& totals);
 
     common::Database m_db;
@@ -97,7 +113,7 @@ private:
 
     std::mutex m_mutex;
     std::condition_variable m_ready;
-    std::deque<std::function<void()>> m_jobs;
+    std::deque<Job> m_jobs;
     bool m_closing = false;
     std::thread m_thread;
 };

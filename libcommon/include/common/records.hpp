@@ -69,6 +69,9 @@ std::int64_t record_batch(Database& db, const BatchRecord& batch,
 // Updates an agent's row with its exit, in a transaction of its own.
 void record_exit(Database& db, std::int64_t batch_id, const ExitRecord& exit,
                  const RetryPolicy& retry = {});
+// Updates the rows of several agents that ended together, in one transaction.
+void record_exits(Database& db, std::int64_t batch_id, std::span<const ExitRecord> exits,
+                  const RetryPolicy& retry = {});
 
 // Writes the batch's successes, wall time and finish time: the last write of a batch.
 void finish_batch(Database& db, const BatchFinish& finish, const RetryPolicy& retry = {});
