@@ -28,6 +28,7 @@ std::ostream& operator<<(std::ostream& out, const ManPage& page)
 
 const std::vector<ManPage> man_pages{
     {DB_VACUUM_BIN, "man/man1/db-vacuum.1"},
+    {METRICS_REPORT_BIN, "man/man1/metrics-report.1"},
     {SPAWN_AGENTS_BIN, "man/man1/spawn-agents.1"},
     {EVIDENCE_PRUNE_BIN, "man/man1/evidence-prune.1"},
 };
@@ -35,8 +36,9 @@ const std::vector<ManPage> man_pages{
 // Every page the project installs, tools' and others'.
 const std::vector<std::string> all_pages{
     "man/man1/db-vacuum.1",
-    "man/man1/spawn-agents.1",
     "man/man1/evidence-prune.1",
+    "man/man1/metrics-report.1",
+    "man/man1/spawn-agents.1",
     "man/man5/spec-hygiene.5",
     "man/man7/spec-hygiene.7",
 };
@@ -203,4 +205,11 @@ BOOST_AUTO_TEST_CASE(nested_quote_finds_the_artefact)
     BOOST_TEST(nested_quote("x\nmode (\u2018parallel or \u2018sequential\u2019\u2019)\ny", "\u2018",
                             "\u2019") == "mode (\u2018parallel or \u2018sequential\u2019\u2019)");
     BOOST_TEST(nested_quote("(\u2018a\u2019 or \u2018b\u2019)", "\u2018", "\u2019").empty());
+}
+
+BOOST_AUTO_TEST_CASE(metrics_report_page_names_the_percentile_method)
+{
+    const auto text = rendered({METRICS_REPORT_BIN, "man/man1/metrics-report.1"});
+    BOOST_TEST(text.find("nearest-rank method") != std::string::npos);
+    BOOST_TEST(text.find("ceil(p / 100 x n)") != std::string::npos);
 }

@@ -1,0 +1,205 @@
+#include "common/output.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace common {
+namespace {
+
+bool is_numeric(const Table& table, std::size_t column)
+{
+    return column < table.numeric.size() && table.numeric[column];
+}
+
+std::size_t column_count(const Table& table)
+{
+    std::size_t columns = table.header.size();
+    for (const auto& row : table.rows)
+        columns = std::max(columns, row.size());
+    return columns;
+}
+
+std::string cell_of(const std::vector<std::string>& row, std::size_t column)
+{
+    return column < row.size() ? row[column] : std::string();
+}
+
+// Width in characters as a terminal shows them: UTF-8 continuation bytes take no column.
+std::size_t display_width(std::string_view text)
+{
+    return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+        return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    }));
+}
+
+std::string pad(std::string_view text, std::size_t width, bool right)
+{
+    const auto fill = std::string(width - std::min(width, display_width(text)), ' ');
+    return right ? fill + std::string(text) : std::string(text) + fill;
+}
+
+std::string markdown_cell(std::string_view cell)
+{
+    std::string out;
+    for (const char c : cell) {
+        if (c == '|')
+            out += "\\|";
+        else if (c == '\n' || c == '\r')
+            out += ' ';
+        else
+            out += c;
+    }
+    return out;
+}
+
+std::string escape_help(std::string_view help)
+{
+    std::string out;
+    for (const char c : help) {
+        if (c == '\\')
+            out += "\\\\";
+        else if (c == '\n')
+            out += "\\n";
+        else
+            out += c;
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string render_text(const Table& table)
+{
+    const auto columns = column_count(table);
+    std::vector<std::size_t> widths(columns, 0);
+    const auto measure = [&](const std::vector<std::string>& row) {
+        for (std::size_t i = 0; i < row.size(); ++i)
+            widths[i] = std::max(widths[i], display_width(row[i]));
+    };
+    measure(table.header);
+    for (const auto& row : table.rows)
+        measure(row);
+
+    std::string out;
+    const auto line = [&](const std::vector<std::string>& row) {
+        std::string text;
+        for (std::size_t i = 0; i < columns; ++i) {
+            if (i > 0) text += "  ";
+            text += pad(cell_of(row, i), widths[i], is_numeric(table, i));
+        }
+        text.erase(text.find_last_not_of(' ') + 1);
+        out += text + '\n';
+    };
+    if (!table.header.empty()) line(table.header);
+    for (const auto& row : table.rows)
+        line(row);
+    return out;
+}
+
+std::string render_markdown(const Table& table)
+{
+    const auto columns = column_count(table);
+    std::string out;
+    const auto line = [&](const std::vector<std::string>& row) {
+        out += '|';
+        for (std::size_t i = 0; i < columns; ++i)
+            out += ' ' + markdown_cell(cell_of(row, i)) + " |";
+        out += '\n';
+    };
+    line(table.header);
+    out += '|';
+    for (std::size_t i = 0; i < columns; ++i)
+        out += is_numeric(table, i) ? "---:|" : "---|";
+    out += '\n';
+    for (const auto& row : table.rows)
+        line(row);
+    return out;
+}
+
+std::string csv_cell(std::string_view cell)
+{
+    if (cell.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(cell);
+    std::string out = "\"";
+    for (const char c : cell) {
+        if (c == '"') out += '"';
+        out += c;
+    }
+    return out + '"';
+}
+
+std::string render_csv(const Table& table)
+{
+    const auto columns = column_count(table);
+    std::string out;
+    const auto line = [&](const std::vector<std::string>& row) {
+        for (std::size_t i = 0; i < columns; ++i) {
+            if (i > 0) out += ',';
+            out += csv_cell(cell_of(row, i));
+        }
+        out += '\n';
+    };
+    if (!table.header.empty()) line(table.header);
+    for (const auto& row : table.rows)
+        line(row);
+    return out;
+}
+
+std::string escape_label_value(std::string_view value)
+{
+    std::string out;
+    for (const char c : value) {
+        if (c == '\\')
+            out += "\\\\";
+        else if (c == '"')
+            out += "\\\"";
+        else if (c == '\n')
+            out += "\\n";
+        else
+            out += c;
+    }
+    return out;
+}
+
+std::string prometheus_value(double value)
+{
+    if (std::isnan(value)) return "NaN";
+    if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
+    if (value == std::trunc(value) && std::abs(value) < 1e15)
+        return fmt::format("{}", static_cast<long long>(value));
+    return fmt::format("{}", value);
+}
+
+void PrometheusText::family(std::string_view name, std::string_view type, std::string_view help)
+{
+    m_text += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, escape_help(help), name, type);
+}
+
+void PrometheusText::sample(std::string_view name, Labels labels, double value)
+{
+    std::vector<std::pair<std::string, std::string>> copied;
+    for (const auto& [label, label_value] : labels)
+        copied.emplace_back(label, label_value);
+    sample(name, copied, value);
+}
+
+void PrometheusText::sample(std::string_view name,
+                            const std::vector<std::pair<std::string, std::string>>& labels,
+                            double value)
+{
+    m_text += name;
+    if (!labels.empty()) {
+        m_text += '{';
+        bool first = true;
+        for (const auto& [label, label_value] : labels) {
+            if (!first) m_text += ',';
+            first = false;
+            m_text += fmt::format("{}=\"{}\"", label, escape_label_value(label_value));
+        }
+        m_text += '}';
+    }
+    m_text += ' ' + prometheus_value(value) + '\n';
+}
+
+}  // namespace common

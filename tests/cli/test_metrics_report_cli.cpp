@@ -1,0 +1,414 @@
+#define BOOST_TEST_MODULE test_cli_metrics_report
+#include <boost/test/unit_test.hpp>
+
+#include "common/sqlite.hpp"
+#include "support/process.hpp"
+#include "support/spawn_records.hpp"
+#include "support/temp_dir.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using test_support::AgentRun;
+using test_support::BatchRun;
+using test_support::file_bytes;
+using test_support::ProcessResult;
+using test_support::write_file;
+
+// A temporary folder per test and metrics-report run with an environment of its own, so that
+// a developer's configuration, database or evidence never take part.
+struct Sandbox {
+    test_support::TempDir dir;
+    fs::path db = dir / "hygiene.db";
+    fs::path evidence = dir / "evidence";
+
+    Sandbox() { fs::create_directory(dir / "config"); }
+
+    std::map<std::string, std::string> environment() const
+    {
+        return {{"XDG_CONFIG_HOME", (dir / "config").string()},
+                {"XDG_STATE_HOME", (dir / "state").string()},
+                {"SPEC_HYGIENE_DB", db.string()},
+                {"SPEC_HYGIENE_EVIDENCE", evidence.string()}};
+    }
+
+    ProcessResult report(const std::vector<std::string>& args, const std::string& input = {}) const
+    {
+        std::vector<std::string> argv{METRICS_REPORT_BIN};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return test_support::run_process(argv, input, environment());
+    }
+
+    ProcessResult spawn(const std::vector<std::string>& args, const std::string& batch) const
+    {
+        std::vector<std::string> argv{SPAWN_AGENTS_BIN};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return test_support::run_process(argv, batch, environment());
+    }
+
+    // Records `runs` successful spawns of gemini with latencies 1, 2, ... ms, in batches of 10,
+    // plus the stream spawn-agents would have printed for them.
+    std::string record(int runs, int failures = 0) const
+    {
+        auto database = test_support::open_spawn_database(db);
+        test_support::RunRecorder recorder(database);
+        for (int first = 0; first < runs + failures; first += 10) {
+            BatchRun batch;
+            batch.mode = first / 10 % 2 ? "sequential" : "parallel";
+            for (int i = first; i < std::min(first + 10, runs + failures); ++i)
+                batch.agents.push_back(AgentRun{.agent = i % 2 ? "claude" : "gemini",
+                                                .outcome = i < runs ? "success" : "exit",
+                                                .spawn_latency_us = (i + 1) * 1000});
+            batch.batch_wall_us = 100000 + first * 1000;
+            recorder.add(batch);
+        }
+        return recorder.stream();
+    }
+};
+
+json parse_report(const ProcessResult& result)
+{
+    BOOST_TEST_INFO("stdout: " << result.out << "\nstderr: " << result.err);
+    BOOST_REQUIRE(json::accept(result.out));
+    return json::parse(result.out);
+}
+
+common::ProcessIdentity gone_process()
+{
+    const pid_t child = ::fork();
+    if (child == 0) ::_exit(0);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    return {child, 1};
+}
+
+bool promtool_available()
+{
+    return test_support::run_process({"sh", "-c", "command -v promtool"}).exit_code == 0;
+}
+
+// Boost.Test marks a test whose precondition fails as skipped, with this message.
+boost::test_tools::assertion_result promtool_installed(boost::unit_test::test_unit_id)
+{
+    boost::test_tools::assertion_result result(promtool_available());
+    result.message() << "promtool is not installed (Debian package prometheus): skipped";
+    return result;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_missing_database_is_exit_66)
+{
+    Sandbox sandbox;
+    const auto result = sandbox.report({});
+    BOOST_TEST(result.exit_code == 66, result.err);
+    BOOST_TEST(result.out.empty());
+    BOOST_TEST(!fs::exists(sandbox.db));
+}
+
+BOOST_AUTO_TEST_CASE(an_empty_database_gives_zero_counts_a_message_and_exit_0)
+{
+    Sandbox sandbox;
+    write_file(sandbox.db, "");
+    const auto result = sandbox.report({"--json"});
+    BOOST_TEST(result.exit_code == 0, result.err);
+    const auto report = parse_report(result);
+    BOOST_TEST(report["overall"]["count"] == 0);
+    BOOST_TEST(report["batches"]["count"] == 0);
+    BOOST_TEST(report["overall"]["success_rate"].is_null());
+    BOOST_TEST(result.err.find("no agent spawns recorded yet") != std::string::npos, result.err);
+    BOOST_TEST(file_bytes(sandbox.db).empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_database_of_a_newer_toolkit_schema_is_exit_65)
+{
+    Sandbox sandbox;
+    sandbox.record(1);
+    {
+        auto db = common::Database::open(sandbox.db);
+        db.exec("INSERT INTO spec_hygiene_schema (version) VALUES (99)");
+    }
+    const auto result = sandbox.report({});
+    BOOST_TEST(result.exit_code == 65, result.err);
+    BOOST_TEST(result.err.find("newer") != std::string::npos, result.err);
+}
+
+BOOST_AUTO_TEST_CASE(a_malformed_stdin_line_is_exit_65_naming_the_line)
+{
+    Sandbox sandbox;
+    const auto stream = sandbox.record(3);
+    const auto lines = std::count(stream.begin(), stream.end(), '\n');
+    const auto result = sandbox.report({"--from", "-"}, stream + "{\"event\": \"batch\",\n");
+    BOOST_TEST(result.exit_code == 65);
+    BOOST_TEST(result.err.find(fmt::format("stdin line {}: malformed JSON", lines + 1)) !=
+                   std::string::npos,
+               result.err);
+    BOOST_TEST(result.out.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_spawn_agents_stream_on_stdin_gives_the_numbers_of_the_database)
+{
+    Sandbox sandbox;
+    const auto stream = sandbox.record(45, 5);
+    const auto from_db = parse_report(sandbox.report({"--json", "--compare"}));
+    const auto from_stream =
+        parse_report(sandbox.report({"--from", "-", "--json", "--compare"}, stream));
+    BOOST_TEST(from_db["overall"]["count"] == 50);
+    for (const auto* part : {"overall", "agents", "batches", "compare"})
+        BOOST_TEST(from_db[part] == from_stream[part], part);
+    BOOST_TEST(from_stream["source"] == "stream");
+    BOOST_TEST(from_stream["health"].is_null());
+    BOOST_TEST(from_db["health"]["database"]["path"] == sandbox.db.string());
+}
+
+BOOST_AUTO_TEST_CASE(a_real_spawn_agents_stream_gives_the_numbers_of_the_database)
+{
+    Sandbox sandbox;
+    // Successes, an exit, a spawn failure and a signal, in parallel and sequential batches.
+    const std::string batch = R"({"spec_id": "SPEC-KIT-933", "stage": "validate", "agents": [
+        {"name": "gemini", "command": ["/bin/true"]},
+        {"name": "claude", "command": ["/bin/sh", "-c", "echo reviewed"]},
+        {"name": "code", "command": ["/bin/false"]},
+        {"name": "qwen", "command": ["/nonexistent/agent"]},
+        {"name": "grok", "command": ["/bin/sh", "-c", "kill -9 $$"]}]})";
+    std::string stream;
+    for (int i = 0; i < 4; ++i) {
+        const auto run = sandbox.spawn(
+            i % 2 ? std::vector<std::string>{"--sequential"} : std::vector<std::string>{}, batch);
+        BOOST_TEST_REQUIRE(run.exit_code == 1, run.err);  // completed, with failures
+        stream += run.out;
+    }
+
+    const auto from_db = parse_report(sandbox.report({"--json", "--compare"}));
+    const auto from_stream =
+        parse_report(sandbox.report({"--from", "-", "--json", "--compare"}, stream));
+    const auto& overall = from_db["overall"];
+    BOOST_TEST(overall["count"] == 20);
+    BOOST_TEST(overall["successes"] == 8);
+    BOOST_TEST(overall["failures"]["exit"] == 4);
+    BOOST_TEST(overall["failures"]["spawn_failed"] == 4);
+    BOOST_TEST(overall["failures"]["signal"] == 4);
+    BOOST_TEST(overall["spawn_latency_ms"]["samples"] == 16);
+    BOOST_TEST(from_db["batches"]["count"] == 4);
+    for (const auto* part : {"overall", "agents", "batches", "compare"})
+        BOOST_TEST(from_db[part] == from_stream[part], part << ":\n"
+                                                            << from_db[part].dump() << "\n"
+                                                            << from_stream[part].dump());
+}
+
+BOOST_AUTO_TEST_CASE(prometheus_output_passes_promtool_check_metrics,
+                     *boost::unit_test::precondition(promtool_installed))
+{
+    Sandbox sandbox;
+    sandbox.record(98, 2);  // ten batches, five of each mode: the comparison has numbers
+    {
+        auto db = common::Database::open(sandbox.db);
+        db.exec("INSERT INTO maintenance_runs (tool, started_at, finished_at, outcome, summary) "
+                "VALUES ('db-vacuum', '2026-11-26 02:00:00', '2026-11-26 02:00:04', 'ok', '{}')");
+    }
+    fs::create_directories(sandbox.evidence / "consensus" / "SPEC-KIT-933");
+    write_file(sandbox.evidence / "consensus" / "SPEC-KIT-933" / "a.json", "{}");
+    const auto result = sandbox.report({"--format", "prometheus", "--compare"});
+    BOOST_TEST_REQUIRE(result.exit_code == 0, result.err);
+    BOOST_TEST(result.out.find("# TYPE spec_hygiene_spawn_latency_seconds summary") !=
+               std::string::npos);
+    BOOST_TEST(result.out.find("spec_hygiene_evidence_bytes{spec=\"SPEC-KIT-933\"} 2") !=
+               std::string::npos);
+    for (const auto* family :
+         {"spec_hygiene_parallel_speedup_ratio{bound=\"lower\"}",
+          "spec_hygiene_last_maintenance_timestamp_seconds{tool=\"db-vacuum\"",
+          "spec_hygiene_agent_spawn_latency_seconds{agent=\"claude\",quantile=\"0.99\"}",
+          "spec_hygiene_database_auto_vacuum_info{mode="})
+        BOOST_TEST(result.out.find(family) != std::string::npos, family);
+    const auto check = test_support::run_process({"promtool", "check", "metrics"}, result.out);
+    BOOST_TEST(check.exit_code == 0, check.out << check.err);
+    BOOST_TEST(check.out.empty(), check.out);
+    BOOST_TEST(check.err.empty(), check.err);
+}
+
+BOOST_AUTO_TEST_CASE(output_replaces_the_file_whole_and_leaves_no_temporary)
+{
+    Sandbox sandbox;
+    sandbox.record(5);
+    const auto target = sandbox.dir / "out" / "spec_hygiene.prom";
+    fs::create_directories(target.parent_path());
+    write_file(target, "old content\n");
+    const auto result = sandbox.report({"--format", "prometheus", "--output", target.string()});
+    BOOST_TEST(result.exit_code == 0, result.err);
+    BOOST_TEST(result.out.empty());
+    const auto written = file_bytes(target);
+    BOOST_TEST(written.rfind("# HELP spec_hygiene_runs_total", 0) == 0u);
+    BOOST_TEST(written == sandbox.report({"--format", "prometheus"}).out);
+    BOOST_TEST(
+        std::distance(fs::directory_iterator(target.parent_path()), fs::directory_iterator()) == 1);
+    // node_exporter reads it as another user.
+    BOOST_TEST(((fs::status(target).permissions() & fs::perms::others_read) != fs::perms::none));
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_run_leaves_the_old_output_file_as_it_was)
+{
+    Sandbox sandbox;
+    const auto target = sandbox.dir / "spec_hygiene.prom";
+    write_file(target, "old content\n");
+    // No database: the run fails before writing.
+    const auto result = sandbox.report({"--format", "prometheus", "--output", target.string()});
+    BOOST_TEST(result.exit_code == 66, result.err);
+    BOOST_TEST(file_bytes(target) == "old content\n");
+    BOOST_TEST(
+        std::distance(fs::directory_iterator(sandbox.dir.path()), fs::directory_iterator()) == 2);
+}
+
+BOOST_AUTO_TEST_CASE(output_into_a_missing_folder_is_exit_73)
+{
+    Sandbox sandbox;
+    sandbox.record(5);
+    const auto target = sandbox.dir / "missing" / "spec_hygiene.prom";
+    const auto result = sandbox.report({"--output", target.string()});
+    BOOST_TEST(result.exit_code == 73, result.err);
+    BOOST_TEST(!fs::exists(target.parent_path()));
+}
+
+BOOST_AUTO_TEST_CASE(the_p95_gate_exits_1_exactly_when_broken)
+{
+    Sandbox sandbox;
+    sandbox.record(40);  // 1..40 ms: p95 = 38 ms
+    const auto kept = sandbox.report({"--max-p95-ms", "38"});
+    BOOST_TEST(kept.exit_code == 0, kept.err);
+    BOOST_TEST(kept.err.empty(), kept.err);
+    const auto broken = sandbox.report({"--max-p95-ms", "37.5"});
+    BOOST_TEST(broken.exit_code == 1);
+    BOOST_TEST(broken.err ==
+               "metrics-report: --max-p95-ms: p95 spawn latency 38 ms exceeds 37.5 ms\n");
+    BOOST_TEST(json::accept(broken.out));
+}
+
+BOOST_AUTO_TEST_CASE(the_success_rate_gate_exits_1_exactly_when_broken)
+{
+    Sandbox sandbox;
+    sandbox.record(38, 2);  // 38 of 40: 0.95
+    BOOST_TEST(sandbox.report({"--min-success-rate", "0.95"}).exit_code == 0);
+    const auto broken = sandbox.report({"--min-success-rate", "0.96"});
+    BOOST_TEST(broken.exit_code == 1);
+    BOOST_TEST(broken.err.find("success rate 0.9500 (38 of 40 finished runs) is below 0.96") !=
+                   std::string::npos,
+               broken.err);
+}
+
+BOOST_AUTO_TEST_CASE(a_gate_with_too_few_samples_says_so_and_passes_unless_required)
+{
+    Sandbox sandbox;
+    sandbox.record(19);
+    const auto lenient = sandbox.report({"--max-p95-ms", "1"});
+    BOOST_TEST(lenient.exit_code == 0);
+    BOOST_TEST(lenient.err.find("--max-p95-ms: only 19 spawn latencies") != std::string::npos,
+               lenient.err);
+    BOOST_TEST(lenient.err.find("not checked") != std::string::npos, lenient.err);
+    const auto strict = sandbox.report({"--max-p95-ms", "1", "--require-samples"});
+    BOOST_TEST(strict.exit_code == 1);
+    BOOST_TEST(strict.err.find("failing (--require-samples)") != std::string::npos, strict.err);
+}
+
+BOOST_AUTO_TEST_CASE(runs_of_a_gone_spawner_are_reported_lost_and_the_file_is_unchanged)
+{
+    Sandbox sandbox;
+    {
+        auto db = test_support::open_spawn_database(sandbox.db);
+        db.exec("PRAGMA journal_mode=DELETE");
+        test_support::RunRecorder recorder(db);
+        recorder.add(
+            BatchRun{.agents = {AgentRun{.outcome = "running"}}, .batch_wall_us = std::nullopt},
+            gone_process());
+    }
+    const auto before = file_bytes(sandbox.db);
+    const auto result = sandbox.report({"--json"});
+    BOOST_TEST(result.exit_code == 0, result.err);
+    BOOST_TEST(parse_report(result)["overall"]["failures"]["lost"] == 1);
+    BOOST_TEST(file_bytes(sandbox.db) == before);
+    BOOST_TEST(!fs::exists(sandbox.db.string() + "-wal"));
+}
+
+BOOST_AUTO_TEST_CASE(every_format_prints_its_own_kind_of_report)
+{
+    Sandbox sandbox;
+    sandbox.record(25);
+    const auto table = sandbox.report({"--format", "table"});
+    BOOST_TEST(table.out.find("Spawn latency, ms") != std::string::npos, table.out);
+    const auto markdown = sandbox.report({"--format", "markdown"});
+    BOOST_TEST(markdown.out.find("| agent | spawns |") != std::string::npos, markdown.out);
+    const auto csv = sandbox.report({"--format", "csv"});
+    BOOST_TEST(csv.out.rfind("agent,spawns,successes,success_rate,", 0) == 0u, csv.out);
+    BOOST_TEST(csv.out.find("\n(all),25,25,1,") != std::string::npos, csv.out);
+    // Not a terminal: JSON.
+    BOOST_TEST(parse_report(sandbox.report({}))["tool"] == "metrics-report");
+}
+
+BOOST_AUTO_TEST_CASE(bad_options_are_exit_64)
+{
+    Sandbox sandbox;
+    sandbox.record(1);
+    for (const auto& args : std::vector<std::vector<std::string>>{{"--window", "0"},
+                                                                  {"--window", "many"},
+                                                                  {"--since", "yesterday"},
+                                                                  {"--format", "xml"},
+                                                                  {"--min-success-rate", "1.5"},
+                                                                  {"--max-p95-ms", "-1"}}) {
+        const auto result = sandbox.report(args);
+        BOOST_TEST(result.exit_code == 64, args.front() << ": " << result.err);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(the_configuration_sets_the_window_and_a_gate_and_flags_win)
+{
+    Sandbox sandbox;
+    sandbox.record(30);
+    fs::create_directories(sandbox.dir / "config" / "spec-hygiene");
+    write_file(sandbox.dir / "config" / "spec-hygiene" / "config.json",
+               R"({"metrics-report": {"window": 10, "max_p95_ms": 1}})");
+    const auto configured = sandbox.report({"--json"});
+    BOOST_TEST(configured.exit_code == 0, configured.err);
+    BOOST_TEST(parse_report(configured)["overall"]["count"] == 10);
+    BOOST_TEST(configured.err.find("--max-p95-ms: only 10 spawn latencies") != std::string::npos,
+               configured.err);
+    const auto flagged = sandbox.report({"--window", "all", "--max-p95-ms", "100"});
+    BOOST_TEST(flagged.exit_code == 0, flagged.err);
+    BOOST_TEST(parse_report(flagged)["overall"]["count"] == 30);
+}
+
+BOOST_AUTO_TEST_CASE(from_reads_a_file_and_a_missing_one_is_exit_66)
+{
+    Sandbox sandbox;
+    const auto events = sandbox.dir / "events.jsonl";
+    write_file(events, sandbox.record(12));
+    const auto result = sandbox.report({"--from", events.string(), "--json"});
+    BOOST_TEST(result.exit_code == 0, result.err);
+    BOOST_TEST(parse_report(result)["overall"]["count"] == 12);
+    BOOST_TEST(parse_report(result)["origin"] == events.string());
+
+    const auto missing = sandbox.report({"--from", (sandbox.dir / "none.jsonl").string()});
+    BOOST_TEST(missing.exit_code == 66, missing.err);
+}
+
+BOOST_AUTO_TEST_CASE(quiet_keeps_notes_off_stderr_but_not_a_broken_gate)
+{
+    Sandbox sandbox;
+    write_file(sandbox.db, "");
+    const auto empty = sandbox.report({"--quiet", "--max-p95-ms", "1"});
+    BOOST_TEST(empty.exit_code == 0);
+    BOOST_TEST(empty.err.empty(), empty.err);
+    const auto strict = sandbox.report({"--quiet", "--max-p95-ms", "1", "--require-samples"});
+    BOOST_TEST(strict.exit_code == 1);
+    BOOST_TEST(strict.err.find("--max-p95-ms: only 0 spawn latencies") != std::string::npos,
+               strict.err);
+}

@@ -1,0 +1,431 @@
+#define BOOST_TEST_MODULE test_metrics_report
+#include <boost/test/unit_test.hpp>
+
+#include "common/error.hpp"
+#include "common/sqlite.hpp"
+#include "metrics_report.hpp"
+#include "support/spawn_records.hpp"
+#include "support/temp_dir.hpp"
+
+#include <fmt/format.h>
+
+#include <sstream>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace {
+
+using metrics_report::Outcome;
+using metrics_report::Report;
+using metrics_report::Selection;
+using test_support::AgentRun;
+using test_support::BatchRun;
+
+// A process that has exited and been reaped: a spawner that is gone.
+common::ProcessIdentity gone_process()
+{
+    const pid_t child = ::fork();
+    if (child == 0) ::_exit(0);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    return {child, 1};
+}
+
+struct Recorded {
+    test_support::TempDir dir;
+    common::Database db = test_support::open_spawn_database(dir / "hygiene.db");
+    test_support::RunRecorder recorder{db};
+
+    Report report(const Selection& selection = {}, bool compare = false) const
+    {
+        metrics_report::ReportBuilder builder;
+        metrics_report::read_database(db, selection, builder);
+        Report result;
+        builder.finish(result, compare);
+        return result;
+    }
+
+    Report stream_report(const Selection& selection = {}, bool compare = false) const
+    {
+        std::istringstream in(recorder.stream());
+        metrics_report::ReportBuilder builder;
+        metrics_report::read_stream(in, "stdin", selection, builder);
+        Report result;
+        builder.finish(result, compare);
+        return result;
+    }
+};
+
+Report stream_report_of(const std::string& text)
+{
+    std::istringstream in(text);
+    metrics_report::ReportBuilder builder;
+    metrics_report::read_stream(in, "stdin", {}, builder);
+    Report result;
+    builder.finish(result, false);
+    return result;
+}
+
+// Batches of `mode` with the given whole-batch wall times (µs).
+void add_batches(test_support::RunRecorder& recorder, const std::string& mode,
+                 const std::vector<std::int64_t>& walls)
+{
+    for (const auto wall : walls) {
+        BatchRun batch;
+        batch.mode = mode;
+        batch.agents = {AgentRun{}, AgentRun{.agent = "claude"}};
+        batch.batch_wall_us = wall;
+        recorder.add(batch);
+    }
+}
+
+bool data_error_naming(const common::Error& error, const std::string& text)
+{
+    BOOST_TEST_INFO(error.what());
+    return error.code() == common::Exit::data &&
+           std::string(error.what()).find(text) != std::string::npos;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(percentiles_of_one_to_hundred_ms_are_nearest_rank)
+{
+    Recorded recorded;
+    // Out of order, over several batches: 1..100 ms.
+    std::vector<AgentRun> runs;
+    for (int i = 0; i < 100; ++i)
+        runs.push_back(AgentRun{.spawn_latency_us = ((i * 37) % 100 + 1) * 1000});
+    for (std::size_t first = 0; first < runs.size(); first += 25)
+        recorded.recorder.add(
+            BatchRun{.agents = {runs.begin() + static_cast<std::ptrdiff_t>(first),
+                                runs.begin() + static_cast<std::ptrdiff_t>(first + 25)}});
+
+    const auto latency = metrics_report::to_json(recorded.report().overall)["spawn_latency_ms"];
+    BOOST_TEST(latency["samples"] == 100);
+    BOOST_TEST(latency["p50"] == 50.0);
+    BOOST_TEST(latency["p95"] == 95.0);
+    BOOST_TEST(latency["p99"] == 99.0);
+    BOOST_TEST(latency["min"] == 1.0);
+    BOOST_TEST(latency["max"] == 100.0);
+    BOOST_TEST(latency["mean"] == 50.5);
+}
+
+BOOST_AUTO_TEST_CASE(nineteen_samples_give_null_p95_and_p99)
+{
+    Recorded recorded;
+    recorded.recorder.add(
+        BatchRun{.agents = test_support::agents_with_latencies("gemini", 19, 1000, 1000)});
+    const auto latency = metrics_report::to_json(recorded.report().overall)["spawn_latency_ms"];
+    BOOST_TEST(latency["samples"] == 19);
+    BOOST_TEST(latency["p50"] == 10.0);
+    BOOST_TEST(latency["p95"].is_null());
+    BOOST_TEST(latency["p99"].is_null());
+}
+
+BOOST_AUTO_TEST_CASE(a_window_of_1000_out_of_5000_spawns_takes_the_newest)
+{
+    Recorded recorded;
+    for (int batch = 0; batch < 50; ++batch)
+        recorded.recorder.add(BatchRun{
+            .agents = test_support::agents_with_latencies("gemini", 100, batch * 100 + 1, 1)});
+
+    const auto report = recorded.report();
+    BOOST_TEST(report.overall.count == 1000);
+    BOOST_TEST(*report.overall.spawn_latency_us.min == 4001);
+    BOOST_TEST(*report.overall.spawn_latency_us.max == 5000);
+
+    Selection all;
+    all.spawns = std::nullopt;
+    all.batches = std::nullopt;
+    BOOST_TEST(recorded.report(all).overall.count == 5000);
+    BOOST_TEST(recorded.report(all).batches.count == 50);
+    BOOST_TEST(recorded.report().batches.count == 50);  // fewer than the 100 of the default
+}
+
+BOOST_AUTO_TEST_CASE(failures_are_counted_by_class_and_spawn_failures_left_out_of_latency)
+{
+    Recorded recorded;
+    BatchRun batch;
+    batch.agents = {AgentRun{.spawn_latency_us = 100}, AgentRun{.spawn_latency_us = 300},
+                    // A writer that recorded 0 for a failed spawn must not pull the minimum down.
+                    AgentRun{.outcome = "spawn_failed",
+                             .spawn_latency_us = 0,
+                             .run_time_ms = {},
+                             .cpu_time_us = {},
+                             .max_rss_kb = {}},
+                    AgentRun{.outcome = "spawn_failed",
+                             .spawn_latency_us = {},
+                             .run_time_ms = {},
+                             .cpu_time_us = {},
+                             .max_rss_kb = {}},
+                    AgentRun{.outcome = "exit", .spawn_latency_us = 200},
+                    AgentRun{.outcome = "timeout", .spawn_latency_us = 200},
+                    AgentRun{.outcome = "signal", .spawn_latency_us = 200},
+                    AgentRun{.outcome = "cancelled", .spawn_latency_us = 200}};
+    recorded.recorder.add(batch);
+
+    const auto overall = recorded.report().overall;
+    BOOST_TEST(overall.count == 8);
+    BOOST_TEST(overall.successes() == 2);
+    BOOST_TEST(overall.of(Outcome::spawn_failed) == 2);
+    BOOST_TEST(overall.of(Outcome::exit) == 1);
+    BOOST_TEST(overall.of(Outcome::timeout) == 1);
+    BOOST_TEST(overall.of(Outcome::signal) == 1);
+    BOOST_TEST(overall.of(Outcome::cancelled) == 1);
+    BOOST_TEST(*overall.success_rate() == 0.25);
+    BOOST_TEST(overall.spawn_latency_us.count == 6u);
+    BOOST_TEST(*overall.spawn_latency_us.min == 100);
+    BOOST_TEST(overall.run_time_ms.count == 6u);
+}
+
+BOOST_AUTO_TEST_CASE(running_rows_of_a_gone_spawner_count_as_lost_and_live_ones_as_running)
+{
+    Recorded recorded;
+    BatchRun batch;
+    batch.agents = {AgentRun{.outcome = "running", .run_time_ms = {}}};
+    batch.batch_wall_us = std::nullopt;
+    recorded.recorder.add(batch, gone_process());
+    recorded.recorder.add(batch, common::current_process());
+
+    const auto overall = recorded.report().overall;
+    BOOST_TEST(overall.of(Outcome::lost) == 1);
+    BOOST_TEST(overall.of(Outcome::running) == 1);
+    BOOST_TEST(overall.finished() == 1);
+    // Nothing was written: the row is still running in the database.
+    BOOST_TEST(recorded.db.query_int("SELECT count(*) FROM agent_executions WHERE outcome = "
+                                     "'running'") == 2);
+}
+
+BOOST_AUTO_TEST_CASE(a_stream_and_the_database_of_the_same_runs_give_the_same_report)
+{
+    Recorded recorded;
+    for (int i = 0; i < 12; ++i) {
+        BatchRun batch;
+        batch.mode = i % 3 == 0 ? "sequential" : "parallel";
+        batch.spec = i % 2 ? "SPEC-KIT-1" : "SPEC-KIT-2";
+        batch.batch_wall_us = 100000 + i * 7919 % 50000 + (i % 3 == 0 ? 200000 : 0);
+        batch.spawn_wall_us = 800 + i;
+        batch.agents = {
+            AgentRun{.agent = "gemini", .spawn_latency_us = 400 + i * 13},
+            AgentRun{.agent = "claude",
+                     .outcome = i % 4 ? "success" : "exit",
+                     .spawn_latency_us = 600 + i,
+                     .run_time_ms = 90 + i,
+                     .cpu_time_us = 1000 * i,
+                     .max_rss_kb = 2000 + i},
+            AgentRun{.agent = "code",
+                     .outcome = i % 5 ? "success" : "spawn_failed",
+                     .spawn_latency_us = i % 5 ? std::optional<std::int64_t>(700) : std::nullopt}};
+        recorded.recorder.add(batch);
+    }
+    // An agent whose spawner died: lost in both.
+    recorded.recorder.add(
+        BatchRun{.agents = {AgentRun{
+                     .outcome = "running", .run_time_ms = {}, .cpu_time_us = {}, .max_rss_kb = {}}},
+                 .batch_wall_us = std::nullopt},
+        gone_process());
+
+    for (const auto& selection : {Selection{}, Selection{.spawns = 10, .batches = 4},
+                                  Selection{.spec = "SPEC-KIT-1"}, Selection{.agent = "claude"}}) {
+        const auto from_db = metrics_report::to_json(recorded.report(selection, true));
+        const auto from_stream = metrics_report::to_json(recorded.stream_report(selection, true));
+        for (const auto* part : {"overall", "agents", "batches", "compare"})
+            BOOST_TEST(from_db[part] == from_stream[part], part << ":\n"
+                                                                << from_db[part].dump() << "\n"
+                                                                << from_stream[part].dump());
+    }
+    BOOST_TEST(recorded.report().overall.of(Outcome::lost) == 1);
+}
+
+BOOST_AUTO_TEST_CASE(compare_finds_a_clear_speedup_significant)
+{
+    Recorded recorded;
+    add_batches(recorded.recorder, "parallel",
+                {101000, 98000, 103000, 99000, 100000, 97000, 102000, 100500});
+    add_batches(recorded.recorder, "sequential",
+                {301000, 298000, 305000, 296000, 300000, 303000, 299000, 302000});
+    const auto comparison = *recorded.report({}, true).comparison;
+    BOOST_TEST(comparison.enough());
+    BOOST_TEST(*comparison.speedup == 300500.0 / 100250.0);
+    BOOST_TEST(comparison.interval->lower <= *comparison.speedup);
+    BOOST_TEST(comparison.interval->upper >= *comparison.speedup);
+    BOOST_TEST(comparison.test->p_value < 0.05);
+    BOOST_TEST(comparison.message.find("the difference is significant") != std::string::npos,
+               comparison.message);
+}
+
+BOOST_AUTO_TEST_CASE(compare_without_an_effect_is_not_significant)
+{
+    Recorded recorded;
+    add_batches(recorded.recorder, "parallel",
+                {100000, 104000, 98000, 101000, 103000, 99000, 102000, 97000});
+    add_batches(recorded.recorder, "sequential",
+                {101500, 98500, 103500, 99500, 100500, 102500, 97500, 104500});
+    const auto comparison = *recorded.report({}, true).comparison;
+    BOOST_TEST(comparison.test->p_value > 0.05);
+    BOOST_TEST(comparison.message.find("not significant") != std::string::npos, comparison.message);
+}
+
+BOOST_AUTO_TEST_CASE(compare_with_too_few_batches_says_so_and_gives_no_numbers)
+{
+    Recorded recorded;
+    add_batches(recorded.recorder, "parallel", {100000, 101000, 99000, 98000, 97000, 96000});
+    add_batches(recorded.recorder, "sequential", {300000, 310000});
+    const auto comparison = *recorded.report({}, true).comparison;
+    BOOST_TEST(!comparison.enough());
+    BOOST_TEST(!comparison.speedup.has_value());
+    BOOST_TEST(!comparison.test.has_value());
+    BOOST_TEST(comparison.message.find("too few batches") == 0u, comparison.message);
+}
+
+BOOST_AUTO_TEST_CASE(compare_is_reproducible)
+{
+    Recorded recorded;
+    add_batches(recorded.recorder, "parallel", {101000, 98000, 103000, 99000, 100000, 97000});
+    add_batches(recorded.recorder, "sequential", {301000, 298000, 255000, 296000, 330000, 303000});
+    const auto first = *recorded.report({}, true).comparison;
+    const auto second = *recorded.report({}, true).comparison;
+    BOOST_TEST(first.interval->lower == second.interval->lower);
+    BOOST_TEST(first.interval->upper == second.interval->upper);
+}
+
+BOOST_AUTO_TEST_CASE(filters_select_spec_stage_agent_and_time)
+{
+    Recorded recorded;
+    recorded.recorder.add(BatchRun{.spec = "SPEC-KIT-1",
+                                   .stage = "plan",
+                                   .agents = {AgentRun{}, AgentRun{.agent = "claude"}},
+                                   .started_at = "2026-11-20 08:00:00"});
+    recorded.recorder.add(BatchRun{.spec = "SPEC-KIT-2",
+                                   .stage = "audit",
+                                   .agents = {AgentRun{}},
+                                   .started_at = "2026-11-27 08:00:00"});
+    BOOST_TEST(recorded.report(Selection{.spec = "SPEC-KIT-1"}).overall.count == 2);
+    BOOST_TEST(recorded.report(Selection{.stage = "audit"}).overall.count == 1);
+    BOOST_TEST(recorded.report(Selection{.agent = "claude"}).overall.count == 1);
+    BOOST_TEST(recorded.report(Selection{.agent = "claude"}).batches.count == 1);
+    const auto since = std::chrono::sys_days(std::chrono::year(2026) / 11 / 25);
+    BOOST_TEST(recorded.report(Selection{.since = since}).overall.count == 1);
+    BOOST_TEST(recorded.report(Selection{.since = since}).batches.count == 1);
+    BOOST_TEST(recorded.stream_report(Selection{.since = since}).overall.count == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_database_without_the_toolkit_tables_has_zero_counts)
+{
+    test_support::TempDir dir;
+    {
+        auto create = common::Database::open(dir / "empty.db", {.mode = common::OpenMode::create});
+    }
+    const auto db = common::Database::open(dir / "empty.db", {.mode = common::OpenMode::read_only});
+    metrics_report::ReportBuilder builder;
+    metrics_report::read_database(db, {}, builder);
+    Report report;
+    builder.finish(report, true);
+    BOOST_TEST(report.overall.count == 0);
+    BOOST_TEST(report.batches.count == 0);
+    BOOST_TEST(!metrics_report::to_json(report)["overall"]["success_rate"].is_number());
+}
+
+BOOST_AUTO_TEST_CASE(a_stream_agent_without_an_exit_event_is_lost)
+{
+    const auto report = stream_report_of(
+        R"({"event":"spawned","batch_id":1,"spec_id":"SPEC-A-1","stage":"plan","agent":"gemini","agent_id":"a1","pid":5,"outcome":"running","spawn_latency_us":300,"time":"2026-11-27T10:15:00.250Z"})"
+        "\n");
+    BOOST_TEST(report.overall.of(Outcome::lost) == 1);
+    BOOST_TEST(report.overall.spawn_latency_us.count == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_malformed_stream_line_is_exit_65_naming_the_line)
+{
+    const std::string good =
+        R"({"event":"spawned","batch_id":1,"spec_id":"SPEC-A-1","stage":"plan","agent":"gemini","agent_id":"a1","pid":5,"outcome":"running","spawn_latency_us":300,"time":"2026-11-27T10:15:00Z"})"
+        "\n";
+    BOOST_CHECK_EXCEPTION(stream_report_of(good + "\n{\"event\":\n"), common::Error,
+                          [](const common::Error& e) {
+                              return data_error_naming(e, "stdin line 3: malformed JSON");
+                          });
+    BOOST_CHECK_EXCEPTION(
+        stream_report_of(
+            good + R"({"event":"exited","agent_id":"a1","outcome":"success","run_time_ms":"slow"})"
+                   "\n"),
+        common::Error, [](const common::Error& e) {
+            return data_error_naming(e, "stdin line 2: \"run_time_ms\": expected an integer");
+        });
+    BOOST_CHECK_EXCEPTION(
+        stream_report_of("{\"no_event\":1}\n"), common::Error,
+        [](const common::Error& e) { return data_error_naming(e, "stdin line 1: \"event\""); });
+}
+
+BOOST_AUTO_TEST_CASE(gates_break_exactly_when_the_numbers_pass_the_limits)
+{
+    Recorded recorded;
+    // 20 spawns: 1..20 ms, p95 = 19 ms; 19 successes of 20.
+    auto runs = test_support::agents_with_latencies("gemini", 20, 1000, 1000);
+    runs.back().outcome = "exit";
+    recorded.recorder.add(BatchRun{.agents = runs});
+    const auto report = recorded.report();
+
+    const auto broken = [&](metrics_report::Options options) {
+        const auto gates = metrics_report::check_gates(report, options);
+        BOOST_REQUIRE(gates.size() == 1u);
+        return gates.front().broken;
+    };
+    BOOST_TEST(!broken({.max_p95_ms = 19.0}));
+    BOOST_TEST(broken({.max_p95_ms = 18.999}));
+    BOOST_TEST(!broken({.min_success_rate = 0.95}));
+    BOOST_TEST(broken({.min_success_rate = 0.951}));
+}
+
+BOOST_AUTO_TEST_CASE(a_gate_with_too_few_samples_passes_unless_samples_are_required)
+{
+    Recorded recorded;
+    recorded.recorder.add(
+        BatchRun{.agents = test_support::agents_with_latencies("gemini", 19, 90000, 1)});
+    const auto report = recorded.report();
+    for (const auto& options : {metrics_report::Options{.max_p95_ms = 1.0},
+                                metrics_report::Options{.min_success_rate = 1.0}}) {
+        const auto lenient = metrics_report::check_gates(report, options);
+        BOOST_TEST(!lenient.front().broken);
+        BOOST_TEST(lenient.front().message.find("only 19") != std::string::npos,
+                   lenient.front().message);
+        auto strict_options = options;
+        strict_options.require_samples = true;
+        BOOST_TEST(metrics_report::check_gates(report, strict_options).front().broken);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(health_reads_the_last_maintenance_runs_and_evidence_bytes_per_spec)
+{
+    Recorded recorded;
+    recorded.db.exec(
+        "INSERT INTO maintenance_runs (tool, started_at, finished_at, outcome, summary) VALUES "
+        "('db-vacuum', '2026-11-25 02:00:00', '2026-11-25 02:00:05', 'ok', '{}'), "
+        "('db-vacuum', '2026-11-26 02:00:00', '2026-11-26 02:00:04', 'failed', '{}')");
+    const auto root = recorded.dir / "evidence";
+    std::filesystem::create_directories(root / "commands" / "SPEC-KIT-1");
+    std::filesystem::create_directories(root / "consensus" / "SPEC-KIT-1" / "deep");
+    std::filesystem::create_directories(root / "consensus" / "notes");
+    test_support::write_file(root / "commands" / "SPEC-KIT-1" / "t.json", std::string(100, 'x'));
+    test_support::write_file(root / "consensus" / "SPEC-KIT-1" / "deep" / "a.json",
+                             std::string(50, 'x'));
+    test_support::write_file(root / "consensus" / "notes" / "n.txt", std::string(1000, 'x'));
+    // A link is not followed: its target's bytes are not the spec's.
+    std::filesystem::create_symlink(root / "consensus" / "notes" / "n.txt",
+                                    root / "consensus" / "SPEC-KIT-1" / "link.txt");
+
+    const auto health = metrics_report::read_health(
+        recorded.db, root, {.warn_spec = 120, .limit_spec = 140, .limit_total = 1000});
+    BOOST_TEST(health.last_vacuum->finished_at == "2026-11-26 02:00:04");
+    BOOST_TEST(health.last_vacuum->outcome == "failed");
+    BOOST_TEST(!health.last_prune.has_value());
+    BOOST_TEST(health.evidence_exists);
+    BOOST_TEST(health.evidence_bytes.size() == 1u);
+    BOOST_TEST(health.evidence_bytes.at("SPEC-KIT-1") == 150u);
+    BOOST_TEST(health.evidence_total == 150u);
+
+    Report report;
+    report.health = health;
+    const auto evidence = metrics_report::to_json(report)["health"]["evidence"];
+    BOOST_TEST(evidence["specs"][0]["state"] == "over");
+    BOOST_TEST(evidence["over_total_limit"] == false);
+}

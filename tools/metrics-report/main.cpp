@@ -1,0 +1,25 @@
+#include "common/cli.hpp"
+#include "common/paths.hpp"
+#include "common/runner.hpp"
+#include "metrics_report.hpp"
+
+#include <chrono>
+#include <iostream>
+#include <span>
+
+int main(int argc, char** argv)
+{
+    return common::run_tool("metrics-report", argc, argv, [](std::span<char*> args) {
+        const auto options = metrics_report::parse_options(args, common::process_env,
+                                                           std::chrono::system_clock::now());
+        if (options.shared.help) {
+            std::cout << metrics_report::help_text();
+            return 0;
+        }
+        if (options.shared.version) {
+            std::cout << common::version_line("metrics-report") << '\n';
+            return 0;
+        }
+        return metrics_report::run(options, std::cin, std::cout, std::cerr);
+    });
+}
