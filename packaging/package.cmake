@@ -21,9 +21,9 @@ set(CPACK_PACKAGE_NAME spec-hygiene)
 set(CPACK_PACKAGE_CONTACT "${spec_hygiene_maintainer}")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
     "keep a multi-agent workflow's SQLite database and evidence healthy")
+# The extended description; the summary above is its first line.
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
-    "keep a multi-agent workflow's SQLite database and evidence healthy
-A workflow that runs several AI agent command-line tools for each stage of a
+    "A workflow that runs several AI agent command-line tools for each stage of a
 spec records every run in a SQLite database and writes JSON evidence files.
 These small tools start a batch of agents concurrently and record it
 (spawn-agents), keep the database compact and sound (db-vacuum), enforce a
