@@ -9,6 +9,7 @@ source "$(dirname "$0")/lib.sh"
 require_command cpack "package cmake"
 require_command dpkg-shlibdeps "package dpkg-dev: cpack computes Depends with it"
 require_command lintian "package lintian"
+require_command objdump "package binutils"
 
 fixture=$build_dir/tests/fixture/spec-hygiene-fixture
 [[ -x $fixture ]] || { echo "FAIL: no fixture binary at $fixture" >&2; exit 1; }
@@ -31,7 +32,8 @@ check "a description with an extended part" [ "$(field Description | wc -l)" -gt
 root=$scratch/root
 dpkg -x "$deb" "$root"
 
-# Every shared library the binaries load belongs to a package that Depends names.
+# Every shared library a binary links against directly (its NEEDED entries: what
+# dpkg-shlibdeps looks at) belongs to a package that Depends names.
 mapfile -t depends < <(field Depends | tr ',' '\n' | awk '{ print $1 }')
 depends_on() {
     local package
@@ -44,6 +46,17 @@ owner_of() {
     { dpkg -S "$1" 2>/dev/null || dpkg -S "$(readlink -f "$1")" 2>/dev/null; } |
         head -n 1 | cut -d: -f1
 }
+# The paths of BINARY's NEEDED libraries, as the dynamic linker finds them.
+needed_paths() {
+    local -A path=()
+    local name arrow location _
+    while read -r name arrow location _; do
+        [[ $arrow == "=>" && $location == /* ]] && path[$name]=$location
+    done < <(ldd "$1")
+    while read -r name; do
+        [[ -n ${path[$name]:-} ]] && echo "${path[$name]}"
+    done < <(objdump -p "$1" | awk '$1 == "NEEDED" { print $2 }')
+}
 for binary in "$root"/usr/bin/*; do
     while read -r library; do
         owner=$(owner_of "$library")
@@ -52,7 +65,7 @@ for binary in "$root"/usr/bin/*; do
             continue
         fi
         check "Depends names $owner (for ${library##*/}, used by ${binary##*/})" depends_on "$owner"
-    done < <(ldd "$binary" | awk '$3 ~ /^\// { print $3 }')
+    done < <(needed_paths "$binary")
 done
 
 for tool in "${tool_names[@]}"; do
