@@ -2,10 +2,13 @@
 # Each test is run as: TEST BUILD_DIR SOURCE_DIR TOOL_BINARY...
 # shellcheck shell=bash disable=SC2034  # the variables are for the tests that source this
 
-build_dir=$1
-source_dir=$2
+build_dir=$(realpath -- "$1")
+source_dir=$(realpath -- "$2")
 shift 2
-tool_binaries=("$@")
+tool_binaries=()
+for binary in "$@"; do
+    tool_binaries+=("$(realpath -- "$binary")")
+done
 tool_names=()
 for binary in "${tool_binaries[@]}"; do
     tool_names+=("${binary##*/}")

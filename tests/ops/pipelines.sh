@@ -19,7 +19,8 @@ done
 export PATH
 export SPEC_HYGIENE_DB=$scratch/hygiene.db SPEC_HYGIENE_EVIDENCE=$scratch/evidence
 export XDG_CONFIG_HOME=$scratch/config XDG_STATE_HOME=$scratch/state
-mkdir -p "$SPEC_HYGIENE_EVIDENCE" "$XDG_CONFIG_HOME"
+# The textfile collector's folder exists where node_exporter runs.
+mkdir -p "$SPEC_HYGIENE_EVIDENCE" "$XDG_CONFIG_HOME" "$scratch/textfile"
 cd "$scratch" || exit 1
 
 # A stage of three agents that succeed.
@@ -37,6 +38,7 @@ example() {
     output=$(bash -c "$1" 2>"$scratch/stderr")
     status=$?
     printf '%s\n' "$output"
+    ((status == 0)) || echo "(exit $status) $(<"$scratch/stderr")"
 }
 
 example 'spawn-agents --batch validate.json | metrics-report --from - --format table'
@@ -65,6 +67,7 @@ fi
 example 'evidence-prune --check && metrics-report --max-p95-ms 50 --min-success-rate 0.95 >/dev/null'
 check "the gate pipeline runs both commands (exit 0 or 1, not a tool error)" \
     [ "$status" -eq 0 -o "$status" -eq 1 ]
-check "evidence-prune --check alone exits 0 within the limits" evidence-prune --check
+check "evidence-prune --check alone exits 0 within the limits" \
+    bash -c 'evidence-prune --check >/dev/null'
 
 finish
