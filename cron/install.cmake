@@ -1,0 +1,37 @@
+# Runs at install time (cmake --install, cpack) from cron/CMakeLists.txt, which sets
+# spec_hygiene_cron_source and the install folders relative to the prefix. Renders each file
+# straight into its destination (no shared scratch file, so concurrent installs do not race)
+# and lists it in the install manifest.
+
+function(spec_hygiene_full_path out folder)
+  if(IS_ABSOLUTE "${folder}")
+    set(${out} "${folder}" PARENT_SCOPE)
+  else()
+    set(${out} "${CMAKE_INSTALL_PREFIX}/${folder}" PARENT_SCOPE)
+  endif()
+endfunction()
+
+spec_hygiene_full_path(BINDIR "${spec_hygiene_bindir}")
+spec_hygiene_full_path(PKGLIBEXECDIR "${spec_hygiene_pkglibexecdir}")
+spec_hygiene_full_path(DOCDIR "${spec_hygiene_docdir}")
+spec_hygiene_full_path(unitdir "${spec_hygiene_unitdir}")
+
+# spec_hygiene_render(<source> <folder> <name> <permissions...>)
+function(spec_hygiene_render source folder name)
+  set(destination "$ENV{DESTDIR}${folder}/${name}")
+  message(STATUS "Installing: ${destination}")
+  configure_file("${spec_hygiene_cron_source}/${source}" "${destination}" @ONLY
+                 FILE_PERMISSIONS ${ARGN})
+  # configure_file may keep an older copy's mode when the content did not change.
+  file(CHMOD "${destination}" PERMISSIONS ${ARGN})
+  set(CMAKE_INSTALL_MANIFEST_FILES ${CMAKE_INSTALL_MANIFEST_FILES} "${destination}" PARENT_SCOPE)
+endfunction()
+
+set(spec_hygiene_read_only OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
+set(spec_hygiene_executable ${spec_hygiene_read_only} OWNER_EXECUTE GROUP_EXECUTE WORLD_EXECUTE)
+spec_hygiene_render(spec-hygiene-daily.in "${PKGLIBEXECDIR}" daily ${spec_hygiene_executable})
+spec_hygiene_render(spec-hygiene-daily.service.in "${unitdir}" spec-hygiene-daily.service
+                    ${spec_hygiene_read_only})
+spec_hygiene_render(spec-hygiene-daily.timer "${unitdir}" spec-hygiene-daily.timer
+                    ${spec_hygiene_read_only})
+spec_hygiene_render(spec-hygiene.cron.in "${DOCDIR}" spec-hygiene.cron ${spec_hygiene_read_only})
