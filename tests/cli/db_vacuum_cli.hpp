@@ -111,7 +111,7 @@ inline std::map<std::string, Rows> database_contents(const fs::path& file)
 }
 
 inline void check_same_contents(const std::map<std::string, Rows>& before,
-                         const std::map<std::string, Rows>& after)
+                                const std::map<std::string, Rows>& after)
 {
     BOOST_TEST(before.size() == after.size());
     for (const auto& [table, rows] : before) {

@@ -1,4 +1,5 @@
-// db-vacuum CLI: refused runs: bad input, contention, free space, permissions; each leaves the file as it was.
+// db-vacuum CLI: refused runs (bad input, contention, free space, permissions), each leaving
+// the file as it was.
 #define BOOST_TEST_MODULE test_cli_db_vacuum_refusals
 #include <boost/test/unit_test.hpp>
 
