@@ -58,6 +58,15 @@ struct Sandbox {
         return test_support::run_process(argv, {}, environment(env));
     }
 
+    // Runs db-vacuum with `cwd` as its working folder, for relative names.
+    ProcessResult vacuum_in(const fs::path& cwd, const std::vector<std::string>& args) const
+    {
+        std::vector<std::string> argv{"sh", "-c", R"(cd "$0" && exec "$@")", cwd.string(),
+                                      DB_VACUUM_BIN};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return test_support::run_process(argv, {}, environment());
+    }
+
     // A database shaped like the upstream one, with `bloat_mib` MiB of free pages.
     fs::path make_database(const std::string& name, std::uint64_t bloat_mib = 2,
                            bool toolkit_schema = true,

@@ -5,6 +5,10 @@
 #include "common/schema.hpp"
 #include "db_vacuum_cli.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 using namespace db_vacuum_cli;
 
 BOOST_FIXTURE_TEST_SUITE(db_vacuum_cli_actions, Sandbox)
@@ -113,11 +117,14 @@ BOOST_AUTO_TEST_CASE(migrate_refuses_to_overwrite_an_existing_backup_and_changes
     BOOST_TEST((file_bytes(db) == bytes));
 }
 
-BOOST_AUTO_TEST_CASE(partial_copy_of_a_killed_run_does_not_block_the_next)
+BOOST_AUTO_TEST_CASE(next_run_removes_the_partial_copy_of_a_killed_run)
 {
     const auto db = make_database("toolkit.db");
     const auto backup = dir / "backup.db";
     write_file(backup.string() + ".kIll3d.partial", "the start of a copy");
+    write_file(backup.string() + ".kIll3d.partial-journal", "its journal");
+    write_file(backup.string() + ".0rPhan.partial-journal", "a journal without its copy");
+    write_file(dir / "other.db.kIll3d.partial", "another backup's copy");
 
     const auto result = vacuum({"--db", db.string(), "--migrate", "--backup", backup.string()});
 
@@ -125,11 +132,30 @@ BOOST_AUTO_TEST_CASE(partial_copy_of_a_killed_run_does_not_block_the_next)
     BOOST_TEST(query_int(backup, "PRAGMA user_version") == 2);
     BOOST_TEST(query_int(backup, "SELECT count(*) FROM agent_executions") ==
                query_int(db, "SELECT count(*) FROM agent_executions"));
-    // Only the run's own partial file is removed; nothing else of the folder is touched.
     std::vector<std::string> partials;
     for (const auto& entry : fs::directory_iterator(dir.path()))
-        if (entry.path().extension() == ".partial") partials.push_back(entry.path().filename());
-    BOOST_TEST((partials == std::vector<std::string>{"backup.db.kIll3d.partial"}));
+        if (contains(entry.path().filename().string(), ".partial"))
+            partials.push_back(entry.path().filename());
+    // Only the partial files of this backup's name are its business.
+    BOOST_TEST((partials == std::vector<std::string>{"other.db.kIll3d.partial"}));
+}
+
+BOOST_AUTO_TEST_CASE(partial_copy_of_a_running_backup_is_left_alone)
+{
+    const auto db = make_database("toolkit.db");
+    const auto backup = dir / "backup.db";
+    const auto live = backup.string() + ".L1v3nw.partial";
+    write_file(live, "");
+    // A run still copying holds the lock on its partial file.
+    const int fd = ::open(live.c_str(), O_RDONLY | O_CLOEXEC);
+    BOOST_TEST_REQUIRE(::flock(fd, LOCK_EX) == 0);
+
+    const auto result = vacuum({"--db", db.string(), "--full", "--backup", backup.string()});
+    ::close(fd);
+
+    BOOST_TEST(result.exit_code == 0, result.err);
+    BOOST_TEST(fs::exists(live));
+    BOOST_TEST(fs::exists(backup));
 }
 
 BOOST_AUTO_TEST_CASE(backup_into_a_missing_folder_is_73_and_changes_nothing)

@@ -4,9 +4,12 @@
 #include <boost/test/unit_test.hpp>
 
 #include "db_vacuum_cli.hpp"
+#include "support/small_file_system.hpp"
 
 #include <cstdio>
-#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 using namespace db_vacuum_cli;
@@ -188,38 +191,8 @@ BOOST_AUTO_TEST_CASE(checkpoint_empties_the_wal)
 
 // --- free space -------------------------------------------------------------------------------
 
-// A small tmpfs mounted for one test (root only), unmounted with everything in it after.
-class SmallFileSystem {
-public:
-    SmallFileSystem(const fs::path& where, int mebibytes) : m_where(where)
-    {
-        fs::create_directories(where);
-        const auto options = fmt::format("size={}m", mebibytes);
-        m_mounted = ::mount("tmpfs", where.c_str(), "tmpfs", 0, options.c_str()) == 0;
-    }
-    SmallFileSystem(const SmallFileSystem&) = delete;
-    SmallFileSystem& operator=(const SmallFileSystem&) = delete;
-    ~SmallFileSystem()
-    {
-        if (m_mounted) ::umount2(m_where.c_str(), MNT_DETACH);
-    }
-    bool mounted() const { return m_mounted; }
-
-private:
-    fs::path m_where;
-    bool m_mounted = false;
-};
-
-// Mounting needs root with CAP_SYS_ADMIN, which a container may not grant: then the tests
-// that need it are skipped, and say so.
-boost::test_tools::assertion_result can_mount(boost::unit_test::test_unit_id)
-{
-    test_support::TempDir probe;
-    SmallFileSystem small(probe / "probe", 1);
-    boost::test_tools::assertion_result result(small.mounted());
-    result.message() << "cannot mount a tmpfs here";
-    return result;
-}
+using test_support::can_mount;
+using test_support::SmallFileSystem;
 
 // A rollback-journal database with 3 MiB of live rows.
 void make_live_database(const fs::path& db)
@@ -233,37 +206,18 @@ void make_live_database(const fs::path& db)
 BOOST_AUTO_TEST_CASE(rebuild_without_room_beside_the_database_is_74_and_changes_nothing,
                      *boost::unit_test::precondition(can_mount))
 {
-    SmallFileSystem small(dir / "small", 8);
+    SmallFileSystem small(dir / "small", 6);
     BOOST_TEST_REQUIRE(small.mounted());
-    // The WAL and SQLite's temporary copy need 3 MiB each plus a margin; the file itself
-    // already takes 3 of the 8.
+    // The WAL needs the 3 MiB of live pages plus a margin; the file itself already takes 3
+    // of the 6.
     const auto db = dir / "small" / "full.db";
     make_live_database(db);
     const auto bytes = file_bytes(db);
 
-    const auto result =
-        vacuum({"--db", db.string(), "--full"}, {{"SQLITE_TMPDIR", (dir / "small").string()}});
+    const auto result = vacuum({"--db", db.string(), "--full"});
 
     BOOST_TEST(result.exit_code == 74, result.err);
     BOOST_TEST(contains(result.err, "not enough free space"), result.err);
-    BOOST_TEST((file_bytes(db) == bytes));
-}
-
-BOOST_AUTO_TEST_CASE(rebuild_without_room_for_the_temporary_copy_is_74,
-                     *boost::unit_test::precondition(can_mount))
-{
-    // The database has room; SQLite's temporary folder, on another file system, has not.
-    SmallFileSystem small(dir / "small-tmp", 2);
-    BOOST_TEST_REQUIRE(small.mounted());
-    const auto db = dir / "roomy.db";
-    make_live_database(db);
-    const auto bytes = file_bytes(db);
-
-    const auto result =
-        vacuum({"--db", db.string(), "--full"}, {{"SQLITE_TMPDIR", (dir / "small-tmp").string()}});
-
-    BOOST_TEST(result.exit_code == 74, result.err);
-    BOOST_TEST(contains(result.err, "small-tmp"), result.err);
     BOOST_TEST((file_bytes(db) == bytes));
 }
 
@@ -285,6 +239,212 @@ BOOST_AUTO_TEST_CASE(read_only_database_is_a_clear_error)
     BOOST_TEST(result.exit_code == 77, result.err);
     BOOST_TEST(contains(result.err, "read-only"), result.err);
     BOOST_TEST((file_bytes(db) == bytes));
+}
+
+// --- names SQLite would read differently ------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(database_named_like_a_uri_is_that_literal_file)
+{
+    const auto literal = make_database("file:v.db", 2, false);
+    const auto other = make_database("v.db", 2, false);
+    const auto other_bytes = file_bytes(other);
+
+    const auto result = vacuum_in(dir.path(), {"--db", "file:v.db", "--full"});
+
+    BOOST_TEST(result.exit_code == 0, result.err);
+    BOOST_TEST(query_int(literal, "PRAGMA freelist_count") == 0);
+    BOOST_TEST((file_bytes(other) == other_bytes));
+}
+
+BOOST_AUTO_TEST_CASE(database_named_memory_is_that_literal_file)
+{
+    const auto literal = make_database(":memory:", 1, false);
+
+    const auto result = vacuum_in(dir.path(), {"--db", ":memory:", "--json"});
+
+    BOOST_TEST(result.exit_code == 0, result.err);
+    const auto report = parse_report(result);
+    BOOST_TEST(report.at("before").at("page_count") == query_int(literal, "PRAGMA page_count"));
+    BOOST_TEST(report.at("before").at("page_count") > 0);
+}
+
+BOOST_AUTO_TEST_CASE(backup_named_like_a_uri_is_written_to_that_literal_file)
+{
+    const auto db = make_database("toolkit.db");
+
+    const auto result =
+        vacuum_in(dir.path(), {"--db", "toolkit.db", "--full", "--backup", "file:bk.db"});
+
+    BOOST_TEST(result.exit_code == 0, result.err);
+    BOOST_TEST(query_int(dir / "file:bk.db", "SELECT count(*) FROM agent_executions") ==
+               query_int(db, "SELECT count(*) FROM agent_executions"));
+    BOOST_TEST(!fs::exists(dir / "bk.db"));
+    for (const auto& entry : fs::directory_iterator(dir.path()))
+        BOOST_TEST(entry.path().filename().string().find("partial") == std::string::npos,
+                   entry.path());
+}
+
+// --- files that are no databases --------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(fifo_as_database_is_65_without_blocking)
+{
+    const auto fifo = dir / "pipe.db";
+    BOOST_TEST_REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+
+    // Without the check, open() would wait for a writer forever: timeout(1) ends that.
+    const auto result = test_support::run_process(
+        {"timeout", "20", DB_VACUUM_BIN, "--db", fifo.string(), "--migrate"}, {}, environment());
+
+    BOOST_TEST(result.exit_code == 65, result.err);
+    BOOST_TEST(contains(result.err, "FIFO"), result.err);
+}
+
+BOOST_AUTO_TEST_CASE(devices_and_proc_files_are_65_and_left_alone)
+{
+    for (const auto* file : {"/dev/null", "/dev/zero", "/proc/self/status"}) {
+        for (const auto* action : {"--json", "--migrate"}) {
+            BOOST_TEST_CONTEXT(file << " " << action)
+            {
+                const auto result = vacuum({"--db", file, action});
+
+                BOOST_TEST(result.exit_code == 65, result.err);
+                BOOST_TEST(contains(result.err, file), result.err);
+                BOOST_TEST(result.out.empty(), result.out);
+                BOOST_TEST(!fs::exists(std::string(file) + "-journal"));
+                BOOST_TEST(!fs::exists(std::string(file) + "-wal"));
+            }
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(socket_as_database_is_65)
+{
+    const auto path = dir / "s.db";
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path.c_str());
+    BOOST_TEST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+
+    const auto result = vacuum({"--db", path.string()});
+    ::close(fd);
+
+    BOOST_TEST(result.exit_code == 65, result.err);
+    BOOST_TEST(contains(result.err, "socket"), result.err);
+}
+
+BOOST_AUTO_TEST_CASE(path_longer_than_sqlite_opens_names_the_reason)
+{
+    auto folder = dir.path();
+    while (folder.string().size() < 520)
+        folder /= std::string(40, 'd');
+    fs::create_directories(folder);
+    const auto db = make_database("short.db", 1, false);
+    fs::rename(db, folder / "long.db");
+
+    const auto result = vacuum({"--db", (folder / "long.db").string()});
+
+    BOOST_TEST(result.exit_code == 66, result.err);
+    BOOST_TEST(contains(result.err, "bytes long"), result.err);
+    BOOST_TEST(!contains(result.err, "permissions"), result.err);
+}
+
+// --- backup targets ---------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(backup_into_an_unwritable_folder_is_73_and_changes_nothing)
+{
+    // A rollback-journal toolkit database with a lost run: a write would switch it to WAL,
+    // upgrade its schema and mark the run.
+    const auto work = dir / "work";
+    fs::create_directory(work);
+    const auto db = make_database("work/toolkit.db", 2, true, "delete");
+    const auto locked = dir / "locked";
+    fs::create_directory(locked);
+    fs::permissions(locked, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                fs::perms::others_read | fs::perms::others_exec);
+    // Root writes through file modes, so the binary runs as nobody, owner of the database.
+    std::vector<std::string> argv;
+    if (::geteuid() == 0) {
+        for (const auto& path : {work, db})
+            BOOST_TEST_REQUIRE(::chown(path.c_str(), 65534, 65534) == 0);
+        argv = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"};
+    }
+    const auto bytes = file_bytes(db);
+    argv.insert(argv.end(), {DB_VACUUM_BIN, "--db", db.string(), "--migrate", "--backup",
+                             (locked / "x.bak").string()});
+
+    const auto result = test_support::run_process(argv, {}, environment());
+
+    BOOST_TEST(result.exit_code == 73, result.err);
+    BOOST_TEST(contains(result.err, locked.string()), result.err);
+    BOOST_TEST((file_bytes(db) == bytes));
+    BOOST_TEST(!fs::exists(db.string() + "-wal"));
+}
+
+BOOST_AUTO_TEST_CASE(backup_onto_a_read_only_file_system_is_73_and_changes_nothing,
+                     *boost::unit_test::precondition(can_mount))
+{
+    SmallFileSystem read_only(dir / "ro", 1, true);
+    BOOST_TEST_REQUIRE(read_only.mounted());
+    const auto db = make_database("toolkit.db", 2, true, "delete");
+    const auto bytes = file_bytes(db);
+
+    const auto result =
+        vacuum({"--db", db.string(), "--full", "--backup", (dir / "ro" / "x.bak").string()});
+
+    BOOST_TEST(result.exit_code == 73, result.err);
+    BOOST_TEST(contains(result.err, "Read-only file system"), result.err);
+    BOOST_TEST((file_bytes(db) == bytes));
+}
+
+// --- collations and functions of the owning application --------------------------------------
+
+namespace {
+
+// A rollback-journal database whose index uses the collation "app_order" and whose other index
+// calls the function "app_key", both of which only their application defines. SQLite takes
+// the schema as written; the indexes' contents stay valid in binary order.
+fs::path make_database_of_an_application(const fs::path& file)
+{
+    {
+        auto db = Database::open(file, {.mode = OpenMode::create});
+        db.exec("PRAGMA journal_mode=DELETE");
+        db.exec("CREATE TABLE items (name TEXT, code TEXT);"
+                "CREATE INDEX items_name ON items (name);"
+                "CREATE INDEX items_code ON items (lower(code));"
+                "INSERT INTO items VALUES ('a', 'X'), ('b', 'Y');"
+                "CREATE TABLE scratch (b BLOB);"
+                "INSERT INTO scratch VALUES (zeroblob(200000));"
+                "DROP TABLE scratch;"
+                "PRAGMA writable_schema = ON;"
+                "UPDATE sqlite_schema SET sql = 'CREATE INDEX items_name ON items (name COLLATE "
+                "app_order)' WHERE name = 'items_name';"
+                "UPDATE sqlite_schema SET sql = 'CREATE INDEX items_code ON items (app_key(code))' "
+                "WHERE name = 'items_code';"
+                "PRAGMA writable_schema = OFF;");
+    }
+    return file;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(application_collations_and_functions_refuse_a_rebuild_with_65)
+{
+    const auto db = make_database_of_an_application(dir / "app.db");
+    const auto bytes = file_bytes(db);
+    for (const auto* action : {"--migrate", "--full", "--auto", "--check", "--check=full"}) {
+        BOOST_TEST_CONTEXT(action)
+        {
+            const auto result = vacuum({"--db", db.string(), action});
+
+            BOOST_TEST(result.exit_code == 65, result.err);
+            BOOST_TEST(contains(result.err, "\"app_order\""), result.err);
+            BOOST_TEST(contains(result.err, "\"app_key\""), result.err);
+            BOOST_TEST(contains(result.err, "application"), result.err);
+            BOOST_TEST((file_bytes(db) == bytes));
+            BOOST_TEST(!fs::exists(db.string() + "-wal"));
+        }
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

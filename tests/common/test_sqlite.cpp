@@ -107,7 +107,8 @@ BOOST_AUTO_TEST_CASE(busy_write_is_retried_three_times_then_exit_75)
                                   {.attempts = 3,
                                    .initial = std::chrono::milliseconds(5),
                                    .factor = 1.5,
-                                   .on_retry = [&](int attempt, const common::SqliteError&) {
+                                   .on_retry = [&](int attempt, std::chrono::milliseconds,
+                                                   const common::SqliteError&) {
                                        retried.push_back(attempt);
                                    }});
         BOOST_FAIL("the write should have failed");

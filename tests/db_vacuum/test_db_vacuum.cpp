@@ -5,6 +5,7 @@
 #include "common/sqlite.hpp"
 #include "db_vacuum.hpp"
 #include "fixture.hpp"
+#include "support/small_file_system.hpp"
 #include "support/temp_dir.hpp"
 
 #include <algorithm>
@@ -258,4 +259,44 @@ BOOST_AUTO_TEST_CASE(failed_run_is_recorded_as_failed_with_its_error)
     BOOST_TEST(db.query_text("SELECT outcome FROM maintenance_runs") == "failed");
     BOOST_TEST(db.query_text("SELECT json_extract(summary, '$.error') FROM maintenance_runs") ==
                "disk full");
+}
+
+BOOST_AUTO_TEST_CASE(rebuild_keeps_its_temporary_copy_in_memory_only_when_it_fits)
+{
+    db_vacuum::Status status;
+    status.page_size = 4096;
+    status.page_count = 1000;  // 4 000 KiB live
+    const auto roomy = db_vacuum::plan_rebuild(status, {.available_memory = 64 * mib});
+    BOOST_TEST(roomy.temp_in_memory);
+    BOOST_TEST(roomy.cache_kib == 4000);
+    const auto tight = db_vacuum::plan_rebuild(status, {.available_memory = 8 * mib});
+    BOOST_TEST(!tight.temp_in_memory);
+    BOOST_TEST(tight.cache_kib == 1024);
+    const auto unknown = db_vacuum::plan_rebuild(status, {});
+    BOOST_TEST(!unknown.temp_in_memory);
+    BOOST_TEST(unknown.cache_kib == 0);
+}
+
+BOOST_AUTO_TEST_CASE(preflight_needs_room_for_a_temporary_copy_on_disk_only,
+                     *boost::unit_test::precondition(test_support::can_mount))
+{
+    TempDir dir;
+    test_support::SmallFileSystem small(dir / "small-tmp", 2);
+    BOOST_TEST_REQUIRE(small.mounted());
+    auto db = Database::open(dir / "live.db", {.mode = common::OpenMode::create});
+    db.exec("CREATE TABLE t (b BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL "
+            "SELECT i + 1 FROM n WHERE i < 48) INSERT INTO t SELECT randomblob(65536) FROM n");
+    const auto options = with_action(Action::full);
+
+    const auto on_disk = [&] {
+        db_vacuum::preflight(db, options, {.sqlite_temp_dir = dir / "small-tmp"});
+    };
+    BOOST_CHECK_EXCEPTION(on_disk(), common::Error, [](const common::Error& error) {
+        return error.code() == common::Exit::io &&
+               std::string(error.what()).find("small-tmp") != std::string::npos;
+    });
+    const auto found = db_vacuum::preflight(
+        db, options, {.sqlite_temp_dir = dir / "small-tmp", .available_memory = 1024 * mib});
+    BOOST_TEST(found.plan.temp_in_memory);
+    BOOST_TEST(found.rebuilds);
 }

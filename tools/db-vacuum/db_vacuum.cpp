@@ -3,11 +3,11 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/json.hpp"
-#include "common/paths.hpp"
 #include "common/runs.hpp"
 #include "common/schema.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -16,10 +16,11 @@
 #include <map>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <system_error>
-#include <vector>
 #include <unistd.h>
+#include <vector>
 
 namespace db_vacuum {
 namespace {
@@ -35,7 +36,7 @@ constexpr std::uint64_t rebuild_margin_bytes = 1 << 20;
 // --verbose saying so on stderr.
 class Steps {
 public:
-    Steps(Report& report, std::ostream* log) : m_report(report), m_log(log) {}
+    Steps(Report& report, const common::Log* log) : m_report(report), m_log(log) {}
 
     template <typename Work> void run(const std::string& name, Work&& work)
     {
@@ -48,12 +49,12 @@ public:
     {
         m_report.durations[name] += duration_ms;
         m_report.steps.push_back(name);
-        if (m_log) *m_log << fmt::format("db-vacuum: {} done in {:.1f} ms\n", name, duration_ms);
+        if (m_log) m_log->step(fmt::format("{} done in {:.1f} ms", name, duration_ms));
     }
 
 private:
     Report& m_report;
-    std::ostream* m_log;
+    const common::Log* m_log;
 };
 
 bool rebuilds(const Options& options, const Status& status)
@@ -66,25 +67,13 @@ bool rebuilds(const Options& options, const Status& status)
     }
 }
 
-// The folder SQLite builds VACUUM's temporary copy in: the first usable of its own list.
-std::filesystem::path sqlite_temp_dir()
-{
-    std::vector<std::string> candidates;
-    for (const auto* variable : {"SQLITE_TMPDIR", "TMPDIR"})
-        if (auto dir = common::process_env(variable)) candidates.push_back(*dir);
-    candidates.insert(candidates.end(), {"/var/tmp", "/usr/tmp", "/tmp"});
-    std::error_code ec;
-    for (const auto& dir : candidates)
-        if (std::filesystem::is_directory(dir, ec) && ::access(dir.c_str(), W_OK | X_OK) == 0)
-            return dir;
-    return ".";
-}
-
-// A rebuild writes the live pages three times: into SQLite's temporary copy, into the WAL
-// beside the database, and into the backup when one is asked for. Folders on one file
-// system share its free space, so the needs are added up per file system.
+// A rebuild writes the live pages up to three times: into SQLite's temporary copy (unless it
+// is kept in memory), into the WAL beside the database, and into the backup when one is
+// asked for. Folders on one file system share its free space, so the needs are added up per
+// file system.
 void ensure_room_for_rebuild(const Database& db, const Status& status,
-                             const std::optional<std::filesystem::path>& backup)
+                             const std::optional<std::filesystem::path>& backup, const Host& host,
+                             const RebuildPlan& plan)
 {
     struct Need {
         std::filesystem::path folder;
@@ -99,7 +88,7 @@ void ensure_room_for_rebuild(const Database& db, const Status& status,
     };
     const auto live = status.live_bytes();
     add(db.file_path().parent_path(), live + rebuild_margin_bytes);
-    add(sqlite_temp_dir(), live);
+    if (!plan.temp_in_memory) add(host.sqlite_temp_dir, live);
     if (backup) add(std::filesystem::absolute(*backup).parent_path(), live);
 
     for (const auto& [device, need] : needs) {
@@ -123,6 +112,36 @@ void ensure_backup_target_free(const std::filesystem::path& target)
     if (!std::filesystem::is_directory(parent, ec))
         throw Error(Exit::cant_create, "cannot write backup {}: no folder {}", target.string(),
                     parent.string());
+    // EROFS tells a read-only file system apart even for root.
+    if (::access(parent.c_str(), W_OK | X_OK) != 0)
+        throw Error(Exit::cant_create, "cannot write backup {}: folder {}: {}", target.string(),
+                    parent.string(), std::strerror(errno));
+}
+
+// Names undefined collations and functions, which VACUUM and the checks would stumble on.
+void refuse_undefined_names(const Database& db, Action action)
+{
+    const auto undefined = db.undefined_names();
+    if (undefined.empty()) return;
+    std::vector<std::string> parts;
+    const auto quoted = [](const std::vector<std::string>& names) {
+        std::vector<std::string> out;
+        for (const auto& name : names)
+            out.push_back(fmt::format("\"{}\"", name));
+        return fmt::format("{}", fmt::join(out, ", "));
+    };
+    if (!undefined.collations.empty())
+        parts.push_back(fmt::format("collation{} {}", undefined.collations.size() > 1 ? "s" : "",
+                                    quoted(undefined.collations)));
+    if (!undefined.functions.empty())
+        parts.push_back(fmt::format("function{} {}", undefined.functions.size() > 1 ? "s" : "",
+                                    quoted(undefined.functions)));
+    throw Error(Exit::data,
+                "{}: its indexes or tables use {}, which only the application that owns the "
+                "database defines; db-vacuum cannot {} it: that application must run {} itself",
+                db.path().string(), fmt::join(parts, " and "),
+                action == Action::check ? "check" : "rebuild",
+                action == Action::check ? "the check" : "VACUUM");
 }
 
 void require_incremental_mode(const Database& db)
@@ -139,17 +158,61 @@ void remove_with_journals(const std::filesystem::path& file)
         std::filesystem::remove(file.string() + suffix, ec);
 }
 
+constexpr std::string_view partial_suffix = ".partial";
+
 // A fresh empty file beside `target`, named for this run alone (VACUUM INTO may write into an
-// existing file when it is empty).
-std::filesystem::path make_partial(const std::filesystem::path& target)
+// existing file when it is empty), and locked with flock() while the run lives: a later run
+// tells a dead run's leftover by its free lock. Returns the name and the descriptor holding
+// the lock.
+std::pair<std::filesystem::path, int> make_partial(const std::filesystem::path& target)
 {
-    std::string name = target.string() + ".XXXXXX.partial";
-    const int fd = ::mkstemps(name.data(), static_cast<int>(std::string_view(".partial").size()));
+    std::string name = target.string() + ".XXXXXX" + std::string(partial_suffix);
+    const int fd = ::mkostemps(name.data(), static_cast<int>(partial_suffix.size()), O_CLOEXEC);
     if (fd < 0)
         throw Error(Exit::cant_create, "cannot create a file beside backup {}: {}", target.string(),
                     std::strerror(errno));
-    ::close(fd);
-    return name;
+    ::flock(fd, LOCK_EX);
+    return {name, fd};
+}
+
+// True for "TARGET.XXXXXX.partial", the name make_partial() gives.
+bool is_partial_of(const std::string& name, const std::string& target_name)
+{
+    return name.size() == target_name.size() + 7 + partial_suffix.size() &&
+           name.compare(0, target_name.size() + 1, target_name + ".") == 0 &&
+           name.compare(name.size() - partial_suffix.size(), partial_suffix.size(),
+                        partial_suffix) == 0;
+}
+
+// Removes the partial copies (and their journals) that runs killed half-way left beside
+// `target`; a partial whose lock is held belongs to a run still going and is kept.
+void remove_dead_partials(const std::filesystem::path& target)
+{
+    const auto target_name = target.filename().string();
+    std::error_code ec;
+    std::vector<std::filesystem::path> entries;
+    for (const auto& entry : std::filesystem::directory_iterator(target.parent_path(), ec))
+        entries.push_back(entry.path());
+    for (const auto& path : entries) {
+        const auto name = path.filename().string();
+        if (is_partial_of(name, target_name)) {
+            const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+            if (fd < 0) continue;
+            if (::flock(fd, LOCK_EX | LOCK_NB) == 0) remove_with_journals(path);
+            ::close(fd);
+            continue;
+        }
+        // A journal whose partial is gone: its run died between removing the two.
+        for (const auto* suffix : {"-journal", "-wal", "-shm"}) {
+            const std::string_view text(name);
+            const auto length = std::string_view(suffix).size();
+            if (text.size() > length && text.substr(text.size() - length) == suffix &&
+                is_partial_of(std::string(text.substr(0, text.size() - length)), target_name) &&
+                !std::filesystem::exists(path.parent_path() / text.substr(0, text.size() - length),
+                                         ec))
+                std::filesystem::remove(path, ec);
+        }
+    }
 }
 
 // Puts the finished copy at `target` without ever replacing a file that appeared there.
@@ -169,39 +232,49 @@ void publish(const std::filesystem::path& partial, const std::filesystem::path& 
 
 // The copy is written under a name of its own, flushed, and only then put in place: a run
 // killed half-way leaves no half-made backup at `target`, and two runs never share a file.
-void take_backup(Database& db, const std::filesystem::path& target)
+// VACUUM INTO gets the absolute name, which SQLite cannot take for a URI.
+void take_backup(Database& db, const std::filesystem::path& backup,
+                 const common::RetryPolicy& retry)
 {
+    const auto target = std::filesystem::absolute(backup);
     ensure_backup_target_free(target);
-    const auto partial = make_partial(target);
+    remove_dead_partials(target);
+    const auto [partial, lock] = make_partial(target);
     try {
-        common::retry_busy([&] {
-            auto statement = db.prepare("VACUUM INTO ?");
-            statement.bind(1, partial.string()).run();
-        });
+        common::retry_busy(
+            [&] {
+                auto statement = db.prepare("VACUUM INTO ?");
+                statement.bind(1, common::sqlite_file_name(partial)).run();
+            },
+            retry);
         common::sync_path(partial);
         publish(partial, target);
-        common::sync_path(std::filesystem::absolute(target).parent_path());
+        common::sync_path(target.parent_path());
     } catch (...) {
         remove_with_journals(partial);
+        ::close(lock);
         throw;
     }
     remove_with_journals(partial);
+    ::close(lock);
 }
 
-// Rebuilds the file with VACUUM, after the optional backup. With `to_incremental` it also
-// switches auto_vacuum to INCREMENTAL and verifies, before the checkpoint (reads see the WAL),
-// that the switch took and that integrity_check says "ok": a checkpoint kept busy by a reader
-// then leaves a verified database behind.
-void rebuild(Database& db, const Options& options, Report& report, Steps& steps,
-             bool to_incremental)
+// Rebuilds the file with VACUUM, after the optional backup, with the settings of `plan`. With
+// `to_incremental` it also switches auto_vacuum to INCREMENTAL and verifies, before the
+// checkpoint (reads see the WAL), that the switch took and that integrity_check says "ok": a
+// checkpoint kept busy by a reader then leaves a verified database behind.
+void rebuild(Database& db, const Options& options, const RebuildPlan& plan, Report& report,
+             Steps& steps, const common::RetryPolicy& retry, bool to_incremental)
 {
+    if (plan.temp_in_memory) db.exec("PRAGMA temp_store=MEMORY");
+    if (plan.cache_kib > 0) db.exec(fmt::format("PRAGMA cache_size=-{}", plan.cache_kib));
     if (options.backup) {
-        steps.run("backup", [&] { take_backup(db, *options.backup); });
+        steps.run("backup", [&] { take_backup(db, *options.backup, retry); });
         report.backup = options.backup->string();
     }
     steps.run("vacuum", [&] {
         if (to_incremental) db.exec("PRAGMA auto_vacuum=INCREMENTAL");
-        common::retry_busy([&] { db.exec("VACUUM"); });
+        common::retry_busy([&] { db.exec("VACUUM"); }, retry);
     });
     if (to_incremental) {
         const auto mode = db.query_int("PRAGMA auto_vacuum");
@@ -225,7 +298,7 @@ std::int64_t cache_pages(const Database& db)
                      : -size * 1024 / std::max<std::int64_t>(1, db.query_int("PRAGMA page_size"));
 }
 
-void incremental(Database& db, std::int64_t pages, Steps& steps)
+void incremental(Database& db, std::int64_t pages, Steps& steps, const common::RetryPolicy& retry)
 {
     require_incremental_mode(db);
     steps.run("incremental", [&] {
@@ -236,10 +309,13 @@ void incremental(Database& db, std::int64_t pages, Steps& steps)
         std::int64_t left = pages > 0 ? pages : db.query_int("PRAGMA freelist_count");
         while (left > 0) {
             const auto step = std::min(left, chunk);
-            common::write_transaction(db, [&] {
-                auto statement = db.prepare(fmt::format("PRAGMA incremental_vacuum({})", step));
-                statement.run();
-            });
+            common::write_transaction(
+                db,
+                [&] {
+                    auto statement = db.prepare(fmt::format("PRAGMA incremental_vacuum({})", step));
+                    statement.run();
+                },
+                retry);
             left -= step;
             if (db.query_int("PRAGMA freelist_count") == 0) break;
         }
@@ -260,8 +336,23 @@ std::string_view check_name(CheckKind kind)
 
 }  // namespace
 
-void preflight(const Database& db, const Options& options)
+RebuildPlan plan_rebuild(const Status& status, const Host& host)
 {
+    RebuildPlan plan;
+    if (!host.available_memory) return plan;
+    const auto live = status.live_bytes();
+    plan.temp_in_memory = live <= *host.available_memory / 4;
+    plan.cache_kib = static_cast<std::int64_t>(std::min(live, *host.available_memory / 8) / 1024);
+    return plan;
+}
+
+Preflight preflight(const Database& db, const Options& options, const Host& host)
+{
+    Preflight found;
+    found.status = read_status(db);
+    found.rebuilds = rebuilds(options, found.status);
+    if (found.rebuilds || options.action == Action::check || options.action == Action::automatic)
+        refuse_undefined_names(db, options.action);
     if (options.action == Action::incremental) require_incremental_mode(db);
     if (options.action == Action::automatic) {
         // A timer must not rearrange the pages of a damaged file: it reports it instead.
@@ -272,10 +363,11 @@ void preflight(const Database& db, const Options& options)
                         "db-vacuum --check=full)",
                         db.path().string(), check.problems.size(), check.problems.front());
     }
-    const auto status = read_status(db);
-    if (!rebuilds(options, status)) return;
+    if (!found.rebuilds) return found;
+    found.plan = plan_rebuild(found.status, host);
     if (options.backup) ensure_backup_target_free(*options.backup);
-    ensure_room_for_rebuild(db, status, options.backup);
+    ensure_room_for_rebuild(db, found.status, options.backup, host, found.plan);
+    return found;
 }
 
 CheckResult run_check(const Database& db, CheckKind kind)
@@ -305,12 +397,14 @@ namespace {
 
 // The action itself, once preflight() has passed; fills `report` as it goes, so that when it
 // throws, `report.steps` shows what was done.
-void execute(Database& db, const Options& options, Report& report, std::ostream* log)
+void execute(Database& db, const Options& options, const Preflight& found, Report& report,
+             const common::Log* log)
 {
     const common::Stopwatch watch;
+    const auto retry = log ? log->retry_policy() : common::RetryPolicy{};
     report.action = options.action;
     report.database = db.path().string();
-    report.before = read_status(db);
+    report.before = found.status;
     Steps steps(report, log);
 
     switch (options.action) {
@@ -320,19 +414,19 @@ void execute(Database& db, const Options& options, Report& report, std::ostream*
         steps.note(std::string(check_name(options.check)), report.check->duration_ms);
         break;
     case Action::migrate:
-        if (rebuilds(options, report.before))
-            rebuild(db, options, report, steps, true);
+        if (found.rebuilds)
+            rebuild(db, options, found.plan, report, steps, retry, true);
         else
             report.steps.push_back("already-incremental");
         break;
-    case Action::incremental: incremental(db, options.incremental_pages, steps); break;
-    case Action::full: rebuild(db, options, report, steps, false); break;
+    case Action::incremental: incremental(db, options.incremental_pages, steps, retry); break;
+    case Action::full: rebuild(db, options, found.plan, report, steps, retry, false); break;
     case Action::checkpoint: break;
     case Action::automatic:
-        if (rebuilds(options, report.before))
-            rebuild(db, options, report, steps, true);
-        else if (above_threshold(report.before, options))
-            incremental(db, 0, steps);
+        if (found.rebuilds)
+            rebuild(db, options, found.plan, report, steps, retry, true);
+        else if (above_threshold(found.status, options))
+            incremental(db, 0, steps, retry);
         steps.run("optimize", [&] { db.exec("PRAGMA optimize"); });
         break;
     }
@@ -346,11 +440,11 @@ void execute(Database& db, const Options& options, Report& report, std::ostream*
 
 }  // namespace
 
-Report perform(Database& db, const Options& options)
+Report perform(Database& db, const Options& options, const Host& host)
 {
-    preflight(db, options);
+    const auto found = preflight(db, options, host);
     Report report;
-    execute(db, options, report, nullptr);
+    execute(db, options, found, report, nullptr);
     return report;
 }
 
@@ -381,11 +475,12 @@ bool record_run(Database& db, const Report& report, common::TimePoint started,
 
 namespace {
 
+// --quiet leaves out the report for people; JSON is for programs and always printed.
 void print_report(std::ostream& out, const Options& options, const Report& report)
 {
-    if (options.shared.format == "text")
-        out << to_text(report);
-    else
+    if (options.shared.format == "text") {
+        if (!options.shared.quiet) out << to_text(report);
+    } else
         common::write_json_line(out, to_json(report));
 }
 
@@ -415,51 +510,46 @@ int report_empty_database(const Options& options, std::ostream& out)
 
 }  // namespace
 
-int run(const Options& options, std::ostream& out, std::ostream& err)
+int run(const Options& options, const Host& host, std::ostream& out, std::ostream& err)
 {
     const auto clock = common::system_clock();
     const auto started = clock();
+    const common::Log log("db-vacuum", err, options.shared);
+    const auto retry = log.retry_policy();
     const bool writes = options.action != Action::status && options.action != Action::check;
     if (writes && is_empty_file(options.shared.database))
         return report_empty_database(options, out);
 
-    const common::OpenOptions open_options{.mode = writes ? common::OpenMode::read_write
-                                                          : common::OpenMode::read_only,
-                                           .busy_timeout_ms = options.shared.busy_timeout_ms};
     // Whatever can refuse the action is checked on a read-only connection first, so that a
-    // refused database is left as it was. Opening for writing switches the file to WAL: the
-    // probe also sees the journal mode the file had before.
-    std::string journal_before;
-    const auto precheck = [&](const Database& probe) {
-        preflight(probe, options);
-        journal_before = probe.query_text("PRAGMA journal_mode");
-    };
-    auto db =
-        writes ? common::schema::open_for_writing(options.shared.database, open_options, precheck)
-               : Database::open(options.shared.database, open_options);
-    common::schema::ensure_supported(db);
+    // refused database is left as it was: opening for writing switches the file to WAL.
+    const common::OpenOptions read_only{.mode = common::OpenMode::read_only,
+                                        .busy_timeout_ms = options.shared.busy_timeout_ms};
+    std::optional<Database> opened;
+    Preflight found;
+    {
+        auto probe = Database::open(options.shared.database, read_only);
+        common::schema::ensure_supported(probe);
+        found = preflight(probe, options, host);
+        if (!writes) opened.emplace(std::move(probe));
+    }
+    if (writes)
+        opened.emplace(Database::open(options.shared.database,
+                                      {.mode = common::OpenMode::read_write,
+                                       .busy_timeout_ms = options.shared.busy_timeout_ms}));
+    auto& db = *opened;
 
     int lost = 0;
     if (writes && common::schema::installed_version(db)) {
-        common::schema::migrate(db);
-        lost = common::mark_lost_runs(db);
+        common::schema::migrate(db, retry);
+        lost = common::mark_lost_runs(db, retry);
     }
-    std::ostream* log = options.shared.verbose ? &err : nullptr;
-    if (log)
-        *log << fmt::format("db-vacuum: {} on {}\n", action_name(options.action),
-                            db.path().string());
+    log.step(fmt::format("{} on {}", action_name(options.action), db.path().string()));
 
     Report report;
     report.lost_runs_marked = lost;
-    const auto restore_journal_before = [&] {
-        if (!journal_before.empty()) report.before.journal_mode = journal_before;
-    };
     try {
-        // run() did the preflight on the read-only probe.
-        execute(db, options, report, log);
-        restore_journal_before();
+        execute(db, options, found, report, &log);
     } catch (const Error& error) {
-        restore_journal_before();
         // A run that failed after changing something belongs in the audit trail too; one
         // attempt, so that a busy database does not keep the error waiting.
         if (writes && options.record && !report.steps.empty()) {
@@ -471,7 +561,8 @@ int run(const Options& options, std::ostream& out, std::ostream& err)
         }
         throw;
     }
-    if (writes && options.record) report.recorded = record_run(db, report, started, clock());
+    if (writes && options.record)
+        report.recorded = record_run(db, report, started, clock(), {}, retry);
     print_report(out, options, report);
 
     if (report.check && !report.check->ok())
