@@ -103,6 +103,9 @@ Config Config::load(const std::filesystem::path& file)
         document = nlohmann::json::parse(text, no_duplicates);
     } catch (const nlohmann::json::parse_error& error) {
         throw Error(Exit::config, "{}: malformed JSON at byte {}", file.string(), error.byte);
+    } catch (const nlohmann::json::out_of_range&) {
+        // 1e999: a number no double holds.
+        throw Error(Exit::config, "{}: a number is out of range", file.string());
     }
     return from_json(document, file.string());
 }
@@ -125,6 +128,10 @@ Config Config::from_json(const nlohmann::json& document, std::string_view source
             if (!has_kind(value, known->second))
                 throw Error(Exit::config, "{}: \"{}.{}\" must be {}, not {}", source, name, key,
                             kind_name(known->second), value.type_name());
+            // A path or name with a NUL in it would be cut short where it is used.
+            if (value.is_string() && value.get<std::string>().find('\0') != std::string::npos)
+                throw Error(Exit::config, "{}: \"{}.{}\" contains a NUL character", source, name,
+                            key);
         }
     }
     Config config;

@@ -4,6 +4,8 @@
 
 #include "db_vacuum_cli.hpp"
 
+#include <unistd.h>
+
 using namespace db_vacuum_cli;
 
 BOOST_FIXTURE_TEST_SUITE(db_vacuum_cli_options, Sandbox)
@@ -66,6 +68,81 @@ BOOST_AUTO_TEST_CASE(help_lists_the_actions)
         BOOST_TEST(contains(result.out, action), action);
 }
 
+// --- conflicts and repeats --------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(format_text_with_json_is_a_usage_error)
+{
+    const auto db = make_database("c.db");
+
+    require_usage_error(vacuum({"--db", db.string(), "--format", "text", "--json"}));
+}
+
+BOOST_AUTO_TEST_CASE(quiet_with_verbose_is_a_usage_error)
+{
+    const auto db = make_database("c.db");
+
+    require_usage_error(vacuum({"--db", db.string(), "--quiet", "--verbose"}));
+}
+
+BOOST_AUTO_TEST_CASE(a_repeated_option_is_a_usage_error_that_names_it)
+{
+    const auto first = make_database("first.db");
+    const auto second = make_database("second.db");
+    const auto bytes = file_bytes(second);
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {"--db", first.string(), "--db", second.string(), "--full"},
+             {"--db", second.string(), "--full", "--backup", (dir / "a.bak").string(), "--backup",
+              (dir / "b.bak").string()},
+             {"--db", second.string(), "--format", "json", "--format", "text"},
+             {"--db", second.string(), "--full", "--full"}}) {
+        BOOST_TEST_CONTEXT(args.at(2))
+        {
+            const auto result = vacuum(args);
+
+            require_usage_error(result);
+            BOOST_TEST(contains(result.err, "more than once"), result.err);
+        }
+    }
+    BOOST_TEST((file_bytes(second) == bytes));
+    BOOST_TEST(!fs::exists(dir / "a.bak"));
+    BOOST_TEST(!fs::exists(dir / "b.bak"));
+}
+
+// --- quiet and verbose ------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(quiet_leaves_out_the_text_report_but_not_json_or_errors)
+{
+    const auto db = make_database("q.db");
+
+    const auto text = vacuum({"--db", db.string(), "--format", "text", "--quiet"});
+    const auto json_report = vacuum({"--db", db.string(), "--json", "--quiet"});
+    const auto missing = vacuum({"--db", (dir / "none.db").string(), "--quiet"});
+
+    BOOST_TEST(text.exit_code == 0, text.err);
+    BOOST_TEST(text.out.empty(), text.out);
+    BOOST_TEST(text.err.empty(), text.err);
+    BOOST_TEST(parse_report(json_report).at("action") == "status");
+    BOOST_TEST(missing.exit_code == 66);
+    BOOST_TEST(contains(missing.err, "none.db"), missing.err);
+}
+
+BOOST_AUTO_TEST_CASE(verbose_says_when_a_busy_database_is_retried)
+{
+    const auto db = make_database("busy.db");
+    auto writer = Database::open(db);
+    common::Transaction hold(writer);
+    writer.exec("INSERT INTO consensus_runs (spec_id, stage, consensus_ok) "
+                "VALUES ('SPEC-KIT-999', 'plan', 1)");
+
+    const auto result =
+        vacuum({"--db", db.string(), "--migrate", "--verbose", "--busy-timeout", "50"});
+
+    BOOST_TEST(result.exit_code == 75, result.err);
+    BOOST_TEST(contains(result.err, "db-vacuum: busy, retrying in "), result.err);
+    BOOST_TEST(contains(result.err, " ms, attempt 1 of 3\n"), result.err);
+    BOOST_TEST(contains(result.err, " ms, attempt 2 of 3\n"), result.err);
+}
+
 // --- configuration ----------------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(config_with_an_unknown_key_is_exit_78)
@@ -113,6 +190,65 @@ BOOST_AUTO_TEST_CASE(out_of_range_configured_threshold_is_exit_78)
 
     BOOST_TEST(result.exit_code == 78);
     BOOST_TEST(contains(result.err, config.string()), result.err);
+}
+
+BOOST_AUTO_TEST_CASE(number_beyond_double_in_the_configuration_is_exit_78)
+{
+    const auto db = make_database("c.db");
+    const auto config = dir / "config.json";
+    write_config(config, R"({"db-vacuum": {"threshold_fraction": 1e999}})");
+
+    const auto result = vacuum({"--db", db.string(), "--config", config.string()});
+
+    BOOST_TEST(result.exit_code == 78, result.err);
+    BOOST_TEST(contains(result.err, config.string()), result.err);
+}
+
+BOOST_AUTO_TEST_CASE(nul_inside_a_configured_string_is_exit_78)
+{
+    const auto db = make_database("c.db");
+    const auto config = dir / "config.json";
+    write_config(config, fmt::format(R"({{"common": {{"db": "{}\u0000.ignored"}}}})", db.string()));
+    const auto bytes = file_bytes(db);
+
+    const auto result = vacuum({"--config", config.string(), "--full"});
+
+    BOOST_TEST(result.exit_code == 78, result.err);
+    BOOST_TEST(contains(result.err, "common.db"), result.err);
+    BOOST_TEST((file_bytes(db) == bytes));
+}
+
+BOOST_AUTO_TEST_CASE(unreadable_config_file_is_exit_77_with_the_reason)
+{
+    const auto db = make_database("c.db");
+    fs::permissions(db, fs::perms::all);
+    const auto config = dir / "secret.json";
+    write_config(config, "{}");
+    fs::permissions(config, fs::perms::owner_read | fs::perms::owner_write);
+    // Root reads through file modes, so the binary runs as nobody against root's file.
+    std::vector<std::string> argv;
+    if (::geteuid() == 0)
+        argv = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"};
+    argv.insert(argv.end(), {DB_VACUUM_BIN, "--db", db.string(), "--config", config.string()});
+
+    const auto result = test_support::run_process(argv, {}, environment());
+
+    BOOST_TEST(result.exit_code == 77, result.err);
+    BOOST_TEST(contains(result.err, "Permission denied"), result.err);
+    BOOST_TEST(contains(result.err, config.string()), result.err);
+}
+
+BOOST_AUTO_TEST_CASE(config_from_a_pipe_is_read)
+{
+    const auto db = make_database("c.db");
+
+    const auto result = test_support::run_process(
+        {"bash", "-c",
+         R"(exec "$0" --db "$1" --json --config <(echo '{"common": {"busy_timeout_ms": 10}}'))",
+         DB_VACUUM_BIN, db.string()},
+        {}, environment());
+
+    BOOST_TEST(result.exit_code == 0, result.err);
 }
 
 BOOST_AUTO_TEST_CASE(default_config_file_is_read_from_xdg_config_home)
@@ -224,6 +360,25 @@ BOOST_AUTO_TEST_CASE(default_database_is_under_xdg_state_home)
     BOOST_TEST(result.exit_code == 66);
     BOOST_TEST(contains(result.err, expected.string()), result.err);
     BOOST_TEST(!fs::exists(expected));
+}
+
+BOOST_AUTO_TEST_CASE(relative_xdg_directories_are_ignored)
+{
+    // A relative XDG_CONFIG_HOME or XDG_STATE_HOME is invalid (XDG base directory spec): HOME's
+    // defaults apply, wherever the tool happens to run.
+    const auto home = dir / "home";
+    const auto work = dir / "work";
+    write_config(work / "cfg" / "spec-hygiene" / "config.json", "not JSON");
+    fs::create_directories(work / "state" / "spec-hygiene");
+    const auto expected = home / ".local" / "state" / "spec-hygiene" / "hygiene.db";
+
+    const auto result = test_support::run_process(
+        {"sh", "-c", R"(cd "$0" && exec "$1")", work.string(), DB_VACUUM_BIN}, {},
+        environment(
+            {{"HOME", home.string()}, {"XDG_CONFIG_HOME", "cfg"}, {"XDG_STATE_HOME", "state"}}));
+
+    BOOST_TEST(result.exit_code == 66, result.err);
+    BOOST_TEST(contains(result.err, expected.string()), result.err);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
