@@ -261,23 +261,7 @@ BOOST_AUTO_TEST_CASE(failed_run_is_recorded_as_failed_with_its_error)
                "disk full");
 }
 
-BOOST_AUTO_TEST_CASE(rebuild_keeps_its_temporary_copy_in_memory_only_when_it_fits)
-{
-    db_vacuum::Status status;
-    status.page_size = 4096;
-    status.page_count = 1000;  // 4 000 KiB live
-    const auto roomy = db_vacuum::plan_rebuild(status, {.available_memory = 64 * mib});
-    BOOST_TEST(roomy.temp_in_memory);
-    BOOST_TEST(roomy.cache_kib == 4000);
-    const auto tight = db_vacuum::plan_rebuild(status, {.available_memory = 8 * mib});
-    BOOST_TEST(!tight.temp_in_memory);
-    BOOST_TEST(tight.cache_kib == 1024);
-    const auto unknown = db_vacuum::plan_rebuild(status, {});
-    BOOST_TEST(!unknown.temp_in_memory);
-    BOOST_TEST(unknown.cache_kib == 0);
-}
-
-BOOST_AUTO_TEST_CASE(preflight_needs_room_for_a_temporary_copy_on_disk_only,
+BOOST_AUTO_TEST_CASE(rebuild_copies_in_memory_only_when_the_temp_folder_lacks_room,
                      *boost::unit_test::precondition(test_support::can_mount))
 {
     TempDir dir;
@@ -287,16 +271,22 @@ BOOST_AUTO_TEST_CASE(preflight_needs_room_for_a_temporary_copy_on_disk_only,
     db.exec("CREATE TABLE t (b BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL "
             "SELECT i + 1 FROM n WHERE i < 48) INSERT INTO t SELECT randomblob(65536) FROM n");
     const auto options = with_action(Action::full);
-
-    const auto on_disk = [&] {
-        db_vacuum::preflight(db, options, {.sqlite_temp_dir = dir / "small-tmp"});
-    };
-    BOOST_CHECK_EXCEPTION(on_disk(), common::Error, [](const common::Error& error) {
+    const auto refused = [](const common::Error& error) {
         return error.code() == common::Exit::io &&
                std::string(error.what()).find("small-tmp") != std::string::npos;
-    });
-    const auto found = db_vacuum::preflight(
+    };
+
+    // 3 MiB of live pages: no room in the 2 MiB folder, and memory unknown or too small.
+    BOOST_CHECK_EXCEPTION(db_vacuum::preflight(db, options, {.sqlite_temp_dir = dir / "small-tmp"}),
+                          common::Error, refused);
+    BOOST_CHECK_EXCEPTION(
+        db_vacuum::preflight(db, options,
+                             {.sqlite_temp_dir = dir / "small-tmp", .available_memory = 8 * mib}),
+        common::Error, refused);
+    const auto in_memory = db_vacuum::preflight(
         db, options, {.sqlite_temp_dir = dir / "small-tmp", .available_memory = 1024 * mib});
-    BOOST_TEST(found.plan.temp_in_memory);
-    BOOST_TEST(found.rebuilds);
+    BOOST_TEST(in_memory.plan.temp_in_memory);
+    const auto on_disk = db_vacuum::preflight(
+        db, options, {.sqlite_temp_dir = dir.path(), .available_memory = 1024 * mib});
+    BOOST_TEST(!on_disk.plan.temp_in_memory);
 }

@@ -26,7 +26,6 @@ struct Host {
 // How a rebuild runs, chosen from the live data and the machine.
 struct RebuildPlan {
     bool temp_in_memory = false;  // SQLite's temporary copy in memory (temp_store=MEMORY)
-    std::int64_t cache_kib = 0;   // page cache of the rebuilding connection; 0 keeps SQLite's
 };
 
 // What preflight() learned without writing: the file as it was and what the action will do.
@@ -36,16 +35,12 @@ struct Preflight {
     RebuildPlan plan;
 };
 
-// The rebuild settings for `status` on `host`: the temporary copy in memory when the live
-// pages take at most a quarter of the available memory, else on disk; a page cache that
-// holds the live pages, up to an eighth of the available memory.
-RebuildPlan plan_rebuild(const Status& status, const Host& host);
-
 // Checks, without writing, everything that can refuse `options.action` on `db`: collations or
 // functions only the owning application defines (65) for a rebuild, --check and --auto;
 // incremental mode for --incremental (65); quick_check for --auto (65 when damaged); for a
 // rebuild, a backup target that does not exist yet in an existing, writable folder (else 73)
-// and free space for the rebuild (else 74).
+// and free space for the rebuild (else 74), keeping SQLite's temporary copy in memory when
+// only its temp folder lacks room and a quarter of the available memory holds it.
 Preflight preflight(const common::Database& db, const Options& options, const Host& host);
 
 // Runs quick_check or integrity_check; a corrupt file's error becomes a listed problem.
