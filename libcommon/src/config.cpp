@@ -2,14 +2,13 @@
 
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "common/input.hpp"
 
 #include <cstdint>
 #include <limits>
 #include <map>
-#include <set>
 #include <string>
 #include <system_error>
-#include <vector>
 
 namespace common {
 namespace {
@@ -85,27 +84,13 @@ Config Config::load(const std::filesystem::path& file)
     if (std::filesystem::is_directory(file, ec))
         throw Error(Exit::config, "{} is a directory, not a configuration file", file.string());
     const std::string text = read_file(file);
-    // A key given twice would silently take the last value: refuse it like a typo.
-    std::vector<std::set<std::string>> keys;
-    const auto no_duplicates = [&](int, nlohmann::json::parse_event_t event,
-                                   nlohmann::json& parsed) {
-        using Event = nlohmann::json::parse_event_t;
-        if (event == Event::object_start) keys.emplace_back();
-        if (event == Event::object_end && !keys.empty()) keys.pop_back();
-        if (event == Event::key && !keys.empty() &&
-            !keys.back().insert(parsed.get<std::string>()).second)
-            throw Error(Exit::config, "{}: key \"{}\" appears twice", file.string(),
-                        parsed.get<std::string>());
-        return true;
-    };
     nlohmann::json document;
     try {
-        document = nlohmann::json::parse(text, no_duplicates);
-    } catch (const nlohmann::json::parse_error& error) {
-        throw Error(Exit::config, "{}: malformed JSON at byte {}", file.string(), error.byte);
-    } catch (const nlohmann::json::out_of_range&) {
-        // 1e999: a number no double holds.
-        throw Error(Exit::config, "{}: a number is out of range", file.string());
+        document = parse_json(text, file.string());
+    } catch (const Error& error) {
+        // The same parser as the tools' input; a bad configuration file is exit 78.
+        if (error.code() != Exit::data) throw;
+        throw Error(Exit::config, error.what());
     }
     return from_json(document, file.string());
 }

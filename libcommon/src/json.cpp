@@ -1,21 +1,6 @@
 #include "common/json.hpp"
 
-#include "common/error.hpp"
-
 namespace common {
-
-nlohmann::json parse_json(std::string_view text, std::string_view source)
-{
-    try {
-        return nlohmann::json::parse(text);
-    } catch (const nlohmann::json::parse_error& error) {
-        // nlohmann's message repeats the position; keep only its reason.
-        std::string reason = error.what();
-        if (const auto colon = reason.rfind(": "); colon != std::string::npos)
-            reason = reason.substr(colon + 2);
-        throw Error(Exit::data, "{}: malformed JSON at byte {}: {}", source, error.byte, reason);
-    }
-}
 
 std::string sanitize_utf8(std::string_view text)
 {

@@ -3,9 +3,11 @@
 #include "common/error.hpp"
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <thread>
 #include <unistd.h>
 #include <utility>
 
@@ -35,13 +37,26 @@ int flock_retrying(int fd, int operation)
 std::optional<FileLock> FileLock::try_acquire(const std::filesystem::path& file)
 {
     const int fd = open_lock_file(file);
-    if (flock_retrying(fd, LOCK_EX | LOCK_NB) != 0) {
-        const int error = errno;
+    const auto fail = [&](int error) {
         ::close(fd);
-        if (error == EWOULDBLOCK) return std::nullopt;
         throw Error(Exit::io, "cannot lock {}: {}", file.string(), std::strerror(error));
+    };
+    // A probe holds a shared lock for an instant. While the only holders are shared ones
+    // (a shared lock of our own is granted), wait for them; an exclusive holder refuses the
+    // shared lock too, and then the lock is taken.
+    constexpr int attempts = 1000;
+    for (int attempt = 0; attempt < attempts; ++attempt) {
+        if (flock_retrying(fd, LOCK_EX | LOCK_NB) == 0) return FileLock(fd);
+        if (errno != EWOULDBLOCK) fail(errno);
+        if (flock_retrying(fd, LOCK_SH | LOCK_NB) != 0) {
+            if (errno != EWOULDBLOCK) fail(errno);
+            break;
+        }
+        flock_retrying(fd, LOCK_UN);
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
-    return FileLock(fd);
+    ::close(fd);
+    return std::nullopt;
 }
 
 FileLock FileLock::acquire(const std::filesystem::path& file)
@@ -55,14 +70,20 @@ FileLock FileLock::acquire(const std::filesystem::path& file)
     return FileLock(fd);
 }
 
-bool FileLock::is_held(const std::filesystem::path& file)
+LockState FileLock::probe(const std::filesystem::path& file) noexcept
 {
-    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) return false;
-    // A shared lock is refused only while someone holds the exclusive one.
-    const bool held = flock_retrying(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    // O_NONBLOCK: a FIFO planted as a lock file must not hang the probe.
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) return errno == ENOENT ? LockState::free : LockState::unknown;
+    LockState state = LockState::unknown;
+    if (flock_retrying(fd, LOCK_SH | LOCK_NB) == 0) {
+        state = LockState::free;
+        flock_retrying(fd, LOCK_UN);
+    } else if (errno == EWOULDBLOCK) {
+        state = LockState::held;
+    }
     ::close(fd);
-    return held;
+    return state;
 }
 
 FileLock::FileLock(FileLock&& other) noexcept : m_fd(std::exchange(other.m_fd, -1)) {}

@@ -11,13 +11,37 @@
 #include <new>
 
 namespace common {
+
+std::string one_line(std::string_view message)
+{
+    std::string line;
+    bool in_break = false;
+    for (const char c : message) {
+        const auto byte = static_cast<unsigned char>(c);
+        const bool is_break = c == '\n' || c == '\r';
+        const bool is_space = is_break || c == ' ' || c == '\t';
+        if (in_break && is_space) continue;
+        in_break = is_break;
+        if (is_break) {
+            while (!line.empty() && (line.back() == ' ' || line.back() == '\t'))
+                line.pop_back();
+            if (!line.empty()) line += ' ';
+        } else {
+            line += byte < 0x20 || byte == 0x7f ? ' ' : c;
+        }
+    }
+    while (!line.empty() && line.back() == ' ')
+        line.pop_back();
+    return line;
+}
+
 namespace {
 
-// "tool: error: message" on stderr. A closed or full stderr is ignored: the exit code still
-// tells what happened, and there is nowhere left to say more.
+// "tool: error: message" on stderr, on one line. A closed or full stderr is ignored: the
+// exit code still tells what happened, and there is nowhere left to say more.
 void report(std::string_view tool, std::string_view message)
 {
-    const auto line = fmt::format("{}: error: {}\n", tool, message);
+    const auto line = fmt::format("{}: error: {}\n", tool, one_line(message));
     static_cast<void>(std::fputs(line.c_str(), stderr));
 }
 

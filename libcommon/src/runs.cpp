@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <csignal>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -9,75 +11,95 @@
 #include <vector>
 
 namespace common {
-namespace {
 
-// Field 22 of /proc/<pid>/stat, the start time in clock ticks; 0 when the process is gone.
-// The command name (field 2) may hold spaces and parentheses, so parsing starts after the
-// last ')'.
-std::uint64_t start_ticks_of(pid_t pid)
+// Field 3 (state) and field 22 (starttime) of /proc/<pid>/stat. The command name (field 2)
+// may hold spaces and parentheses, so parsing starts after the last ')'.
+std::optional<ProcessStat> read_process_stat(pid_t pid)
 {
     std::ifstream in(fmt::format("/proc/{}/stat", pid));
     std::string line;
-    if (!std::getline(in, line)) return 0;
+    if (!std::getline(in, line)) return std::nullopt;
     const auto close = line.rfind(')');
-    if (close == std::string::npos) return 0;
+    if (close == std::string::npos || close + 2 > line.size()) return std::nullopt;
     std::istringstream fields(line.substr(close + 2));
+    std::string state;
     std::string field;
-    // After the command name come state (field 3) ... starttime (field 22): 20 fields.
-    for (int i = 3; i <= 22; ++i)
-        if (!(fields >> field)) return 0;
-    return std::stoull(field);
+    if (!(fields >> state)) return std::nullopt;
+    for (int i = 4; i <= 22; ++i)
+        if (!(fields >> field)) return std::nullopt;
+    try {
+        return ProcessStat{std::stoull(field), state == "Z"};
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
 }
-
-}  // namespace
 
 ProcessIdentity current_process()
 {
     const pid_t pid = getpid();
-    return {pid, start_ticks_of(pid)};
+    const auto stat = read_process_stat(pid);
+    return {pid, stat ? stat->start_ticks : 0};
+}
+
+Liveness process_liveness(const ProcessIdentity& process,
+                          const std::function<std::optional<ProcessStat>(pid_t)>& read_stat)
+{
+    // kill() with 0 or a negative pid would ask about process groups.
+    if (process.pid <= 0) return Liveness::unknown;
+    if (::kill(process.pid, 0) != 0) {
+        if (errno == ESRCH) return Liveness::gone;
+        if (errno != EPERM) return Liveness::unknown;
+    }
+    // The pid exists. Whether it is still the recorded process only /proc can tell; without
+    // it (or without a recorded start time), it counts as alive.
+    const auto stat = read_stat(process.pid);
+    if (!stat) return Liveness::alive;
+    if (process.start_ticks != 0 && stat->start_ticks != process.start_ticks) return Liveness::gone;
+    return stat->zombie ? Liveness::gone : Liveness::alive;
 }
 
 bool is_running(const ProcessIdentity& process)
 {
-    if (process.pid <= 0) return false;
-    const auto ticks = start_ticks_of(process.pid);
-    return ticks != 0 && ticks == process.start_ticks;
+    return process_liveness(process) == Liveness::alive;
 }
 
-int mark_lost_runs(Database& db, const RetryPolicy& retry)
+int mark_lost_runs(Database& db, const RetryPolicy& retry, const LivenessProbe& liveness)
 {
-    // Look first without a write lock: almost always nothing is running.
-    std::vector<std::int64_t> lost_batches;
+    // Look first without a write lock: almost always nothing is unfinished.
+    std::vector<std::int64_t> orphans;
     auto owners = db.prepare(
-        "SELECT DISTINCT b.batch_id, b.owner_pid, b.owner_start FROM spawn_batches b "
-        "JOIN agent_executions e ON e.batch_id = b.batch_id WHERE e.outcome = 'running'");
+        "SELECT batch_id, owner_pid, owner_start FROM spawn_batches WHERE finished_at IS NULL");
     while (owners.step()) {
-        const ProcessIdentity owner{static_cast<pid_t>(owners.column_int(1)),
-                                    static_cast<std::uint64_t>(owners.column_int(2))};
-        if (!is_running(owner)) lost_batches.push_back(owners.column_int(0));
+        const ProcessIdentity owner{
+            static_cast<pid_t>(owners.column_int(1)),
+            static_cast<std::uint64_t>(owners.column_int_optional(2).value_or(0))};
+        if (liveness(owner) == Liveness::gone) orphans.push_back(owners.column_int(0));
     }
-    if (lost_batches.empty()) return 0;
+    if (orphans.empty()) return 0;
 
-    int marked = 0;
-    write_transaction(
+    return write_transaction(
         db,
         [&] {
-            marked = 0;
+            int marked = 0;
             auto mark = db.prepare(
                 "UPDATE agent_executions SET outcome = 'lost', completed_at = datetime('now') "
                 "WHERE batch_id = ? AND outcome = 'running'");
-            auto finish = db.prepare("UPDATE spawn_batches SET finished_at = datetime('now') "
-                                     "WHERE batch_id = ? AND finished_at IS NULL");
-            for (const auto batch : lost_batches) {
+            // What the owner would have written last; wall times stay NULL: never measured.
+            auto finish = db.prepare(
+                "UPDATE spawn_batches SET finished_at = datetime('now'), "
+                "successes = coalesce(successes, (SELECT count(*) FROM agent_executions e "
+                "WHERE e.batch_id = spawn_batches.batch_id AND e.outcome = 'success')) "
+                "WHERE batch_id = ? AND finished_at IS NULL");
+            for (const auto batch : orphans) {
                 mark.bind(1, batch).run();
                 marked += db.changes();
                 mark.reset();
                 finish.bind(1, batch).run();
                 finish.reset();
             }
+            return marked;
         },
         retry);
-    return marked;
 }
 
 }  // namespace common

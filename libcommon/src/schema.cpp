@@ -4,38 +4,39 @@
 
 #include <algorithm>
 #include <array>
+#include <string>
 #include <system_error>
+#include <vector>
 
 namespace common::schema {
 namespace {
-
-// Columns the upstream workflow's agent_executions has; the toolkit creates the table with
-// them when it is missing, so that the upstream application can share it.
-constexpr std::string_view upstream_agent_executions = R"sql(
-CREATE TABLE IF NOT EXISTS agent_executions (
-    agent_id         TEXT PRIMARY KEY,
-    spec_id          TEXT NOT NULL,
-    stage            TEXT NOT NULL,
-    phase_type       TEXT,
-    agent_name       TEXT NOT NULL,
-    run_id           TEXT,
-    spawned_at       TEXT NOT NULL DEFAULT (datetime('now')),
-    completed_at     TEXT,
-    response_text    TEXT,
-    extraction_error TEXT
-))sql";
 
 struct Column {
     std::string_view name;
     std::string_view definition;
 };
 
+// The upstream agent_executions columns an existing table must have for the toolkit to write
+// rows the upstream application reads: without them it is some other table.
+constexpr std::array required_upstream_columns{"agent_id", "spec_id", "stage", "agent_name",
+                                               "spawned_at"};
+// Upstream columns an older upstream table may lack; added when missing.
+constexpr std::array optional_upstream_columns{
+    Column{"phase_type", "TEXT"},       Column{"run_id", "TEXT"},
+    Column{"completed_at", "TEXT"},     Column{"response_text", "TEXT"},
+    Column{"extraction_error", "TEXT"},
+};
+
 // The toolkit's own columns of agent_executions, added to an upstream table that lacks them.
-constexpr std::array toolkit_agent_columns{
+constexpr std::array toolkit_agent_columns_v1{
     Column{"batch_id", "INTEGER"},    Column{"pid", "INTEGER"},
     Column{"exit_code", "INTEGER"},   Column{"signal", "INTEGER"},
     Column{"outcome", "TEXT"},        Column{"spawn_latency_us", "INTEGER"},
     Column{"run_time_ms", "INTEGER"}, Column{"evidence_path", "TEXT"},
+};
+constexpr std::array toolkit_agent_columns_v2{
+    Column{"cpu_time_us", "INTEGER"},
+    Column{"max_rss_kb", "INTEGER"},
 };
 
 constexpr std::string_view toolkit_tables_v1 = R"sql(
@@ -97,20 +98,77 @@ void create_version_table(Database& db)
                         version_table));
 }
 
+// Adds each of `columns` that `table` lacks; what is there already is left as it is.
+template <std::size_t N>
+void add_missing_columns(Database& db, std::string_view table, const std::array<Column, N>& columns)
+{
+    const auto existing = db.column_names(table);
+    for (const auto& column : columns) {
+        if (std::find(existing.begin(), existing.end(), column.name) != existing.end()) continue;
+        db.exec(
+            fmt::format("ALTER TABLE {} ADD COLUMN {} {}", table, column.name, column.definition));
+    }
+}
+
 void migrate_to_v1(Database& db)
 {
     db.exec(upstream_agent_executions);
-    const auto existing = db.column_names("agent_executions");
-    for (const auto& column : toolkit_agent_columns) {
-        if (std::find(existing.begin(), existing.end(), column.name) != existing.end()) continue;
-        db.exec(fmt::format("ALTER TABLE agent_executions ADD COLUMN {} {}", column.name,
-                            column.definition));
-    }
+    add_missing_columns(db, "agent_executions", optional_upstream_columns);
+    add_missing_columns(db, "agent_executions", toolkit_agent_columns_v1);
     db.exec("CREATE INDEX IF NOT EXISTS spec_hygiene_agent_executions_outcome "
             "ON agent_executions (outcome)");
     db.exec("CREATE INDEX IF NOT EXISTS spec_hygiene_agent_executions_batch "
             "ON agent_executions (batch_id)");
     db.exec(toolkit_tables_v1);
+}
+
+// Version 2: resource use per agent, the phase of a batch, and which agent a spawn attempt was.
+void migrate_to_v2(Database& db)
+{
+    add_missing_columns(db, "agent_executions", toolkit_agent_columns_v2);
+    add_missing_columns(db, "spawn_batches",
+                        std::array{Column{"phase_type", "TEXT NOT NULL DEFAULT 'regular_stage'"}});
+    add_missing_columns(db, "spawn_metrics", std::array{Column{"agent_id", "TEXT"}});
+    // Every tool that opens the database looks for unfinished batches (lost runs).
+    db.exec("CREATE INDEX IF NOT EXISTS spawn_batches_unfinished ON spawn_batches (batch_id) "
+            "WHERE finished_at IS NULL");
+}
+
+// Why an existing agent_executions cannot take the toolkit's rows, or "" when it can.
+std::string incompatibility(const Database& db)
+{
+    auto columns = db.prepare("SELECT name, \"notnull\", dflt_value IS NOT NULL, pk "
+                              "FROM pragma_table_info('agent_executions')");
+    std::vector<std::string> names;
+    std::vector<std::string> primary_key;
+    std::string unfillable;
+    while (columns.step()) {
+        const auto name = columns.column_text(0);
+        names.push_back(name);
+        if (columns.column_int(3) > 0) primary_key.push_back(name);
+        const bool known =
+            std::find(required_upstream_columns.begin(), required_upstream_columns.end(), name) !=
+                required_upstream_columns.end() ||
+            std::any_of(optional_upstream_columns.begin(), optional_upstream_columns.end(),
+                        [&](const Column& column) { return column.name == name; }) ||
+            std::any_of(toolkit_agent_columns_v1.begin(), toolkit_agent_columns_v1.end(),
+                        [&](const Column& column) { return column.name == name; }) ||
+            std::any_of(toolkit_agent_columns_v2.begin(), toolkit_agent_columns_v2.end(),
+                        [&](const Column& column) { return column.name == name; });
+        // A NOT NULL column without a default that the toolkit does not know: its inserts
+        // would all fail.
+        if (!known && columns.column_int(1) != 0 && columns.column_int(2) == 0 &&
+            columns.column_int(3) == 0 && unfillable.empty())
+            unfillable = name;
+    }
+    for (const auto* required : required_upstream_columns)
+        if (std::find(names.begin(), names.end(), required) == names.end())
+            return fmt::format("it has no {} column", required);
+    if (primary_key != std::vector<std::string>{"agent_id"})
+        return "its primary key is not agent_id alone";
+    if (!unfillable.empty())
+        return fmt::format("its column {} is NOT NULL without a default", unfillable);
+    return {};
 }
 
 }  // namespace
@@ -119,7 +177,23 @@ std::optional<int> installed_version(const Database& db)
 {
     if (!db.table_exists(version_table)) return std::nullopt;
     return static_cast<int>(
-        db.query_int(fmt::format("SELECT coalesce(max(version), 0) FROM {}", version_table)));
+        db.query_optional_int(fmt::format("SELECT max(version) FROM {}", version_table))
+            .value_or(0));
+}
+
+void check_migratable(const Database& db)
+{
+    ensure_supported(db);
+    if (installed_version(db).value_or(0) >= current_version) return;
+    const auto type = db.query_text("SELECT type FROM sqlite_schema WHERE type IN ('table', "
+                                    "'view') AND name = 'agent_executions' COLLATE NOCASE");
+    if (type.empty()) return;
+    std::string reason = type == "table" ? incompatibility(db) : fmt::format("it is a {}", type);
+    if (!reason.empty())
+        throw Error(Exit::data,
+                    "{}: agent_executions is not the upstream workflow's table ({}): the "
+                    "toolkit will not write to it",
+                    db.path().string(), reason);
 }
 
 void ensure_supported(const Database& db)
@@ -140,6 +214,8 @@ Database open_for_writing(const std::filesystem::path& path, const OpenOptions& 
         const auto probe = Database::open(
             path, {.mode = OpenMode::read_only, .busy_timeout_ms = options.busy_timeout_ms});
         ensure_supported(probe);
+        // A toolkit schema that migrate() will bring up to date must take the migration.
+        if (installed_version(probe)) check_migratable(probe);
         if (precheck) precheck(probe);
     }
     return Database::open(path, options);
@@ -152,14 +228,18 @@ int migrate(Database& db, const RetryPolicy& retry)
         db,
         [&] {
             // Read inside the transaction: another process may have migrated meanwhile.
-            ensure_supported(db);
+            check_migratable(db);
             found = installed_version(db).value_or(0);
             if (found == current_version) return;
             create_version_table(db);
             if (found < 1) migrate_to_v1(db);
-            auto record =
-                db.prepare(fmt::format("INSERT INTO {} (version) VALUES (?)", version_table));
-            record.bind(1, current_version).run();
+            if (found < 2) migrate_to_v2(db);
+            auto record = db.prepare(
+                fmt::format("INSERT OR IGNORE INTO {} (version) VALUES (?)", version_table));
+            for (int version = found + 1; version <= current_version; ++version) {
+                record.bind(1, version).run();
+                record.reset();
+            }
         },
         retry);
     return found;

@@ -46,31 +46,57 @@ bool SqliteError::is_busy() const noexcept
     return primary == SQLITE_BUSY || primary == SQLITE_LOCKED;
 }
 
+// Connection --------------------------------------------------------------------------------
+
+struct Connection {
+    Connection(sqlite3* handle_, std::filesystem::path path_, int busy_timeout_ms_)
+        : handle(handle_), path(std::move(path_)), busy_timeout_ms(busy_timeout_ms_)
+    {
+    }
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+    ~Connection() { sqlite3_close_v2(handle); }
+
+    sqlite3* handle;
+    std::filesystem::path path;
+    int busy_timeout_ms;
+};
+
 // Statement ---------------------------------------------------------------------------------
 
-Statement::Statement(sqlite3_stmt* statement, const Database& database)
-    : m_statement(statement), m_database(&database)
+Statement::Statement(sqlite3_stmt* statement, std::shared_ptr<Connection> connection)
+    : m_statement(statement), m_connection(std::move(connection))
 {
 }
 
 Statement::Statement(Statement&& other) noexcept
-    : m_statement(std::exchange(other.m_statement, nullptr)), m_database(other.m_database)
+    : m_statement(std::exchange(other.m_statement, nullptr)),
+      m_connection(std::move(other.m_connection))
 {
 }
 
 Statement::~Statement()
 {
+    // Finalized before the connection it may be the last owner of is closed.
     sqlite3_finalize(m_statement);
 }
 
 void Statement::fail(int result_code) const
 {
     const char* sql = sqlite3_sql(m_statement);
-    throw SqliteError(result_code, fmt::format("{}: {} (in: {})", m_database->path().string(),
-                                               m_database->error_message(), sql ? sql : "?"));
+    throw SqliteError(result_code,
+                      fmt::format("{}: {} (in: {})", m_connection->path.string(),
+                                  sqlite3_errmsg(m_connection->handle), sql ? sql : "?"));
 }
 
-Statement& Statement::bind(int index, std::int64_t value)
+void Statement::out_of_range(int index, const std::string& value) const
+{
+    const char* sql = sqlite3_sql(m_statement);
+    throw Error(Exit::data, "{}: {} does not fit a SQLite integer (parameter {} in: {})",
+                m_connection->path.string(), value, index, sql ? sql : "?");
+}
+
+Statement& Statement::bind_int64(int index, std::int64_t value)
 {
     if (const int rc = sqlite3_bind_int64(m_statement, index, value); rc != SQLITE_OK) fail(rc);
     return *this;
@@ -135,6 +161,12 @@ bool Statement::is_null(int index) const
 std::int64_t Statement::column_int(int index) const
 {
     return sqlite3_column_int64(m_statement, index);
+}
+
+std::optional<std::int64_t> Statement::column_int_optional(int index) const
+{
+    if (is_null(index)) return std::nullopt;
+    return column_int(index);
 }
 
 double Statement::column_double(int index) const
@@ -204,19 +236,22 @@ std::string switch_to_wal(const Database& db, int busy_timeout_ms)
 }  // namespace
 
 Database::Database(sqlite3* handle, std::filesystem::path path, int busy_timeout_ms)
-    : m_db(handle), m_path(std::move(path)), m_busy_timeout_ms(busy_timeout_ms)
+    : m_connection(std::make_shared<Connection>(handle, std::move(path), busy_timeout_ms))
 {
 }
 
-Database::Database(Database&& other) noexcept
-    : m_db(std::exchange(other.m_db, nullptr)), m_path(std::move(other.m_path)),
-      m_busy_timeout_ms(other.m_busy_timeout_ms)
+Database::Database(Database&& other) noexcept = default;
+
+Database::~Database() = default;
+
+const std::filesystem::path& Database::path() const
 {
+    return m_connection->path;
 }
 
-Database::~Database()
+int Database::busy_timeout_ms() const
 {
-    sqlite3_close_v2(m_db);
+    return m_connection->busy_timeout_ms;
 }
 
 Database Database::connect(const std::filesystem::path& path, int flags, int busy_timeout_ms)
@@ -224,6 +259,7 @@ Database Database::connect(const std::filesystem::path& path, int flags, int bus
     sqlite3* handle = nullptr;
     const auto name = sqlite_file_name(path);
     const int rc = sqlite3_open_v2(name.c_str(), &handle, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+    // Owned from here on, so that a failed open is closed too.
     Database db(handle, path, busy_timeout_ms);
     if (rc != SQLITE_OK) db.fail_open(rc);
     sqlite3_extended_result_codes(handle, 1);
@@ -239,8 +275,10 @@ Database Database::connect(const std::filesystem::path& path, int flags, int bus
 
 void Database::fail_open(int result_code) const
 {
-    const auto shown = m_path.string();
-    const int system_error = m_db ? sqlite3_system_errno(m_db) : 0;
+    sqlite3* handle = m_connection->handle;
+    const auto& file = m_connection->path;
+    const auto shown = file.string();
+    const int system_error = handle ? sqlite3_system_errno(handle) : 0;
     switch (result_code & 0xff) {
     case SQLITE_NOTADB:
         throw SqliteError(result_code, fmt::format("{} is not a SQLite database", shown));
@@ -253,7 +291,7 @@ void Database::fail_open(int result_code) const
         // SQLite refuses a full path (symlinks resolved) longer than its unix VFS allows,
         // before any system call.
         std::error_code ec;
-        const auto full = std::filesystem::weakly_canonical(m_path, ec).string();
+        const auto full = std::filesystem::weakly_canonical(file, ec).string();
         if (full.size() > sqlite_max_path_length)
             throw SqliteError(result_code, too_long(shown, full.size()));
         throw SqliteError(result_code,
@@ -262,9 +300,9 @@ void Database::fail_open(int result_code) const
                                                         : sqlite3_errstr(result_code)));
     }
     default:
-        throw SqliteError(result_code,
-                          fmt::format("cannot open {}: {}", shown,
-                                      m_db ? sqlite3_errmsg(m_db) : sqlite3_errstr(result_code)));
+        throw SqliteError(result_code, fmt::format("cannot open {}: {}", shown,
+                                                   handle ? sqlite3_errmsg(handle)
+                                                          : sqlite3_errstr(result_code)));
     }
 }
 
@@ -382,41 +420,81 @@ Database Database::open(const std::filesystem::path& path, const OpenOptions& op
 
 std::filesystem::path Database::file_path() const
 {
-    const char* name = sqlite3_db_filename(m_db, "main");
-    return name && *name ? std::filesystem::path(name) : m_path;
+    const char* name = sqlite3_db_filename(m_connection->handle, "main");
+    return name && *name ? std::filesystem::path(name) : path();
 }
 
 void Database::fail(int result_code, std::string_view sql) const
 {
     throw SqliteError(result_code,
-                      fmt::format("{}: {} (in: {})", m_path.string(), error_message(), sql));
+                      fmt::format("{}: {} (in: {})", path().string(), error_message(), sql));
 }
 
 std::string Database::error_message() const
 {
-    return m_db ? sqlite3_errmsg(m_db) : "no connection";
+    return sqlite3_errmsg(m_connection->handle);
 }
+
+namespace {
+
+std::string_view trim(std::string_view text)
+{
+    const auto first = text.find_first_not_of(" \t\r\n");
+    if (first == std::string_view::npos) return {};
+    const auto last = text.find_last_not_of(" \t\r\n");
+    return text.substr(first, last - first + 1);
+}
+
+// The length of the first statement of `sql`: up to the first ';' that completes one, as
+// sqlite3_complete judges (it knows strings, comments and trigger bodies), else all of it.
+std::size_t statement_end(std::string_view sql)
+{
+    for (auto semicolon = sql.find(';'); semicolon != std::string_view::npos;
+         semicolon = sql.find(';', semicolon + 1)) {
+        const std::string candidate(sql.substr(0, semicolon + 1));
+        if (sqlite3_complete(candidate.c_str()) != 0) return semicolon + 1;
+    }
+    return sql.size();
+}
+
+}  // namespace
 
 void Database::exec(std::string_view sql)
 {
-    const std::string text(sql);
-    if (const int rc = sqlite3_exec(m_db, text.c_str(), nullptr, nullptr, nullptr); rc != SQLITE_OK)
-        fail(rc, sql);
+    // One statement at a time, so that an error names the statement that failed rather than
+    // the whole script.
+    for (sql = trim(sql); !sql.empty(); sql = trim(sql)) {
+        const auto end = statement_end(sql);
+        const auto one = sql.substr(0, end);
+        sqlite3_stmt* raw = nullptr;
+        const int rc = sqlite3_prepare_v2(m_connection->handle, one.data(),
+                                          static_cast<int>(one.size()), &raw, nullptr);
+        if (rc != SQLITE_OK) fail(rc, trim(one));
+        // A piece of only comments prepares to no statement.
+        if (raw != nullptr) Statement(raw, m_connection).run();
+        sql.remove_prefix(end);
+    }
 }
 
 Statement Database::prepare(std::string_view sql) const
 {
     sqlite3_stmt* statement = nullptr;
-    const int rc =
-        sqlite3_prepare_v2(m_db, sql.data(), static_cast<int>(sql.size()), &statement, nullptr);
+    const int rc = sqlite3_prepare_v2(m_connection->handle, sql.data(),
+                                      static_cast<int>(sql.size()), &statement, nullptr);
     if (rc != SQLITE_OK) fail(rc, sql);
-    return Statement(statement, *this);
+    return Statement(statement, m_connection);
 }
 
 std::int64_t Database::query_int(std::string_view sql) const
 {
     auto statement = prepare(sql);
     return statement.step() ? statement.column_int(0) : 0;
+}
+
+std::optional<std::int64_t> Database::query_optional_int(std::string_view sql) const
+{
+    auto statement = prepare(sql);
+    return statement.step() ? statement.column_int_optional(0) : std::nullopt;
 }
 
 std::string Database::query_text(std::string_view sql) const
@@ -527,35 +605,46 @@ std::vector<std::string> Database::column_names(std::string_view table) const
 CheckpointResult Database::checkpoint_truncate()
 {
     CheckpointResult result;
-    const int rc = sqlite3_wal_checkpoint_v2(m_db, "main", SQLITE_CHECKPOINT_TRUNCATE,
-                                             &result.wal_frames, &result.checkpointed_frames);
+    const int rc =
+        sqlite3_wal_checkpoint_v2(m_connection->handle, "main", SQLITE_CHECKPOINT_TRUNCATE,
+                                  &result.wal_frames, &result.checkpointed_frames);
     if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
         throw SqliteError(rc, fmt::format("{}: WAL checkpoint could not finish: another connection "
                                           "is reading or writing",
-                                          m_path.string()));
+                                          path().string()));
     if (rc != SQLITE_OK) fail(rc, "PRAGMA wal_checkpoint(TRUNCATE)");
     return result;
 }
 
 std::int64_t Database::last_insert_rowid() const
 {
-    return sqlite3_last_insert_rowid(m_db);
+    return sqlite3_last_insert_rowid(m_connection->handle);
 }
 
 int Database::changes() const
 {
-    return sqlite3_changes(m_db);
+    return sqlite3_changes(m_connection->handle);
 }
 
 bool Database::is_read_only() const
 {
-    return sqlite3_db_readonly(m_db, "main") == 1;
+    return sqlite3_db_readonly(m_connection->handle, "main") == 1;
+}
+
+bool Database::in_transaction() const
+{
+    return sqlite3_get_autocommit(m_connection->handle) == 0;
 }
 
 // Transaction -------------------------------------------------------------------------------
 
 Transaction::Transaction(Database& database) : m_database(database)
 {
+    if (m_database.in_transaction())
+        throw Error(Exit::software,
+                    "{}: internal error: a write transaction was begun inside another one "
+                    "(SQLite has no nested transactions)",
+                    m_database.path().string());
     m_database.exec("BEGIN IMMEDIATE");
 }
 
@@ -608,18 +697,6 @@ void retry_busy(const std::function<void()>& attempt, const RetryPolicy& policy)
         std::this_thread::sleep_for(wait);
         wait_ms *= policy.factor;
     }
-}
-
-void write_transaction(Database& database, const std::function<void()>& body,
-                       const RetryPolicy& policy)
-{
-    retry_busy(
-        [&] {
-            Transaction transaction(database);
-            body();
-            transaction.commit();
-        },
-        policy);
 }
 
 }  // namespace common

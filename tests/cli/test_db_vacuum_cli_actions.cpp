@@ -117,14 +117,14 @@ BOOST_AUTO_TEST_CASE(migrate_refuses_to_overwrite_an_existing_backup_and_changes
     BOOST_TEST((file_bytes(db) == bytes));
 }
 
-BOOST_AUTO_TEST_CASE(next_run_removes_the_partial_copy_of_a_killed_run)
+BOOST_AUTO_TEST_CASE(next_run_removes_the_temporary_copy_of_a_killed_run)
 {
     const auto db = make_database("toolkit.db");
     const auto backup = dir / "backup.db";
-    write_file(backup.string() + ".kIll3d.partial", "the start of a copy");
-    write_file(backup.string() + ".kIll3d.partial-journal", "its journal");
-    write_file(backup.string() + ".0rPhan.partial-journal", "a journal without its copy");
-    write_file(dir / "other.db.kIll3d.partial", "another backup's copy");
+    write_file(dir / ".backup.db.kIll3d.tmp", "the start of a copy");
+    write_file(dir / ".backup.db.kIll3d.tmp-journal", "its journal");
+    write_file(dir / ".backup.db.0rPhan.tmp-journal", "a journal without its copy");
+    write_file(dir / ".other.db.kIll3d.tmp", "another backup's copy");
 
     const auto result = vacuum({"--db", db.string(), "--migrate", "--backup", backup.string()});
 
@@ -132,19 +132,19 @@ BOOST_AUTO_TEST_CASE(next_run_removes_the_partial_copy_of_a_killed_run)
     BOOST_TEST(query_int(backup, "PRAGMA user_version") == 2);
     BOOST_TEST(query_int(backup, "SELECT count(*) FROM agent_executions") ==
                query_int(db, "SELECT count(*) FROM agent_executions"));
-    std::vector<std::string> partials;
+    std::vector<std::string> temporaries;
     for (const auto& entry : fs::directory_iterator(dir.path()))
-        if (contains(entry.path().filename().string(), ".partial"))
-            partials.push_back(entry.path().filename());
-    // Only the partial files of this backup's name are its business.
-    BOOST_TEST((partials == std::vector<std::string>{"other.db.kIll3d.partial"}));
+        if (contains(entry.path().filename().string(), ".tmp"))
+            temporaries.push_back(entry.path().filename());
+    // Only the temporaries of this backup's name are its business.
+    BOOST_TEST((temporaries == std::vector<std::string>{".other.db.kIll3d.tmp"}));
 }
 
-BOOST_AUTO_TEST_CASE(partial_copy_of_a_running_backup_is_left_alone)
+BOOST_AUTO_TEST_CASE(temporary_copy_of_a_running_backup_is_left_alone)
 {
     const auto db = make_database("toolkit.db");
     const auto backup = dir / "backup.db";
-    const auto live = backup.string() + ".L1v3nw.partial";
+    const auto live = dir / ".backup.db.L1v3nw.tmp";
     write_file(live, "");
     // A run still copying holds the lock on its partial file.
     const int fd = ::open(live.c_str(), O_RDONLY | O_CLOEXEC);

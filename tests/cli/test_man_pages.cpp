@@ -63,6 +63,52 @@ std::string rendered(const ManPage& page)
     return text;
 }
 
+// The page `path` (relative to the source tree) as mandoc renders it for `device` (ascii or
+// utf8), without the overstrike of bold and underline.
+std::string rendered_as(const std::string& path, const std::string& device)
+{
+    const auto result = test_support::run_process(
+        {"mandoc", "-T", device, "-O", "width=250", std::string(SOURCE_DIR) + "/" + path});
+    BOOST_TEST_REQUIRE(result.exit_code == 0, result.err);
+    std::string text;
+    for (std::size_t i = 0; i < result.out.size(); ++i) {
+        if (result.out[i] != '\b') {
+            text.push_back(result.out[i]);
+            continue;
+        }
+        // Overstrike: "x BS x" or "_ BS x" (x may be a multi-byte character): keep the last.
+        while (!text.empty() && (static_cast<unsigned char>(text.back()) & 0xC0) == 0x80)
+            text.pop_back();
+        if (!text.empty()) text.pop_back();
+    }
+    return text;
+}
+
+// The line where a quote opens while another one, opened with the same mark, is still open
+// (mdoc's enclosure macros run to the end of the line: `.Ql a No or Ql b` renders as
+// "‘a or ‘b’’"), or "" when there is none.
+std::string nested_quote(const std::string& text, const std::string& open, const std::string& close)
+{
+    bool inside = false;
+    std::size_t line_start = 0;
+    for (std::size_t i = 0; i < text.size();) {
+        if (text[i] == '\n') {
+            line_start = i + 1;
+        } else if (text.compare(i, open.size(), open) == 0) {
+            if (inside) return text.substr(line_start, text.find('\n', i) - line_start);
+            inside = true;
+            i += open.size();
+            continue;
+        } else if (text.compare(i, close.size(), close) == 0) {
+            inside = false;
+            i += close.size();
+            continue;
+        }
+        ++i;
+    }
+    return {};
+}
+
 // "--name" for every long option the binary's --help lists.
 std::set<std::string> long_options(const ManPage& page)
 {
@@ -133,4 +179,24 @@ BOOST_DATA_TEST_CASE(exit_status_section_lists_every_exit_code,
     for (const int code : exit_codes)
         BOOST_TEST(listed.count(std::to_string(code)) == 1u,
                    page << " does not list exit " << code);
+}
+
+BOOST_DATA_TEST_CASE(page_renders_without_nested_quotes, boost::unit_test::data::make(all_pages),
+                     page)
+{
+    const auto utf8 = rendered_as(page, "utf8");
+    BOOST_TEST(nested_quote(utf8, "\u2018", "\u2019").empty(),
+               page << ": " << nested_quote(utf8, "\u2018", "\u2019"));
+    BOOST_TEST(nested_quote(utf8, "\u201c", "\u201d").empty(),
+               page << ": " << nested_quote(utf8, "\u201c", "\u201d"));
+    const auto ascii = rendered_as(page, "ascii");
+    BOOST_TEST(nested_quote(ascii, "`", "'").empty(),
+               page << ": " << nested_quote(ascii, "`", "'"));
+}
+
+BOOST_AUTO_TEST_CASE(nested_quote_finds_the_artefact)
+{
+    BOOST_TEST(nested_quote("x\nmode (\u2018parallel or \u2018sequential\u2019\u2019)\ny", "\u2018",
+                            "\u2019") == "mode (\u2018parallel or \u2018sequential\u2019\u2019)");
+    BOOST_TEST(nested_quote("(\u2018a\u2019 or \u2018b\u2019)", "\u2018", "\u2019").empty());
 }

@@ -100,6 +100,32 @@ BOOST_AUTO_TEST_CASE(key_given_twice_is_exit_78)
     }
 }
 
+BOOST_AUTO_TEST_CASE(config_goes_through_the_input_parser_with_exit_78)
+{
+    // The tools' input path: a clean reason without the file's bytes, duplicate keys named
+    // by path, and a number beyond a double refused rather than an internal error.
+    TempDir dir;
+    // "CODE MESSAGE" of the error loading `text` throws.
+    const auto message_of = [&](const std::string& text) -> std::string {
+        test_support::write_file(dir / "c.json", text);
+        try {
+            common::Config::load(dir / "c.json");
+        } catch (const common::Error& error) {
+            return std::to_string(static_cast<int>(error.code())) + " " + error.what();
+        }
+        return "";
+    };
+    const auto file = (dir / "c.json").string();
+    BOOST_TEST(message_of(R"({"common": tru})") ==
+               "78 " + file +
+                   ": malformed JSON at byte 15: syntax error while parsing value - "
+                   "invalid literal");
+    BOOST_TEST(message_of(R"({"common": {"db": "a", "db": "b"}})") ==
+               "78 " + file + ": common.db: key appears twice");
+    BOOST_TEST(message_of(R"({"db-vacuum": {"threshold_fraction": 1e999}})") ==
+               "78 " + file + ": malformed JSON: a number is out of range");
+}
+
 BOOST_AUTO_TEST_CASE(directory_as_config_is_exit_78)
 {
     TempDir dir;

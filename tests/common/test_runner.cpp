@@ -3,6 +3,12 @@
 
 #include "common/error.hpp"
 #include "common/runner.hpp"
+#include "support/temp_dir.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 namespace {
 
@@ -37,4 +43,33 @@ BOOST_AUTO_TEST_CASE(arguments_reach_the_body)
     BOOST_TEST(run_with([](std::span<char*> args) {
                    return args.size() == 1 && std::string(args[0]) == "tool" ? 0 : 9;
                }) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(an_error_is_reported_on_one_line)
+{
+    // A failed migration's statement comes with its layout; stderr gets one line.
+    test_support::TempDir dir;
+    const int file = ::open((dir / "err").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    BOOST_REQUIRE(file >= 0);
+    std::fflush(stderr);
+    const int saved = ::dup(STDERR_FILENO);
+    ::dup2(file, STDERR_FILENO);
+    const int code = run_with([](std::span<char*>) -> int {
+        throw common::Error(common::Exit::software,
+                            "t.db: no such table: x (in: CREATE INDEX i\n    ON x (a)\r\n)");
+    });
+    std::fflush(stderr);
+    ::dup2(saved, STDERR_FILENO);
+    ::close(saved);
+    ::close(file);
+    BOOST_TEST(code == 70);
+    BOOST_TEST(test_support::file_bytes(dir / "err") ==
+               "tool: error: t.db: no such table: x (in: CREATE INDEX i ON x (a) )\n");
+}
+
+BOOST_AUTO_TEST_CASE(one_line_folds_breaks_and_control_characters)
+{
+    BOOST_TEST(common::one_line("a\n  b\t\x01"
+                                "c\n\n") == "a b  c");
+    BOOST_TEST(common::one_line("plain") == "plain");
 }

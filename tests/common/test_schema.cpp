@@ -7,6 +7,9 @@
 #include "support/temp_dir.hpp"
 
 #include <algorithm>
+#include <functional>
+#include <string>
+#include <utility>
 
 using common::Database;
 using common::OpenMode;
@@ -23,6 +26,37 @@ bool has_column(const Database& db, std::string_view table, std::string_view col
 {
     const auto columns = db.column_names(table);
     return std::find(columns.begin(), columns.end(), column) != columns.end();
+}
+
+// Exit code and message of what `action` throws (0 and "" when nothing).
+std::pair<int, std::string> error_of(const std::function<void()>& action)
+{
+    try {
+        action();
+    } catch (const common::Error& error) {
+        return {static_cast<int>(error.code()), error.what()};
+    }
+    return {0, ""};
+}
+
+// A database as schema version 1 left it: version 2's columns and index taken away again.
+void downgrade_to_v1(Database& db)
+{
+    db.exec("DROP INDEX spawn_batches_unfinished;"
+            "ALTER TABLE agent_executions DROP COLUMN cpu_time_us;"
+            "ALTER TABLE agent_executions DROP COLUMN max_rss_kb;"
+            "ALTER TABLE spawn_batches DROP COLUMN phase_type;"
+            "ALTER TABLE spawn_metrics DROP COLUMN agent_id;"
+            "DELETE FROM spec_hygiene_schema WHERE version = 2;");
+}
+
+// NOT NULL flags of the upstream columns, to compare two agent_executions tables.
+common::Value not_null_flags(const Database& db)
+{
+    return db.query_rows("SELECT group_concat(name || '=' || \"notnull\", ',') FROM (SELECT * "
+                         "FROM pragma_table_info('agent_executions') WHERE name IN ('agent_id', "
+                         "'spec_id', 'stage', 'phase_type', 'agent_name', 'spawned_at') "
+                         "ORDER BY name)")[0][0];
 }
 
 }  // namespace
@@ -52,7 +86,8 @@ BOOST_AUTO_TEST_CASE(migrate_is_idempotent)
     BOOST_TEST(common::schema::migrate(db) == common::schema::current_version);
     BOOST_TEST((db.query_rows("SELECT type, name, sql FROM sqlite_schema ORDER BY name") ==
                 schema_before));
-    BOOST_TEST(db.query_int("SELECT count(*) FROM spec_hygiene_schema") == 1);
+    BOOST_TEST(db.query_int("SELECT count(*) FROM spec_hygiene_schema") ==
+               common::schema::current_version);
 }
 
 BOOST_AUTO_TEST_CASE(newer_schema_is_refused_with_65_and_nothing_written)
@@ -115,4 +150,133 @@ BOOST_AUTO_TEST_CASE(migration_rolls_back_as_a_whole_when_it_fails)
     BOOST_TEST(!db.table_exists("spawn_batches"));
     BOOST_TEST(!db.table_exists("agent_executions"));
     BOOST_TEST(!common::schema::installed_version(db).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_new_database_gets_version_2)
+{
+    TempDir dir;
+    auto db = make_empty(dir);
+    common::schema::migrate(db);
+    BOOST_TEST(common::schema::installed_version(db).value_or(0) == 2);
+    BOOST_TEST(has_column(db, "agent_executions", "cpu_time_us"));
+    BOOST_TEST(has_column(db, "agent_executions", "max_rss_kb"));
+    BOOST_TEST(has_column(db, "spawn_batches", "phase_type"));
+    BOOST_TEST(has_column(db, "spawn_metrics", "agent_id"));
+}
+
+BOOST_AUTO_TEST_CASE(a_version_1_database_migrates_to_version_2_keeping_its_rows)
+{
+    TempDir dir;
+    auto db = make_empty(dir);
+    common::schema::migrate(db);
+    downgrade_to_v1(db);
+    BOOST_REQUIRE(common::schema::installed_version(db).value_or(0) == 1);
+    db.exec("INSERT INTO spawn_batches (batch_id, spec_id, stage, mode, agent_count, owner_pid, "
+            "owner_start) VALUES (7, 'SPEC-KIT-1', 'plan', 'parallel', 1, 1, 1);"
+            "INSERT INTO spawn_metrics (batch_id, agent_name, spawn_latency_us, success) "
+            "VALUES (7, 'gemini', 400, 1)");
+
+    BOOST_TEST(common::schema::migrate(db) == 1);
+    BOOST_TEST(common::schema::installed_version(db).value_or(0) == 2);
+    BOOST_TEST(db.query_text("SELECT phase_type FROM spawn_batches") == "regular_stage");
+    BOOST_TEST(!db.query_optional_int("SELECT agent_id FROM spawn_metrics").has_value());
+    BOOST_TEST(db.query_int("SELECT spawn_latency_us FROM spawn_metrics") == 400);
+    BOOST_TEST(has_column(db, "agent_executions", "max_rss_kb"));
+    BOOST_TEST(db.query_int("SELECT count(*) FROM sqlite_schema WHERE name = "
+                            "'spawn_batches_unfinished'") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(the_toolkit_creates_agent_executions_as_upstream_declares_it)
+{
+    TempDir dir;
+    fixture::make_upstream_database(dir / "up.db", {.bloat_bytes = 0, .specs = 1});
+    auto upstream = Database::open(dir / "up.db");
+    auto fresh = make_empty(dir);
+    common::schema::migrate(fresh);
+    BOOST_TEST((not_null_flags(fresh) == not_null_flags(upstream)));
+    BOOST_TEST(
+        (not_null_flags(fresh) == common::Value(std::string("agent_id=0,agent_name=1,phase_type=1,"
+                                                            "spawned_at=1,spec_id=1,stage=1"))));
+}
+
+BOOST_AUTO_TEST_CASE(toolkit_rows_fit_the_upstream_table_only_with_a_phase_type)
+{
+    TempDir dir;
+    fixture::make_upstream_database(dir / "up.db", {.bloat_bytes = 0, .specs = 1});
+    auto db = Database::open(dir / "up.db");
+    common::schema::migrate(db);
+    const auto insert = [&](const char* phase_type) {
+        db.prepare("INSERT INTO agent_executions (agent_id, spec_id, stage, phase_type, "
+                   "agent_name, batch_id, pid, outcome, spawn_latency_us, cpu_time_us, "
+                   "max_rss_kb) VALUES (?, 'SPEC-KIT-1', 'plan', ?, 'gemini', 1, 42, "
+                   "'running', NULL, 10, 20)")
+            .bind(1, std::string("toolkit-") + (phase_type ? phase_type : "none"))
+            .bind(2, phase_type ? std::optional<std::string>(phase_type) : std::nullopt)
+            .run();
+    };
+    BOOST_CHECK_NO_THROW(insert("regular_stage"));
+    BOOST_CHECK_THROW(insert(nullptr), common::SqliteError);
+}
+
+BOOST_AUTO_TEST_CASE(an_older_upstream_table_gains_the_upstream_columns_it_lacks)
+{
+    TempDir dir;
+    auto db = make_empty(dir);
+    db.exec("CREATE TABLE agent_executions (agent_id TEXT PRIMARY KEY, spec_id TEXT NOT NULL, "
+            "stage TEXT NOT NULL, agent_name TEXT NOT NULL, spawned_at TEXT NOT NULL)");
+    common::schema::migrate(db);
+    for (const auto* column : {"phase_type", "run_id", "completed_at", "response_text",
+                               "extraction_error", "outcome", "cpu_time_us"})
+        BOOST_TEST(has_column(db, "agent_executions", column), column);
+}
+
+BOOST_AUTO_TEST_CASE(an_incompatible_agent_executions_is_refused_with_65_and_nothing_written)
+{
+    const std::pair<const char*, const char*> cases[] = {
+        {"CREATE TABLE agent_executions (id INTEGER PRIMARY KEY, spec_id TEXT, stage TEXT, "
+         "agent_name TEXT, spawned_at TEXT)",
+         "it has no agent_id column"},
+        {"CREATE TABLE agent_executions (agent_id TEXT, spec_id TEXT, stage TEXT, "
+         "agent_name TEXT, spawned_at TEXT)",
+         "its primary key is not agent_id alone"},
+        {"CREATE TABLE agent_executions (agent_id TEXT PRIMARY KEY, spec_id TEXT, stage TEXT, "
+         "agent_name TEXT)",
+         "it has no spawned_at column"},
+        {"CREATE TABLE agent_executions (agent_id TEXT PRIMARY KEY, spec_id TEXT, stage TEXT, "
+         "agent_name TEXT, spawned_at TEXT, owner TEXT NOT NULL)",
+         "its column owner is NOT NULL without a default"},
+        {"CREATE VIEW agent_executions AS SELECT 1 AS agent_id", "it is a view"},
+    };
+    for (const auto& [sql, reason] : cases) {
+        TempDir dir;
+        auto db = make_empty(dir);
+        db.exec(sql);
+        const auto schema_before = db.query_rows("SELECT sql FROM sqlite_schema ORDER BY name");
+        const auto [code, message] = error_of([&] { common::schema::migrate(db); });
+        BOOST_TEST(code == 65, sql);
+        BOOST_TEST(message.find(reason) != std::string::npos, message);
+        BOOST_TEST((db.query_rows("SELECT sql FROM sqlite_schema ORDER BY name") == schema_before));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(open_for_writing_refuses_an_unmigratable_toolkit_database_before_writing)
+{
+    TempDir dir;
+    {
+        auto db = make_empty(dir);
+        common::schema::migrate(db);
+        downgrade_to_v1(db);
+        // Someone rebuilt the table without spawned_at.
+        db.exec("DROP INDEX spec_hygiene_agent_executions_outcome;"
+                "DROP INDEX spec_hygiene_agent_executions_batch;"
+                "ALTER TABLE agent_executions DROP COLUMN spawned_at;"
+                "PRAGMA journal_mode=DELETE");
+    }
+    const auto [code, message] = error_of(
+        [&] { common::schema::open_for_writing(dir / "t.db", {.mode = OpenMode::read_write}); });
+    BOOST_TEST(code == 65);
+    BOOST_TEST(message.find("no spawned_at column") != std::string::npos, message);
+    auto db = Database::open(dir / "t.db", {.mode = OpenMode::read_only});
+    BOOST_TEST(db.query_text("PRAGMA journal_mode") == "delete");
+    BOOST_TEST(common::schema::installed_version(db).value_or(0) == 1);
 }

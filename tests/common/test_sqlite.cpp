@@ -4,6 +4,8 @@
 #include "common/sqlite.hpp"
 #include "support/temp_dir.hpp"
 
+#include <limits>
+#include <optional>
 #include <stdexcept>
 
 using common::Database;
@@ -258,4 +260,150 @@ BOOST_AUTO_TEST_CASE(values_round_trip_with_their_types)
     BOOST_TEST(std::holds_alternative<std::nullptr_t>(rows[0][3]));
     BOOST_TEST(
         (std::get<common::Blob>(rows[0][4]).bytes == std::vector<unsigned char>{0x00, 0xff}));
+}
+
+BOOST_AUTO_TEST_CASE(every_integer_type_binds_without_a_cast)
+{
+    TempDir dir;
+    auto db = make_db(dir);
+    db.exec("CREATE TABLE n (a, b, c, d, e, f)");
+    const std::size_t bytes = 5'000'000'000;
+    const std::uint64_t big = 9'223'372'036'854'775'807ull;
+    const unsigned small = 7;
+    const long long negative = -3;
+    db.prepare("INSERT INTO n VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(1, bytes)
+        .bind(2, big)
+        .bind(3, small)
+        .bind(4, negative)
+        .bind(5, true)
+        .bind(6, std::optional<std::size_t>{})
+        .run();
+    const auto rows = db.query_rows("SELECT * FROM n");
+    BOOST_TEST(std::get<std::int64_t>(rows[0][0]) == 5'000'000'000);
+    BOOST_TEST(std::get<std::int64_t>(rows[0][1]) == 9'223'372'036'854'775'807);
+    BOOST_TEST(std::get<std::int64_t>(rows[0][2]) == 7);
+    BOOST_TEST(std::get<std::int64_t>(rows[0][3]) == -3);
+    BOOST_TEST(std::get<std::int64_t>(rows[0][4]) == 1);
+    BOOST_TEST(std::holds_alternative<std::nullptr_t>(rows[0][5]));
+}
+
+BOOST_AUTO_TEST_CASE(an_integer_beyond_int64_is_refused_not_wrapped)
+{
+    TempDir dir;
+    auto db = make_db(dir);
+    auto insert = db.prepare("INSERT INTO t VALUES (?)");
+    try {
+        insert.bind(1, std::numeric_limits<std::uint64_t>::max());
+        BOOST_FAIL("expected an error");
+    } catch (const common::Error& error) {
+        BOOST_TEST(static_cast<int>(error.code()) == 65);
+        BOOST_TEST(std::string(error.what()).find("18446744073709551615") != std::string::npos);
+    }
+    BOOST_TEST(count_rows(db) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(null_is_not_zero_for_the_optional_getters)
+{
+    TempDir dir;
+    auto db = make_db(dir);
+    db.exec("INSERT INTO t VALUES (NULL); INSERT INTO t VALUES (0)");
+    BOOST_TEST(!db.query_optional_int("SELECT v FROM t WHERE v IS NULL").has_value());
+    BOOST_TEST(!db.query_optional_int("SELECT v FROM t WHERE 0").has_value());
+    BOOST_TEST(db.query_optional_int("SELECT v FROM t WHERE v = 0").value_or(-1) == 0);
+    auto select = db.prepare("SELECT v FROM t ORDER BY rowid");
+    BOOST_REQUIRE(select.step());
+    BOOST_TEST(!select.column_int_optional(0).has_value());
+    BOOST_TEST(select.column_int(0) == 0);
+    BOOST_REQUIRE(select.step());
+    BOOST_TEST(select.column_int_optional(0).value_or(-1) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_statement_names_its_database_after_the_database_moved)
+{
+    TempDir dir;
+    auto db = make_db(dir);
+    db.exec("CREATE TABLE u (v INTEGER UNIQUE); INSERT INTO u VALUES (1)");
+    auto insert = db.prepare("INSERT INTO u VALUES (1)");
+    Database moved(std::move(db));
+    try {
+        insert.run();
+        BOOST_FAIL("expected a constraint error");
+    } catch (const common::SqliteError& error) {
+        const std::string message = error.what();
+        BOOST_TEST(message.find("t.db") != std::string::npos, message);
+        BOOST_TEST(message.find("UNIQUE constraint failed") != std::string::npos, message);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_statement_outlives_its_database)
+{
+    TempDir dir;
+    auto select = [&] {
+        auto db = make_db(dir);
+        db.exec("INSERT INTO t VALUES (41)");
+        return db.prepare("SELECT v + 1 FROM t");
+    }();
+    BOOST_REQUIRE(select.step());
+    BOOST_TEST(select.column_int(0) == 42);
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_script_names_only_the_failing_statement)
+{
+    TempDir dir;
+    auto db = make_db(dir);
+    const auto message_of = [&](std::string_view script) {
+        try {
+            db.exec(script);
+        } catch (const common::SqliteError& error) {
+            return std::string(error.what());
+        }
+        return std::string();
+    };
+    // Refused when prepared (no such table) ...
+    auto message = message_of("CREATE TABLE a (x);\n"
+                              "CREATE INDEX i ON missing (x);\n"
+                              "CREATE TABLE b (y);");
+    BOOST_TEST(message.find("(in: CREATE INDEX i ON missing (x);)") != std::string::npos, message);
+    BOOST_TEST(message.find("CREATE TABLE") == std::string::npos, message);
+    // ... and when run (a constraint), after the statements before it ran.
+    message = message_of("CREATE TABLE c (v UNIQUE); INSERT INTO c VALUES ('a;b');\n"
+                         "INSERT INTO c VALUES ('a;b'); INSERT INTO c VALUES (2)");
+    BOOST_TEST(message.find("(in: INSERT INTO c VALUES ('a;b');)") != std::string::npos, message);
+    BOOST_TEST(message.find("CREATE TABLE") == std::string::npos, message);
+    BOOST_TEST(message.find("(2)") == std::string::npos, message);
+    BOOST_TEST(db.query_int("SELECT count(*) FROM c") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(write_transaction_returns_what_its_body_returns)
+{
+    TempDir dir;
+    auto db = make_db(dir);
+    const auto rowid = common::write_transaction(db, [&] {
+        db.exec("INSERT INTO t VALUES (5)");
+        return db.last_insert_rowid();
+    });
+    BOOST_TEST(rowid == 1);
+    const std::string text = common::write_transaction(db, [] { return std::string("ok"); });
+    BOOST_TEST(text == "ok");
+}
+
+BOOST_AUTO_TEST_CASE(a_nested_write_transaction_is_a_clear_error_and_rolls_back)
+{
+    TempDir dir;
+    auto db = make_db(dir);
+    try {
+        common::write_transaction(db, [&] {
+            db.exec("INSERT INTO t VALUES (1)");
+            common::write_transaction(db, [&] { db.exec("INSERT INTO t VALUES (2)"); });
+        });
+        BOOST_FAIL("expected an error");
+    } catch (const common::SqliteError& error) {
+        BOOST_FAIL("SQLite's own error, not a clear one: " << error.what());
+    } catch (const common::Error& error) {
+        BOOST_TEST(static_cast<int>(error.code()) == 70);
+        BOOST_TEST(std::string(error.what()).find("inside another") != std::string::npos);
+    }
+    BOOST_TEST(!db.in_transaction());
+    BOOST_TEST(count_rows(db) == 0);
 }

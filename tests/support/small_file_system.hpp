@@ -1,7 +1,7 @@
 #pragma once
 // A small tmpfs mounted for one test (root with CAP_SYS_ADMIN only), unmounted with everything
-// in it after; tests that need one take `can_mount` as their precondition and are skipped,
-// saying so, where mounting is not allowed.
+// in it after; tests that need one take `can_mount` as their precondition and the label
+// "needs_mount" (ctest runs them apart and reports them as skipped where mounting is refused).
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,5 +1,6 @@
 #include "db_vacuum.hpp"
 
+#include "common/atomic_file.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/json.hpp"
@@ -161,35 +162,18 @@ void remove_with_journals(const std::filesystem::path& file)
         std::filesystem::remove(file.string() + suffix, ec);
 }
 
-constexpr std::string_view partial_suffix = ".partial";
-
-// A fresh empty file beside `target`, named for this run alone (VACUUM INTO may write into an
-// existing file when it is empty), and locked with flock() while the run lives: a later run
-// tells a dead run's leftover by its free lock. Returns the name and the descriptor holding
-// the lock.
-std::pair<std::filesystem::path, int> make_partial(const std::filesystem::path& target)
+// The temporary an AtomicFile writes `target` under is ".TARGET.XXXXXX.tmp".
+bool is_temporary_of(std::string_view name, const std::string& target_name)
 {
-    std::string name = target.string() + ".XXXXXX" + std::string(partial_suffix);
-    const int fd = ::mkostemps(name.data(), static_cast<int>(partial_suffix.size()), O_CLOEXEC);
-    if (fd < 0)
-        throw Error(Exit::cant_create, "cannot create a file beside backup {}: {}", target.string(),
-                    std::strerror(errno));
-    ::flock(fd, LOCK_EX);
-    return {name, fd};
+    const auto prefix = "." + target_name + ".";
+    constexpr std::string_view suffix = ".tmp";
+    return name.size() == prefix.size() + 6 + suffix.size() && name.starts_with(prefix) &&
+           name.ends_with(suffix);
 }
 
-// True for "TARGET.XXXXXX.partial", the name make_partial() gives.
-bool is_partial_of(const std::string& name, const std::string& target_name)
-{
-    return name.size() == target_name.size() + 7 + partial_suffix.size() &&
-           name.compare(0, target_name.size() + 1, target_name + ".") == 0 &&
-           name.compare(name.size() - partial_suffix.size(), partial_suffix.size(),
-                        partial_suffix) == 0;
-}
-
-// Removes the partial copies (and their journals) that runs killed half-way left beside
-// `target`; a partial whose lock is held belongs to a run still going and is kept.
-void remove_dead_partials(const std::filesystem::path& target)
+// Removes the temporary copies (and their journals) that backups killed half-way left beside
+// `target`. A running backup holds flock() on its temporary, which keeps it.
+void remove_dead_temporaries(const std::filesystem::path& target)
 {
     const auto target_name = target.filename().string();
     std::error_code ec;
@@ -198,68 +182,51 @@ void remove_dead_partials(const std::filesystem::path& target)
         entries.push_back(entry.path());
     for (const auto& path : entries) {
         const auto name = path.filename().string();
-        if (is_partial_of(name, target_name)) {
+        if (is_temporary_of(name, target_name)) {
             const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
             if (fd < 0) continue;
             if (::flock(fd, LOCK_EX | LOCK_NB) == 0) remove_with_journals(path);
             ::close(fd);
             continue;
         }
-        // A journal whose partial is gone: its run died between removing the two.
-        for (const auto* suffix : {"-journal", "-wal", "-shm"}) {
+        // A journal whose copy is gone: its run died between removing the two.
+        for (const std::string_view suffix : {"-journal", "-wal", "-shm"}) {
             const std::string_view text(name);
-            const auto length = std::string_view(suffix).size();
-            if (text.size() > length && text.substr(text.size() - length) == suffix &&
-                is_partial_of(std::string(text.substr(0, text.size() - length)), target_name) &&
-                !std::filesystem::exists(path.parent_path() / text.substr(0, text.size() - length),
-                                         ec))
+            if (!text.ends_with(suffix)) continue;
+            const auto copy = text.substr(0, text.size() - suffix.size());
+            if (is_temporary_of(copy, target_name) &&
+                !std::filesystem::exists(path.parent_path() / copy, ec))
                 std::filesystem::remove(path, ec);
         }
     }
 }
 
-// Puts the finished copy at `target` without ever replacing a file that appeared there.
-void publish(const std::filesystem::path& partial, const std::filesystem::path& target)
-{
-    if (::link(partial.c_str(), target.c_str()) == 0) return;
-    int error = errno;
-    // File systems without hard links (vfat, some network ones) can still rename atomically.
-    if (error == EPERM || error == ENOTSUP || error == EOPNOTSUPP) {
-        if (::renameat2(AT_FDCWD, partial.c_str(), AT_FDCWD, target.c_str(), RENAME_NOREPLACE) == 0)
-            return;
-        error = errno;
-    }
-    throw Error(Exit::cant_create, "cannot create backup {}: {}", target.string(),
-                std::strerror(error));
-}
-
-// The copy is written under a name of its own, flushed, and only then put in place: a run
-// killed half-way leaves no half-made backup at `target`, and two runs never share a file.
-// VACUUM INTO gets the absolute name, which SQLite cannot take for a URI.
+// The copy is written under a temporary name of its own (common::AtomicFile), flushed, and
+// only then put in place, never over a file that appeared meanwhile: a run killed half-way
+// leaves no half-made backup at `target`, and two runs never share a file. VACUUM INTO gets
+// the absolute name, which SQLite cannot take for a URI.
 void take_backup(Database& db, const std::filesystem::path& backup,
                  const common::RetryPolicy& retry)
 {
     const auto target = std::filesystem::absolute(backup);
     ensure_backup_target_free(target);
-    remove_dead_partials(target);
-    const auto [partial, lock] = make_partial(target);
+    remove_dead_temporaries(target);
+    common::AtomicFile copy(target, 0600, common::Existing::refuse);
+    // Held until commit() closes the descriptor: tells a later run that this copy is alive.
+    ::flock(copy.fd(), LOCK_EX);
+    const auto temporary = copy.temporary_path();
     try {
         common::retry_busy(
             [&] {
                 auto statement = db.prepare("VACUUM INTO ?");
-                statement.bind(1, common::sqlite_file_name(partial)).run();
+                statement.bind(1, common::sqlite_file_name(temporary)).run();
             },
             retry);
-        common::sync_path(partial);
-        publish(partial, target);
-        common::sync_path(target.parent_path());
+        copy.commit();
     } catch (...) {
-        remove_with_journals(partial);
-        ::close(lock);
+        remove_with_journals(temporary);
         throw;
     }
-    remove_with_journals(partial);
-    ::close(lock);
 }
 
 // Rebuilds the file with VACUUM, after the optional backup, with the settings of `plan`. With

@@ -1,5 +1,5 @@
 #pragma once
-// JSON in and out: parsing with errors that say where, and JSON Lines output.
+// JSON out: documents and JSON Lines streams the tools write (input.hpp reads JSON).
 
 #include <nlohmann/json.hpp>
 
@@ -13,9 +13,6 @@ namespace common {
 // Documents the tools write: members stay in the order they were added, so that "tool" and
 // "schema_version" lead and a person reading a log line finds them first.
 using Json = nlohmann::ordered_json;
-
-// Parses `text`. Throws Error 65 "SOURCE: malformed JSON at byte N: ..." when it is not JSON.
-nlohmann::json parse_json(std::string_view text, std::string_view source);
 
 // Replaces every invalid UTF-8 sequence in `text` with U+FFFD.
 std::string sanitize_utf8(std::string_view text);

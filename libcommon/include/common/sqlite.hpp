@@ -5,13 +5,17 @@
 #include "common/error.hpp"
 
 #include <chrono>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -57,6 +61,8 @@ struct Blob {
 using Value = std::variant<std::nullptr_t, std::int64_t, double, std::string, Blob>;
 
 class Database;
+// The connection a Database and its Statements share; closed when the last of them is gone.
+struct Connection;
 
 // The name to hand SQLite for the file at `path`, so that it opens that literal file:
 // "file:x.db" and ":memory:" become "./file:x.db" and "./:memory:".
@@ -66,7 +72,9 @@ std::string sqlite_file_name(const std::filesystem::path& path);
 // the "-journal" it may look for beside it.
 constexpr std::size_t sqlite_max_path_length = 504;
 
-// A prepared statement; bind parameters are 1-based, columns 0-based.
+// A prepared statement; bind parameters are 1-based, columns 0-based. It shares ownership of
+// its connection, so it stays valid (and its errors name the database) after the Database
+// it came from was moved or destroyed.
 class Statement {
 public:
     Statement(Statement&& other) noexcept;
@@ -75,8 +83,17 @@ public:
     ~Statement();
 
     // Binds parameter `index` (1-based); text is copied. Returns *this for chaining.
-    Statement& bind(int index, std::int64_t value);
-    Statement& bind(int index, int value) { return bind(index, static_cast<std::int64_t>(value)); }
+    // Any integer type; one beyond SQLite's 64-bit signed range throws Error 65 rather than
+    // wrap around.
+    template <std::integral T> Statement& bind(int index, T value)
+    {
+        if constexpr (std::is_same_v<T, bool>) {
+            return bind_int64(index, value ? 1 : 0);
+        } else {
+            if (!std::in_range<std::int64_t>(value)) out_of_range(index, std::to_string(value));
+            return bind_int64(index, static_cast<std::int64_t>(value));
+        }
+    }
     Statement& bind(int index, double value);
     Statement& bind(int index, std::string_view value);
     Statement& bind(int index, const char* value) { return bind(index, std::string_view(value)); }
@@ -97,22 +114,26 @@ public:
     // Makes the statement ready to run again and clears its bindings.
     void reset();
 
-    // The current row's columns (0-based); an integer or text of a NULL is 0 or "".
+    // The current row's columns (0-based); an integer or text of a NULL is 0 or "": where
+    // NULL means "unknown" (a latency that was never measured), use column_int_optional.
     int column_count() const;
     std::string column_name(int index) const;
     bool is_null(int index) const;
     std::int64_t column_int(int index) const;
+    std::optional<std::int64_t> column_int_optional(int index) const;
     double column_double(int index) const;
     std::string column_text(int index) const;
     Value column_value(int index) const;
 
 private:
     friend class Database;
-    Statement(sqlite3_stmt* statement, const Database& database);
+    Statement(sqlite3_stmt* statement, std::shared_ptr<Connection> connection);
+    Statement& bind_int64(int index, std::int64_t value);
     [[noreturn]] void fail(int result_code) const;
+    [[noreturn]] void out_of_range(int index, const std::string& value) const;
 
     sqlite3_stmt* m_statement;
-    const Database* m_database;
+    std::shared_ptr<Connection> m_connection;
 };
 
 // Names a schema uses that SQLite does not define (see Database::undefined_names()).
@@ -146,12 +167,15 @@ public:
     Database(const Database&) = delete;
     ~Database();
 
-    // Runs one or more statements that return no rows.
+    // Runs one or more statements that return no rows, one after the other. A failure
+    // throws SqliteError naming the failing statement only.
     void exec(std::string_view sql);
     Statement prepare(std::string_view sql) const;
 
-    // The first column of the first row of `sql`, as an integer or text.
+    // The first column of the first row of `sql`, as an integer or text (0 or "" for NULL
+    // or no row); query_optional_int says nullopt for those instead.
     std::int64_t query_int(std::string_view sql) const;
+    std::optional<std::int64_t> query_optional_int(std::string_view sql) const;
     std::string query_text(std::string_view sql) const;
     // Every row of `sql`, for reports and comparisons.
     std::vector<std::vector<Value>> query_rows(std::string_view sql) const;
@@ -171,9 +195,11 @@ public:
     std::int64_t last_insert_rowid() const;
     int changes() const;
     bool is_read_only() const;
-    int busy_timeout_ms() const { return m_busy_timeout_ms; }
+    // True between BEGIN and COMMIT/ROLLBACK.
+    bool in_transaction() const;
+    int busy_timeout_ms() const;
     // The path as given, for messages.
-    const std::filesystem::path& path() const { return m_path; }
+    const std::filesystem::path& path() const;
     // The file SQLite really opened (symlinks resolved): its -wal lives beside it.
     std::filesystem::path file_path() const;
 
@@ -190,14 +216,14 @@ private:
     [[noreturn]] void fail_open(int result_code) const;
     [[noreturn]] void fail(int result_code, std::string_view sql) const;
 
-    sqlite3* m_db;
-    std::filesystem::path m_path;
-    int m_busy_timeout_ms;
+    std::shared_ptr<Connection> m_connection;
 };
 
 // BEGIN IMMEDIATE on construction; rolls back on destruction unless commit() ran.
 class Transaction {
 public:
+    // Throws Error 70 when `database` is already inside a transaction: SQLite has no nested
+    // transactions, and code that opens one inside another is a bug in the tool.
     explicit Transaction(Database& database);
     Transaction(const Transaction&) = delete;
     Transaction& operator=(const Transaction&) = delete;
@@ -232,9 +258,37 @@ struct RetryPolicy {
 // Other errors pass through at once.
 void retry_busy(const std::function<void()>& attempt, const RetryPolicy& policy = {});
 
-// Runs `body` inside one IMMEDIATE transaction, committed when `body` returns, retried as a
-// whole when busy. Exceptions from `body` roll the transaction back and pass through.
-void write_transaction(Database& database, const std::function<void()>& body,
-                       const RetryPolicy& policy = {});
+// Runs `body` inside one IMMEDIATE transaction, committed when `body` returns, and returns
+// what `body` returned. When the database is busy the whole transaction is retried, so `body`
+// may run more than once: it must start from scratch each time (reset counters it fills,
+// keep side effects outside the database until it has returned). Exceptions from `body` roll
+// the transaction back and pass through. Calling it inside another transaction on the same
+// connection is a bug: Error 70 (see Transaction).
+template <typename Body>
+std::invoke_result_t<Body&> write_transaction(Database& database, Body&& body,
+                                              const RetryPolicy& policy = {})
+{
+    using Result = std::invoke_result_t<Body&>;
+    if constexpr (std::is_void_v<Result>) {
+        retry_busy(
+            [&] {
+                Transaction transaction(database);
+                body();
+                transaction.commit();
+            },
+            policy);
+    } else {
+        static_assert(!std::is_reference_v<Result>, "return values, not references");
+        std::optional<Result> result;
+        retry_busy(
+            [&] {
+                Transaction transaction(database);
+                result.emplace(body());
+                transaction.commit();
+            },
+            policy);
+        return std::move(*result);
+    }
+}
 
 }  // namespace common

@@ -1,0 +1,65 @@
+#pragma once
+// Files that appear complete or not at all: written under a temporary name in the target's
+// folder, flushed, then renamed (or linked) into place.
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string_view>
+
+namespace common {
+
+// What commit() does when the target already exists.
+enum class Existing {
+    replace,  // rename over it, atomically
+    refuse,   // leave it and throw Error 73; the temporary is removed
+};
+
+// A new file for `target`, written under a temporary name in the same folder
+// (".NAME.XXXXXX.tmp"), so that the rename into place never crosses a file system. The
+// temporary is removed by the destructor unless commit() succeeded, whatever went wrong; only
+// a process killed outright leaves it behind. A writer that needs a path rather than a
+// descriptor (SQLite's VACUUM INTO accepts an empty file) writes to temporary_path() and
+// closes its own handle before commit().
+class AtomicFile {
+public:
+    // Creates the temporary with exactly `mode` (the umask does not apply). Throws Error 73
+    // when it cannot be created (missing or unwritable folder, read-only file system).
+    explicit AtomicFile(std::filesystem::path target, mode_t mode = 0600,
+                        Existing existing = Existing::replace);
+    AtomicFile(AtomicFile&& other) noexcept;
+    AtomicFile& operator=(AtomicFile&&) = delete;
+    AtomicFile(const AtomicFile&) = delete;
+    AtomicFile& operator=(const AtomicFile&) = delete;
+    // Removes the temporary unless committed; never throws.
+    ~AtomicFile();
+
+    // The temporary's descriptor, for writers that need one (libarchive, ...); -1 after
+    // commit(). The AtomicFile keeps owning it.
+    int fd() const { return m_fd; }
+    // The temporary's path, for writers that need a name (SQLite's VACUUM INTO).
+    const std::filesystem::path& temporary_path() const { return m_temporary; }
+    const std::filesystem::path& target() const { return m_target; }
+
+    // Appends `bytes`. Throws Error 74 when the write fails (a full disk, an I/O error).
+    void write(std::string_view bytes);
+
+    // Flushes the file, puts it in place (rename; with Existing::refuse, a rename that never
+    // replaces, or a hard link where the file system lacks that) and flushes the folder, so
+    // that the new name survives a crash. Throws Error 73 when the target exists and may not
+    // be replaced or is a folder, 74 on an I/O error; the temporary is then removed.
+    void commit();
+
+private:
+    std::filesystem::path m_target;
+    std::filesystem::path m_temporary;
+    Existing m_existing;
+    int m_fd = -1;
+    bool m_committed = false;
+};
+
+// Writes `content` to `target` through an AtomicFile and commits it.
+void write_file_atomically(const std::filesystem::path& target, std::string_view content,
+                           mode_t mode = 0600, Existing existing = Existing::replace);
+
+}  // namespace common

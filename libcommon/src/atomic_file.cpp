@@ -1,0 +1,129 @@
+#include "common/atomic_file.hpp"
+
+#include "common/error.hpp"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <string>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <utility>
+
+namespace common {
+namespace {
+
+std::filesystem::path folder_of(const std::filesystem::path& file)
+{
+    return file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
+}
+
+// Makes a directory entry durable: a renamed file whose folder was not flushed may come
+// back under its old name after a crash.
+void sync_folder(const std::filesystem::path& folder)
+{
+    const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || ::fsync(fd) != 0) {
+        const int error = errno;
+        if (fd >= 0) ::close(fd);
+        throw Error(Exit::io, "cannot flush folder {} to disk: {}", folder.string(),
+                    std::strerror(error));
+    }
+    ::close(fd);
+}
+
+// Renames without replacing: renameat2 where the file system supports it, else a hard link
+// (which fails on an existing name) and the removal of the temporary name.
+int place_without_replacing(const std::filesystem::path& from, const std::filesystem::path& to)
+{
+    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
+    if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) return errno;
+    if (::link(from.c_str(), to.c_str()) != 0) return errno;
+    ::unlink(from.c_str());
+    return 0;
+}
+
+}  // namespace
+
+AtomicFile::AtomicFile(std::filesystem::path target, mode_t mode, Existing existing)
+    : m_target(std::move(target)), m_existing(existing)
+{
+    if (m_target.filename().empty())
+        throw Error(Exit::cant_create, "cannot create {}: not a file name", m_target.string());
+    std::string pattern =
+        (folder_of(m_target) / ("." + m_target.filename().string() + ".XXXXXX.tmp")).string();
+    m_fd = ::mkostemps(pattern.data(), 4, O_CLOEXEC);
+    if (m_fd < 0)
+        throw Error(Exit::cant_create, "cannot create {}: {}", m_target.string(),
+                    std::strerror(errno));
+    m_temporary = pattern;
+    if (::fchmod(m_fd, mode) != 0) {
+        const int error = errno;
+        ::close(std::exchange(m_fd, -1));
+        ::unlink(m_temporary.c_str());
+        throw Error(Exit::cant_create, "cannot create {}: {}", m_target.string(),
+                    std::strerror(error));
+    }
+}
+
+AtomicFile::AtomicFile(AtomicFile&& other) noexcept
+    : m_target(std::move(other.m_target)), m_temporary(std::move(other.m_temporary)),
+      m_existing(other.m_existing), m_fd(std::exchange(other.m_fd, -1)),
+      m_committed(std::exchange(other.m_committed, true))
+{
+}
+
+AtomicFile::~AtomicFile()
+{
+    if (m_fd >= 0) ::close(m_fd);
+    if (!m_committed && !m_temporary.empty()) ::unlink(m_temporary.c_str());
+}
+
+void AtomicFile::write(std::string_view bytes)
+{
+    if (m_fd < 0) throw Error(Exit::software, "{}: write after commit", m_target.string());
+    while (!bytes.empty()) {
+        const ssize_t written = ::write(m_fd, bytes.data(), bytes.size());
+        if (written < 0) {
+            if (errno == EINTR) continue;
+            throw Error(Exit::io, "cannot write {}: {}", m_target.string(), std::strerror(errno));
+        }
+        bytes.remove_prefix(static_cast<std::size_t>(written));
+    }
+}
+
+void AtomicFile::commit()
+{
+    if (m_fd < 0) throw Error(Exit::software, "{}: committed twice", m_target.string());
+    if (::fsync(m_fd) != 0)
+        throw Error(Exit::io, "cannot flush {} to disk: {}", m_target.string(),
+                    std::strerror(errno));
+    // close() reports errors that delayed writes (NFS) only find now.
+    if (::close(std::exchange(m_fd, -1)) != 0)
+        throw Error(Exit::io, "cannot write {}: {}", m_target.string(), std::strerror(errno));
+
+    const int error = m_existing == Existing::refuse
+                          ? place_without_replacing(m_temporary, m_target)
+                          : (::rename(m_temporary.c_str(), m_target.c_str()) == 0 ? 0 : errno);
+    if (error == EEXIST)
+        throw Error(Exit::cant_create, "{} already exists; not replacing it", m_target.string());
+    if (error == EISDIR || error == ENOTEMPTY)
+        throw Error(Exit::cant_create, "cannot create {}: it is a folder", m_target.string());
+    if (error != 0)
+        throw Error(Exit::io, "cannot put {} in place: {}", m_target.string(),
+                    std::strerror(error));
+    m_committed = true;
+    sync_folder(folder_of(m_target));
+}
+
+void write_file_atomically(const std::filesystem::path& target, std::string_view content,
+                           mode_t mode, Existing existing)
+{
+    AtomicFile file(target, mode, existing);
+    file.write(content);
+    file.commit();
+}
+
+}  // namespace common

@@ -1,0 +1,155 @@
+#define BOOST_TEST_MODULE common_atomic_file
+#include <boost/test/unit_test.hpp>
+
+#include "common/atomic_file.hpp"
+#include "common/error.hpp"
+#include "common/sqlite.hpp"
+#include "support/temp_dir.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <iterator>
+
+namespace fs = std::filesystem;
+using common::AtomicFile;
+using test_support::TempDir;
+
+namespace {
+
+std::size_t entries_in(const fs::path& folder)
+{
+    return static_cast<std::size_t>(
+        std::distance(fs::directory_iterator(folder), fs::directory_iterator()));
+}
+
+mode_t mode_of(const fs::path& file)
+{
+    struct stat info {};
+    BOOST_REQUIRE(::stat(file.c_str(), &info) == 0);
+    return info.st_mode & 07777;
+}
+
+int exit_code_of(const std::function<void()>& action)
+{
+    try {
+        action();
+    } catch (const common::Error& error) {
+        return static_cast<int>(error.code());
+    }
+    return 0;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(committed_file_has_the_content_and_mode_and_no_temporary_is_left)
+{
+    TempDir dir;
+    common::write_file_atomically(dir / "out.prom", "metric 1\n", 0644);
+    BOOST_TEST(test_support::file_bytes(dir / "out.prom") == "metric 1\n");
+    BOOST_TEST(mode_of(dir / "out.prom") == 0644u);
+    BOOST_TEST(entries_in(dir.path()) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(temporary_lives_in_the_target_folder_until_commit)
+{
+    TempDir dir;
+    AtomicFile file(dir / "out.txt");
+    BOOST_TEST(file.temporary_path().parent_path() == dir.path());
+    file.write("partial");
+    BOOST_TEST(!fs::exists(dir / "out.txt"));
+    BOOST_TEST(fs::exists(file.temporary_path()));
+    file.commit();
+    BOOST_TEST(fs::exists(dir / "out.txt"));
+    BOOST_TEST(!fs::exists(file.temporary_path()));
+}
+
+BOOST_AUTO_TEST_CASE(an_uncommitted_file_is_removed_and_the_old_one_kept)
+{
+    TempDir dir;
+    test_support::write_file(dir / "out.txt", "old");
+    fs::path temporary;
+    {
+        AtomicFile file(dir / "out.txt");
+        temporary = file.temporary_path();
+        file.write("new but unfinished");
+    }
+    BOOST_TEST(!fs::exists(temporary));
+    BOOST_TEST(test_support::file_bytes(dir / "out.txt") == "old");
+    BOOST_TEST(entries_in(dir.path()) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(replace_overwrites_an_existing_file)
+{
+    TempDir dir;
+    test_support::write_file(dir / "out.txt", "old");
+    common::write_file_atomically(dir / "out.txt", "new");
+    BOOST_TEST(test_support::file_bytes(dir / "out.txt") == "new");
+}
+
+BOOST_AUTO_TEST_CASE(refuse_keeps_an_existing_file_and_is_exit_73)
+{
+    TempDir dir;
+    test_support::write_file(dir / "out.txt", "old");
+    BOOST_TEST(exit_code_of([&] {
+                   common::write_file_atomically(dir / "out.txt", "new", 0600,
+                                                 common::Existing::refuse);
+               }) == 73);
+    BOOST_TEST(test_support::file_bytes(dir / "out.txt") == "old");
+    BOOST_TEST(entries_in(dir.path()) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(refuse_creates_a_missing_file)
+{
+    TempDir dir;
+    common::write_file_atomically(dir / "out.txt", "new", 0600, common::Existing::refuse);
+    BOOST_TEST(test_support::file_bytes(dir / "out.txt") == "new");
+    BOOST_TEST(entries_in(dir.path()) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_folder_is_exit_73)
+{
+    TempDir dir;
+    BOOST_TEST(exit_code_of([&] { AtomicFile file(dir / "absent" / "out.txt"); }) == 73);
+}
+
+BOOST_AUTO_TEST_CASE(a_folder_in_the_way_is_exit_73_and_leaves_nothing)
+{
+    TempDir dir;
+    fs::create_directory(dir / "out.txt");
+    fs::create_directory(dir / "out.txt" / "inside");
+    BOOST_TEST(exit_code_of([&] { common::write_file_atomically(dir / "out.txt", "x"); }) == 73);
+    BOOST_TEST(fs::is_directory(dir / "out.txt"));
+    BOOST_TEST(entries_in(dir.path()) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_full_disk_is_exit_74_and_leaves_nothing)
+{
+    // /dev/full fails every write with ENOSPC; the descriptor is swapped in by dup2.
+    TempDir dir;
+    AtomicFile file(dir / "out.txt");
+    const int full = ::open("/dev/full", O_WRONLY | O_CLOEXEC);
+    BOOST_REQUIRE(full >= 0);
+    BOOST_REQUIRE(::dup2(full, file.fd()) == file.fd());
+    ::close(full);
+    BOOST_TEST(exit_code_of([&] { file.write("does not fit"); }) == 74);
+    BOOST_TEST(!fs::exists(dir / "out.txt"));
+}
+
+BOOST_AUTO_TEST_CASE(sqlite_vacuum_into_the_temporary_path_then_commit)
+{
+    // How a backup uses it: SQLite writes the copy by name, the AtomicFile puts it in place.
+    TempDir dir;
+    auto db = common::Database::open(dir / "live.db", {.mode = common::OpenMode::create});
+    db.exec("CREATE TABLE t (v); INSERT INTO t VALUES (42)");
+    AtomicFile backup(dir / "backup.db", 0600, common::Existing::refuse);
+    auto vacuum = db.prepare("VACUUM INTO ?");
+    vacuum.bind(1, backup.temporary_path().string()).run();
+    backup.commit();
+    auto copy = common::Database::open(dir / "backup.db", {.mode = common::OpenMode::read_only});
+    BOOST_TEST(copy.query_int("SELECT v FROM t") == 42);
+}
