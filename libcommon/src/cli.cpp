@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <functional>
-#include <unistd.h>
 
 #ifndef SPEC_HYGIENE_VERSION
 #error "SPEC_HYGIENE_VERSION must be defined by the build"
@@ -33,7 +32,7 @@ void add_shared_options(cxxopts::Options& options, const SharedOptionSet& set,
         cxxopts::value<std::string>(), "FILE");
     add("format", std::string(formats_help), cxxopts::value<std::string>(), "FORMAT");
     add("json", "same as --format json");
-    add("q,quiet", "print nothing on stderr but errors");
+    add("q,quiet", "print nothing on stderr but errors, and no report for people");
     add("v,verbose", "say what is done, step by step, on stderr");
     add("h,help", "show this help and exit");
     add("version", "show the version and exit");
@@ -45,6 +44,10 @@ cxxopts::ParseResult parse_arguments(cxxopts::Options& options, std::span<char*>
         auto result = options.parse(static_cast<int>(args.size()), args.data());
         if (!result.unmatched().empty())
             throw Error(Exit::usage, "unexpected argument '{}'", result.unmatched().front());
+        // Every option is single-valued: a second one is refused rather than silently winning.
+        for (const auto& argument : result.arguments())
+            if (result.count(argument.key()) > 1)
+                throw Error(Exit::usage, "--{} given more than once", argument.key());
         return result;
     } catch (const cxxopts::exceptions::exception& error) {
         throw Error(Exit::usage, "{}", error.what());
@@ -79,12 +82,15 @@ SharedOptions resolve_shared_options(const cxxopts::ParseResult& result, const E
     if (shared.help || shared.version) return shared;
     shared.quiet = result.count("quiet") > 0;
     shared.verbose = result.count("verbose") > 0;
+    if (shared.quiet && shared.verbose) throw Error(Exit::usage, "--quiet and --verbose conflict");
 
     shared.format = std::string(default_format);
     if (result.count("json") > 0) shared.format = "json";
     if (auto format = flag<std::string>(result, "format")) {
         if (std::find(formats.begin(), formats.end(), *format) == formats.end())
             throw Error(Exit::usage, "--format: unknown format '{}'", *format);
+        if (result.count("json") > 0 && *format != "json")
+            throw Error(Exit::usage, "--json and --format {} conflict", *format);
         shared.format = *format;
     }
 
@@ -110,11 +116,6 @@ SharedOptions resolve_shared_options(const cxxopts::ParseResult& result, const E
 std::string version_line(std::string_view tool)
 {
     return fmt::format("{} (spec-hygiene) {}", tool, SPEC_HYGIENE_VERSION);
-}
-
-bool stdout_is_terminal()
-{
-    return ::isatty(STDOUT_FILENO) == 1;
 }
 
 }  // namespace common

@@ -113,6 +113,10 @@ Config Config::from_json(const nlohmann::json& document, std::string_view source
             if (!has_kind(value, known->second))
                 throw Error(Exit::config, "{}: \"{}.{}\" must be {}, not {}", source, name, key,
                             kind_name(known->second), value.type_name());
+            // A path or name with a NUL in it would be cut short where it is used.
+            if (value.is_string() && value.get<std::string>().find('\0') != std::string::npos)
+                throw Error(Exit::config, "{}: \"{}.{}\" contains a NUL character", source, name,
+                            key);
         }
     }
     Config config;

@@ -6,8 +6,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
-#include <fstream>
-#include <sstream>
 #include <sys/statvfs.h>
 #include <system_error>
 #include <unistd.h>
@@ -36,14 +34,29 @@ std::uint64_t available_space(const std::filesystem::path& path)
 
 std::string read_file(const std::filesystem::path& file)
 {
-    std::error_code ec;
-    if (!std::filesystem::exists(file, ec))
-        throw Error(Exit::no_input, "{}: no such file", file.string());
-    std::ifstream in(file, std::ios::binary);
-    std::ostringstream content;
-    content << in.rdbuf();
-    if (!in && !in.eof()) throw Error(Exit::io, "cannot read {}", file.string());
-    return content.str();
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        const int error = errno;
+        if (error == ENOENT) throw Error(Exit::no_input, "{}: no such file", file.string());
+        if (error == EACCES || error == EPERM)
+            throw Error(Exit::no_perm, "cannot read {}: {}", file.string(), std::strerror(error));
+        throw Error(Exit::io, "cannot read {}: {}", file.string(), std::strerror(error));
+    }
+    std::string content;
+    std::array<char, 65536> buffer{};
+    for (;;) {
+        const ssize_t got = ::read(fd, buffer.data(), buffer.size());
+        if (got == 0) break;
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            const int error = errno;
+            ::close(fd);
+            throw Error(Exit::io, "cannot read {}: {}", file.string(), std::strerror(error));
+        }
+        content.append(buffer.data(), static_cast<std::size_t>(got));
+    }
+    ::close(fd);
+    return content;
 }
 
 void sync_path(const std::filesystem::path& path)

@@ -8,10 +8,19 @@
 namespace common {
 namespace {
 
+// An XDG base directory variable's value; the XDG spec says a relative one is invalid and to
+// be ignored.
+std::optional<std::filesystem::path> xdg_dir(const EnvLookup& env, const char* variable)
+{
+    auto value = env(variable);
+    if (!value || std::filesystem::path(*value).is_relative()) return std::nullopt;
+    return std::filesystem::path(*value);
+}
+
 std::filesystem::path home_subdir(const EnvLookup& env, const char* xdg_variable,
                                   const char* home_relative)
 {
-    if (auto xdg = env(xdg_variable)) return std::filesystem::path(*xdg) / "spec-hygiene";
+    if (auto xdg = xdg_dir(env, xdg_variable)) return *xdg / "spec-hygiene";
     if (auto home = env("HOME"))
         return std::filesystem::path(*home) / home_relative / "spec-hygiene";
     throw Error(Exit::config, "cannot find a default location: neither {} nor HOME is set",
@@ -47,8 +56,8 @@ std::filesystem::path default_evidence_root(const EnvLookup& env)
 std::optional<std::filesystem::path> default_config_file(const EnvLookup& env)
 {
     std::filesystem::path file;
-    if (auto xdg = env("XDG_CONFIG_HOME"))
-        file = std::filesystem::path(*xdg) / "spec-hygiene" / "config.json";
+    if (auto xdg = xdg_dir(env, "XDG_CONFIG_HOME"))
+        file = *xdg / "spec-hygiene" / "config.json";
     else if (auto home = env("HOME"))
         file = std::filesystem::path(*home) / ".config" / "spec-hygiene" / "config.json";
     else

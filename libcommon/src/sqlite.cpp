@@ -2,11 +2,18 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <fcntl.h>
+#include <memory>
 #include <optional>
 #include <random>
+#include <sys/stat.h>
 #include <system_error>
 #include <thread>
+#include <unistd.h>
 #include <utility>
 
 namespace common {
@@ -193,7 +200,22 @@ Value Statement::column_value(int index) const
 
 // Database ----------------------------------------------------------------------------------
 
+std::string sqlite_file_name(const std::filesystem::path& path)
+{
+    // Debian builds SQLite with SQLITE_USE_URI: "file:x" would be a URI and ":memory:" is
+    // never a file. Neither reading applies to a name that starts with "./" or "/".
+    if (path.is_relative() && !path.empty()) return (std::filesystem::path(".") / path).string();
+    return path.string();
+}
+
 namespace {
+
+std::string too_long(const std::string& shown, std::size_t length)
+{
+    return fmt::format("cannot open {}: its full path is {} bytes long; SQLite opens paths of at "
+                       "most {} bytes",
+                       shown, length, sqlite_max_path_length);
+}
 
 // Switching a rollback-journal file to WAL takes an exclusive lock that SQLite does not wait
 // for with the busy handler: wait here instead, as long as the busy timeout allows.
@@ -235,37 +257,114 @@ int Database::busy_timeout_ms() const
 Database Database::connect(const std::filesystem::path& path, int flags, int busy_timeout_ms)
 {
     sqlite3* handle = nullptr;
-    const int rc = sqlite3_open_v2(path.c_str(), &handle, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+    const auto name = sqlite_file_name(path);
+    const int rc = sqlite3_open_v2(name.c_str(), &handle, flags | SQLITE_OPEN_NOMUTEX, nullptr);
     // Owned from here on, so that a failed open is closed too.
     Database db(handle, path, busy_timeout_ms);
-    if (rc != SQLITE_OK)
-        throw SqliteError(rc, fmt::format("cannot open {}: {}", path.string(),
-                                          handle ? sqlite3_errmsg(handle) : sqlite3_errstr(rc)));
+    if (rc != SQLITE_OK) db.fail_open(rc);
     sqlite3_extended_result_codes(handle, 1);
     sqlite3_busy_timeout(handle, busy_timeout_ms);
     // Reading the schema proves the file is a database before anything is written to it.
-    db.query_int("SELECT count(*) FROM sqlite_schema");
+    try {
+        db.query_int("SELECT count(*) FROM sqlite_schema");
+    } catch (const SqliteError& error) {
+        db.fail_open(error.result_code());
+    }
     return db;
+}
+
+void Database::fail_open(int result_code) const
+{
+    sqlite3* handle = m_connection->handle;
+    const auto& file = m_connection->path;
+    const auto shown = file.string();
+    const int system_error = handle ? sqlite3_system_errno(handle) : 0;
+    switch (result_code & 0xff) {
+    case SQLITE_NOTADB:
+        throw SqliteError(result_code, fmt::format("{} is not a SQLite database", shown));
+    case SQLITE_CANTOPEN: {
+        if (system_error == EACCES || system_error == EPERM || system_error == EROFS)
+            throw SqliteError(SQLITE_PERM,
+                              fmt::format("cannot open {}: {} (check the permissions of the file, "
+                                          "of its -wal and -shm files and of its folder)",
+                                          shown, std::strerror(system_error)));
+        // SQLite refuses a full path (symlinks resolved) longer than its unix VFS allows,
+        // before any system call.
+        std::error_code ec;
+        const auto full = std::filesystem::weakly_canonical(file, ec).string();
+        if (full.size() > sqlite_max_path_length)
+            throw SqliteError(result_code, too_long(shown, full.size()));
+        throw SqliteError(result_code,
+                          fmt::format("cannot open {}: {}", shown,
+                                      system_error != 0 ? std::strerror(system_error)
+                                                        : sqlite3_errstr(result_code)));
+    }
+    default:
+        throw SqliteError(result_code, fmt::format("cannot open {}: {}", shown,
+                                                   handle ? sqlite3_errmsg(handle)
+                                                          : sqlite3_errstr(result_code)));
+    }
 }
 
 namespace {
 
-// What can be told about `path` before SQLite sees it.
+const char* file_kind(mode_t mode)
+{
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "not a regular file";
+}
+
+// True when `path`, a regular file of size 0, still yields bytes: a /proc or /sys file.
+bool has_hidden_content(const std::filesystem::path& path)
+{
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) return false;
+    char byte = 0;
+    const bool content = ::read(fd, &byte, 1) > 0;
+    ::close(fd);
+    return content;
+}
+
+// What can be told about `path` before SQLite sees it: only a regular file (symlinks
+// followed) is opened, since opening a FIFO blocks and devices or /proc files are no
+// databases.
 void check_file(const std::filesystem::path& path, OpenMode mode)
 {
-    std::error_code ec;
-    if (mode == OpenMode::create) {
-        if (!path.has_parent_path()) return;
-        std::filesystem::create_directories(path.parent_path(), ec);
-        if (ec)
-            throw Error(Exit::cant_create, "cannot create {}: {}", path.parent_path().string(),
-                        ec.message());
-        return;
+    struct stat info {};
+    if (::stat(path.c_str(), &info) != 0) {
+        const int error = errno;
+        if (error == ENOENT && mode == OpenMode::create) {
+            std::error_code ec;
+            if (!path.has_parent_path()) return;
+            std::filesystem::create_directories(path.parent_path(), ec);
+            if (ec)
+                throw Error(Exit::cant_create, "cannot create {}: {}", path.parent_path().string(),
+                            ec.message());
+            return;
+        }
+        if (error == ENOENT) throw Error(Exit::no_input, "no database at {}", path.string());
+        if (error == EACCES)
+            throw Error(Exit::no_perm, "cannot open {}: {} (check the permissions of its folders)",
+                        path.string(), std::strerror(error));
+        throw Error(Exit::no_input, "cannot open {}: {}", path.string(), std::strerror(error));
     }
-    if (!std::filesystem::exists(path, ec))
-        throw Error(Exit::no_input, "no database at {}", path.string());
-    if (std::filesystem::is_directory(path, ec))
+    if (S_ISDIR(info.st_mode))
         throw Error(Exit::data, "{} is a directory, not a SQLite database", path.string());
+    std::error_code ec;
+    if (const auto full = std::filesystem::absolute(path, ec).string();
+        full.size() > sqlite_max_path_length)
+        throw Error(Exit::no_input, too_long(path.string(), full.size()));
+    if (!S_ISREG(info.st_mode))
+        throw Error(Exit::data, "{} is {}, not a SQLite database file", path.string(),
+                    file_kind(info.st_mode));
+    if (info.st_size == 0 && has_hidden_content(path))
+        throw Error(Exit::data,
+                    "{} claims to be empty but has content (a /proc or /sys file?), not a SQLite "
+                    "database file",
+                    path.string());
 }
 
 int open_flags(OpenMode mode)
@@ -286,32 +385,13 @@ bool needs_recovery(const SqliteError& error)
 
 }  // namespace
 
-Database Database::connect_checked(const std::filesystem::path& path, int flags,
-                                   int busy_timeout_ms)
-{
-    try {
-        return connect(path, flags, busy_timeout_ms);
-    } catch (const SqliteError& error) {
-        switch (error.result_code() & 0xff) {
-        case SQLITE_NOTADB:
-            throw SqliteError(error.result_code(),
-                              fmt::format("{} is not a SQLite database", path.string()));
-        case SQLITE_CANTOPEN:
-            throw SqliteError(SQLITE_PERM, fmt::format("{} (check the permissions of the file, of "
-                                                       "its -wal and -shm files and of its folder)",
-                                                       error.what()));
-        default: throw;
-        }
-    }
-}
-
 Database Database::open(const std::filesystem::path& path, const OpenOptions& options)
 {
     check_file(path, options.mode);
     const int flags = open_flags(options.mode);
     std::optional<Database> db;
     try {
-        db.emplace(connect_checked(path, flags, options.busy_timeout_ms));
+        db.emplace(connect(path, flags, options.busy_timeout_ms));
     } catch (const SqliteError& error) {
         // A journal left by a writer that was killed must be rolled back before anyone reads,
         // and a read-only connection cannot: a writable one recovers it, as SQLite would.
@@ -324,7 +404,7 @@ Database Database::open(const std::filesystem::path& path, const OpenOptions& op
                                           "write access to be rolled back: {}",
                                           path.string(), recovery.what()));
         }
-        db.emplace(connect_checked(path, flags, options.busy_timeout_ms));
+        db.emplace(connect(path, flags, options.busy_timeout_ms));
     }
     db->exec("PRAGMA foreign_keys=ON");
     if (options.mode == OpenMode::read_only) return std::move(*db);
@@ -435,6 +515,76 @@ std::vector<std::vector<Value>> Database::query_rows(std::string_view sql) const
     return rows;
 }
 
+namespace {
+
+// Stand-ins that let the replay go on past a missing collation or function.
+int compare_bytes(void*, int left_size, const void* left, int right_size, const void* right)
+{
+    const int common_size = std::min(left_size, right_size);
+    const int order = std::memcmp(left, right, static_cast<std::size_t>(common_size));
+    return order != 0 ? order : left_size - right_size;
+}
+
+void null_function(sqlite3_context* context, int, sqlite3_value**)
+{
+    sqlite3_result_null(context);
+}
+
+// The name in "PREFIX name" or "PREFIX name()", when `message` starts with PREFIX.
+std::optional<std::string> name_after(std::string_view message, std::string_view prefix)
+{
+    if (message.substr(0, prefix.size()) != prefix) return std::nullopt;
+    auto name = message.substr(prefix.size());
+    if (name.size() > 2 && name.substr(name.size() - 2) == "()") name.remove_suffix(2);
+    return std::string(name);
+}
+
+void add_once(std::vector<std::string>& names, const std::string& name)
+{
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+}
+
+}  // namespace
+
+UndefinedNames Database::undefined_names() const
+{
+    sqlite3* raw = nullptr;
+    const int rc =
+        sqlite3_open_v2(":memory:", &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY, nullptr);
+    const std::unique_ptr<sqlite3, int (*)(sqlite3*)> replay(raw, sqlite3_close_v2);
+    if (rc != SQLITE_OK) throw SqliteError(rc, "cannot open an in-memory database");
+
+    // VACUUM recreates the tables, then the indexes, by running their SQL; virtual tables
+    // (root page 0) and SQLite's own tables are copied as they are.
+    auto schema = prepare("SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL "
+                          "AND type IN ('table', 'index') AND coalesce(rootpage, 1) > 0 "
+                          "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+                          "ORDER BY type = 'index', rowid");
+    UndefinedNames undefined;
+    while (schema.step()) {
+        const auto sql = schema.column_text(0);
+        // Each round defines one missing name and tries again, so that all are found.
+        for (int round = 0; round < 64; ++round) {
+            if (sqlite3_exec(replay.get(), sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK)
+                break;
+            const std::string message = sqlite3_errmsg(replay.get());
+            if (auto name = name_after(message, "no such collation sequence: ")) {
+                add_once(undefined.collations, *name);
+                sqlite3_create_collation_v2(replay.get(), name->c_str(), SQLITE_UTF8, nullptr,
+                                            compare_bytes, nullptr);
+            } else if (auto function = name_after(message, "no such function: ")) {
+                add_once(undefined.functions, *function);
+                sqlite3_create_function_v2(replay.get(), function->c_str(), -1,
+                                           SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
+                                           null_function, nullptr, nullptr, nullptr);
+            } else {
+                break;  // not this check's business: VACUUM will say
+            }
+        }
+    }
+    return undefined;
+}
+
 bool Database::table_exists(std::string_view table) const
 {
     auto statement = prepare("SELECT 1 FROM sqlite_schema WHERE type='table' AND name=?");
@@ -529,6 +679,7 @@ void retry_busy(const std::function<void()>& attempt, const RetryPolicy& policy)
     std::mt19937 random{std::random_device{}()};
     double wait_ms = static_cast<double>(policy.initial.count());
     for (int tried = 1;; ++tried) {
+        std::chrono::microseconds wait{};
         try {
             attempt();
             return;
@@ -537,10 +688,13 @@ void retry_busy(const std::function<void()>& attempt, const RetryPolicy& policy)
             if (tried >= policy.attempts)
                 throw Error(Exit::temp_fail, "database is busy, gave up after {} attempts: {}",
                             tried, error.what());
-            if (policy.on_retry) policy.on_retry(tried, error);
+            std::uniform_real_distribution<double> jitter(wait_ms / 2, wait_ms);
+            wait = std::chrono::microseconds(std::llround(jitter(random) * 1000));
+            if (policy.on_retry)
+                policy.on_retry(tried, std::chrono::duration_cast<std::chrono::milliseconds>(wait),
+                                error);
         }
-        std::uniform_real_distribution<double> jitter(wait_ms / 2, wait_ms);
-        std::this_thread::sleep_for(std::chrono::microseconds(std::llround(jitter(random) * 1000)));
+        std::this_thread::sleep_for(wait);
         wait_ms *= policy.factor;
     }
 }

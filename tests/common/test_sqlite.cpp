@@ -101,17 +101,18 @@ BOOST_AUTO_TEST_CASE(busy_write_is_retried_three_times_then_exit_75)
     int bodies = 0;
     std::vector<int> retried;
     try {
-        common::write_transaction(waiter,
-                                  [&] {
-                                      ++bodies;
-                                      waiter.exec("INSERT INTO t VALUES (2)");
-                                  },
-                                  {.attempts = 3,
-                                   .initial = std::chrono::milliseconds(5),
-                                   .factor = 1.5,
-                                   .on_retry = [&](int attempt, const common::SqliteError&) {
-                                       retried.push_back(attempt);
-                                   }});
+        common::write_transaction(
+            waiter,
+            [&] {
+                ++bodies;
+                waiter.exec("INSERT INTO t VALUES (2)");
+            },
+            {.attempts = 3,
+             .initial = std::chrono::milliseconds(5),
+             .factor = 1.5,
+             .on_retry = [&](int attempt, std::chrono::milliseconds, const common::SqliteError&) {
+                 retried.push_back(attempt);
+             }});
         BOOST_FAIL("the write should have failed");
     } catch (const common::Error& error) {
         BOOST_TEST(static_cast<int>(error.code()) == 75);

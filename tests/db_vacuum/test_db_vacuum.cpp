@@ -5,6 +5,7 @@
 #include "common/sqlite.hpp"
 #include "db_vacuum.hpp"
 #include "fixture.hpp"
+#include "support/small_file_system.hpp"
 #include "support/temp_dir.hpp"
 
 #include <algorithm>
@@ -258,4 +259,35 @@ BOOST_AUTO_TEST_CASE(failed_run_is_recorded_as_failed_with_its_error)
     BOOST_TEST(db.query_text("SELECT outcome FROM maintenance_runs") == "failed");
     BOOST_TEST(db.query_text("SELECT json_extract(summary, '$.error') FROM maintenance_runs") ==
                "disk full");
+}
+
+BOOST_AUTO_TEST_CASE(rebuild_copies_in_memory_only_when_the_temp_folder_lacks_room,
+                     *boost::unit_test::label("needs_mount") *
+                         boost::unit_test::precondition(test_support::can_mount))
+{
+    TempDir dir;
+    test_support::SmallFileSystem small(dir / "small-tmp", 2);
+    BOOST_TEST_REQUIRE(small.mounted());
+    auto db = Database::open(dir / "live.db", {.mode = common::OpenMode::create});
+    db.exec("CREATE TABLE t (b BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL "
+            "SELECT i + 1 FROM n WHERE i < 48) INSERT INTO t SELECT randomblob(65536) FROM n");
+    const auto options = with_action(Action::full);
+    const auto refused = [](const common::Error& error) {
+        return error.code() == common::Exit::io &&
+               std::string(error.what()).find("small-tmp") != std::string::npos;
+    };
+
+    // 3 MiB of live pages: no room in the 2 MiB folder, and memory unknown or too small.
+    BOOST_CHECK_EXCEPTION(db_vacuum::preflight(db, options, {.sqlite_temp_dir = dir / "small-tmp"}),
+                          common::Error, refused);
+    BOOST_CHECK_EXCEPTION(
+        db_vacuum::preflight(db, options,
+                             {.sqlite_temp_dir = dir / "small-tmp", .available_memory = 8 * mib}),
+        common::Error, refused);
+    const auto in_memory = db_vacuum::preflight(
+        db, options, {.sqlite_temp_dir = dir / "small-tmp", .available_memory = 1024 * mib});
+    BOOST_TEST(in_memory.plan.temp_in_memory);
+    const auto on_disk = db_vacuum::preflight(
+        db, options, {.sqlite_temp_dir = dir.path(), .available_memory = 1024 * mib});
+    BOOST_TEST(!on_disk.plan.temp_in_memory);
 }

@@ -1,13 +1,14 @@
 #include "db_vacuum.hpp"
 
+#include "common/atomic_file.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/json.hpp"
-#include "common/paths.hpp"
 #include "common/runs.hpp"
 #include "common/schema.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -16,6 +17,7 @@
 #include <map>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <system_error>
 #include <unistd.h>
@@ -31,11 +33,14 @@ using common::Exit;
 // Kept free beyond what a rebuild is computed to need.
 constexpr std::uint64_t rebuild_margin_bytes = 1 << 20;
 
+// How much of the file the check after a rebuild maps (SQLite caps it at its own limit).
+constexpr std::int64_t mmap_limit = std::int64_t{1} << 40;
+
 // Runs the steps of an action, noting each one's name and duration in the report, and with
 // --verbose saying so on stderr.
 class Steps {
 public:
-    Steps(Report& report, std::ostream* log) : m_report(report), m_log(log) {}
+    Steps(Report& report, const common::Log* log) : m_report(report), m_log(log) {}
 
     template <typename Work> void run(const std::string& name, Work&& work)
     {
@@ -48,12 +53,12 @@ public:
     {
         m_report.durations[name] += duration_ms;
         m_report.steps.push_back(name);
-        if (m_log) *m_log << fmt::format("db-vacuum: {} done in {:.1f} ms\n", name, duration_ms);
+        if (m_log) m_log->step(fmt::format("{} done in {:.1f} ms", name, duration_ms));
     }
 
 private:
     Report& m_report;
-    std::ostream* m_log;
+    const common::Log* m_log;
 };
 
 bool rebuilds(const Options& options, const Status& status)
@@ -66,25 +71,13 @@ bool rebuilds(const Options& options, const Status& status)
     }
 }
 
-// The folder SQLite builds VACUUM's temporary copy in: the first usable of its own list.
-std::filesystem::path sqlite_temp_dir()
-{
-    std::vector<std::string> candidates;
-    for (const auto* variable : {"SQLITE_TMPDIR", "TMPDIR"})
-        if (auto dir = common::process_env(variable)) candidates.push_back(*dir);
-    candidates.insert(candidates.end(), {"/var/tmp", "/usr/tmp", "/tmp"});
-    std::error_code ec;
-    for (const auto& dir : candidates)
-        if (std::filesystem::is_directory(dir, ec) && ::access(dir.c_str(), W_OK | X_OK) == 0)
-            return dir;
-    return ".";
-}
-
-// A rebuild writes the live pages three times: into SQLite's temporary copy, into the WAL
-// beside the database, and into the backup when one is asked for. Folders on one file
-// system share its free space, so the needs are added up per file system.
+// A rebuild writes the live pages up to three times: into SQLite's temporary copy (unless it
+// is kept in memory), into the WAL beside the database, and into the backup when one is
+// asked for. Folders on one file system share its free space, so the needs are added up per
+// file system.
 void ensure_room_for_rebuild(const Database& db, const Status& status,
-                             const std::optional<std::filesystem::path>& backup)
+                             const std::optional<std::filesystem::path>& backup, const Host& host,
+                             const RebuildPlan& plan)
 {
     struct Need {
         std::filesystem::path folder;
@@ -99,7 +92,7 @@ void ensure_room_for_rebuild(const Database& db, const Status& status,
     };
     const auto live = status.live_bytes();
     add(db.file_path().parent_path(), live + rebuild_margin_bytes);
-    add(sqlite_temp_dir(), live);
+    if (!plan.temp_in_memory) add(host.sqlite_temp_dir, live);
     if (backup) add(std::filesystem::absolute(*backup).parent_path(), live);
 
     for (const auto& [device, need] : needs) {
@@ -123,6 +116,36 @@ void ensure_backup_target_free(const std::filesystem::path& target)
     if (!std::filesystem::is_directory(parent, ec))
         throw Error(Exit::cant_create, "cannot write backup {}: no folder {}", target.string(),
                     parent.string());
+    // EROFS tells a read-only file system apart even for root.
+    if (::access(parent.c_str(), W_OK | X_OK) != 0)
+        throw Error(Exit::cant_create, "cannot write backup {}: folder {}: {}", target.string(),
+                    parent.string(), std::strerror(errno));
+}
+
+// Names undefined collations and functions, which VACUUM and the checks would stumble on.
+void refuse_undefined_names(const Database& db, Action action)
+{
+    const auto undefined = db.undefined_names();
+    if (undefined.empty()) return;
+    std::vector<std::string> parts;
+    const auto quoted = [](const std::vector<std::string>& names) {
+        std::vector<std::string> out;
+        for (const auto& name : names)
+            out.push_back(fmt::format("\"{}\"", name));
+        return fmt::format("{}", fmt::join(out, ", "));
+    };
+    if (!undefined.collations.empty())
+        parts.push_back(fmt::format("collation{} {}", undefined.collations.size() > 1 ? "s" : "",
+                                    quoted(undefined.collations)));
+    if (!undefined.functions.empty())
+        parts.push_back(fmt::format("function{} {}", undefined.functions.size() > 1 ? "s" : "",
+                                    quoted(undefined.functions)));
+    throw Error(Exit::data,
+                "{}: its indexes or tables use {}, which only the application that owns the "
+                "database defines; db-vacuum cannot {} it: that application must run {} itself",
+                db.path().string(), fmt::join(parts, " and "),
+                action == Action::check ? "check" : "rebuild",
+                action == Action::check ? "the check" : "VACUUM");
 }
 
 void require_incremental_mode(const Database& db)
@@ -139,82 +162,116 @@ void remove_with_journals(const std::filesystem::path& file)
         std::filesystem::remove(file.string() + suffix, ec);
 }
 
-// A fresh empty file beside `target`, named for this run alone (VACUUM INTO may write into an
-// existing file when it is empty).
-std::filesystem::path make_partial(const std::filesystem::path& target)
+// The temporary an AtomicFile writes `target` under is ".TARGET.XXXXXX.tmp".
+bool is_temporary_of(std::string_view name, const std::string& target_name)
 {
-    std::string name = target.string() + ".XXXXXX.partial";
-    const int fd = ::mkstemps(name.data(), static_cast<int>(std::string_view(".partial").size()));
-    if (fd < 0)
-        throw Error(Exit::cant_create, "cannot create a file beside backup {}: {}", target.string(),
-                    std::strerror(errno));
-    ::close(fd);
-    return name;
+    const auto prefix = "." + target_name + ".";
+    constexpr std::string_view suffix = ".tmp";
+    return name.size() == prefix.size() + 6 + suffix.size() && name.starts_with(prefix) &&
+           name.ends_with(suffix);
 }
 
-// Puts the finished copy at `target` without ever replacing a file that appeared there.
-void publish(const std::filesystem::path& partial, const std::filesystem::path& target)
+// Removes the temporary copies (and their journals) that backups killed half-way left beside
+// `target`. A running backup holds flock() on its temporary, which keeps it.
+void remove_dead_temporaries(const std::filesystem::path& target)
 {
-    if (::link(partial.c_str(), target.c_str()) == 0) return;
-    int error = errno;
-    // File systems without hard links (vfat, some network ones) can still rename atomically.
-    if (error == EPERM || error == ENOTSUP || error == EOPNOTSUPP) {
-        if (::renameat2(AT_FDCWD, partial.c_str(), AT_FDCWD, target.c_str(), RENAME_NOREPLACE) == 0)
-            return;
-        error = errno;
+    const auto target_name = target.filename().string();
+    std::error_code ec;
+    std::vector<std::filesystem::path> entries;
+    for (const auto& entry : std::filesystem::directory_iterator(target.parent_path(), ec))
+        entries.push_back(entry.path());
+    for (const auto& path : entries) {
+        const auto name = path.filename().string();
+        if (is_temporary_of(name, target_name)) {
+            const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+            if (fd < 0) continue;
+            if (::flock(fd, LOCK_EX | LOCK_NB) == 0) remove_with_journals(path);
+            ::close(fd);
+            continue;
+        }
+        // A journal whose copy is gone: its run died between removing the two.
+        for (const std::string_view suffix : {"-journal", "-wal", "-shm"}) {
+            const std::string_view text(name);
+            if (!text.ends_with(suffix)) continue;
+            const auto copy = text.substr(0, text.size() - suffix.size());
+            if (is_temporary_of(copy, target_name) &&
+                !std::filesystem::exists(path.parent_path() / copy, ec))
+                std::filesystem::remove(path, ec);
+        }
     }
-    throw Error(Exit::cant_create, "cannot create backup {}: {}", target.string(),
-                std::strerror(error));
 }
 
-// The copy is written under a name of its own, flushed, and only then put in place: a run
-// killed half-way leaves no half-made backup at `target`, and two runs never share a file.
-void take_backup(Database& db, const std::filesystem::path& target)
+// The copy is written under a temporary name of its own (common::AtomicFile), flushed, and
+// only then put in place, never over a file that appeared meanwhile: a run killed half-way
+// leaves no half-made backup at `target`, and two runs never share a file. VACUUM INTO gets
+// the absolute name, which SQLite cannot take for a URI.
+void take_backup(Database& db, const std::filesystem::path& backup,
+                 const common::RetryPolicy& retry)
 {
+    const auto target = std::filesystem::absolute(backup);
     ensure_backup_target_free(target);
-    const auto partial = make_partial(target);
+    remove_dead_temporaries(target);
+    common::AtomicFile copy(target, 0600, common::Existing::refuse);
+    // Held until commit() closes the descriptor: tells a later run that this copy is alive.
+    ::flock(copy.fd(), LOCK_EX);
+    const auto temporary = copy.temporary_path();
     try {
-        common::retry_busy([&] {
-            auto statement = db.prepare("VACUUM INTO ?");
-            statement.bind(1, partial.string()).run();
-        });
-        common::sync_path(partial);
-        publish(partial, target);
-        common::sync_path(std::filesystem::absolute(target).parent_path());
+        common::retry_busy(
+            [&] {
+                auto statement = db.prepare("VACUUM INTO ?");
+                statement.bind(1, common::sqlite_file_name(temporary)).run();
+            },
+            retry);
+        copy.commit();
     } catch (...) {
-        remove_with_journals(partial);
+        remove_with_journals(temporary);
         throw;
     }
-    remove_with_journals(partial);
 }
 
-// Rebuilds the file with VACUUM, after the optional backup. With `to_incremental` it also
-// switches auto_vacuum to INCREMENTAL and verifies, before the checkpoint (reads see the WAL),
-// that the switch took and that integrity_check says "ok": a checkpoint kept busy by a reader
-// then leaves a verified database behind.
-void rebuild(Database& db, const Options& options, Report& report, Steps& steps,
-             bool to_incremental)
+// Rebuilds the file with VACUUM, after the optional backup, with the settings of `plan`. With
+// `to_incremental` it also switches auto_vacuum to INCREMENTAL, checkpoints, and verifies that
+// the switch took and that integrity_check says "ok". The check reads the checkpointed file
+// through mmap, much faster than page by page from the WAL; when a reader keeps the
+// checkpoint busy, the check reads the WAL instead and the busy error follows it, so that a
+// verified database is left behind either way. Returns whether it checkpointed.
+bool rebuild(Database& db, const Options& options, const RebuildPlan& plan, Report& report,
+             Steps& steps, const common::RetryPolicy& retry, bool to_incremental)
 {
+    if (plan.temp_in_memory) db.exec("PRAGMA temp_store=MEMORY");
     if (options.backup) {
-        steps.run("backup", [&] { take_backup(db, *options.backup); });
+        steps.run("backup", [&] { take_backup(db, *options.backup, retry); });
         report.backup = options.backup->string();
     }
     steps.run("vacuum", [&] {
         if (to_incremental) db.exec("PRAGMA auto_vacuum=INCREMENTAL");
-        common::retry_busy([&] { db.exec("VACUUM"); });
+        common::retry_busy([&] { db.exec("VACUUM"); }, retry);
     });
-    if (to_incremental) {
-        const auto mode = db.query_int("PRAGMA auto_vacuum");
-        if (mode != 2)
-            throw Error(Exit::software, "{}: auto_vacuum is {} after VACUUM, not incremental (2)",
-                        db.path().string(), mode);
-        report.check = run_check(db, CheckKind::full);
-        steps.note("check", report.check->duration_ms);
-        if (!report.check->ok())
-            throw Error(
-                Exit::data, "{}: integrity_check after the rebuild found {} problem(s), first: {}",
-                db.path().string(), report.check->problems.size(), report.check->problems.front());
-    }
+    if (!to_incremental) return false;
+
+    std::optional<common::SqliteError> busy;
+    steps.run("checkpoint", [&] {
+        try {
+            db.checkpoint_truncate();
+        } catch (const common::SqliteError& error) {
+            if (!error.is_busy()) throw;
+            busy = error;
+        }
+    });
+    const auto mode = db.query_int("PRAGMA auto_vacuum");
+    if (mode != 2)
+        throw Error(Exit::software, "{}: auto_vacuum is {} after VACUUM, not incremental (2)",
+                    db.path().string(), mode);
+    db.query_int(fmt::format("PRAGMA mmap_size={}", mmap_limit));
+    report.check = run_check(db, CheckKind::full);
+    db.query_int("PRAGMA mmap_size=0");
+    steps.note("check", report.check->duration_ms);
+    if (!report.check->ok())
+        throw Error(
+            Exit::data, "{}: integrity_check after the rebuild found {} problem(s), first: {}",
+            db.path().string(), report.check->problems.size(), report.check->problems.front());
+    if (busy) throw *busy;
+    return true;
 }
 
 // The page cache's size in pages (PRAGMA cache_size is pages when positive, KiB when negative).
@@ -225,7 +282,7 @@ std::int64_t cache_pages(const Database& db)
                      : -size * 1024 / std::max<std::int64_t>(1, db.query_int("PRAGMA page_size"));
 }
 
-void incremental(Database& db, std::int64_t pages, Steps& steps)
+void incremental(Database& db, std::int64_t pages, Steps& steps, const common::RetryPolicy& retry)
 {
     require_incremental_mode(db);
     steps.run("incremental", [&] {
@@ -236,10 +293,13 @@ void incremental(Database& db, std::int64_t pages, Steps& steps)
         std::int64_t left = pages > 0 ? pages : db.query_int("PRAGMA freelist_count");
         while (left > 0) {
             const auto step = std::min(left, chunk);
-            common::write_transaction(db, [&] {
-                auto statement = db.prepare(fmt::format("PRAGMA incremental_vacuum({})", step));
-                statement.run();
-            });
+            common::write_transaction(
+                db,
+                [&] {
+                    auto statement = db.prepare(fmt::format("PRAGMA incremental_vacuum({})", step));
+                    statement.run();
+                },
+                retry);
             left -= step;
             if (db.query_int("PRAGMA freelist_count") == 0) break;
         }
@@ -260,8 +320,13 @@ std::string_view check_name(CheckKind kind)
 
 }  // namespace
 
-void preflight(const Database& db, const Options& options)
+Preflight preflight(const Database& db, const Options& options, const Host& host)
 {
+    Preflight found;
+    found.status = read_status(db);
+    found.rebuilds = rebuilds(options, found.status);
+    if (found.rebuilds || options.action == Action::check || options.action == Action::automatic)
+        refuse_undefined_names(db, options.action);
     if (options.action == Action::incremental) require_incremental_mode(db);
     if (options.action == Action::automatic) {
         // A timer must not rearrange the pages of a damaged file: it reports it instead.
@@ -272,10 +337,21 @@ void preflight(const Database& db, const Options& options)
                         "db-vacuum --check=full)",
                         db.path().string(), check.problems.size(), check.problems.front());
     }
-    const auto status = read_status(db);
-    if (!rebuilds(options, status)) return;
+    if (!found.rebuilds) return found;
     if (options.backup) ensure_backup_target_free(*options.backup);
-    ensure_room_for_rebuild(db, status, options.backup);
+    // SQLite's temporary copy goes to its temp folder, which measured faster than keeping
+    // it in memory (bench/README.md); memory is the fallback when the folder lacks room and
+    // the live pages take at most a quarter of what is available.
+    try {
+        ensure_room_for_rebuild(db, found.status, options.backup, host, found.plan);
+    } catch (const Error& error) {
+        if (error.code() != Exit::io || !host.available_memory ||
+            found.status.live_bytes() > *host.available_memory / 4)
+            throw;
+        found.plan.temp_in_memory = true;
+        ensure_room_for_rebuild(db, found.status, options.backup, host, found.plan);
+    }
+    return found;
 }
 
 CheckResult run_check(const Database& db, CheckKind kind)
@@ -305,14 +381,17 @@ namespace {
 
 // The action itself, once preflight() has passed; fills `report` as it goes, so that when it
 // throws, `report.steps` shows what was done.
-void execute(Database& db, const Options& options, Report& report, std::ostream* log)
+void execute(Database& db, const Options& options, const Preflight& found, Report& report,
+             const common::Log* log)
 {
     const common::Stopwatch watch;
+    const auto retry = log ? log->retry_policy() : common::RetryPolicy{};
     report.action = options.action;
     report.database = db.path().string();
-    report.before = read_status(db);
+    report.before = found.status;
     Steps steps(report, log);
 
+    bool checkpointed = false;
     switch (options.action) {
     case Action::status: break;
     case Action::check:
@@ -320,25 +399,25 @@ void execute(Database& db, const Options& options, Report& report, std::ostream*
         steps.note(std::string(check_name(options.check)), report.check->duration_ms);
         break;
     case Action::migrate:
-        if (rebuilds(options, report.before))
-            rebuild(db, options, report, steps, true);
+        if (found.rebuilds)
+            checkpointed = rebuild(db, options, found.plan, report, steps, retry, true);
         else
             report.steps.push_back("already-incremental");
         break;
-    case Action::incremental: incremental(db, options.incremental_pages, steps); break;
-    case Action::full: rebuild(db, options, report, steps, false); break;
+    case Action::incremental: incremental(db, options.incremental_pages, steps, retry); break;
+    case Action::full: rebuild(db, options, found.plan, report, steps, retry, false); break;
     case Action::checkpoint: break;
     case Action::automatic:
-        if (rebuilds(options, report.before))
-            rebuild(db, options, report, steps, true);
-        else if (above_threshold(report.before, options))
-            incremental(db, 0, steps);
+        if (found.rebuilds)
+            rebuild(db, options, found.plan, report, steps, retry, true);
+        else if (above_threshold(found.status, options))
+            incremental(db, 0, steps, retry);
         steps.run("optimize", [&] { db.exec("PRAGMA optimize"); });
         break;
     }
     if (options.action != Action::status && options.action != Action::check) {
         // Every change ends in the WAL: the file shrinks only when it is copied back.
-        steps.run("checkpoint", [&] { db.checkpoint_truncate(); });
+        if (!checkpointed) steps.run("checkpoint", [&] { db.checkpoint_truncate(); });
         report.after = read_status(db);
     }
     report.durations["total"] = watch.elapsed_ms();
@@ -346,11 +425,11 @@ void execute(Database& db, const Options& options, Report& report, std::ostream*
 
 }  // namespace
 
-Report perform(Database& db, const Options& options)
+Report perform(Database& db, const Options& options, const Host& host)
 {
-    preflight(db, options);
+    const auto found = preflight(db, options, host);
     Report report;
-    execute(db, options, report, nullptr);
+    execute(db, options, found, report, nullptr);
     return report;
 }
 
@@ -381,11 +460,12 @@ bool record_run(Database& db, const Report& report, common::TimePoint started,
 
 namespace {
 
+// --quiet leaves out the report for people; JSON is for programs and always printed.
 void print_report(std::ostream& out, const Options& options, const Report& report)
 {
-    if (options.shared.format == "text")
-        out << to_text(report);
-    else
+    if (options.shared.format == "text") {
+        if (!options.shared.quiet) out << to_text(report);
+    } else
         common::write_json_line(out, to_json(report));
 }
 
@@ -415,51 +495,46 @@ int report_empty_database(const Options& options, std::ostream& out)
 
 }  // namespace
 
-int run(const Options& options, std::ostream& out, std::ostream& err)
+int run(const Options& options, const Host& host, std::ostream& out, std::ostream& err)
 {
     const auto clock = common::system_clock();
     const auto started = clock();
+    const common::Log log("db-vacuum", err, options.shared);
+    const auto retry = log.retry_policy();
     const bool writes = options.action != Action::status && options.action != Action::check;
     if (writes && is_empty_file(options.shared.database))
         return report_empty_database(options, out);
 
-    const common::OpenOptions open_options{.mode = writes ? common::OpenMode::read_write
-                                                          : common::OpenMode::read_only,
-                                           .busy_timeout_ms = options.shared.busy_timeout_ms};
     // Whatever can refuse the action is checked on a read-only connection first, so that a
-    // refused database is left as it was. Opening for writing switches the file to WAL: the
-    // probe also sees the journal mode the file had before.
-    std::string journal_before;
-    const auto precheck = [&](const Database& probe) {
-        preflight(probe, options);
-        journal_before = probe.query_text("PRAGMA journal_mode");
-    };
-    auto db =
-        writes ? common::schema::open_for_writing(options.shared.database, open_options, precheck)
-               : Database::open(options.shared.database, open_options);
-    common::schema::ensure_supported(db);
+    // refused database is left as it was: opening for writing switches the file to WAL.
+    const common::OpenOptions read_only{.mode = common::OpenMode::read_only,
+                                        .busy_timeout_ms = options.shared.busy_timeout_ms};
+    std::optional<Database> opened;
+    Preflight found;
+    {
+        auto probe = Database::open(options.shared.database, read_only);
+        common::schema::ensure_supported(probe);
+        found = preflight(probe, options, host);
+        if (!writes) opened.emplace(std::move(probe));
+    }
+    if (writes)
+        opened.emplace(Database::open(options.shared.database,
+                                      {.mode = common::OpenMode::read_write,
+                                       .busy_timeout_ms = options.shared.busy_timeout_ms}));
+    auto& db = *opened;
 
     int lost = 0;
     if (writes && common::schema::installed_version(db)) {
-        common::schema::migrate(db);
-        lost = common::mark_lost_runs(db);
+        common::schema::migrate(db, retry);
+        lost = common::mark_lost_runs(db, retry);
     }
-    std::ostream* log = options.shared.verbose ? &err : nullptr;
-    if (log)
-        *log << fmt::format("db-vacuum: {} on {}\n", action_name(options.action),
-                            db.path().string());
+    log.step(fmt::format("{} on {}", action_name(options.action), db.path().string()));
 
     Report report;
     report.lost_runs_marked = lost;
-    const auto restore_journal_before = [&] {
-        if (!journal_before.empty()) report.before.journal_mode = journal_before;
-    };
     try {
-        // run() did the preflight on the read-only probe.
-        execute(db, options, report, log);
-        restore_journal_before();
+        execute(db, options, found, report, &log);
     } catch (const Error& error) {
-        restore_journal_before();
         // A run that failed after changing something belongs in the audit trail too; one
         // attempt, so that a busy database does not keep the error waiting.
         if (writes && options.record && !report.steps.empty()) {
@@ -471,7 +546,8 @@ int run(const Options& options, std::ostream& out, std::ostream& err)
         }
         throw;
     }
-    if (writes && options.record) report.recorded = record_run(db, report, started, clock());
+    if (writes && options.record)
+        report.recorded = record_run(db, report, started, clock(), {}, retry);
     print_report(out, options, report);
 
     if (report.check && !report.check->ok())

@@ -1,4 +1,5 @@
 #include "common/cli.hpp"
+#include "common/host.hpp"
 #include "common/paths.hpp"
 #include "common/runner.hpp"
 #include "db_vacuum.hpp"
@@ -9,7 +10,8 @@
 int main(int argc, char** argv)
 {
     return common::run_tool("db-vacuum", argc, argv, [](std::span<char*> args) {
-        const auto options = db_vacuum::parse_options(args, common::process_env);
+        const auto options =
+            db_vacuum::parse_options(args, common::process_env, common::stdout_is_terminal());
         if (options.shared.help) {
             std::cout << db_vacuum::help_text();
             return 0;
@@ -18,6 +20,8 @@ int main(int argc, char** argv)
             std::cout << common::version_line("db-vacuum") << '\n';
             return 0;
         }
-        return db_vacuum::run(options, std::cout, std::cerr);
+        const db_vacuum::Host host{.sqlite_temp_dir = common::sqlite_temp_dir(common::process_env),
+                                   .available_memory = common::available_memory()};
+        return db_vacuum::run(options, host, std::cout, std::cerr);
     });
 }

@@ -65,14 +65,14 @@ std::string_view action_name(Action action)
     return "?";
 }
 
-Options parse_options(std::span<char*> args, const common::EnvLookup& env)
+Options parse_options(std::span<char*> args, const common::EnvLookup& env, bool stdout_is_terminal)
 {
     auto cli = make_cli();
     const auto result = common::parse_arguments(cli, args);
 
     Options options;
     options.shared = common::resolve_shared_options(result, env, shared_set, formats,
-                                                    common::stdout_is_terminal() ? "text" : "json");
+                                                    stdout_is_terminal ? "text" : "json");
     if (options.shared.help || options.shared.version) return options;
 
     int actions = 0;

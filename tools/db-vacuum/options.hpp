@@ -30,9 +30,10 @@ struct Options {
     common::SharedOptions shared;
 };
 
-// Parses argv (flags, then environment, then configuration file, then defaults).
+// Parses argv (flags, then environment, then configuration file, then defaults); the output
+// is text when `stdout_is_terminal`, else JSON, unless --format or --json says.
 // Throws Error 64 for bad usage and 78 for a bad configuration file; never exits.
-Options parse_options(std::span<char*> args, const common::EnvLookup& env);
+Options parse_options(std::span<char*> args, const common::EnvLookup& env, bool stdout_is_terminal);
 
 // The text --help prints.
 std::string help_text();

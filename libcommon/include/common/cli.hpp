@@ -46,14 +46,6 @@ std::optional<T> flag(const cxxopts::ParseResult& result, const std::string& nam
     return result[name].as<T>();
 }
 
-// Flag, then configuration, then default.
-template <typename T> T pick(std::optional<T> from_flag, std::optional<T> from_config, T fallback)
-{
-    if (from_flag) return *from_flag;
-    if (from_config) return *from_config;
-    return fallback;
-}
-
 // A policy number: flag `--flag_name`, then `section.key` of the configuration, then
 // `fallback`. A value outside [min, max] is Error 64 when it came from the flag and 78 when it
 // came from the file, each naming where it was set.
@@ -82,8 +74,5 @@ T bounded_setting(const cxxopts::ParseResult& result, const std::string& flag_na
     }
     return fallback;
 }
-
-// True when stdout is a terminal (tools then default to output for people).
-bool stdout_is_terminal();
 
 }  // namespace common

@@ -14,7 +14,8 @@ std::uint64_t size_or_zero(const std::filesystem::path& file);
 // parent). Throws Error 74 when it cannot be asked.
 std::uint64_t available_space(const std::filesystem::path& path);
 
-// The whole content of `file`. Throws Error 66 when it is missing, 74 when it cannot be read.
+// The whole content of `file` (a pipe too). Throws Error 66 when it is missing, 77 when
+// permission is denied, 74 when it cannot be read; the message gives the system's reason.
 std::string read_file(const std::filesystem::path& file);
 
 // Flushes `path` (a file or a folder) to the disk. Throws Error 74 when that fails.

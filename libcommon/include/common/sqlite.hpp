@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -62,6 +63,14 @@ using Value = std::variant<std::nullptr_t, std::int64_t, double, std::string, Bl
 class Database;
 // The connection a Database and its Statements share; closed when the last of them is gone.
 struct Connection;
+
+// The name to hand SQLite for the file at `path`, so that it opens that literal file:
+// "file:x.db" and ":memory:" become "./file:x.db" and "./:memory:".
+std::string sqlite_file_name(const std::filesystem::path& path);
+
+// The longest full path, in bytes, of a database SQLite's unix VFS opens: 512 less room for
+// the "-journal" it may look for beside it.
+constexpr std::size_t sqlite_max_path_length = 504;
 
 // A prepared statement; bind parameters are 1-based, columns 0-based. It shares ownership of
 // its connection, so it stays valid (and its errors name the database) after the Database
@@ -127,6 +136,13 @@ private:
     std::shared_ptr<Connection> m_connection;
 };
 
+// Names a schema uses that SQLite does not define (see Database::undefined_names()).
+struct UndefinedNames {
+    std::vector<std::string> collations;
+    std::vector<std::string> functions;
+    bool empty() const { return collations.empty() && functions.empty(); }
+};
+
 // Frames in the WAL and frames copied back by a checkpoint (-1 when not in WAL mode).
 struct CheckpointResult {
     int wal_frames = -1;
@@ -137,11 +153,13 @@ struct CheckpointResult {
 // busy timeout; read-only ones only foreign_keys and the timeout, so that they change nothing.
 class Database {
 public:
-    // Opens `path`. Throws Error 66 when the file is missing (unless OpenMode::create),
-    // 65 when it is not a SQLite database (an empty file is an empty database), 77 when it cannot
-    // be opened for lack of permission or a writable open gets a read-only file. A journal left by
-    // an interrupted writer is rolled back first, even for a read-only open, as any SQLite writer
-    // would.
+    // Opens the literal file `path` (never a URI or an in-memory database). Throws Error 66
+    // when the file is missing (unless OpenMode::create) or cannot be opened for a reason
+    // other than permissions, which the message names; 65 when it is not a regular file
+    // (checked before any open that could block) or not a SQLite database (an empty file is
+    // an empty database); 77 when it cannot be opened for lack of permission or a writable
+    // open gets a read-only file. A journal left by an interrupted
+    // writer is rolled back first, even for a read-only open, as any SQLite writer would.
     static Database open(const std::filesystem::path& path, const OpenOptions& options = {});
 
     Database(Database&& other) noexcept;
@@ -161,6 +179,11 @@ public:
     std::string query_text(std::string_view sql) const;
     // Every row of `sql`, for reports and comparisons.
     std::vector<std::vector<Value>> query_rows(std::string_view sql) const;
+
+    // Collations and functions that the schema's tables and indexes use but that only the
+    // application owning the file defines: rebuilding (VACUUM) or checking such an index
+    // fails. Found read-only, by replaying the schema into an empty in-memory database.
+    UndefinedNames undefined_names() const;
 
     bool table_exists(std::string_view table) const;
     std::vector<std::string> column_names(std::string_view table) const;
@@ -185,11 +208,12 @@ public:
 
 private:
     Database(sqlite3* handle, std::filesystem::path path, int busy_timeout_ms);
-    // Opens with SQLite `flags` and reads the schema, which proves the file is a database.
+    // Opens with SQLite `flags` and reads the schema, which proves the file is a database;
+    // errors through fail_open().
     static Database connect(const std::filesystem::path& path, int flags, int busy_timeout_ms);
-    // connect(), with "not a database" and "cannot open" errors said plainly.
-    static Database connect_checked(const std::filesystem::path& path, int flags,
-                                    int busy_timeout_ms);
+    // Throws the error for a failed open, saying plainly why (not a database, permissions,
+    // a path too long for SQLite, the system's reason).
+    [[noreturn]] void fail_open(int result_code) const;
     [[noreturn]] void fail(int result_code, std::string_view sql) const;
 
     std::shared_ptr<Connection> m_connection;
@@ -223,9 +247,10 @@ struct RetryPolicy {
     int attempts = 3;
     std::chrono::milliseconds initial{100};
     double factor = 1.5;
-    // Called before each wait with the attempt that failed (1-based) and its error; lets a
-    // tool say "busy, retrying" under --verbose.
-    std::function<void(int attempt, const SqliteError& error)> on_retry;
+    // Called before each wait with the attempt that failed (1-based), the wait that follows
+    // and the error; Log::retry_policy() (log.hpp) says "busy, retrying" under --verbose.
+    std::function<void(int attempt, std::chrono::milliseconds wait, const SqliteError& error)>
+        on_retry;
 };
 
 // Runs `attempt` and runs it again while it throws a busy SqliteError, up to the policy's
