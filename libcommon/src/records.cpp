@@ -3,6 +3,122 @@
 #include <string_view>
 
 namespace common {
+
+std::int64_t record_batch(Database& db, const BatchRecord& batch,
+                          std::span<const AgentRecord> agents, const RetryPolicy& retry)
+{
+    std::int64_t batch_id = 0;
+    write_transaction(
+        db,
+        [&] {
+            auto insert_batch =
+                db.prepare("INSERT INTO spawn_batches (spec_id, stage, run_id, phase_type, mode, "
+                           "agent_count, spawn_wall_us, started_at, owner_pid, owner_start) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            insert_batch.bind(1, batch.spec_id)
+                .bind(2, batch.stage)
+                .bind(3, batch.run_id)
+                .bind(4, batch.phase_type)
+                .bind(5, batch.mode)
+                .bind(6, static_cast<std::int64_t>(agents.size()))
+                .bind(7, batch.spawn_wall_us)
+                .bind(8, sql_timestamp(batch.started_at))
+                .bind(9, static_cast<std::int64_t>(batch.owner.pid))
+                .bind(10, static_cast<std::int64_t>(batch.owner.start_ticks))
+                .run();
+            batch_id = db.last_insert_rowid();
+
+            auto insert_agent = db.prepare(
+                "INSERT INTO agent_executions (agent_id, spec_id, stage, phase_type, agent_name, "
+                "run_id, spawned_at, completed_at, extraction_error, batch_id, pid, outcome, "
+                "spawn_latency_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            auto insert_metric = db.prepare(
+                "INSERT INTO spawn_metrics (batch_id, agent_id, agent_name, spawn_latency_us, "
+                "success, recorded_at) VALUES (?, ?, ?, ?, ?, ?)");
+            for (const auto& agent : agents) {
+                const auto spawned_at = sql_timestamp(agent.spawned_at);
+                const bool ended = agent.outcome != "running";
+                insert_agent.bind(1, agent.agent_id)
+                    .bind(2, batch.spec_id)
+                    .bind(3, batch.stage)
+                    .bind(4, batch.phase_type)
+                    .bind(5, agent.agent_name)
+                    .bind(6, batch.run_id)
+                    .bind(7, spawned_at)
+                    .bind(8, ended ? std::optional(spawned_at) : std::nullopt)
+                    .bind(9, agent.error)
+                    .bind(10, batch_id)
+                    .bind(11, agent.pid)
+                    .bind(12, agent.outcome)
+                    .bind(13, agent.spawn_latency_us)
+                    .run();
+                insert_agent.reset();
+                if (agent.outcome == "cancelled") continue;  // never attempted
+                insert_metric.bind(1, batch_id)
+                    .bind(2, agent.agent_id)
+                    .bind(3, agent.agent_name)
+                    .bind(4, agent.spawn_latency_us)
+                    .bind(5, agent.outcome == "running" ? 1 : 0)
+                    .bind(6, spawned_at)
+                    .run();
+                insert_metric.reset();
+            }
+        },
+        retry);
+    return batch_id;
+}
+
+void record_exit(Database& db, std::int64_t batch_id, const ExitRecord& exit,
+                 const RetryPolicy& retry)
+{
+    record_exits(db, batch_id, std::span(&exit, 1), retry);
+}
+
+void record_exits(Database& db, std::int64_t batch_id, std::span<const ExitRecord> exits,
+                  const RetryPolicy& retry)
+{
+    write_transaction(
+        db,
+        [&] {
+            auto update = db.prepare(
+                "UPDATE agent_executions SET outcome = ?, exit_code = ?, signal = ?, "
+                "run_time_ms = ?, cpu_time_us = ?, max_rss_kb = ?, response_text = ?, "
+                "evidence_path = ?, completed_at = ? WHERE agent_id = ? AND batch_id = ?");
+            for (const auto& exit : exits) {
+                update.bind(1, exit.outcome)
+                    .bind(2, exit.exit_code)
+                    .bind(3, exit.signal)
+                    .bind(4, exit.run_time_ms)
+                    .bind(5, exit.cpu_time_us)
+                    .bind(6, exit.max_rss_kb)
+                    .bind(7, exit.response_text)
+                    .bind(8, exit.evidence_path)
+                    .bind(9, sql_timestamp(exit.completed_at))
+                    .bind(10, exit.agent_id)
+                    .bind(11, batch_id)
+                    .run();
+                update.reset();
+            }
+        },
+        retry);
+}
+
+void finish_batch(Database& db, const BatchFinish& finish, const RetryPolicy& retry)
+{
+    write_transaction(
+        db,
+        [&] {
+            auto update = db.prepare("UPDATE spawn_batches SET successes = ?, batch_wall_us = ?, "
+                                     "finished_at = ? WHERE batch_id = ?");
+            update.bind(1, finish.successes)
+                .bind(2, finish.batch_wall_us)
+                .bind(3, sql_timestamp(finish.finished_at))
+                .bind(4, finish.batch_id)
+                .run();
+        },
+        retry);
+}
+
 namespace {
 
 // The rows of each table that count as older than ?1 (a sql_timestamp()).

@@ -29,12 +29,14 @@ std::ostream& operator<<(std::ostream& out, const ManPage& page)
 const std::vector<ManPage> man_pages{
     {DB_VACUUM_BIN, "man/man1/db-vacuum.1"},
     {EVIDENCE_PRUNE_BIN, "man/man1/evidence-prune.1"},
+    {SPAWN_AGENTS_BIN, "man/man1/spawn-agents.1"},
 };
 
 // Every page the project installs, tools' and others'.
 const std::vector<std::string> all_pages{
     "man/man1/db-vacuum.1",
     "man/man1/evidence-prune.1",
+    "man/man1/spawn-agents.1",
     "man/man5/spec-hygiene.5",
     "man/man7/spec-hygiene.7",
 };

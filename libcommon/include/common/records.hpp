@@ -1,12 +1,80 @@
 #pragma once
-// The SQL of the toolkit's tables.
+// The SQL of the toolkit's tables, in one place, so that the tool that writes a shape and the
+// tools that read or delete it agree: a spawn batch recorded in one transaction, each agent's
+// exit, the finished batch.
 
 #include "common/clock.hpp"
+#include "common/runs.hpp"
 #include "common/sqlite.hpp"
 
 #include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
 
 namespace common {
+
+// A spawn_batches row as the spawn phase knows it.
+struct BatchRecord {
+    std::string spec_id;
+    std::string stage;
+    std::optional<std::string> run_id;
+    std::string phase_type = "regular_stage";  // or quality_gate
+    std::string mode = "parallel";             // or sequential
+    std::int64_t spawn_wall_us = 0;            // first spawn call to last exec
+    TimePoint started_at;
+    ProcessIdentity owner;  // the spawn-agents process, so that a killed one's rows turn lost
+};
+
+// An agent_executions row at the end of the spawn phase.
+struct AgentRecord {
+    std::string agent_id;
+    std::string agent_name;
+    std::string outcome = "running";  // running, spawn_failed, or cancelled (never started)
+    std::optional<std::int64_t> pid;
+    std::optional<std::int64_t> spawn_latency_us;  // null unless it was started
+    std::optional<std::string> error;  // why it could not be started, in extraction_error
+    TimePoint spawned_at;
+};
+
+// What an agent's exit changes in its agent_executions row.
+struct ExitRecord {
+    std::string agent_id;
+    std::string outcome;  // success, exit, timeout, signal, cancelled
+    std::optional<std::int64_t> exit_code;
+    std::optional<std::int64_t> signal;
+    std::int64_t run_time_ms = 0;
+    std::int64_t cpu_time_us = 0;
+    std::int64_t max_rss_kb = 0;
+    std::string response_text;  // already capped and valid UTF-8
+    std::optional<std::string> evidence_path;
+    TimePoint completed_at;
+};
+
+// What finishing a batch writes into its spawn_batches row.
+struct BatchFinish {
+    std::int64_t batch_id = 0;
+    std::int64_t successes = 0;
+    std::int64_t batch_wall_us = 0;
+    TimePoint finished_at;
+};
+
+// Records a batch in one IMMEDIATE transaction: its spawn_batches row, one agent_executions
+// row per agent and one spawn_metrics row per spawn attempt (agents cancelled before their
+// start made none). Either every row exists afterwards or none does. Returns the batch id.
+// Throws SqliteError (75 once the policy's retries are spent).
+std::int64_t record_batch(Database& db, const BatchRecord& batch,
+                          std::span<const AgentRecord> agents, const RetryPolicy& retry = {});
+
+// Updates an agent's row with its exit, in a transaction of its own.
+void record_exit(Database& db, std::int64_t batch_id, const ExitRecord& exit,
+                 const RetryPolicy& retry = {});
+// Updates the rows of several agents that ended together, in one transaction.
+void record_exits(Database& db, std::int64_t batch_id, std::span<const ExitRecord> exits,
+                  const RetryPolicy& retry = {});
+
+// Writes the batch's successes, wall time and finish time: the last write of a batch.
+void finish_batch(Database& db, const BatchFinish& finish, const RetryPolicy& retry = {});
 
 // Rows of the spawn tables older than a cutoff, per table.
 struct OldRows {

@@ -1,0 +1,487 @@
+#include "common/process.hpp"
+
+#include "common/error.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <poll.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <utility>
+
+extern char** environ;
+
+namespace common {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using SteadyTime = SteadyClock::time_point;
+
+// How much is read or written per descriptor and turn, so that one busy child cannot starve
+// the others.
+constexpr std::size_t chunk_bytes = 64 * 1024;
+
+// Without pidfds (kernels before 5.3), exits are found by asking this often.
+constexpr std::chrono::milliseconds reap_interval{10};
+
+void close_fd(int& fd) noexcept
+{
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+}
+
+struct Pipe {
+    int read = -1;
+    int write = -1;
+
+    Pipe()
+    {
+        int fds[2];
+        if (::pipe2(fds, O_CLOEXEC) != 0)
+            throw Error(Exit::software, "cannot make a pipe: {}", std::strerror(errno));
+        read = fds[0];
+        write = fds[1];
+    }
+    Pipe(const Pipe&) = delete;
+    Pipe& operator=(const Pipe&) = delete;
+    ~Pipe()
+    {
+        close_fd(read);
+        close_fd(write);
+    }
+    int release_read() { return std::exchange(read, -1); }
+    int release_write() { return std::exchange(write, -1); }
+};
+
+void set_nonblocking(int fd)
+{
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags >= 0) ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+int open_pidfd(pid_t pid) noexcept
+{
+#ifdef SYS_pidfd_open
+    return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+#else
+    static_cast<void>(pid);
+    return -1;
+#endif
+}
+
+std::int64_t micros(SteadyClock::duration duration)
+{
+    return std::chrono::duration_cast<std::chrono::microseconds>(duration).count();
+}
+
+std::int64_t timeval_us(const timeval& value)
+{
+    return static_cast<std::int64_t>(value.tv_sec) * 1'000'000 + value.tv_usec;
+}
+
+// Owns the attributes and file actions of one posix_spawn call.
+class SpawnSetup {
+public:
+    SpawnSetup()
+    {
+        posix_spawnattr_init(&m_attr);
+        posix_spawn_file_actions_init(&m_actions);
+    }
+    SpawnSetup(const SpawnSetup&) = delete;
+    SpawnSetup& operator=(const SpawnSetup&) = delete;
+    ~SpawnSetup()
+    {
+        posix_spawnattr_destroy(&m_attr);
+        posix_spawn_file_actions_destroy(&m_actions);
+    }
+
+    // Own process group (so that a group kill reaches grandchildren and a terminal's ^C does
+    // not), every signal at its default (this process ignores SIGPIPE), nothing blocked.
+    void isolate_signals()
+    {
+        sigset_t all;
+        sigset_t none;
+        sigfillset(&all);
+        sigemptyset(&none);
+        posix_spawnattr_setsigdefault(&m_attr, &all);
+        posix_spawnattr_setsigmask(&m_attr, &none);
+        posix_spawnattr_setpgroup(&m_attr, 0);
+        posix_spawnattr_setflags(&m_attr,
+                                 static_cast<short>(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
+                                                    POSIX_SPAWN_SETSIGMASK));
+    }
+
+    void dup_to(int fd, int target) { posix_spawn_file_actions_adddup2(&m_actions, fd, target); }
+    void null_stdin()
+    {
+        posix_spawn_file_actions_addopen(&m_actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    }
+    void change_dir(const std::filesystem::path& dir)
+    {
+        posix_spawn_file_actions_addchdir_np(&m_actions, dir.c_str());
+    }
+
+    const posix_spawnattr_t* attr() const { return &m_attr; }
+    const posix_spawn_file_actions_t* actions() const { return &m_actions; }
+
+private:
+    posix_spawnattr_t m_attr;
+    posix_spawn_file_actions_t m_actions;
+};
+
+// Waits until every copy of the pipe's write end is closed: the child's closes when it execs
+// (close-on-exec) or when it exits without exec'ing.
+void wait_for_exec(int report_fd)
+{
+    char byte;
+    while (::read(report_fd, &byte, 1) < 0 && errno == EINTR) {
+    }
+}
+
+}  // namespace
+
+std::vector<std::string> environment_with(const std::map<std::string, std::string>& overrides)
+{
+    std::vector<std::string> entries;
+    for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+        const std::string_view text(*entry);
+        const auto name = text.substr(0, text.find('='));
+        if (overrides.find(std::string(name)) == overrides.end()) entries.emplace_back(text);
+    }
+    for (const auto& [name, value] : overrides)
+        entries.push_back(name + "=" + value);
+    return entries;
+}
+
+struct SignalWatch::Mask {
+    sigset_t set;
+};
+
+SignalWatch::SignalWatch() : m_previous(std::make_unique<Mask>())
+{
+    sigset_t watched;
+    sigemptyset(&watched);
+    sigaddset(&watched, SIGINT);
+    sigaddset(&watched, SIGTERM);
+    if (const int rc = ::pthread_sigmask(SIG_BLOCK, &watched, &m_previous->set); rc != 0)
+        throw Error(Exit::software, "cannot block SIGINT and SIGTERM: {}", std::strerror(rc));
+    m_fd = ::signalfd(-1, &watched, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (m_fd < 0) {
+        const int error = errno;
+        ::pthread_sigmask(SIG_SETMASK, &m_previous->set, nullptr);
+        throw Error(Exit::software, "cannot watch SIGINT and SIGTERM: {}", std::strerror(error));
+    }
+}
+
+SignalWatch::~SignalWatch()
+{
+    close_fd(m_fd);
+    ::pthread_sigmask(SIG_SETMASK, &m_previous->set, nullptr);
+}
+
+std::optional<int> SignalWatch::take()
+{
+    signalfd_siginfo info{};
+    const auto n = ::read(m_fd, &info, sizeof info);
+    if (n != static_cast<ssize_t>(sizeof info)) return std::nullopt;
+    return static_cast<int>(info.ssi_signo);
+}
+
+struct ProcessSet::Child {
+    std::size_t id = 0;
+    pid_t pid = -1;
+    int pidfd = -1;
+    int in = -1;
+    int out = -1;
+    int err = -1;
+    std::string input;
+    std::size_t written = 0;
+    bool exited = false;  // its pidfd said so
+    SteadyTime started;
+    std::optional<SteadyTime> terminate_at;  // the timeout
+    std::optional<SteadyTime> kill_at;       // the end of the grace period
+    FinishedChild result;
+
+    ~Child()
+    {
+        close_fd(pidfd);
+        close_fd(in);
+        close_fd(out);
+        close_fd(err);
+    }
+
+    // Reads what one descriptor has; closes it at end of file or on an error.
+    void read_from(int& fd, std::string& into, bool until_empty)
+    {
+        char buffer[chunk_bytes];
+        while (fd >= 0) {
+            const auto n = ::read(fd, buffer, sizeof buffer);
+            if (n > 0) {
+                into.append(buffer, static_cast<std::size_t>(n));
+                if (!until_empty) return;
+                continue;
+            }
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+            close_fd(fd);
+        }
+    }
+
+    void feed_input()
+    {
+        const auto left = input.size() - written;
+        const auto n = ::write(in, input.data() + written, std::min(left, chunk_bytes));
+        if (n > 0) written += static_cast<std::size_t>(n);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+        if (n < 0) result.input_complete = false;  // EPIPE: it stopped reading
+        if (n < 0 || written == input.size()) {
+            close_fd(in);
+            input.clear();
+            input.shrink_to_fit();
+        }
+    }
+
+    void signal_group(int signal) const noexcept
+    {
+        if (pid > 0) ::kill(-pid, signal);
+    }
+};
+
+ProcessSet::ProcessSet(std::chrono::milliseconds kill_grace) : m_kill_grace(kill_grace)
+{
+    std::signal(SIGPIPE, SIG_IGN);
+}
+
+ProcessSet::~ProcessSet()
+{
+    for (const auto& group : m_lingering)
+        ::kill(-group.group, SIGKILL);
+    for (const auto& child : m_children) {
+        child->signal_group(SIGKILL);
+        int status = 0;
+        while (::waitpid(child->pid, &status, 0) < 0 && errno == EINTR) {
+        }
+    }
+}
+
+std::size_t ProcessSet::running() const
+{
+    return static_cast<std::size_t>(std::count_if(
+        m_children.begin(), m_children.end(), [](const auto& child) { return child->pid > 0; }));
+}
+
+SpawnResult ProcessSet::start(const Command& command)
+{
+    SpawnResult result;
+    if (command.argv.empty() || command.argv.front().empty()) {
+        result.error = ENOENT;
+        result.message = "empty command";
+        return result;
+    }
+    const auto& program = command.argv.front();
+    if (command.cwd) {
+        std::error_code ec;
+        if (!std::filesystem::is_directory(*command.cwd, ec)) {
+            result.error = ec ? ec.value() : ENOTDIR;
+            result.message = fmt::format("cannot run {} in {}: {}", program, command.cwd->string(),
+                                         std::strerror(result.error));
+            return result;
+        }
+    }
+
+    Pipe report;
+    Pipe out;
+    Pipe err;
+    std::optional<Pipe> in;
+    SpawnSetup setup;
+    setup.isolate_signals();
+    if (command.input) {
+        in.emplace();
+        setup.dup_to(in->read, STDIN_FILENO);
+    } else {
+        setup.null_stdin();
+    }
+    setup.dup_to(out.write, STDOUT_FILENO);
+    setup.dup_to(err.write, STDERR_FILENO);
+    if (command.cwd) setup.change_dir(*command.cwd);
+
+    std::vector<char*> argv;
+    for (const auto& arg : command.argv)
+        argv.push_back(const_cast<char*>(arg.c_str()));
+    argv.push_back(nullptr);
+    std::vector<char*> envp;
+    if (command.environment) {
+        for (const auto& entry : *command.environment)
+            envp.push_back(const_cast<char*>(entry.c_str()));
+        envp.push_back(nullptr);
+    }
+
+    pid_t pid = -1;
+    const auto before = SteadyClock::now();
+    const int rc = ::posix_spawnp(&pid, argv.front(), setup.actions(), setup.attr(), argv.data(),
+                                  command.environment ? envp.data() : environ);
+    close_fd(report.write);
+    if (rc == 0) wait_for_exec(report.read);
+    const auto after = SteadyClock::now();
+
+    if (rc != 0) {
+        result.error = rc;
+        result.message = fmt::format("cannot run {}: {}", program, std::strerror(rc));
+        return result;
+    }
+
+    auto child = std::make_unique<Child>();
+    child->id = m_next_id++;
+    child->pid = pid;
+    child->started = before;
+    child->pidfd = open_pidfd(pid);
+    child->out = out.release_read();
+    child->err = err.release_read();
+    set_nonblocking(child->out);
+    set_nonblocking(child->err);
+    if (in) {
+        child->in = in->release_write();
+        set_nonblocking(child->in);
+        child->input = *command.input;
+        if (child->input.empty()) close_fd(child->in);
+    }
+    if (command.timeout) child->terminate_at = before + *command.timeout;
+    child->result.id = child->id;
+    child->result.pid = pid;
+
+    result.id = child->id;
+    result.pid = pid;
+    result.latency_us = micros(after - before);
+    m_children.push_back(std::move(child));
+    return result;
+}
+
+void ProcessSet::cancel_all(int signal)
+{
+    const auto now = SteadyClock::now();
+    for (const auto& child : m_children) {
+        child->signal_group(signal);
+        child->result.ending = Ending::cancelled;
+        child->terminate_at.reset();
+        if (!child->kill_at) child->kill_at = now + m_kill_grace;
+    }
+}
+
+WaitResult ProcessSet::wait(std::optional<std::chrono::milliseconds> max_wait, SignalWatch* signals)
+{
+    WaitResult result;
+    auto& lingering = m_lingering;
+    const auto deadline =
+        max_wait ? std::optional<SteadyTime>(SteadyClock::now() + *max_wait) : std::nullopt;
+
+    const auto reap = [&](std::unique_ptr<Child>& child) {
+        int status = 0;
+        rusage usage{};
+        const pid_t done = ::wait4(child->pid, &status, WNOHANG, &usage);
+        if (done != child->pid) return false;
+        auto& finished = child->result;
+        finished.run_time_us = micros(SteadyClock::now() - child->started);
+        finished.cpu_time_us = timeval_us(usage.ru_utime) + timeval_us(usage.ru_stime);
+        finished.max_rss_kb = usage.ru_maxrss;
+        if (WIFEXITED(status)) finished.exit_code = WEXITSTATUS(status);
+        if (WIFSIGNALED(status)) {
+            finished.signal = WTERMSIG(status);
+            if (finished.ending == Ending::exited) finished.ending = Ending::signaled;
+        }
+        // What it wrote before it ended is in the pipes; a grandchild that keeps them open
+        // does not hold the batch.
+        child->read_from(child->out, finished.out, true);
+        child->read_from(child->err, finished.err, true);
+        if (child->in >= 0 && child->written < child->input.size()) finished.input_complete = false;
+        if (child->kill_at) lingering.push_back({child->pid, *child->kill_at});
+        child->pid = -1;
+        result.finished.push_back(std::move(finished));
+        return true;
+    };
+
+    for (;;) {
+        const auto now = SteadyClock::now();
+        std::optional<SteadyTime> next_timer = deadline;
+        const auto consider = [&](SteadyTime when) {
+            if (!next_timer || when < *next_timer) next_timer = when;
+        };
+        for (const auto& child : m_children) {
+            if (child->terminate_at && now >= *child->terminate_at) {
+                child->signal_group(SIGTERM);
+                child->result.ending = Ending::timed_out;
+                child->terminate_at.reset();
+                child->kill_at = now + m_kill_grace;
+            }
+            if (child->kill_at && now >= *child->kill_at) {
+                child->signal_group(SIGKILL);
+                child->kill_at.reset();
+            }
+            if (child->terminate_at) consider(*child->terminate_at);
+            if (child->kill_at) consider(*child->kill_at);
+            if (child->pidfd < 0) consider(now + reap_interval);
+        }
+        std::erase_if(lingering, [&](const Lingering& group) {
+            if (now < group.kill_at) return false;
+            ::kill(-group.group, SIGKILL);
+            return true;
+        });
+        for (const auto& group : lingering)
+            consider(group.kill_at);
+
+        if (!result.finished.empty() || result.signal) break;
+        if (deadline && now >= *deadline) break;
+
+        std::vector<pollfd> fds;
+        // For each poll entry, the child and what it is: 0 stdout, 1 stderr, 2 stdin, 3 pidfd.
+        std::vector<std::pair<Child*, int>> owners;
+        const auto watch = [&](Child* child, int fd, short events, int what) {
+            if (fd < 0) return;
+            fds.push_back({fd, events, 0});
+            owners.emplace_back(child, what);
+        };
+        if (signals) watch(nullptr, signals->fd(), POLLIN, 4);
+        for (const auto& child : m_children) {
+            watch(child.get(), child->out, POLLIN, 0);
+            watch(child.get(), child->err, POLLIN, 1);
+            watch(child.get(), child->in, POLLOUT, 2);
+            watch(child.get(), child->pidfd, POLLIN, 3);
+        }
+        int timeout_ms = -1;
+        if (next_timer) {
+            const auto left =
+                std::chrono::ceil<std::chrono::milliseconds>(*next_timer - now).count();
+            timeout_ms = static_cast<int>(std::clamp<std::int64_t>(left, 0, 60'000));
+        }
+        if (fds.empty() && timeout_ms < 0) break;  // nothing to wait for
+        const int ready = ::poll(fds.data(), fds.size(), timeout_ms);
+        if (ready < 0 && errno != EINTR)
+            throw Error(Exit::software, "poll failed: {}", std::strerror(errno));
+
+        for (std::size_t i = 0; ready > 0 && i < fds.size(); ++i) {
+            if (fds[i].revents == 0) continue;
+            auto* child = owners[i].first;
+            switch (owners[i].second) {
+            case 0: child->read_from(child->out, child->result.out, false); break;
+            case 1: child->read_from(child->err, child->result.err, false); break;
+            case 2: child->feed_input(); break;
+            case 4: result.signal = signals->take(); break;
+            default: child->exited = true; break;
+            }
+        }
+        for (auto& child : m_children)
+            if (child->exited || child->pidfd < 0) reap(child);
+        std::erase_if(m_children, [](const auto& child) { return child->pid <= 0; });
+    }
+    return result;
+}
+
+}  // namespace common

@@ -1,0 +1,839 @@
+#define BOOST_TEST_MODULE test_cli_spawn_agents
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "common/process.hpp"
+#include "common/schema.hpp"
+#include "common/sqlite.hpp"
+#include "fixture.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <sys/stat.h>
+#include <thread>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+using common::Database;
+using common::OpenMode;
+using nlohmann::json;
+using test_support::file_bytes;
+using test_support::ProcessResult;
+using namespace std::chrono_literals;
+
+using Rows = std::vector<std::vector<common::Value>>;
+
+// An agent entry of a batch: a shell command line, run with sh -c.
+json shell_agent(const std::string& name, const std::string& script)
+{
+    return {{"name", name}, {"command", {"sh", "-c", script}}};
+}
+
+json make_batch(const std::vector<json>& agents, const std::string& spec = "SPEC-KIT-933")
+{
+    return {{"spec_id", spec}, {"stage", "validate"}, {"agents", agents}};
+}
+
+// A temporary folder per test with its own database, evidence root and environment, so that
+// a developer's configuration and state never take part.
+struct Sandbox {
+    test_support::TempDir dir;
+    fs::path db = dir / "hygiene.db";
+    fs::path evidence = dir / "evidence";
+
+    Sandbox() { fs::create_directory(dir / "config"); }
+
+    std::map<std::string, std::string> environment() const
+    {
+        return {{"XDG_CONFIG_HOME", (dir / "config").string()},
+                {"XDG_STATE_HOME", (dir / "state").string()},
+                {"SPEC_HYGIENE_DB", ""},
+                {"SPEC_HYGIENE_EVIDENCE", ""}};
+    }
+
+    std::vector<std::string> argv(const std::vector<std::string>& args) const
+    {
+        std::vector<std::string> argv{SPAWN_AGENTS_BIN, "--db", db.string(), "--evidence",
+                                      evidence.string()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return argv;
+    }
+
+    ProcessResult spawn(const std::string& input, const std::vector<std::string>& args = {}) const
+    {
+        return test_support::run_process(argv(args), input, environment());
+    }
+
+    ProcessResult spawn(const json& batch, const std::vector<std::string>& args = {}) const
+    {
+        return spawn(batch.dump(), args);
+    }
+
+    // Starts spawn-agents in `children` without waiting for it.
+    pid_t start(common::ProcessSet& children, const json& batch,
+                const std::vector<std::string>& args = {}) const
+    {
+        const auto started = children.start({.argv = argv(args),
+                                             .environment = common::environment_with(environment()),
+                                             .input = batch.dump()});
+        BOOST_TEST_REQUIRE(started.ok(), started.message);
+        return started.pid;
+    }
+
+    Rows rows(const std::string& sql) const
+    {
+        const auto database = Database::open(db, {.mode = OpenMode::read_only});
+        return database.query_rows(sql);
+    }
+
+    std::int64_t count(const std::string& sql) const
+    {
+        const auto result = rows(sql);
+        return std::get<std::int64_t>(result.at(0).at(0));
+    }
+
+    // Every file under the evidence root, relative to it.
+    std::vector<fs::path> evidence_files() const
+    {
+        std::vector<fs::path> files;
+        if (!fs::exists(evidence)) return files;
+        for (const auto& entry : fs::recursive_directory_iterator(evidence))
+            if (entry.is_regular_file()) files.push_back(fs::relative(entry.path(), evidence));
+        return files;
+    }
+};
+
+std::vector<json> events_of(const ProcessResult& result)
+{
+    std::vector<json> events;
+    std::istringstream lines(result.out);
+    for (std::string line; std::getline(lines, line);) {
+        BOOST_TEST_REQUIRE(json::accept(line), "not JSON: " << line);
+        events.push_back(json::parse(line));
+    }
+    return events;
+}
+
+std::vector<json> events_named(const std::vector<json>& events, const std::string& name)
+{
+    std::vector<json> found;
+    for (const auto& event : events)
+        if (event.at("event") == name) found.push_back(event);
+    return found;
+}
+
+std::string text(const common::Value& value)
+{
+    return std::holds_alternative<std::string>(value) ? std::get<std::string>(value) : "<null>";
+}
+
+// Processes started without waiting for them, whose input and output keep being pumped while
+// a test waits for something.
+struct Background {
+    common::ProcessSet children;
+    std::map<pid_t, common::FinishedChild> finished;
+
+    void pump(std::chrono::milliseconds for_at_most)
+    {
+        for (auto& child : children.wait(for_at_most).finished)
+            finished[child.pid] = std::move(child);
+    }
+
+    // Runs every child to its end; returns the exit codes by pid.
+    std::map<pid_t, int> finish_all()
+    {
+        while (children.running() > 0)
+            pump(100ms);
+        std::map<pid_t, int> codes;
+        for (const auto& [pid, child] : finished)
+            codes[pid] = child.exit_code.value_or(128 + child.signal.value_or(0));
+        return codes;
+    }
+};
+
+// Waits (up to ~20 s) until `ready` holds, pumping `background` meanwhile; returns whether it
+// did.
+template <typename Ready> bool eventually(Ready ready, Background* background = nullptr)
+{
+    for (int i = 0; i < 2000; ++i) {
+        if (ready()) return true;
+        if (background)
+            background->pump(10ms);
+        else
+            std::this_thread::sleep_for(10ms);
+    }
+    return false;
+}
+
+// True while `pid` names a process that has not ended (a zombie has ended).
+bool alive(pid_t pid)
+{
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) return false;
+    const auto close = line.rfind(')');
+    return close != std::string::npos && line.size() > close + 2 && line[close + 2] != 'Z';
+}
+
+std::int64_t wall_us_of(const ProcessResult& result)
+{
+    const auto batch = events_named(events_of(result), "batch");
+    BOOST_TEST_REQUIRE(batch.size() == 1u);
+    return batch.front().at("batch_wall_us").get<std::int64_t>();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_successful_batch_prints_spawned_exited_and_batch_events_and_exits_0)
+{
+    Sandbox sandbox;
+    const auto result =
+        sandbox.spawn(make_batch({shell_agent("gemini", "echo '{\"ok\":true}'"),
+                                  shell_agent("claude", "echo plain text answer")}));
+
+    BOOST_TEST(result.exit_code == 0, result.err);
+    const auto events = events_of(result);
+    BOOST_TEST_REQUIRE(events.size() == 5u);
+    BOOST_TEST(events_named(events, "spawned").size() == 2u);
+    BOOST_TEST(events_named(events, "exited").size() == 2u);
+    const auto& batch = events.back();
+    BOOST_TEST(batch.at("event") == "batch");
+    BOOST_TEST(batch.at("tool") == "spawn-agents");
+    BOOST_TEST(batch.at("schema_version") == 1);
+    BOOST_TEST(batch.at("mode") == "parallel");
+    BOOST_TEST(batch.at("agents") == 2);
+    BOOST_TEST(batch.at("successes") == 2);
+    BOOST_TEST(batch.at("failures").at("exit") == 0);
+    for (const auto& spawned : events_named(events, "spawned")) {
+        BOOST_TEST(spawned.at("batch_id") == batch.at("batch_id"));
+        BOOST_TEST(spawned.at("outcome") == "running");
+        BOOST_TEST(spawned.at("spawn_latency_us").get<std::int64_t>() > 0);
+        BOOST_TEST(spawned.at("pid").get<std::int64_t>() > 0);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(the_batch_is_recorded_with_every_agent_and_spawn_metric)
+{
+    Sandbox sandbox;
+    auto batch = make_batch(
+        {shell_agent("gemini", "echo '{\"ok\":true}'"), shell_agent("claude", "echo answer")});
+    batch["phase_type"] = "quality_gate";
+    batch["run_id"] = "run-7";
+    const auto result = sandbox.spawn(batch);
+    BOOST_TEST_REQUIRE(result.exit_code == 0, result.err);
+
+    const auto batches = sandbox.rows("SELECT spec_id, stage, mode, agent_count, successes, "
+                                      "phase_type, run_id, finished_at IS NOT NULL "
+                                      "FROM spawn_batches");
+    BOOST_TEST_REQUIRE(batches.size() == 1u);
+    BOOST_TEST(text(batches[0][0]) == "SPEC-KIT-933");
+    BOOST_TEST(text(batches[0][2]) == "parallel");
+    BOOST_TEST(std::get<std::int64_t>(batches[0][3]) == 2);
+    BOOST_TEST(std::get<std::int64_t>(batches[0][4]) == 2);
+    BOOST_TEST(text(batches[0][5]) == "quality_gate");
+    BOOST_TEST(text(batches[0][6]) == "run-7");
+    BOOST_TEST(std::get<std::int64_t>(batches[0][7]) == 1);
+
+    const auto agents = sandbox.rows(
+        "SELECT agent_name, outcome, exit_code, phase_type, response_text, evidence_path, "
+        "spawn_latency_us > 0, cpu_time_us IS NOT NULL, max_rss_kb > 0, completed_at IS NOT NULL "
+        "FROM agent_executions ORDER BY agent_name");
+    BOOST_TEST_REQUIRE(agents.size() == 2u);
+    BOOST_TEST(text(agents[0][0]) == "claude");
+    BOOST_TEST(text(agents[0][1]) == "success");
+    BOOST_TEST(std::get<std::int64_t>(agents[0][2]) == 0);
+    BOOST_TEST(text(agents[0][3]) == "quality_gate");
+    BOOST_TEST(text(agents[0][4]) == "answer\n");
+    BOOST_TEST(text(agents[0][5]).ends_with(".txt"));
+    BOOST_TEST(text(agents[1][5]).ends_with(".json"));
+    for (const auto& row : agents)
+        for (std::size_t column = 6; column < 10; ++column)
+            BOOST_TEST(std::get<std::int64_t>(row[column]) == 1);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM spawn_metrics WHERE success = 1 AND agent_id "
+                             "IN (SELECT agent_id FROM agent_executions)") == 2);
+}
+
+BOOST_AUTO_TEST_CASE(evidence_and_telemetry_are_written_private_under_the_spec)
+{
+    Sandbox sandbox;
+    const auto result = sandbox.spawn(make_batch(
+        {shell_agent("gemini", "echo '{\"ok\":true}'; echo warning >&2")}, "SPEC-OPS-004"));
+    BOOST_TEST_REQUIRE(result.exit_code == 0, result.err);
+
+    const auto files = sandbox.evidence_files();
+    std::vector<std::string> kinds;
+    for (const auto& file : files) {
+        const auto name = file.filename().string();
+        if (file.parent_path() == "consensus/SPEC-OPS-004" && name.ends_with(".json"))
+            kinds.push_back("output");
+        else if (file.parent_path() == "consensus/SPEC-OPS-004" && name.ends_with("_stderr.txt"))
+            kinds.push_back("stderr");
+        else if (file.parent_path() == "commands/SPEC-OPS-004" &&
+                 name.find("_validate_telemetry_") != std::string::npos)
+            kinds.push_back("telemetry");
+        else if (file == ".locks/SPEC-OPS-004.lock")
+            kinds.push_back("lock");
+        else
+            kinds.push_back("unexpected " + file.string());
+        struct stat info {};
+        BOOST_TEST_REQUIRE(::stat((sandbox.evidence / file).c_str(), &info) == 0);
+        BOOST_TEST((info.st_mode & 0777) == 0600u, file << " is not 0600");
+    }
+    std::sort(kinds.begin(), kinds.end());
+    BOOST_TEST(kinds == (std::vector<std::string>{"lock", "output", "stderr", "telemetry"}),
+               boost::test_tools::per_element());
+    for (const auto* folder : {"", "consensus", "consensus/SPEC-OPS-004", "commands",
+                               "commands/SPEC-OPS-004", ".locks"}) {
+        struct stat info {};
+        BOOST_TEST_REQUIRE(::stat((sandbox.evidence / folder).c_str(), &info) == 0);
+        BOOST_TEST((info.st_mode & 0777) == 0700u, folder << " is not 0700");
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_parallel_batch_takes_less_than_half_the_sequential_time)
+{
+    Sandbox sandbox;
+    std::vector<json> agents;
+    for (int i = 0; i < 4; ++i)
+        agents.push_back(shell_agent(fmt::format("agent{}", i), "sleep 0.2"));
+
+    const auto sequential = sandbox.spawn(make_batch(agents), {"--sequential"});
+    const auto parallel = sandbox.spawn(make_batch(agents));
+
+    BOOST_TEST_REQUIRE(sequential.exit_code == 0, sequential.err);
+    BOOST_TEST_REQUIRE(parallel.exit_code == 0, parallel.err);
+    BOOST_TEST(2 * wall_us_of(parallel) < wall_us_of(sequential));
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM spawn_batches WHERE mode = 'sequential'") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(jobs_caps_how_many_agents_run_at_once)
+{
+    Sandbox sandbox;
+    // Each agent notes how many marker files exist while it runs.
+    const auto marks = sandbox.dir / "marks";
+    fs::create_directory(marks);
+    const auto script =
+        fmt::format("touch {0}/$$; sleep 0.2; ls {0} | wc -l; rm {0}/$$", marks.string());
+    std::vector<json> agents;
+    for (int i = 0; i < 4; ++i)
+        agents.push_back(shell_agent(fmt::format("agent{}", i), script));
+
+    const auto result = sandbox.spawn(make_batch(agents), {"--jobs", "2"});
+
+    BOOST_TEST_REQUIRE(result.exit_code == 0, result.err);
+    for (const auto& row : sandbox.rows("SELECT response_text FROM agent_executions"))
+        BOOST_TEST(std::stoi(text(row[0])) <= 2);
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_command_is_spawn_failed_while_the_others_succeed)
+{
+    Sandbox sandbox;
+    const auto result = sandbox.spawn(
+        make_batch({shell_agent("good", "echo fine"),
+                    json{{"name", "missing"}, {"command", {"/nonexistent/agent-cli", "-p"}}},
+                    shell_agent("also-good", "echo fine")}));
+
+    BOOST_TEST(result.exit_code == 1, result.err);
+    const auto events = events_of(result);
+    BOOST_TEST(events_named(events, "exited").size() == 2u);  // none for the failed spawn
+    for (const auto& spawned : events_named(events, "spawned")) {
+        if (spawned.at("agent") != "missing") continue;
+        BOOST_TEST(spawned.at("outcome") == "spawn_failed");
+        BOOST_TEST(spawned.at("spawn_latency_us").is_null());
+        BOOST_TEST(spawned.at("error").get<std::string>().find("/nonexistent/agent-cli") !=
+                   std::string::npos);
+    }
+    BOOST_TEST(events.back().at("failures").at("spawn_failed") == 1);
+    BOOST_TEST(events.back().at("successes") == 2);
+    const auto failed =
+        sandbox.rows("SELECT outcome, spawn_latency_us IS NULL, pid IS NULL FROM agent_executions "
+                     "WHERE agent_name = 'missing'");
+    BOOST_TEST_REQUIRE(failed.size() == 1u);
+    BOOST_TEST(text(failed[0][0]) == "spawn_failed");
+    BOOST_TEST(std::get<std::int64_t>(failed[0][1]) == 1);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM spawn_metrics WHERE success = 0") == 1);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM agent_executions WHERE outcome = 'success'") ==
+               2);
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_working_folder_is_spawn_failed)
+{
+    Sandbox sandbox;
+    auto agent = shell_agent("lost", "true");
+    agent["cwd"] = (sandbox.dir / "no-such-folder").string();
+    const auto result = sandbox.spawn(make_batch({agent}));
+
+    BOOST_TEST(result.exit_code == 1);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM agent_executions "
+                             "WHERE outcome = 'spawn_failed'") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(exit_code_3_is_recorded_as_exit)
+{
+    Sandbox sandbox;
+    const auto result = sandbox.spawn(make_batch({shell_agent("failing", "exit 3")}));
+
+    BOOST_TEST(result.exit_code == 1);
+    const auto rows = sandbox.rows("SELECT outcome, exit_code FROM agent_executions");
+    BOOST_TEST_REQUIRE(rows.size() == 1u);
+    BOOST_TEST(text(rows[0][0]) == "exit");
+    BOOST_TEST(std::get<std::int64_t>(rows[0][1]) == 3);
+    const auto exited = events_named(events_of(result), "exited");
+    BOOST_TEST_REQUIRE(exited.size() == 1u);
+    BOOST_TEST(exited[0].at("outcome") == "exit");
+    BOOST_TEST(exited[0].at("exit_code") == 3);
+}
+
+BOOST_AUTO_TEST_CASE(a_signal_ending_an_agent_is_recorded_as_signal)
+{
+    Sandbox sandbox;
+    const auto result = sandbox.spawn(make_batch({shell_agent("killed", "kill -KILL $$")}));
+
+    BOOST_TEST(result.exit_code == 1);
+    const auto rows = sandbox.rows("SELECT outcome, signal, exit_code FROM agent_executions");
+    BOOST_TEST_REQUIRE(rows.size() == 1u);
+    BOOST_TEST(text(rows[0][0]) == "signal");
+    BOOST_TEST(std::get<std::int64_t>(rows[0][1]) == SIGKILL);
+    BOOST_TEST(std::holds_alternative<std::nullptr_t>(rows[0][2]));
+}
+
+BOOST_AUTO_TEST_CASE(a_timeout_kills_the_agent_and_its_grandchild)
+{
+    Sandbox sandbox;
+    const auto pid_file = sandbox.dir / "grandchild.pid";
+    auto agent =
+        shell_agent("stuck", fmt::format("sleep 60 & echo $! > {}; wait", pid_file.string()));
+    agent["timeout_s"] = 0.3;
+    const auto result = sandbox.spawn(make_batch({agent}), {"--kill-grace", "1"});
+
+    BOOST_TEST(result.exit_code == 1);
+    const auto rows = sandbox.rows("SELECT outcome, signal FROM agent_executions");
+    BOOST_TEST_REQUIRE(rows.size() == 1u);
+    BOOST_TEST(text(rows[0][0]) == "timeout");
+    BOOST_TEST(std::get<std::int64_t>(rows[0][1]) == SIGTERM);
+    const pid_t grandchild = std::stoi(file_bytes(pid_file));
+    BOOST_TEST(eventually([&] { return !alive(grandchild); }));
+}
+
+BOOST_AUTO_TEST_CASE(ten_mb_on_each_stream_complete_with_response_capped_and_evidence_whole)
+{
+    Sandbox sandbox;
+    const auto result = sandbox.spawn(
+        make_batch({shell_agent("loud", "head -c 10485760 /dev/zero | tr '\\0' a; "
+                                        "head -c 10485760 /dev/zero | tr '\\0' b >&2")}),
+        {"--max-response", "1000"});
+
+    BOOST_TEST_REQUIRE(result.exit_code == 0, result.err);
+    const auto rows = sandbox.rows("SELECT length(response_text), evidence_path "
+                                   "FROM agent_executions");
+    BOOST_TEST_REQUIRE(rows.size() == 1u);
+    BOOST_TEST(std::get<std::int64_t>(rows[0][0]) == 1000);
+    const auto output = sandbox.evidence / text(rows[0][1]);
+    BOOST_TEST(fs::file_size(output) == 10485760u);
+    auto errors = output;
+    errors.replace_filename(output.stem().string() + "_stderr.txt");
+    BOOST_TEST(fs::file_size(errors) == 10485760u);
+    BOOST_TEST(file_bytes(output).find_first_not_of('a') == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_five_mb_prompt_to_an_agent_that_never_reads_it_completes)
+{
+    Sandbox sandbox;
+    auto ignores = shell_agent("ignores", "echo done");
+    ignores["prompt"] = std::string(5 << 20, 'p');
+    auto reads = shell_agent("reads", "wc -c");
+    reads["prompt"] = std::string(5 << 20, 'p');
+    const auto result = sandbox.spawn(make_batch({ignores, reads}));
+
+    BOOST_TEST(result.exit_code == 0, result.err);
+    const auto rows =
+        sandbox.rows("SELECT response_text FROM agent_executions WHERE agent_name = 'reads'");
+    BOOST_TEST_REQUIRE(rows.size() == 1u);
+    BOOST_TEST(std::stol(text(rows[0][0])) == 5 << 20);
+}
+
+BOOST_AUTO_TEST_CASE(an_agent_without_a_prompt_reads_an_empty_stdin)
+{
+    Sandbox sandbox;
+    const auto result = sandbox.spawn(make_batch({shell_agent("reader", "wc -c")}));
+
+    BOOST_TEST_REQUIRE(result.exit_code == 0, result.err);
+    BOOST_TEST(std::stoi(text(sandbox.rows("SELECT response_text FROM agent_executions")[0][0])) ==
+               0);
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_mid_batch_leaves_no_child_alive_and_rows_cancelled)
+{
+    Sandbox sandbox;
+    const auto pids = sandbox.dir / "pids";
+    fs::create_directory(pids);
+    std::vector<json> agents;
+    for (int i = 0; i < 3; ++i)
+        agents.push_back(shell_agent(
+            fmt::format("agent{}", i),
+            fmt::format("sleep 60 & echo $! > {0}/{1}.grandchild; echo $$ > {0}/{1}.pid; wait",
+                        pids.string(), i)));
+    Background background;
+    const pid_t tool =
+        sandbox.start(background.children, make_batch(agents), {"--kill-grace", "1"});
+    BOOST_TEST_REQUIRE(eventually(
+        [&] {
+            return fs::exists(pids / "0.grandchild") && fs::exists(pids / "1.grandchild") &&
+                   fs::exists(pids / "2.grandchild") && fs::exists(pids / "2.pid");
+        },
+        &background));
+
+    ::kill(tool, SIGTERM);
+    const auto codes = background.finish_all();
+
+    BOOST_TEST(codes.at(tool) == 1, background.finished[tool].err);
+    for (const auto& entry : fs::directory_iterator(pids)) {
+        const pid_t pid = std::stoi(file_bytes(entry.path()));
+        BOOST_TEST(eventually([&] { return !alive(pid); }), entry.path() << " still alive");
+    }
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM agent_executions WHERE outcome = 'cancelled' "
+                             "AND completed_at IS NOT NULL") == 3);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM spawn_batches WHERE finished_at IS NOT NULL") ==
+               1);
+    const auto events = events_of({0, background.finished[tool].out, {}});
+    BOOST_TEST(events.back().at("failures").at("cancelled") == 3);
+}
+
+BOOST_AUTO_TEST_CASE(sigint_before_later_agents_start_records_them_cancelled)
+{
+    Sandbox sandbox;
+    const auto ready = sandbox.dir / "first.ready";
+    const std::vector<json> agents{
+        shell_agent("first", fmt::format("touch {}; sleep 60", ready.string())),
+        shell_agent("second", "echo never")};
+    Background background;
+    const pid_t tool = sandbox.start(background.children, make_batch(agents), {"--sequential"});
+    BOOST_TEST_REQUIRE(eventually([&] { return fs::exists(ready); }, &background));
+
+    ::kill(tool, SIGINT);
+    const auto codes = background.finish_all();
+
+    BOOST_TEST(codes.at(tool) == 1);
+    const auto rows = sandbox.rows("SELECT agent_name, outcome, pid IS NULL FROM "
+                                   "agent_executions ORDER BY agent_name");
+    BOOST_TEST_REQUIRE(rows.size() == 2u);
+    BOOST_TEST(text(rows[0][1]) == "cancelled");
+    BOOST_TEST(std::get<std::int64_t>(rows[0][2]) == 0);  // first: started, then cancelled
+    BOOST_TEST(text(rows[1][1]) == "cancelled");
+    BOOST_TEST(std::get<std::int64_t>(rows[1][2]) == 1);  // second: never started
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM spawn_metrics") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(kill_9_mid_batch_then_the_next_tool_marks_the_rows_lost)
+{
+    Sandbox sandbox;
+    const auto pid_file = sandbox.dir / "agent.pid";
+    Background background;
+    const pid_t tool =
+        sandbox.start(background.children,
+                      make_batch({shell_agent("orphan", fmt::format("echo $$ > {}; exec sleep 60",
+                                                                    pid_file.string()))}));
+    BOOST_TEST_REQUIRE(eventually(
+        [&] {
+            return fs::exists(pid_file) && fs::file_size(pid_file) > 0 && fs::exists(sandbox.db) &&
+                   sandbox.count("SELECT count(*) FROM sqlite_master WHERE name = "
+                                 "'spawn_batches'") == 1 &&
+                   sandbox.count("SELECT count(*) FROM agent_executions WHERE outcome = "
+                                 "'running'") == 1;
+        },
+        &background));
+    ::kill(tool, SIGKILL);
+    background.finish_all();
+    // Its agent lives on in a group of its own; the test cleans it up.
+    const pid_t orphan = std::stoi(file_bytes(pid_file));
+    ::kill(-orphan, SIGKILL);
+
+    const auto next = sandbox.spawn(make_batch({shell_agent("next", "true")}));
+
+    BOOST_TEST(next.exit_code == 0, next.err);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM agent_executions WHERE agent_name = 'orphan' "
+                             "AND outcome = 'lost'") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(twenty_spawn_agents_at_once_on_one_database_all_record_fully)
+{
+    Sandbox sandbox;
+    Background background;
+    std::vector<pid_t> tools;
+    for (int i = 0; i < 20; ++i)
+        tools.push_back(sandbox.start(
+            background.children, make_batch({shell_agent("a", "echo a"), shell_agent("b", "echo b"),
+                                             shell_agent("c", "exit 0")})));
+
+    const auto codes = background.finish_all();
+
+    for (const auto tool : tools) {
+        BOOST_TEST(codes.at(tool) == 0, background.finished[tool].err);
+        BOOST_TEST(background.finished[tool].err.find("busy") == std::string::npos,
+                   background.finished[tool].err);
+    }
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM spawn_batches WHERE finished_at IS NOT NULL "
+                             "AND successes = 3") == 20);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM agent_executions WHERE outcome = 'success'") ==
+               60);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM spawn_metrics") == 60);
+}
+
+BOOST_AUTO_TEST_CASE(a_writer_holding_the_database_does_not_stop_the_draining_of_output)
+{
+    Sandbox sandbox;
+    const auto go = sandbox.dir / "go";
+    std::vector<json> agents;
+    for (int i = 0; i < 3; ++i)
+        agents.push_back(
+            shell_agent(fmt::format("agent{}", i),
+                        fmt::format("touch {0}/ready{1}; while [ ! -e {2} ]; do sleep 0.05; done; "
+                                    "head -c 4194304 /dev/zero | tr '\\0' a; touch {0}/done{1}",
+                                    sandbox.dir.path().string(), i, go.string())));
+    Background background;
+    const pid_t tool = sandbox.start(background.children, make_batch(agents));
+    BOOST_TEST_REQUIRE(eventually(
+        [&] {
+            return fs::exists(sandbox.dir / "ready0") && fs::exists(sandbox.dir / "ready1") &&
+                   fs::exists(sandbox.dir / "ready2");
+        },
+        &background));
+
+    bool drained = false;
+    {
+        auto holder = Database::open(sandbox.db);
+        common::Transaction hold(holder);
+        const auto held_since = std::chrono::steady_clock::now();
+        test_support::write_file(go, "");
+        // 4 MiB each is far more than a pipe holds: the agents finish only if spawn-agents
+        // keeps reading while its database writes wait.
+        drained = eventually(
+            [&] {
+                return fs::exists(sandbox.dir / "done0") && fs::exists(sandbox.dir / "done1") &&
+                       fs::exists(sandbox.dir / "done2");
+            },
+            &background);
+        while (std::chrono::steady_clock::now() < held_since + 8s)
+            background.pump(100ms);
+        hold.rollback();
+    }
+    const auto codes = background.finish_all();
+
+    BOOST_TEST(drained);
+    BOOST_TEST(codes.at(tool) == 0, background.finished[tool].err);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM agent_executions WHERE outcome = 'success' "
+                             "AND length(response_text) = 1048576") == 3);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM spawn_batches WHERE finished_at IS NOT NULL") ==
+               1);
+}
+
+BOOST_AUTO_TEST_CASE(invalid_utf8_output_is_stored_and_emitted_without_a_crash)
+{
+    Sandbox sandbox;
+    const auto result =
+        sandbox.spawn(make_batch({shell_agent("binary", "printf 'ok \\377\\376 end'")}));
+
+    BOOST_TEST_REQUIRE(result.exit_code == 0, result.err);
+    const auto rows = sandbox.rows("SELECT response_text, evidence_path FROM agent_executions");
+    BOOST_TEST_REQUIRE(rows.size() == 1u);
+    BOOST_TEST(text(rows[0][0]) == "ok \xEF\xBF\xBD\xEF\xBF\xBD end");
+    BOOST_TEST(file_bytes(sandbox.evidence / text(rows[0][1])) == "ok \xFF\xFE end");
+}
+
+BOOST_AUTO_TEST_CASE(an_agent_sees_sigpipe_at_its_default_disposition)
+{
+    Sandbox sandbox;
+    const auto result = sandbox.spawn(
+        make_batch({shell_agent("pipe", "awk '/^SigIgn/ {print $2}' /proc/self/status")}));
+
+    BOOST_TEST_REQUIRE(result.exit_code == 0, result.err);
+    const auto ignored = std::stoull(
+        text(sandbox.rows("SELECT response_text FROM agent_executions")[0][0]), nullptr, 16);
+    BOOST_TEST((ignored & (1ull << (SIGPIPE - 1))) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_secret_in_env_appears_in_no_file_row_or_output)
+{
+    Sandbox sandbox;
+    const std::string secret = "sk-test-5ecret-value-0123456789";
+    // The script tests the value's length, so that the secret is in the environment only.
+    auto uses = shell_agent(
+        "uses", fmt::format("test ${{#API_KEY}} -eq {} && echo has-key", secret.size()));
+    uses["env"] = {{"API_KEY", secret}};
+    auto fails = json{{"name", "fails"}, {"command", {"/nonexistent/cli"}}};
+    fails["env"] = {{"API_KEY", secret}};
+    const auto result = sandbox.spawn(make_batch({uses, fails}), {"--verbose"});
+
+    BOOST_TEST(result.exit_code == 1);
+    BOOST_TEST(result.out.find(secret) == std::string::npos);
+    BOOST_TEST(result.err.find(secret) == std::string::npos);
+    BOOST_TEST(text(sandbox.rows("SELECT response_text FROM agent_executions WHERE "
+                                 "agent_name = 'uses'")[0][0]) == "has-key\n");
+    for (const auto& file : sandbox.evidence_files())
+        BOOST_TEST(file_bytes(sandbox.evidence / file).find(secret) == std::string::npos, file);
+    // The database file, its WAL and anything else beside it.
+    for (const auto& entry : fs::directory_iterator(sandbox.dir.path()))
+        if (entry.is_regular_file())
+            BOOST_TEST(file_bytes(entry.path()).find(secret) == std::string::npos, entry.path());
+}
+
+BOOST_AUTO_TEST_CASE(an_upstream_shaped_database_gets_rows_its_own_queries_expect)
+{
+    Sandbox sandbox;
+    fixture::make_upstream_database(sandbox.db, {.bloat_bytes = 0, .specs = 3});
+    const auto before = sandbox.count("SELECT count(*) FROM agent_executions");
+
+    const auto result = sandbox.spawn(make_batch({shell_agent("gemini", "echo '{}'")}));
+
+    BOOST_TEST_REQUIRE(result.exit_code == 0, result.err);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM agent_executions") == before + 1);
+    // The upstream's NOT NULL columns are filled.
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM agent_executions WHERE spec_id = "
+                             "'SPEC-KIT-933' AND stage = 'validate' AND phase_type = "
+                             "'regular_stage' AND agent_name = 'gemini' AND spawned_at IS NOT "
+                             "NULL AND completed_at IS NOT NULL") == 1);
+    BOOST_TEST(sandbox.count("PRAGMA user_version") == 2);
+}
+
+// Bad batches: each is refused with 65 before anything is written.
+struct BadBatch {
+    std::string name;
+    std::string input;
+    std::string message;  // part of the error
+};
+
+std::ostream& operator<<(std::ostream& out, const BadBatch& bad)
+{
+    return out << bad.name;
+}
+
+const std::vector<BadBatch> bad_batches{
+    {"malformed", R"({"spec_id": "SPEC-KIT-1", "stage": )", "malformed JSON"},
+    {"not an object", R"([1, 2])", "expected an object"},
+    {"wrong type", R"({"spec_id": "SPEC-KIT-1", "stage": "plan", "agents": [{"name": "a",
+       "command": "sh -c true"}]})",
+     "agents[0].command"},
+    {"unknown key", R"({"spec_id": "SPEC-KIT-1", "stage": "plan", "agents": [{"name": "a",
+       "command": ["true"], "colour": "red"}]})",
+     "agents[0].colour"},
+    {"duplicate key", R"({"spec_id": "SPEC-KIT-1", "stage": "plan", "stage": "tasks",
+       "agents": [{"name": "a", "command": ["true"]}]})",
+     "stage"},
+    {"empty list", R"({"spec_id": "SPEC-KIT-1", "stage": "plan", "agents": []})", "agents"},
+    {"duplicate agent", R"({"spec_id": "SPEC-KIT-1", "stage": "plan", "agents": [
+       {"name": "a", "command": ["true"]}, {"name": "a", "command": ["true"]}]})",
+     "agents[1].name"},
+    {"missing command", R"({"spec_id": "SPEC-KIT-1", "stage": "plan", "agents": [
+       {"name": "a"}]})",
+     "agents[0].command"},
+    {"bad phase_type", R"({"spec_id": "SPEC-KIT-1", "stage": "plan", "phase_type": "gate",
+       "agents": [{"name": "a", "command": ["true"]}]})",
+     "phase_type"},
+    {"bad spec_id", R"({"spec_id": "../etc", "stage": "plan", "agents": [
+       {"name": "a", "command": ["true"]}]})",
+     "spec_id"},
+    {"secret of wrong type", R"({"spec_id": "SPEC-KIT-1", "stage": "plan", "agents": [
+       {"name": "a", "command": ["true"], "env": {"KEY": 12345678}}]})",
+     "agents[0].env.KEY"},
+};
+
+BOOST_DATA_TEST_CASE(a_bad_batch_is_exit_65_and_writes_nothing,
+                     boost::unit_test::data::make(bad_batches), bad)
+{
+    Sandbox sandbox;
+    const auto result = sandbox.spawn(bad.input);
+
+    BOOST_TEST(result.exit_code == 65);
+    BOOST_TEST(result.out.empty());
+    BOOST_TEST(result.err.find(bad.message) != std::string::npos, result.err);
+    BOOST_TEST(result.err.find("12345678") == std::string::npos);
+    BOOST_TEST(!fs::exists(sandbox.db));
+    BOOST_TEST(!fs::exists(sandbox.evidence));
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_batch_file_is_exit_66)
+{
+    Sandbox sandbox;
+    const auto result =
+        sandbox.spawn(std::string(), {"--batch", (sandbox.dir / "nope.json").string()});
+
+    BOOST_TEST(result.exit_code == 66);
+    BOOST_TEST(!fs::exists(sandbox.db));
+}
+
+BOOST_AUTO_TEST_CASE(the_batch_is_read_from_a_file)
+{
+    Sandbox sandbox;
+    const auto file = sandbox.dir / "batch.json";
+    test_support::write_file(file, make_batch({shell_agent("a", "true")}).dump());
+
+    const auto result = sandbox.spawn(std::string(), {"--batch", file.string()});
+
+    BOOST_TEST(result.exit_code == 0, result.err);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM agent_executions") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(bad_usage_is_exit_64)
+{
+    Sandbox sandbox;
+    BOOST_TEST(sandbox.spawn(std::string(), {"--jobs", "-1"}).exit_code == 64);
+    BOOST_TEST(sandbox.spawn(std::string(), {"--no-such-flag"}).exit_code == 64);
+    BOOST_TEST(sandbox.spawn(std::string(), {"--format", "table"}).exit_code == 64);
+}
+
+BOOST_AUTO_TEST_CASE(help_and_version_exit_0)
+{
+    Sandbox sandbox;
+    const auto help = sandbox.spawn(std::string(), {"--help"});
+    BOOST_TEST(help.exit_code == 0);
+    BOOST_TEST(help.out.find("--sequential") != std::string::npos);
+    const auto version = sandbox.spawn(std::string(), {"--version"});
+    BOOST_TEST(version.exit_code == 0);
+    BOOST_TEST(version.out.starts_with("spawn-agents (spec-hygiene) "));
+}
+
+BOOST_AUTO_TEST_CASE(a_closed_stdout_is_exit_74_and_the_batch_is_still_recorded)
+{
+    Sandbox sandbox;
+    auto argv = sandbox.argv({});
+    // sh closes stdout before exec'ing spawn-agents.
+    std::string command = "exec >&-; exec";
+    for (const auto& arg : argv)
+        command += " '" + arg + "'";
+    const auto result = test_support::run_process({"sh", "-c", command},
+                                                  make_batch({shell_agent("a", "echo hi")}).dump(),
+                                                  sandbox.environment());
+
+    BOOST_TEST(result.exit_code == 74, result.err);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM agent_executions WHERE outcome = 'success'") ==
+               1);
+}
+
+BOOST_AUTO_TEST_CASE(the_example_batch_runs_from_the_source_tree)
+{
+    Sandbox sandbox;
+    const auto result = test_support::run_process(
+        {"sh", "-c",
+         fmt::format("cd '{}' && exec '{}' --db '{}' --evidence '{}' --batch "
+                     "examples/agents/batch.json",
+                     SOURCE_DIR, SPAWN_AGENTS_BIN, sandbox.db.string(), sandbox.evidence.string())},
+        {}, sandbox.environment());
+
+    BOOST_TEST(result.exit_code == 1, result.err);  // the demo's "flaky" agent fails on purpose
+    const auto batch = events_of(result).back();
+    BOOST_TEST(batch.at("successes") == 3);
+    BOOST_TEST(batch.at("failures").at("exit") == 1);
+}

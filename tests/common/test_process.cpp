@@ -1,0 +1,249 @@
+#define BOOST_TEST_MODULE common_process
+#include <boost/test/unit_test.hpp>
+
+#include "common/process.hpp"
+#include "support/temp_dir.hpp"
+
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+using common::Ending;
+using common::FinishedChild;
+using common::ProcessSet;
+using namespace std::chrono_literals;
+
+BOOST_TEST_DONT_PRINT_LOG_VALUE(common::Ending)
+
+namespace {
+
+// Waits until every child of `children` has ended and returns them.
+std::vector<FinishedChild> finish_all(ProcessSet& children)
+{
+    std::vector<FinishedChild> done;
+    while (children.running() > 0)
+        for (auto& child : children.wait(std::nullopt).finished)
+            done.push_back(std::move(child));
+    return done;
+}
+
+FinishedChild run_one(const common::Command& command,
+                      std::chrono::milliseconds grace = std::chrono::seconds(5))
+{
+    ProcessSet children(grace);
+    const auto started = children.start(command);
+    BOOST_TEST_REQUIRE(started.ok(), started.message);
+    auto done = finish_all(children);
+    BOOST_TEST_REQUIRE(done.size() == 1u);
+    return std::move(done.front());
+}
+
+// The value of a "Name:\tvalue" line of /proc/<pid>/status as a child printed it.
+std::string status_field(const std::string& status, const std::string& name)
+{
+    std::istringstream lines(status);
+    for (std::string line; std::getline(lines, line);)
+        if (line.rfind(name + ":", 0) == 0)
+            return line.substr(line.find_first_not_of(" \t", name.size() + 1));
+    return {};
+}
+
+// True while `pid` names a process that has not ended (a zombie has ended).
+bool alive(pid_t pid)
+{
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) return false;
+    const auto close = line.rfind(')');
+    return close != std::string::npos && line.size() > close + 2 && line[close + 2] != 'Z';
+}
+
+// Gives an ended process's parent a moment to reap it; returns whether it is still alive
+// after that.
+bool still_alive_after_reaping(pid_t pid)
+{
+    for (int i = 0; i < 200 && alive(pid); ++i)
+        std::this_thread::sleep_for(10ms);
+    return alive(pid);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(exit_code_and_output_are_reported)
+{
+    const auto child = run_one({.argv = {"sh", "-c", "echo out; echo err >&2; exit 3"}});
+
+    BOOST_TEST(child.ending == Ending::exited);
+    BOOST_TEST(child.exit_code.value_or(-1) == 3);
+    BOOST_TEST(!child.signal.has_value());
+    BOOST_TEST(child.out == "out\n");
+    BOOST_TEST(child.err == "err\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_command_is_a_spawn_failure_not_a_child)
+{
+    ProcessSet children;
+    const auto started = children.start({.argv = {"/nonexistent/agent-binary"}});
+
+    BOOST_TEST(!started.ok());
+    BOOST_TEST(started.error == ENOENT);
+    BOOST_TEST(started.message.find("/nonexistent/agent-binary") != std::string::npos);
+    BOOST_TEST(children.running() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_working_folder_is_a_spawn_failure)
+{
+    ProcessSet children;
+    const auto started = children.start({.argv = {"true"}, .cwd = "/nonexistent/folder"});
+
+    BOOST_TEST(!started.ok());
+    BOOST_TEST(started.message.find("/nonexistent/folder") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_started_child_has_a_spawn_latency)
+{
+    ProcessSet children;
+    const auto started = children.start({.argv = {"true"}});
+    BOOST_TEST_REQUIRE(started.ok());
+    BOOST_TEST(started.latency_us > 0);
+    BOOST_TEST(started.pid > 0);
+    finish_all(children);
+}
+
+BOOST_AUTO_TEST_CASE(the_child_leads_a_process_group_of_its_own)
+{
+    const auto child = run_one({.argv = {"cat", "/proc/self/stat"}});
+
+    // Fields: pid (comm) state ppid pgrp ...
+    std::istringstream fields(child.out.substr(child.out.rfind(')') + 2));
+    std::string state, ppid, pgrp;
+    fields >> state >> ppid >> pgrp;
+    BOOST_TEST(pgrp == std::to_string(child.pid));
+}
+
+BOOST_AUTO_TEST_CASE(the_child_sees_default_signal_dispositions_and_an_empty_mask)
+{
+    // This process ignores SIGPIPE (every ProcessSet does) and blocks SIGINT and SIGTERM.
+    common::SignalWatch signals;
+    const auto child = run_one({.argv = {"cat", "/proc/self/status"}});
+
+    // Bit n-1 stands for signal n. glibc's posix_spawn keeps its two internal real-time
+    // signals (32 and 33) ignored; every standard signal must be at its default.
+    const auto standard_signals = [&](const std::string& field) {
+        return std::stoull(status_field(child.out, field), nullptr, 16) & 0x7fffffffull;
+    };
+    BOOST_TEST(standard_signals("SigIgn") == 0u);
+    BOOST_TEST(standard_signals("SigBlk") == 0u);
+    BOOST_TEST((std::stoull(status_field(child.out, "SigIgn"), nullptr, 16) &
+                (1ull << (SIGPIPE - 1))) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(the_environment_and_folder_are_the_commands)
+{
+    test_support::TempDir dir;
+    const auto child = run_one({.argv = {"sh", "-c", "echo \"$SH_TEST_VALUE\"; pwd -P"},
+                                .environment = common::environment_with({{"SH_TEST_VALUE", "v1"}}),
+                                .cwd = dir.path()});
+
+    BOOST_TEST(child.out == "v1\n" + std::filesystem::canonical(dir.path()).string() + "\n");
+}
+
+BOOST_AUTO_TEST_CASE(the_input_reaches_stdin)
+{
+    const auto child = run_one({.argv = {"cat"}, .input = std::string("prompt text")});
+
+    BOOST_TEST(child.out == "prompt text");
+    BOOST_TEST(child.input_complete);
+}
+
+BOOST_AUTO_TEST_CASE(without_input_stdin_is_empty)
+{
+    const auto child = run_one({.argv = {"cat"}});
+
+    BOOST_TEST(child.out.empty());
+    BOOST_TEST(child.exit_code.value_or(-1) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_child_that_never_reads_its_input_does_not_block)
+{
+    const auto child = run_one({.argv = {"true"}, .input = std::string(5 << 20, 'p')});
+
+    BOOST_TEST(child.exit_code.value_or(-1) == 0);
+    BOOST_TEST(!child.input_complete);
+}
+
+BOOST_AUTO_TEST_CASE(large_output_on_both_streams_is_drained_completely)
+{
+    const auto child = run_one(
+        {.argv = {"sh", "-c", "head -c 10485760 /dev/zero; head -c 10485760 /dev/zero >&2"}});
+
+    BOOST_TEST(child.exit_code.value_or(-1) == 0);
+    BOOST_TEST(child.out.size() == 10485760u);
+    BOOST_TEST(child.err.size() == 10485760u);
+}
+
+BOOST_AUTO_TEST_CASE(a_timeout_kills_the_whole_group)
+{
+    const auto child =
+        run_one({.argv = {"sh", "-c", "sleep 60 & echo $!; wait"}, .timeout = 200ms});
+
+    BOOST_TEST(child.ending == Ending::timed_out);
+    BOOST_TEST(child.signal.value_or(0) == SIGTERM);
+    const pid_t grandchild = std::stoi(child.out);
+    BOOST_TEST(!still_alive_after_reaping(grandchild));
+}
+
+BOOST_AUTO_TEST_CASE(a_child_ignoring_sigterm_is_killed_after_the_grace)
+{
+    const auto child =
+        run_one({.argv = {"sh", "-c", "trap '' TERM; echo ready; while :; do sleep 0.05; done"},
+                 .timeout = 100ms},
+                200ms);
+
+    BOOST_TEST(child.ending == Ending::timed_out);
+    BOOST_TEST(child.signal.value_or(0) == SIGKILL);
+}
+
+BOOST_AUTO_TEST_CASE(cancel_all_signals_every_child_and_marks_it_cancelled)
+{
+    ProcessSet children;
+    BOOST_TEST_REQUIRE(children.start({.argv = {"sleep", "60"}}).ok());
+    BOOST_TEST_REQUIRE(children.start({.argv = {"sleep", "60"}}).ok());
+
+    children.cancel_all(SIGTERM);
+    const auto done = finish_all(children);
+
+    BOOST_TEST_REQUIRE(done.size() == 2u);
+    for (const auto& child : done) {
+        BOOST_TEST(child.ending == Ending::cancelled);
+        BOOST_TEST(child.signal.value_or(0) == SIGTERM);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_signal_to_this_process_is_reported_by_wait)
+{
+    common::SignalWatch signals;
+    ProcessSet children;
+    BOOST_TEST_REQUIRE(children.start({.argv = {"sleep", "60"}}).ok());
+
+    ::kill(::getpid(), SIGTERM);
+    const auto result = children.wait(std::nullopt, &signals);
+
+    BOOST_TEST(result.signal.value_or(0) == SIGTERM);
+    BOOST_TEST(result.finished.empty());
+}
+
+BOOST_AUTO_TEST_CASE(resource_usage_is_reported)
+{
+    const auto child =
+        run_one({.argv = {"sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done"}});
+
+    BOOST_TEST(child.cpu_time_us > 0);
+    BOOST_TEST(child.max_rss_kb > 0);
+    BOOST_TEST(child.run_time_us > 0);
+}

@@ -1,0 +1,195 @@
+#define BOOST_TEST_MODULE spawn_agents
+#include <boost/test/unit_test.hpp>
+
+#include "batch.hpp"
+#include "common/error.hpp"
+#include "common/schema.hpp"
+#include "options.hpp"
+#include "spawn_agents.hpp"
+#include "status.hpp"
+#include "support/temp_dir.hpp"
+#include "writer.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <sstream>
+#include <string>
+
+using spawn_agents::parse_batch;
+
+namespace {
+
+// The exit code parse_batch throws for `text`, 0 when it accepts it.
+int refusal(const std::string& text)
+{
+    try {
+        parse_batch(text, "batch.json");
+    } catch (const common::Error& error) {
+        return common::to_int(error.code());
+    }
+    return 0;
+}
+
+std::string refusal_message(const std::string& text)
+{
+    try {
+        parse_batch(text, "batch.json");
+    } catch (const common::Error& error) {
+        return error.what();
+    }
+    return {};
+}
+
+spawn_agents::Options options_for(const test_support::TempDir& dir)
+{
+    spawn_agents::Options options;
+    options.shared.database = dir / "hygiene.db";
+    options.shared.evidence = dir / "evidence";
+    return options;
+}
+
+common::Database open_database(const test_support::TempDir& dir)
+{
+    auto db = common::Database::open(dir / "hygiene.db", {.mode = common::OpenMode::create});
+    common::schema::migrate(db);
+    return db;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_batch_gets_its_defaults)
+{
+    const auto batch = parse_batch(R"({"spec_id": "SPEC-KIT-933", "stage": "validate",
+        "agents": [{"name": "gemini", "command": ["gemini", "-p", "-"], "prompt": "hi",
+                    "env": {"KEY": "v"}, "cwd": "/tmp", "timeout_s": 1.5}]})",
+                                   "batch.json");
+
+    BOOST_TEST(batch.phase_type == "regular_stage");
+    BOOST_TEST(!batch.run_id.has_value());
+    BOOST_TEST_REQUIRE(batch.agents.size() == 1u);
+    const auto& agent = batch.agents.front();
+    BOOST_TEST(agent.command.size() == 3u);
+    BOOST_TEST(agent.prompt.value_or("") == "hi");
+    BOOST_TEST(agent.env.at("KEY") == "v");
+    BOOST_TEST(agent.cwd->string() == "/tmp");
+    BOOST_TEST(agent.timeout_s.value_or(0) == 1.5);
+}
+
+BOOST_AUTO_TEST_CASE(errors_name_the_json_path)
+{
+    BOOST_TEST(refusal_message(R"({"spec_id": "SPEC-KIT-1", "stage": "plan", "agents": [
+        {"name": "a", "command": ["true"]}, {"name": "b", "command": ["true"]},
+        {"name": "c", "command": [1]}]})")
+                   .find("agents[2].command") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(an_env_value_is_never_quoted_in_an_error)
+{
+    const auto message = refusal_message(R"({"spec_id": "SPEC-KIT-1", "stage": "plan",
+        "agents": [{"name": "a", "command": ["true"], "env": {"KEY": ["s3cr3t"]}}]})");
+    BOOST_TEST(message.find("agents[0].env") != std::string::npos);
+    BOOST_TEST(message.find("s3cr3t") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(names_that_would_leave_the_evidence_folder_are_refused)
+{
+    BOOST_TEST(refusal(R"({"spec_id": "SPEC-KIT-1", "stage": "../x",
+        "agents": [{"name": "a", "command": ["true"]}]})") == 65);
+    BOOST_TEST(refusal(R"({"spec_id": "SPEC-KIT-1", "stage": "plan",
+        "agents": [{"name": "a/b", "command": ["true"]}]})") == 65);
+    BOOST_TEST(refusal(R"({"spec_id": "spec-kit-1", "stage": "plan",
+        "agents": [{"name": "a", "command": ["true"]}]})") == 65);
+}
+
+BOOST_AUTO_TEST_CASE(a_timeout_must_be_positive)
+{
+    BOOST_TEST(refusal(R"({"spec_id": "SPEC-KIT-1", "stage": "plan",
+        "agents": [{"name": "a", "command": ["true"], "timeout_s": 0}]})") == 65);
+}
+
+BOOST_AUTO_TEST_CASE(the_response_is_cut_at_a_character_boundary)
+{
+    // "é" is two bytes: a cap of 2 must not keep half of it.
+    BOOST_TEST(spawn_agents::capped_response("aé", 2) == "a");
+    BOOST_TEST(spawn_agents::capped_response("abc", 10) == "abc");
+    BOOST_TEST(spawn_agents::capped_response("ab\xFF", 10) == "ab\xEF\xBF\xBD");
+}
+
+BOOST_AUTO_TEST_CASE(outcomes_are_named_after_how_the_agent_ended)
+{
+    common::FinishedChild child;
+    child.exit_code = 0;
+    BOOST_TEST(spawn_agents::outcome_of(child) == "success");
+    child.exit_code = 3;
+    BOOST_TEST(spawn_agents::outcome_of(child) == "exit");
+    child.exit_code.reset();
+    child.signal = 9;
+    child.ending = common::Ending::signaled;
+    BOOST_TEST(spawn_agents::outcome_of(child) == "signal");
+    child.ending = common::Ending::timed_out;
+    BOOST_TEST(spawn_agents::outcome_of(child) == "timeout");
+    child.ending = common::Ending::cancelled;
+    BOOST_TEST(spawn_agents::outcome_of(child) == "cancelled");
+}
+
+BOOST_AUTO_TEST_CASE(the_status_line_rewrites_itself_and_ends_with_a_newline)
+{
+    std::ostringstream err;
+    {
+        spawn_agents::StatusLine status(&err, "SPEC-KIT-1 plan");
+        status.show({.agents = 2, .started = 2, .running = 1, .finished = 1});
+        status.show({.agents = 2, .started = 2, .running = 0, .finished = 1, .failed = 1});
+    }
+    BOOST_TEST(err.str() ==
+               "\r\x1b[KSPEC-KIT-1 plan: 2 agents, 2 started, 1 running, 1 finished, 0 failed"
+               "\r\x1b[KSPEC-KIT-1 plan: 2 agents, 2 started, 0 running, 1 finished, 1 failed\n");
+}
+
+BOOST_AUTO_TEST_CASE(run_batch_reports_a_sequential_batch_and_its_failures)
+{
+    test_support::TempDir dir;
+    auto options = options_for(dir);
+    options.sequential = true;
+    const auto batch = parse_batch(R"({"spec_id": "SPEC-KIT-1", "stage": "plan", "agents": [
+        {"name": "ok", "command": ["true"]}, {"name": "bad", "command": ["false"]}]})",
+                                   "batch.json");
+    std::ostringstream out;
+    std::ostringstream err;
+
+    const int code = spawn_agents::run_batch(batch, options, open_database(dir), out, err);
+
+    BOOST_TEST(code == 1);
+    std::istringstream lines(out.str());
+    std::string line;
+    std::string last;
+    while (std::getline(lines, line))
+        last = line;
+    const auto summary = nlohmann::json::parse(last);
+    BOOST_TEST(summary.at("mode") == "sequential");
+    BOOST_TEST(summary.at("successes") == 1);
+    BOOST_TEST(summary.at("failures").at("exit") == 1);
+    BOOST_TEST(err.str().empty());  // no status line without a terminal, nothing verbose
+}
+
+BOOST_AUTO_TEST_CASE(options_read_the_configuration_section)
+{
+    test_support::TempDir dir;
+    const auto config = dir / "config.json";
+    test_support::write_file(config, R"({"spawn-agents": {"jobs": 3, "timeout_s": 2.5,
+        "grace_s": 0.5, "response_cap_bytes": 100}})");
+    std::vector<std::string> words{
+        "spawn-agents",        "--config",   config.string(),      "--db",
+        (dir / "db").string(), "--evidence", (dir / "ev").string()};
+    std::vector<char*> argv;
+    for (auto& word : words)
+        argv.push_back(word.data());
+    const auto no_env = [](const char*) -> std::optional<std::string> { return std::nullopt; };
+
+    const auto options = spawn_agents::parse_options(argv, no_env, true);
+
+    BOOST_TEST(options.jobs == 3);
+    BOOST_TEST(options.timeout.count() == 2500);
+    BOOST_TEST(options.kill_grace.count() == 500);
+    BOOST_TEST(options.max_response == 100);
+    BOOST_TEST(options.status_line);
+}

@@ -1,0 +1,73 @@
+#pragma once
+// The evidence files of one batch: each agent's output under consensus/<SPEC>/, the batch's
+// telemetry under commands/<SPEC>/, each written atomically while holding .locks/<SPEC>.lock.
+// Folders it creates are 0700 and files 0600.
+
+#include "common/clock.hpp"
+#include "common/lock.hpp"
+
+#include <exception>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace spawn_agents {
+
+// Where an agent's output went, relative to the evidence root.
+struct AgentEvidence {
+    std::string output;        // stdout: .json when it is JSON, else .txt
+    std::string errors;        // stderr, when it wrote any: ..._stderr.txt; else empty
+    std::exception_ptr error;  // set when its files could not be written
+};
+
+// What one agent wrote.
+struct AgentOutput {
+    std::string_view agent;
+    std::string_view out;
+    std::string_view err;
+};
+
+class EvidenceStore {
+public:
+    // Nothing is created until the first write.
+    EvidenceStore(std::filesystem::path root, std::string spec_id, std::string stage,
+                  common::TimePoint batch_time);
+
+    // Writes an agent's whole stdout (and stderr when not empty). Throws Error 73 when a
+    // folder or file cannot be created, 74 on an I/O error.
+    AgentEvidence write_agent_output(std::string_view agent, std::string_view out,
+                                     std::string_view err);
+
+    // Writes the outputs of several agents under one hold of the lock, several files at a
+    // time, so that their flushes to the disk overlap. An agent whose files could not be
+    // written has its error set; the others are written all the same. Throws Error 73 when
+    // the folders or the lock cannot be made.
+    std::vector<AgentEvidence> write_agent_outputs(std::span<const AgentOutput> outputs);
+
+    // Writes the batch's telemetry document; returns its path relative to the root.
+    std::string write_telemetry(std::string_view json_text);
+
+    const std::filesystem::path& root() const { return m_root; }
+
+private:
+    // Creates `folder` (relative to the root) and its parents as needed, 0700.
+    std::filesystem::path folder(const std::filesystem::path& relative);
+    // Holds the spec's lock.
+    common::FileLock lock();
+    // Writes one agent's files; the caller holds the lock.
+    AgentEvidence write_locked(const AgentOutput& output);
+    // Writes `content` under `folder` as `stem` + `extension`, or stem_2, stem_3, ... when a
+    // file of that name exists (another batch in the same second). Returns the relative path.
+    // The caller holds the lock.
+    std::string write_new(const std::filesystem::path& relative_folder, const std::string& stem,
+                          const std::string& extension, std::string_view content);
+
+    std::filesystem::path m_root;
+    std::string m_spec_id;
+    std::string m_stage;
+    std::string m_timestamp;
+};
+
+}  // namespace spawn_agents

@@ -1,0 +1,215 @@
+#include "spawn_agents.hpp"
+
+#include "common/clock.hpp"
+#include "common/error.hpp"
+#include "common/input.hpp"
+#include "common/process.hpp"
+#include "common/records.hpp"
+#include "common/runs.hpp"
+#include "common/schema.hpp"
+#include "status.hpp"
+#include "writer.hpp"
+
+#include <fmt/format.h>
+
+#include <random>
+
+namespace spawn_agents {
+namespace {
+
+using common::Error;
+using common::Exit;
+
+// A random version-4 UUID: agent_id is the upstream table's primary key.
+std::string new_agent_id(std::mt19937_64& random)
+{
+    const auto high = random();
+    const auto low = random();
+    return fmt::format("{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}", high >> 32, (high >> 16) & 0xffff,
+                       high & 0xfff, 0x8000 | ((low >> 48) & 0x3fff), low & 0xffffffffffffull);
+}
+
+std::vector<std::string> names_of(const std::map<std::string, std::string>& env)
+{
+    std::vector<std::string> names;
+    for (const auto& entry : env)
+        names.push_back(entry.first);
+    return names;
+}
+
+// An agent through the batch: what it is, and how far it got.
+struct AgentRun {
+    const AgentSpec* spec = nullptr;
+    AgentInfo info;
+    common::AgentRecord record;
+};
+
+}  // namespace
+
+int run_batch(const Batch& batch, const Options& options, common::Database db, std::ostream& out,
+              std::ostream& err)
+{
+    // Before the writer's thread starts, so that it blocks SIGINT and SIGTERM too and they
+    // arrive here, on the descriptor the drain loop watches.
+    common::SignalWatch signals;
+    const auto clock = common::system_clock();
+    const auto started_at = clock();
+    const common::Stopwatch batch_watch;
+    std::ostream* log = options.shared.verbose ? &err : nullptr;
+
+    common::RetryPolicy retry;
+    if (log)
+        retry.on_retry = [log](int attempt, const common::SqliteError& error) {
+            *log << fmt::format("spawn-agents: database busy (attempt {}): {}; retrying\n", attempt,
+                                error.what());
+        };
+    BatchWriter writer(
+        std::move(db),
+        EvidenceStore(options.shared.evidence, batch.spec_id, batch.stage, started_at), out,
+        static_cast<std::size_t>(options.max_response), retry, log);
+
+    std::random_device seed;
+    std::mt19937_64 random((static_cast<std::uint64_t>(seed()) << 32) ^ seed() ^
+                           static_cast<std::uint64_t>(batch_watch.elapsed_us()));
+    std::vector<AgentRun> agents(batch.agents.size());
+    for (std::size_t i = 0; i < agents.size(); ++i) {
+        const auto& spec = batch.agents[i];
+        agents[i].spec = &spec;
+        agents[i].info = {new_agent_id(random), spec.name, spec.command, names_of(spec.env)};
+        agents[i].record.agent_id = agents[i].info.agent_id;
+        agents[i].record.agent_name = spec.name;
+        agents[i].record.outcome = "cancelled";  // until it is started
+        agents[i].record.spawned_at = started_at;
+    }
+
+    const std::size_t limit = options.sequential ? 1
+                              : options.jobs > 0 ? static_cast<std::size_t>(options.jobs)
+                                                 : agents.size();
+    common::ProcessSet children(options.kill_grace);
+    std::map<std::size_t, std::size_t> agent_of_child;  // ProcessSet id -> index in agents
+    StatusLine status(options.status_line ? &err : nullptr,
+                      fmt::format("{} {}", batch.spec_id, batch.stage));
+    Progress progress{.agents = agents.size()};
+    BatchTotals totals;
+
+    std::size_t next = 0;
+    bool cancelled = false;
+    bool spawns_posted = false;
+    std::optional<common::Stopwatch> spawn_phase;
+    std::int64_t spawn_wall_us = 0;
+    std::vector<std::pair<std::size_t, common::FinishedChild>> early_exits;
+
+    const auto start_agent = [&](AgentRun& agent) {
+        const auto& spec = *agent.spec;
+        const auto timeout =
+            spec.timeout_s
+                ? std::chrono::milliseconds(static_cast<std::int64_t>(*spec.timeout_s * 1000.0))
+                : options.timeout;
+        agent.record.spawned_at = clock();
+        if (!spawn_phase) spawn_phase.emplace();
+        const auto started = children.start({.argv = spec.command,
+                                             .environment = common::environment_with(spec.env),
+                                             .cwd = spec.cwd,
+                                             .input = spec.prompt,
+                                             .timeout = timeout});
+        spawn_wall_us = spawn_phase->elapsed_us();
+        ++progress.started;
+        if (!started.ok()) {
+            agent.record.outcome = "spawn_failed";
+            agent.record.error = started.message;
+            ++progress.failed;
+            ++totals.failures["spawn_failed"];
+            if (log) *log << fmt::format("spawn-agents: {}: {}\n", spec.name, started.message);
+            return;
+        }
+        agent.record.outcome = "running";
+        agent.record.pid = started.pid;
+        agent.record.spawn_latency_us = started.latency_us;
+        agent_of_child[started.id] = static_cast<std::size_t>(&agent - agents.data());
+        ++progress.running;
+        if (log)
+            *log << fmt::format("spawn-agents: started {} (pid {}) in {} us\n", spec.name,
+                                started.pid, started.latency_us);
+    };
+
+    const auto post_spawns = [&] {
+        common::BatchRecord record{.spec_id = batch.spec_id,
+                                   .stage = batch.stage,
+                                   .run_id = batch.run_id,
+                                   .phase_type = batch.phase_type,
+                                   .mode = options.sequential ? "sequential" : "parallel",
+                                   .spawn_wall_us = spawn_wall_us,
+                                   .started_at = started_at,
+                                   .owner = common::current_process()};
+        std::vector<common::AgentRecord> records;
+        std::vector<AgentInfo> infos;
+        for (auto& agent : agents) {
+            if (agent.record.outcome == "cancelled") {
+                ++progress.failed;
+                ++totals.failures["cancelled"];
+            }
+            records.push_back(agent.record);
+            infos.push_back(agent.info);
+        }
+        writer.post_spawns(std::move(record), std::move(records), std::move(infos));
+        for (auto& [index, child] : early_exits)
+            writer.post_exit(agents[index].info, std::move(child));
+        early_exits.clear();
+        spawns_posted = true;
+    };
+
+    for (;;) {
+        while (!cancelled && next < agents.size() && children.running() < limit)
+            start_agent(agents[next++]);
+        if (!spawns_posted && (next == agents.size() || cancelled)) post_spawns();
+        status.show(progress);
+        if (children.running() == 0 && spawns_posted) break;
+
+        auto events = children.wait(std::nullopt, &signals);
+        if (events.signal && !cancelled) {
+            cancelled = true;
+            if (log)
+                *log << fmt::format("spawn-agents: signal {} received; passing it to every agent\n",
+                                    *events.signal);
+            children.cancel_all(*events.signal);
+        }
+        for (auto& child : events.finished) {
+            const auto index = agent_of_child.at(child.id);
+            const auto outcome = outcome_of(child);
+            --progress.running;
+            if (outcome == "success") {
+                ++progress.finished;
+                ++totals.successes;
+            } else {
+                ++progress.failed;
+                ++totals.failures[outcome];
+            }
+            if (spawns_posted)
+                writer.post_exit(agents[index].info, std::move(child));
+            else
+                early_exits.emplace_back(index, std::move(child));
+        }
+    }
+
+    totals.batch_wall_us = batch_watch.elapsed_us();
+    totals.finished_at = clock();
+    const bool all_succeeded = totals.successes == static_cast<std::int64_t>(agents.size());
+    writer.post_finish(std::move(totals));
+    writer.close();
+    return all_succeeded ? 0 : 1;
+}
+
+int run(const Options& options, std::ostream& out, std::ostream& err)
+{
+    const auto source = common::input_name(options.batch);
+    const auto batch = parse_batch(common::read_input(options.batch), source);
+
+    auto db = common::schema::open_for_writing(
+        options.shared.database,
+        {.mode = common::OpenMode::create, .busy_timeout_ms = options.shared.busy_timeout_ms});
+    common::schema::migrate(db);
+    common::mark_lost_runs(db);
+    return run_batch(batch, options, std::move(db), out, err);
+}
+
+}  // namespace spawn_agents

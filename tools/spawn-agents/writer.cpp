@@ -1,0 +1,312 @@
+#include "writer.hpp"
+
+#include "common/error.hpp"
+
+#include <fmt/format.h>
+
+#include <memory>
+
+namespace spawn_agents {
+namespace {
+
+using common::Json;
+
+Json nullable(const std::optional<std::int64_t>& value)
+{
+    return value ? Json(*value) : Json(nullptr);
+}
+
+std::optional<std::int64_t> widen(const std::optional<int>& value)
+{
+    return value ? std::optional<std::int64_t>(*value) : std::nullopt;
+}
+
+}  // namespace
+
+std::string outcome_of(const common::FinishedChild& child)
+{
+    switch (child.ending) {
+    case common::Ending::timed_out: return "timeout";
+    case common::Ending::cancelled: return "cancelled";
+    case common::Ending::signaled: return "signal";
+    case common::Ending::exited: return child.exit_code.value_or(-1) == 0 ? "success" : "exit";
+    }
+    return "exit";
+}
+
+std::string capped_response(std::string_view text, std::size_t cap)
+{
+    if (text.size() > cap) {
+        std::size_t end = cap;
+        // Step back over continuation bytes (10xxxxxx) to the start of the cut character.
+        while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80)
+            --end;
+        text = text.substr(0, end);
+    }
+    return common::sanitize_utf8(text);
+}
+
+BatchWriter::BatchWriter(common::Database db, EvidenceStore evidence, std::ostream& out,
+                         std::size_t max_response, common::RetryPolicy retry, std::ostream* log)
+    : m_db(std::move(db)), m_evidence(std::move(evidence)), m_events(out),
+      m_max_response(max_response), m_retry(std::move(retry)), m_log(log),
+      m_thread([this] { loop(); })
+{
+}
+
+BatchWriter::~BatchWriter()
+{
+    {
+        const std::lock_guard lock(m_mutex);
+        m_closing = true;
+    }
+    m_ready.notify_one();
+    if (m_thread.joinable()) m_thread.join();
+}
+
+void BatchWriter::post(Job job)
+{
+    {
+        const std::lock_guard lock(m_mutex);
+        m_jobs.push_back(std::move(job));
+    }
+    m_ready.notify_one();
+}
+
+void BatchWriter::loop()
+{
+    for (;;) {
+        std::deque<Job> jobs;
+        {
+            std::unique_lock lock(m_mutex);
+            m_ready.wait(lock, [&] { return m_closing || !m_jobs.empty(); });
+            if (m_jobs.empty()) return;
+            jobs.swap(m_jobs);
+        }
+        std::vector<ExitJob> exits;
+        for (auto& job : jobs) {
+            if (auto* exit = std::get_if<ExitJob>(&job)) {
+                exits.push_back(std::move(*exit));
+                continue;
+            }
+            if (!exits.empty()) record_exits(exits);
+            exits.clear();
+            if (const auto* spawns = std::get_if<SpawnsJob>(&job)) record_spawns(*spawns);
+            if (const auto* totals = std::get_if<BatchTotals>(&job)) finish(*totals);
+        }
+        if (!exits.empty()) record_exits(exits);
+    }
+}
+
+void BatchWriter::close()
+{
+    {
+        const std::lock_guard lock(m_mutex);
+        m_closing = true;
+    }
+    m_ready.notify_one();
+    if (m_thread.joinable()) m_thread.join();
+    if (m_error) std::rethrow_exception(m_error);
+}
+
+bool BatchWriter::attempt(const std::function<void()>& step)
+{
+    try {
+        step();
+        return true;
+    } catch (...) {
+        if (!m_error) m_error = std::current_exception();
+        return false;
+    }
+}
+
+void BatchWriter::emit(const Json& event)
+{
+    if (m_events_failed) return;
+    if (!attempt([&] { m_events.write(event); })) m_events_failed = true;
+}
+
+void BatchWriter::post_spawns(common::BatchRecord batch, std::vector<common::AgentRecord> agents,
+                              std::vector<AgentInfo> infos)
+{
+    post(SpawnsJob{std::move(batch), std::move(agents), std::move(infos)});
+}
+
+void BatchWriter::record_spawns(const SpawnsJob& job)
+{
+    const auto& [record, agents_of, infos_of] = job;
+    m_batch = record;
+    attempt([&] { m_batch_id = common::record_batch(m_db, record, agents_of, m_retry); });
+    for (std::size_t i = 0; i < agents_of.size(); ++i) {
+        const auto& agent = agents_of[i];
+        const auto& info = infos_of[i];
+        m_order.push_back(agent.agent_id);
+        auto& telemetry = m_telemetry[agent.agent_id];
+        telemetry = Json{{"agent", info.name},
+                         {"agent_id", agent.agent_id},
+                         {"command", info.command},
+                         {"env", info.env_names},
+                         {"pid", nullable(agent.pid)},
+                         {"outcome", agent.outcome},
+                         {"spawn_latency_us", nullable(agent.spawn_latency_us)}};
+        if (agent.error) telemetry["error"] = *agent.error;
+        const auto time = common::iso8601(agent.spawned_at);
+        if (agent.outcome == "cancelled") {
+            // Never started: no spawn, only its end.
+            emit(Json{{"event", "exited"},
+                      {"batch_id", nullable(m_batch_id)},
+                      {"agent", info.name},
+                      {"agent_id", agent.agent_id},
+                      {"outcome", "cancelled"},
+                      {"exit_code", nullptr},
+                      {"signal", nullptr},
+                      {"run_time_ms", 0},
+                      {"cpu_time_us", 0},
+                      {"max_rss_kb", 0},
+                      {"evidence", nullptr},
+                      {"time", time}});
+            continue;
+        }
+        Json event{{"event", "spawned"},
+                   {"batch_id", nullable(m_batch_id)},
+                   {"spec_id", record.spec_id},
+                   {"stage", record.stage},
+                   {"agent", info.name},
+                   {"agent_id", agent.agent_id},
+                   {"pid", nullable(agent.pid)},
+                   {"outcome", agent.outcome},
+                   {"spawn_latency_us", nullable(agent.spawn_latency_us)}};
+        if (agent.error) event["error"] = *agent.error;
+        event["time"] = time;
+        emit(event);
+    }
+}
+
+void BatchWriter::post_exit(const AgentInfo& info, common::FinishedChild child)
+{
+    post(ExitJob{info, std::move(child)});
+}
+
+void BatchWriter::record_exits(std::span<ExitJob> exits)
+{
+    const auto completed_at = std::chrono::system_clock::now();
+    std::vector<AgentOutput> outputs;
+    for (const auto& exit : exits)
+        outputs.push_back({exit.info.name, exit.child.out, exit.child.err});
+    std::vector<AgentEvidence> evidence(exits.size());
+    attempt([&] { evidence = m_evidence.write_agent_outputs(outputs); });
+
+    std::vector<common::ExitRecord> records;
+    for (std::size_t i = 0; i < exits.size(); ++i) {
+        const auto& child = exits[i].child;
+        if (evidence[i].error) attempt([&] { std::rethrow_exception(evidence[i].error); });
+        records.push_back({
+            .agent_id = exits[i].info.agent_id,
+            .outcome = outcome_of(child),
+            .exit_code = widen(child.exit_code),
+            .signal = widen(child.signal),
+            .run_time_ms = child.run_time_us / 1000,
+            .cpu_time_us = child.cpu_time_us,
+            .max_rss_kb = child.max_rss_kb,
+            .response_text = capped_response(child.out, m_max_response),
+            .evidence_path = evidence[i].output.empty()
+                                 ? std::nullopt
+                                 : std::optional<std::string>(evidence[i].output),
+            .completed_at = completed_at,
+        });
+    }
+    if (m_batch_id) attempt([&] { common::record_exits(m_db, *m_batch_id, records, m_retry); });
+
+    for (std::size_t i = 0; i < exits.size(); ++i) {
+        const auto& info = exits[i].info;
+        const auto& child = exits[i].child;
+        const auto& exit = records[i];
+        if (m_log)
+            *m_log << fmt::format("spawn-agents: {} ended: {}{}\n", info.name, exit.outcome,
+                                  child.exit_code ? fmt::format(" (exit {})", *child.exit_code)
+                                  : child.signal  ? fmt::format(" (signal {})", *child.signal)
+                                                  : std::string());
+        auto& telemetry = m_telemetry[info.agent_id];
+        telemetry["outcome"] = exit.outcome;
+        telemetry["exit_code"] = nullable(exit.exit_code);
+        telemetry["signal"] = nullable(exit.signal);
+        telemetry["run_time_ms"] = exit.run_time_ms;
+        telemetry["cpu_time_us"] = exit.cpu_time_us;
+        telemetry["max_rss_kb"] = exit.max_rss_kb;
+        telemetry["stdout_bytes"] = child.out.size();
+        telemetry["stderr_bytes"] = child.err.size();
+        telemetry["response_truncated"] = child.out.size() > m_max_response;
+        telemetry["input_complete"] = child.input_complete;
+        telemetry["evidence"] = exit.evidence_path ? Json(*exit.evidence_path) : Json(nullptr);
+        telemetry["stderr_evidence"] =
+            evidence[i].errors.empty() ? Json(nullptr) : Json(evidence[i].errors);
+
+        emit(Json{{"event", "exited"},
+                  {"batch_id", nullable(m_batch_id)},
+                  {"agent", info.name},
+                  {"agent_id", info.agent_id},
+                  {"outcome", exit.outcome},
+                  {"exit_code", nullable(exit.exit_code)},
+                  {"signal", nullable(exit.signal)},
+                  {"run_time_ms", exit.run_time_ms},
+                  {"cpu_time_us", exit.cpu_time_us},
+                  {"max_rss_kb", exit.max_rss_kb},
+                  {"evidence", telemetry["evidence"]},
+                  {"time", common::iso8601(completed_at)}});
+    }
+}
+
+void BatchWriter::post_finish(BatchTotals totals)
+{
+    post(std::move(totals));
+}
+
+void BatchWriter::finish(const BatchTotals& totals)
+{
+    Json failures = Json::object();
+    for (const auto* outcome : {"spawn_failed", "exit", "timeout", "signal", "cancelled"}) {
+        const auto found = totals.failures.find(outcome);
+        failures[outcome] = found == totals.failures.end() ? 0 : found->second;
+    }
+    Json summary{{"tool", "spawn-agents"},
+                 {"schema_version", 1},
+                 {"batch_id", nullable(m_batch_id)},
+                 {"spec_id", m_batch.spec_id},
+                 {"stage", m_batch.stage},
+                 {"phase_type", m_batch.phase_type},
+                 {"mode", m_batch.mode},
+                 {"agents", m_order.size()},
+                 {"successes", totals.successes},
+                 {"failures", failures},
+                 {"spawn_wall_us", m_batch.spawn_wall_us},
+                 {"batch_wall_us", totals.batch_wall_us},
+                 {"started_at", common::iso8601(m_batch.started_at)},
+                 {"finished_at", common::iso8601(totals.finished_at)}};
+
+    Json telemetry = summary;
+    telemetry["run_id"] = m_batch.run_id ? Json(*m_batch.run_id) : Json(nullptr);
+    Json agents = Json::array();
+    for (const auto& id : m_order)
+        agents.push_back(m_telemetry[id]);
+    telemetry["agents"] = agents;
+    telemetry["agent_count"] = m_order.size();
+    std::string telemetry_path;
+    attempt([&] { telemetry_path = m_evidence.write_telemetry(common::json_text(telemetry)); });
+
+    if (m_batch_id)
+        attempt([&] {
+            common::finish_batch(m_db,
+                                 {.batch_id = *m_batch_id,
+                                  .successes = totals.successes,
+                                  .batch_wall_us = totals.batch_wall_us,
+                                  .finished_at = totals.finished_at},
+                                 m_retry);
+        });
+    Json event{{"event", "batch"}};
+    for (const auto& [key, value] : summary.items())
+        event[key] = value;
+    event["telemetry"] = telemetry_path.empty() ? Json(nullptr) : Json(telemetry_path);
+    emit(event);
+}
+
+}  // namespace spawn_agents

@@ -1,0 +1,121 @@
+#pragma once
+// The writes of one batch — database rows, evidence files, JSON Lines events — done in order
+// on a thread of their own with a connection of its own, so that neither a busy database nor
+// a slow disk ever stalls the draining of the agents' output.
+
+#include "common/json.hpp"
+#include "common/jsonl.hpp"
+#include "common/process.hpp"
+#include "common/records.hpp"
+#include "common/sqlite.hpp"
+#include "evidence.hpp"
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <ostream>
+#include <span>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+namespace spawn_agents {
+
+// An agent of the batch as the events and the telemetry name it.
+struct AgentInfo {
+    std::string agent_id;
+    std::string name;
+    std::vector<std::string> command;
+    std::vector<std::string> env_names;  // never the values
+};
+
+// The outcome of an agent that was started, as the rows and events spell it.
+std::string outcome_of(const common::FinishedChild& child);
+
+// The first `cap` bytes of `text`, cut at a character boundary, invalid UTF-8 replaced.
+std::string capped_response(std::string_view text, std::size_t cap);
+
+struct BatchTotals {
+    std::int64_t successes = 0;
+    std::map<std::string, std::int64_t> failures;  // by outcome
+    std::int64_t batch_wall_us = 0;
+    common::TimePoint finished_at;
+};
+
+class BatchWriter {
+public:
+    // Starts the thread. `db` is the writer's own connection; `log` (nullable) gets --verbose
+    // lines. Create after any SignalWatch, so that the thread blocks its signals too.
+    BatchWriter(common::Database db, EvidenceStore evidence, std::ostream& out,
+                std::size_t max_response, common::RetryPolicy retry, std::ostream* log);
+    BatchWriter(const BatchWriter&) = delete;
+    BatchWriter& operator=(const BatchWriter&) = delete;
+    // Finishes what was posted and joins; never throws.
+    ~BatchWriter();
+
+    // The spawn phase: one transaction for the batch and every agent, then a "spawned" event
+    // per agent that was attempted (and an "exited" one per agent cancelled before its start).
+    void post_spawns(common::BatchRecord batch, std::vector<common::AgentRecord> agents,
+                     std::vector<AgentInfo> infos);
+    // An exit: evidence files, the row's update, the "exited" event.
+    void post_exit(const AgentInfo& info, common::FinishedChild child);
+    // The end: telemetry file, the batch row finished, the "batch" summary event.
+    void post_finish(BatchTotals totals);
+
+    // Waits until everything posted is done and stops the thread. Throws the first error a
+    // write met (after the others were still attempted): a database error (75 when busy),
+    // 73/74 for evidence, 74 for stdout.
+    void close();
+
+private:
+    struct SpawnsJob {
+        common::BatchRecord batch;
+        std::vector<common::AgentRecord> agents;
+        std::vector<AgentInfo> infos;
+    };
+    struct ExitJob {
+        AgentInfo info;
+        common::FinishedChild child;
+    };
+    using Job = std::variant<SpawnsJob, ExitJob, BatchTotals>;
+
+    void post(Job job);
+    void loop();
+    void record_spawns(const SpawnsJob& job);
+    // Exits that were waiting together: their files are written together and their rows
+    // updated in one transaction.
+    void record_exits(std::span<ExitJob> exits);
+    // Runs `step`; a thrown error is kept (the first one) and false returned.
+    bool attempt(const std::function<void()>& step);
+    void emit(const common::Json& event);
+    void finish(const BatchTotals& totals);
+
+    common::Database m_db;
+    EvidenceStore m_evidence;
+    common::JsonLinesWriter m_events;
+    std::size_t m_max_response;
+    common::RetryPolicy m_retry;
+    std::ostream* m_log;
+
+    // Owned by the writer thread once started.
+    std::optional<std::int64_t> m_batch_id;
+    common::BatchRecord m_batch;
+    std::vector<std::string> m_order;                 // agent ids as given
+    std::map<std::string, common::Json> m_telemetry;  // per agent id
+    bool m_events_failed = false;
+    std::exception_ptr m_error;
+
+    std::mutex m_mutex;
+    std::condition_variable m_ready;
+    std::deque<Job> m_jobs;
+    bool m_closing = false;
+    std::thread m_thread;
+};
+
+}  // namespace spawn_agents
