@@ -11,12 +11,17 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <csignal>
 #include <fcntl.h>
 #include <map>
+#include <spawn.h>
 #include <sstream>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+extern char** environ;
 
 namespace {
 
@@ -319,6 +324,47 @@ BOOST_AUTO_TEST_CASE(kill_mid_purge_then_rerun_finishes_the_purge)
         }
         BOOST_TEST((present.count(path) == 1u || archived.count(path) == 1u), path << " lost");
     }
+}
+
+BOOST_AUTO_TEST_CASE(kill_at_moments_spread_over_a_run_loses_nothing)
+{
+    fixture::EvidenceShape shape = archivable();
+    shape.specs = 12;
+    shape.files_per_spec = 200;
+    Sandbox box(shape);
+    const auto originals = evidence_files(box.root);
+    const std::vector<std::string> argv{EVIDENCE_PRUNE_BIN, "--evidence", box.root.string(), "--db",
+                                        box.db.string(),    "--quiet"};
+    std::vector<char*> args;
+    for (const auto& arg : argv)
+        args.push_back(const_cast<char*>(arg.c_str()));
+    args.push_back(nullptr);
+    // Each attempt is killed a little later than the one before, wherever the run then is:
+    // writing an archive, verifying, recording, removing originals.
+    for (int attempt = 1; attempt <= 6; ++attempt) {
+        pid_t pid = 0;
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+        BOOST_REQUIRE(::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ) == 0);
+        posix_spawn_file_actions_destroy(&actions);
+        ::usleep(static_cast<useconds_t>(attempt * 40'000));
+        ::kill(pid, SIGKILL);
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+    }
+    const auto rerun = box.prune({});
+    BOOST_TEST(rerun.exit_code == 0, rerun.err);
+    const auto present = evidence_files(box.root);
+    const auto archived = recorded_archive_members(box.root, box.db);
+    for (const auto& [path, content] : originals) {
+        const auto here = present.find(path);
+        const auto there = archived.find(path);
+        BOOST_TEST(((here != present.end() && here->second == content) ||
+                    (there != archived.end() && there->second == content)),
+                   path << " lost");
+    }
+    BOOST_TEST(present.size() == static_cast<std::size_t>(shape.specs));
 }
 
 BOOST_AUTO_TEST_CASE(output_is_json_lines_with_the_summary_last)

@@ -187,6 +187,13 @@ private:
                 const std::string* sha256, const std::string& rule, std::int64_t evidence_ns);
     void record_run(common::TimePoint started, const Json& summary, bool failed);
     bool has_archive_table() const;
+    // The root as a plan names it: absolute, so that --apply may run from another folder.
+    std::string plan_root() const
+    {
+        std::error_code ec;
+        const auto absolute = std::filesystem::weakly_canonical(m_root.path(), ec);
+        return ec ? m_root.path().string() : absolute.string();
+    }
 
     void emit(const Json& line);
     void report_entry(const std::string& path, const std::string& reason);
@@ -1034,7 +1041,7 @@ void Pruner::apply_plan()
         if (text.empty()) continue;
         const auto line = common::parse_json(text, fmt::format("{}: line {}", source, number));
         if (number == 1)
-            check_plan_header(line, m_root.path().string(), source);
+            check_plan_header(line, plan_root(), source);
         else
             actions.push_back(read_plan_line(line, source, number));
     }
@@ -1119,7 +1126,7 @@ int Pruner::execute()
             m_plan_on_stdout = true;
         else
             m_plan.emplace(m_options.plan_file, 0600);
-        write_plan(plan_header(m_root.path().string(), m_now, m_options.policy));
+        write_plan(plan_header(plan_root(), m_now, m_options.policy));
     }
 
     if (m_options.mode == Mode::apply) {
