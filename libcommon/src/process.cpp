@@ -219,11 +219,13 @@ struct ProcessSet::Child {
         close_fd(err);
     }
 
-    // Reads what one descriptor has; closes it at end of file or on an error.
+    // Reads what one descriptor has, one chunk or (after the child ended) what the pipe
+    // holds; closes it at end of file or on an error. A grandchild that keeps writing cannot
+    // keep the final read going: the child's own output is at most a pipe's capacity.
     void read_from(int& fd, std::string& into, bool until_empty)
     {
         char buffer[chunk_bytes];
-        while (fd >= 0) {
+        for (int chunks = 0; fd >= 0 && chunks < 64; ++chunks) {
             const auto n = ::read(fd, buffer, sizeof buffer);
             if (n > 0) {
                 into.append(buffer, static_cast<std::size_t>(n));

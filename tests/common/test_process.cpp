@@ -247,3 +247,12 @@ BOOST_AUTO_TEST_CASE(resource_usage_is_reported)
     BOOST_TEST(child.max_rss_kb > 0);
     BOOST_TEST(child.run_time_us > 0);
 }
+
+BOOST_AUTO_TEST_CASE(a_grandchild_that_keeps_writing_does_not_hold_the_child_open)
+{
+    // yes outlives the shell on the same stdout; it ends with SIGPIPE once the pipe is closed.
+    const auto child = run_one({.argv = {"sh", "-c", "yes & echo leader-done"}});
+
+    BOOST_TEST(child.exit_code.value_or(-1) == 0);
+    BOOST_TEST(child.out.find("leader-done") != std::string::npos);
+}
