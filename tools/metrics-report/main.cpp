@@ -1,4 +1,5 @@
 #include "common/cli.hpp"
+#include "common/host.hpp"
 #include "common/paths.hpp"
 #include "common/runner.hpp"
 #include "metrics_report.hpp"
@@ -11,7 +12,8 @@ int main(int argc, char** argv)
 {
     return common::run_tool("metrics-report", argc, argv, [](std::span<char*> args) {
         const auto options = metrics_report::parse_options(args, common::process_env,
-                                                           std::chrono::system_clock::now());
+                                                           std::chrono::system_clock::now(),
+                                                           common::stdout_is_terminal());
         if (options.shared.help) {
             std::cout << metrics_report::help_text();
             return 0;

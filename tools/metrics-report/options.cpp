@@ -91,14 +91,15 @@ std::string help_text()
     return make_cli().help({"Selection", "Report", "Gates", "Common"});
 }
 
-Options parse_options(std::span<char*> args, const common::EnvLookup& env, common::TimePoint now)
+Options parse_options(std::span<char*> args, const common::EnvLookup& env, common::TimePoint now,
+                      bool stdout_is_terminal)
 {
     auto cli = make_cli();
     const auto result = common::parse_arguments(cli, args);
 
     Options options;
-    options.shared = common::resolve_shared_options(
-        result, env, shared_set, formats, common::stdout_is_terminal() ? "table" : "json");
+    options.shared = common::resolve_shared_options(result, env, shared_set, formats,
+                                                    stdout_is_terminal ? "table" : "json");
     if (options.shared.help || options.shared.version) return options;
     const auto& config = options.shared.config;
 

@@ -48,9 +48,10 @@ struct Options {
 };
 
 // Parses argv (flags, then environment, then configuration file, then defaults); `now`
-// anchors a relative --since. Throws Error 64 for bad usage and 78 for a bad configuration
-// file; never exits.
-Options parse_options(std::span<char*> args, const common::EnvLookup& env, common::TimePoint now);
+// anchors a relative --since and `stdout_is_terminal` picks the default format (table or
+// JSON). Throws Error 64 for bad usage and 78 for a bad configuration file; never exits.
+Options parse_options(std::span<char*> args, const common::EnvLookup& env, common::TimePoint now,
+                      bool stdout_is_terminal);
 
 // The text --help prints.
 std::string help_text();

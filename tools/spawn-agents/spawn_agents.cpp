@@ -3,6 +3,7 @@
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/input.hpp"
+#include "common/log.hpp"
 #include "common/process.hpp"
 #include "common/records.hpp"
 #include "common/runs.hpp"
@@ -57,12 +58,9 @@ int run_batch(const Batch& batch, const Options& options, common::Database db, s
     const common::Stopwatch batch_watch;
     std::ostream* log = options.shared.verbose ? &err : nullptr;
 
-    common::RetryPolicy retry;
-    if (log)
-        retry.on_retry = [log](int attempt, const common::SqliteError& error) {
-            *log << fmt::format("spawn-agents: database busy (attempt {}): {}; retrying\n", attempt,
-                                error.what());
-        };
+    // Outlives the writer, whose retries it tells about under --verbose.
+    const common::Log logger("spawn-agents", err, options.shared);
+    const auto retry = logger.retry_policy();
     BatchWriter writer(
         std::move(db),
         EvidenceStore(options.shared.evidence, batch.spec_id, batch.stage, started_at), out,
