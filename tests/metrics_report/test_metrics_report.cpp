@@ -429,3 +429,20 @@ BOOST_AUTO_TEST_CASE(health_reads_the_last_maintenance_runs_and_evidence_bytes_p
     BOOST_TEST(evidence["specs"][0]["state"] == "over");
     BOOST_TEST(evidence["over_total_limit"] == false);
 }
+
+BOOST_AUTO_TEST_CASE(health_reads_an_evidence_root_that_is_itself_a_link)
+{
+    Recorded recorded;
+    const auto real = recorded.dir / "real-evidence";
+    std::filesystem::create_directories(real / "consensus" / "SPEC-KIT-1");
+    test_support::write_file(real / "consensus" / "SPEC-KIT-1" / "a.json", std::string(30, 'x'));
+    const auto root = recorded.dir / "evidence";
+    std::filesystem::create_directory_symlink(real, root);
+
+    const auto health = metrics_report::read_health(
+        recorded.db, root, {.warn_spec = 120, .limit_spec = 140, .limit_total = 1000});
+    BOOST_TEST(health.evidence_exists);
+    BOOST_TEST(health.evidence_bytes.size() == 1u);
+    BOOST_TEST(health.evidence_bytes.at("SPEC-KIT-1") == 30u);
+    BOOST_TEST(health.evidence_total == 30u);
+}
