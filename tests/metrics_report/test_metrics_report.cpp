@@ -4,14 +4,13 @@
 #include "common/error.hpp"
 #include "common/sqlite.hpp"
 #include "metrics_report.hpp"
+#include "support/process.hpp"
 #include "support/spawn_records.hpp"
 #include "support/temp_dir.hpp"
 
 #include <fmt/format.h>
 
 #include <sstream>
-#include <sys/wait.h>
-#include <unistd.h>
 
 namespace {
 
@@ -20,16 +19,6 @@ using metrics_report::Report;
 using metrics_report::Selection;
 using test_support::AgentRun;
 using test_support::BatchRun;
-
-// A process that has exited and been reaped: a spawner that is gone.
-common::ProcessIdentity gone_process()
-{
-    const pid_t child = ::fork();
-    if (child == 0) ::_exit(0);
-    int status = 0;
-    ::waitpid(child, &status, 0);
-    return {child, 1};
-}
 
 struct Recorded {
     test_support::TempDir dir;
@@ -184,7 +173,7 @@ BOOST_AUTO_TEST_CASE(running_rows_of_a_gone_spawner_count_as_lost_and_live_ones_
     BatchRun batch;
     batch.agents = {AgentRun{.outcome = "running", .run_time_ms = {}}};
     batch.batch_wall_us = std::nullopt;
-    recorded.recorder.add(batch, gone_process());
+    recorded.recorder.add(batch, test_support::gone_process());
     recorded.recorder.add(batch, common::current_process());
 
     const auto overall = recorded.report().overall;
@@ -223,7 +212,7 @@ BOOST_AUTO_TEST_CASE(a_stream_and_the_database_of_the_same_runs_give_the_same_re
         BatchRun{.agents = {AgentRun{
                      .outcome = "running", .run_time_ms = {}, .cpu_time_us = {}, .max_rss_kb = {}}},
                  .batch_wall_us = std::nullopt},
-        gone_process());
+        test_support::gone_process());
 
     for (const auto& selection : {Selection{}, Selection{.spawns = 10, .batches = 4},
                                   Selection{.spec = "SPEC-KIT-1"}, Selection{.agent = "claude"}}) {

@@ -3,6 +3,8 @@
 #include "common/process.hpp"
 
 #include <stdexcept>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace test_support {
 
@@ -23,6 +25,15 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
         }
     }
     return result;
+}
+
+common::ProcessIdentity gone_process()
+{
+    const pid_t child = ::fork();
+    if (child == 0) ::_exit(0);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    return {child, 1};
 }
 
 }  // namespace test_support

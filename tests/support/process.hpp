@@ -1,6 +1,8 @@
 #pragma once
 // Runs a real binary and captures what a user would see: exit code, stdout, stderr.
 
+#include "common/runs.hpp"
+
 #include <map>
 #include <string>
 #include <vector>
@@ -16,5 +18,8 @@ struct ProcessResult {
 // Runs `argv` (no shell) with `input` on stdin and extra environment variables; waits for it.
 ProcessResult run_process(const std::vector<std::string>& argv, const std::string& input = {},
                           const std::map<std::string, std::string>& env = {});
+
+// The identity of a process that has exited and been reaped: the owner of a batch that died.
+common::ProcessIdentity gone_process();
 
 }  // namespace test_support
