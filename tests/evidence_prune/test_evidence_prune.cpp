@@ -343,9 +343,9 @@ BOOST_AUTO_TEST_CASE(spec_with_a_running_agent_is_left_alone)
     {
         auto db = common::Database::open(tree.db, {.mode = common::OpenMode::create});
         common::schema::migrate(db);
-        db.exec("INSERT INTO agent_executions (agent_id, spec_id, stage, agent_name, outcome, "
-                "spawned_at) VALUES ('a1', 'SPEC-KIT-100', 'plan', 'gemini', 'running', "
-                "datetime('now'))");
+        db.exec("INSERT INTO agent_executions (agent_id, spec_id, stage, phase_type, agent_name, "
+                "outcome, spawned_at) VALUES ('a1', 'SPEC-KIT-100', 'plan', 'regular_stage', "
+                "'gemini', 'running', datetime('now'))");
     }
     const auto result = tree.run();
     BOOST_TEST(!fs::exists(tree.root / "archives"));
@@ -571,10 +571,12 @@ INSERT INTO spawn_batches (batch_id, spec_id, stage, mode, agent_count, started_
   (2, 'SPEC-KIT-1', 'plan', 'parallel', 1, '2026-05-20 00:00:00', '2026-05-20 00:00:01', 1, 1);
 INSERT INTO spawn_metrics (batch_id, agent_name, spawn_latency_us, success, recorded_at) VALUES
   (1, 'gemini', 100, 1, '2026-01-01 00:00:00'), (2, 'gemini', 100, 1, '2026-05-20 00:00:00');
-INSERT INTO agent_executions (agent_id, spec_id, stage, agent_name, spawned_at, completed_at,
-    outcome) VALUES
-  ('old', 'SPEC-KIT-1', 'plan', 'gemini', '2026-01-01 00:00:00', '2026-01-01 00:00:01', 'success'),
-  ('new', 'SPEC-KIT-1', 'plan', 'gemini', '2026-05-20 00:00:00', '2026-05-20 00:00:01', 'success');
+INSERT INTO agent_executions (agent_id, spec_id, stage, phase_type, agent_name, spawned_at,
+    completed_at, outcome) VALUES
+  ('old', 'SPEC-KIT-1', 'plan', 'regular_stage', 'gemini', '2026-01-01 00:00:00',
+   '2026-01-01 00:00:01', 'success'),
+  ('new', 'SPEC-KIT-1', 'plan', 'regular_stage', 'gemini', '2026-05-20 00:00:00',
+   '2026-05-20 00:00:01', 'success');
 )sql");
     }
     const auto dry = tree.run(Mode::dry_run);
