@@ -2,6 +2,7 @@
 
 #include "common/process.hpp"
 
+#include <fstream>
 #include <stdexcept>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,6 +35,15 @@ common::ProcessIdentity gone_process()
     int status = 0;
     ::waitpid(child, &status, 0);
     return {child, 1};
+}
+
+bool alive(pid_t pid)
+{
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) return false;
+    const auto close = line.rfind(')');
+    return close != std::string::npos && line.size() > close + 2 && line[close + 2] != 'Z';
 }
 
 }  // namespace test_support

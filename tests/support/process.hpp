@@ -5,6 +5,7 @@
 
 #include <map>
 #include <string>
+#include <sys/types.h>
 #include <vector>
 
 namespace test_support {
@@ -21,5 +22,8 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
 
 // The identity of a process that has exited and been reaped: the owner of a batch that died.
 common::ProcessIdentity gone_process();
+
+// True while `pid` names a process that has not ended (a zombie has ended).
+bool alive(pid_t pid);
 
 }  // namespace test_support
