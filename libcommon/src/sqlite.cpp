@@ -672,6 +672,17 @@ void Transaction::rollback()
     m_database.exec("ROLLBACK");
 }
 
+std::string auto_vacuum_mode(const Database& db)
+{
+    const auto mode = db.query_int("PRAGMA auto_vacuum");
+    switch (mode) {
+    case 0: return "none";
+    case 1: return "full";
+    case 2: return "incremental";
+    default: return fmt::format("unknown({})", mode);
+    }
+}
+
 // Retry -------------------------------------------------------------------------------------
 
 void retry_busy(const std::function<void()>& attempt, const RetryPolicy& policy)

@@ -9,9 +9,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <filesystem>
 #include <map>
 #include <string>
@@ -25,16 +22,6 @@ namespace {
 namespace fs = std::filesystem;
 using common::Database;
 using common::OpenMode;
-
-// A process that has exited and been reaped: the owner of a batch that died.
-common::ProcessIdentity dead_process()
-{
-    const pid_t child = ::fork();
-    if (child == 0) ::_exit(0);
-    int status = 0;
-    ::waitpid(child, &status, 0);
-    return {child, 1};
-}
 
 void add_batch(Database& db, std::int64_t batch, const common::ProcessIdentity& owner,
                const std::vector<std::string>& outcomes)
@@ -78,9 +65,9 @@ BOOST_AUTO_TEST_CASE(auto_marks_runs_of_a_dead_spawner_lost_and_keeps_live_ones)
     fixture::make_upstream_database(path, {.bloat_bytes = 0, .specs = 2, .toolkit_schema = true});
     {
         auto db = Database::open(path);
-        add_batch(db, 1, dead_process(), {"running", "success"});
+        add_batch(db, 1, test_support::gone_process(), {"running", "success"});
         add_batch(db, 2, common::current_process(), {"running"});
-        add_batch(db, 3, dead_process(), {"success", "exit"});
+        add_batch(db, 3, test_support::gone_process(), {"success", "exit"});
     }
 
     const auto result = vacuum(dir, {"--auto", "--json", "--db", path.string()});
@@ -105,7 +92,7 @@ BOOST_AUTO_TEST_CASE(a_status_report_marks_nothing)
     fixture::make_upstream_database(path, {.bloat_bytes = 0, .specs = 1, .toolkit_schema = true});
     {
         auto db = Database::open(path);
-        add_batch(db, 1, dead_process(), {"running"});
+        add_batch(db, 1, test_support::gone_process(), {"running"});
     }
     const auto result = vacuum(dir, {"--json", "--db", path.string()});
     BOOST_TEST(result.exit_code == 0);

@@ -35,12 +35,8 @@ const std::vector<ManPage> man_pages{
 
 // Every page the project installs, tools' and others'.
 const std::vector<std::string> all_pages{
-    "man/man1/db-vacuum.1",
-    "man/man1/evidence-prune.1",
-    "man/man1/metrics-report.1",
-    "man/man1/spawn-agents.1",
-    "man/man5/spec-hygiene.5",
-    "man/man7/spec-hygiene.7",
+    "man/man1/db-vacuum.1",    "man/man1/evidence-prune.1", "man/man1/metrics-report.1",
+    "man/man1/spawn-agents.1", "man/man5/spec-hygiene.5",   "man/man7/spec-hygiene.7",
 };
 
 // Every exit status a tool may return; each page's EXIT STATUS section lists them.

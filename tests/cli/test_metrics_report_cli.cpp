@@ -13,8 +13,6 @@
 #include <map>
 #include <string>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -83,15 +81,6 @@ json parse_report(const ProcessResult& result)
     BOOST_TEST_INFO("stdout: " << result.out << "\nstderr: " << result.err);
     BOOST_REQUIRE(json::accept(result.out));
     return json::parse(result.out);
-}
-
-common::ProcessIdentity gone_process()
-{
-    const pid_t child = ::fork();
-    if (child == 0) ::_exit(0);
-    int status = 0;
-    ::waitpid(child, &status, 0);
-    return {child, 1};
 }
 
 bool promtool_available()
@@ -329,7 +318,7 @@ BOOST_AUTO_TEST_CASE(runs_of_a_gone_spawner_are_reported_lost_and_the_file_is_un
         test_support::RunRecorder recorder(db);
         recorder.add(
             BatchRun{.agents = {AgentRun{.outcome = "running"}}, .batch_wall_us = std::nullopt},
-            gone_process());
+            test_support::gone_process());
     }
     const auto before = file_bytes(sandbox.db);
     const auto result = sandbox.report({"--json"});

@@ -16,7 +16,6 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
@@ -176,16 +175,6 @@ template <typename Ready> bool eventually(Ready ready, Background* background = 
             std::this_thread::sleep_for(10ms);
     }
     return false;
-}
-
-// True while `pid` names a process that has not ended (a zombie has ended).
-bool alive(pid_t pid)
-{
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    if (!std::getline(stat, line)) return false;
-    const auto close = line.rfind(')');
-    return close != std::string::npos && line.size() > close + 2 && line[close + 2] != 'Z';
 }
 
 std::int64_t wall_us_of(const ProcessResult& result)
@@ -425,7 +414,7 @@ BOOST_AUTO_TEST_CASE(a_timeout_kills_the_agent_and_its_grandchild)
     BOOST_TEST(text(rows[0][0]) == "timeout");
     BOOST_TEST(std::get<std::int64_t>(rows[0][1]) == SIGTERM);
     const pid_t grandchild = std::stoi(file_bytes(pid_file));
-    BOOST_TEST(eventually([&] { return !alive(grandchild); }));
+    BOOST_TEST(eventually([&] { return !test_support::alive(grandchild); }));
 }
 
 BOOST_AUTO_TEST_CASE(ten_mb_on_each_stream_complete_with_response_capped_and_evidence_whole)
@@ -502,7 +491,8 @@ BOOST_AUTO_TEST_CASE(sigterm_mid_batch_leaves_no_child_alive_and_rows_cancelled)
     BOOST_TEST(codes.at(tool) == 1, background.finished[tool].err);
     for (const auto& entry : fs::directory_iterator(pids)) {
         const pid_t pid = std::stoi(file_bytes(entry.path()));
-        BOOST_TEST(eventually([&] { return !alive(pid); }), entry.path() << " still alive");
+        BOOST_TEST(eventually([&] { return !test_support::alive(pid); }), entry.path()
+                                                                              << " still alive");
     }
     BOOST_TEST(sandbox.count("SELECT count(*) FROM agent_executions WHERE outcome = 'cancelled' "
                              "AND completed_at IS NOT NULL") == 3);

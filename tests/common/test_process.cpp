@@ -2,11 +2,11 @@
 #include <boost/test/unit_test.hpp>
 
 #include "common/process.hpp"
+#include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
 #include <chrono>
 #include <csignal>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -53,23 +53,13 @@ std::string status_field(const std::string& status, const std::string& name)
     return {};
 }
 
-// True while `pid` names a process that has not ended (a zombie has ended).
-bool alive(pid_t pid)
-{
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    if (!std::getline(stat, line)) return false;
-    const auto close = line.rfind(')');
-    return close != std::string::npos && line.size() > close + 2 && line[close + 2] != 'Z';
-}
-
 // Gives an ended process's parent a moment to reap it; returns whether it is still alive
 // after that.
 bool still_alive_after_reaping(pid_t pid)
 {
-    for (int i = 0; i < 200 && alive(pid); ++i)
+    for (int i = 0; i < 200 && test_support::alive(pid); ++i)
         std::this_thread::sleep_for(10ms);
-    return alive(pid);
+    return test_support::alive(pid);
 }
 
 }  // namespace

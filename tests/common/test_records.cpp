@@ -122,9 +122,9 @@ INSERT INTO spawn_metrics (batch_id, agent_name, success, recorded_at) VALUES
   (1, 'a', 1, '2020-01-01 00:00:00'), (2, 'a', 1, '2030-01-01 00:00:00');
 INSERT INTO agent_executions (agent_id, spec_id, stage, phase_type, agent_name, spawned_at,
     outcome) VALUES
-  ('old', 'S-1', 'plan', 'x', 'a', '2020-01-01 00:00:00', 'success'),
-  ('stuck', 'S-1', 'plan', 'x', 'a', '2020-01-01 00:00:00', 'running'),
-  ('new', 'S-1', 'plan', 'x', 'a', '2030-01-01 00:00:00', 'success');
+  ('old', 'S-1', 'plan', 'regular_stage', 'a', '2020-01-01 00:00:00', 'success'),
+  ('stuck', 'S-1', 'plan', 'regular_stage', 'a', '2020-01-01 00:00:00', 'running'),
+  ('new', 'S-1', 'plan', 'regular_stage', 'a', '2030-01-01 00:00:00', 'success');
 )sql");
     const auto cutoff = common::TimePoint(std::chrono::seconds(1735689600));  // 2025-01-01
     const auto counted = common::count_rows_older_than(db, cutoff);

@@ -573,8 +573,10 @@ INSERT INTO spawn_metrics (batch_id, agent_name, spawn_latency_us, success, reco
   (1, 'gemini', 100, 1, '2026-01-01 00:00:00'), (2, 'gemini', 100, 1, '2026-05-20 00:00:00');
 INSERT INTO agent_executions (agent_id, spec_id, stage, phase_type, agent_name, spawned_at,
     completed_at, outcome) VALUES
-  ('old', 'SPEC-KIT-1', 'plan', 'x', 'gemini', '2026-01-01 00:00:00', '2026-01-01 00:00:01', 'success'),
-  ('new', 'SPEC-KIT-1', 'plan', 'x', 'gemini', '2026-05-20 00:00:00', '2026-05-20 00:00:01', 'success');
+  ('old', 'SPEC-KIT-1', 'plan', 'regular_stage', 'gemini', '2026-01-01 00:00:00',
+   '2026-01-01 00:00:01', 'success'),
+  ('new', 'SPEC-KIT-1', 'plan', 'regular_stage', 'gemini', '2026-05-20 00:00:00',
+   '2026-05-20 00:00:01', 'success');
 )sql");
     }
     const auto dry = tree.run(Mode::dry_run);

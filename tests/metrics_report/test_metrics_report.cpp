@@ -4,14 +4,13 @@
 #include "common/error.hpp"
 #include "common/sqlite.hpp"
 #include "metrics_report.hpp"
+#include "support/process.hpp"
 #include "support/spawn_records.hpp"
 #include "support/temp_dir.hpp"
 
 #include <fmt/format.h>
 
 #include <sstream>
-#include <sys/wait.h>
-#include <unistd.h>
 
 namespace {
 
@@ -20,16 +19,6 @@ using metrics_report::Report;
 using metrics_report::Selection;
 using test_support::AgentRun;
 using test_support::BatchRun;
-
-// A process that has exited and been reaped: a spawner that is gone.
-common::ProcessIdentity gone_process()
-{
-    const pid_t child = ::fork();
-    if (child == 0) ::_exit(0);
-    int status = 0;
-    ::waitpid(child, &status, 0);
-    return {child, 1};
-}
 
 struct Recorded {
     test_support::TempDir dir;
@@ -184,7 +173,7 @@ BOOST_AUTO_TEST_CASE(running_rows_of_a_gone_spawner_count_as_lost_and_live_ones_
     BatchRun batch;
     batch.agents = {AgentRun{.outcome = "running", .run_time_ms = {}}};
     batch.batch_wall_us = std::nullopt;
-    recorded.recorder.add(batch, gone_process());
+    recorded.recorder.add(batch, test_support::gone_process());
     recorded.recorder.add(batch, common::current_process());
 
     const auto overall = recorded.report().overall;
@@ -223,7 +212,7 @@ BOOST_AUTO_TEST_CASE(a_stream_and_the_database_of_the_same_runs_give_the_same_re
         BatchRun{.agents = {AgentRun{
                      .outcome = "running", .run_time_ms = {}, .cpu_time_us = {}, .max_rss_kb = {}}},
                  .batch_wall_us = std::nullopt},
-        gone_process());
+        test_support::gone_process());
 
     for (const auto& selection : {Selection{}, Selection{.spawns = 10, .batches = 4},
                                   Selection{.spec = "SPEC-KIT-1"}, Selection{.agent = "claude"}}) {
@@ -428,4 +417,21 @@ BOOST_AUTO_TEST_CASE(health_reads_the_last_maintenance_runs_and_evidence_bytes_p
     const auto evidence = metrics_report::to_json(report)["health"]["evidence"];
     BOOST_TEST(evidence["specs"][0]["state"] == "over");
     BOOST_TEST(evidence["over_total_limit"] == false);
+}
+
+BOOST_AUTO_TEST_CASE(health_reads_an_evidence_root_that_is_itself_a_link)
+{
+    Recorded recorded;
+    const auto real = recorded.dir / "real-evidence";
+    std::filesystem::create_directories(real / "consensus" / "SPEC-KIT-1");
+    test_support::write_file(real / "consensus" / "SPEC-KIT-1" / "a.json", std::string(30, 'x'));
+    const auto root = recorded.dir / "evidence";
+    std::filesystem::create_directory_symlink(real, root);
+
+    const auto health = metrics_report::read_health(
+        recorded.db, root, {.warn_spec = 120, .limit_spec = 140, .limit_total = 1000});
+    BOOST_TEST(health.evidence_exists);
+    BOOST_TEST(health.evidence_bytes.size() == 1u);
+    BOOST_TEST(health.evidence_bytes.at("SPEC-KIT-1") == 30u);
+    BOOST_TEST(health.evidence_total == 30u);
 }

@@ -2,7 +2,10 @@
 
 #include "common/process.hpp"
 
+#include <fstream>
 #include <stdexcept>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace test_support {
 
@@ -23,6 +26,24 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::strin
         }
     }
     return result;
+}
+
+common::ProcessIdentity gone_process()
+{
+    const pid_t child = ::fork();
+    if (child == 0) ::_exit(0);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    return {child, 1};
+}
+
+bool alive(pid_t pid)
+{
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line)) return false;
+    const auto close = line.rfind(')');
+    return close != std::string::npos && line.size() > close + 2 && line[close + 2] != 'Z';
 }
 
 }  // namespace test_support

@@ -8,16 +8,6 @@
 namespace db_vacuum {
 namespace {
 
-std::string auto_vacuum_name(std::int64_t mode)
-{
-    switch (mode) {
-    case 0: return "none";
-    case 1: return "full";
-    case 2: return "incremental";
-    default: return fmt::format("unknown({})", mode);
-    }
-}
-
 std::uint64_t total_bytes(const Status& status)
 {
     return status.file_bytes + status.wal_bytes;
@@ -62,7 +52,7 @@ Status read_status(const common::Database& db)
     status.page_size = db.query_int("PRAGMA page_size");
     status.page_count = db.query_int("PRAGMA page_count");
     status.freelist_pages = db.query_int("PRAGMA freelist_count");
-    status.auto_vacuum = auto_vacuum_name(db.query_int("PRAGMA auto_vacuum"));
+    status.auto_vacuum = common::auto_vacuum_mode(db);
     status.journal_mode = db.query_text("PRAGMA journal_mode");
     status.user_version = db.query_int("PRAGMA user_version");
     status.toolkit_schema_version = common::schema::installed_version(db);

@@ -132,6 +132,21 @@ struct TemporaryFile {
     {
         if (armed) ::unlinkat(directory, name.c_str(), 0);
     }
+
+    // Creates the file for writing (mode 0600), replacing one a crashed run left. Throws as
+    // common::system_error(), naming `shown`.
+    UniqueFd create(const std::string& shown)
+    {
+        ::unlinkat(directory, name.c_str(), 0);
+        UniqueFd out(::openat(directory, name.c_str(),
+                              O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+        if (!out) {
+            const int error = errno;
+            armed = false;
+            throw common::system_error(error, "cannot create " + shown);
+        }
+        return out;
+    }
 };
 
 }  // namespace
@@ -144,13 +159,7 @@ WrittenArchive write_archive(const common::TreeRoot& root, const std::string& ar
     const auto shown = (root.path() / archive).string();
     if (root.stat(archive)) throw Error(Exit::cant_create, "{} exists; not replacing it", shown);
     TemporaryFile temporary{directory.get(), temporary_name(name)};
-    ::unlinkat(directory.get(), temporary.name.c_str(), 0);
-    UniqueFd out(::openat(directory.get(), temporary.name.c_str(),
-                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!out) {
-        temporary.armed = false;
-        throw common::system_error(errno, "cannot create " + shown);
-    }
+    auto out = temporary.create(shown);
 
     WrittenArchive written;
     // Names outside ASCII go in as raw bytes: libarchive cannot convert them in every locale.
@@ -377,13 +386,7 @@ RestoreResult restore_archive(const common::TreeRoot& root, const std::string& a
         const auto shown = (root.path() / header.path).string();
         const auto directory = root.open_directory(folder, true);
         TemporaryFile temporary{directory.get(), temporary_name(name)};
-        ::unlinkat(directory.get(), temporary.name.c_str(), 0);
-        UniqueFd out(::openat(directory.get(), temporary.name.c_str(),
-                              O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-        if (!out) {
-            temporary.armed = false;
-            throw common::system_error(errno, "cannot create " + shown);
-        }
+        auto out = temporary.create(shown);
         common::Sha256 digest;
         std::uint64_t size = 0;
         reader.read_data([&](std::string_view bytes) {

@@ -8,6 +8,8 @@
 #include "common/jsonl.hpp"
 #include "common/runs.hpp"
 #include "common/schema.hpp"
+#include "common/spec_id.hpp"
+#include "common/tree.hpp"
 
 #include <fmt/format.h>
 
@@ -255,51 +257,50 @@ bool selected(const Selection& selection, const std::optional<common::TimePoint>
 
 // ---- health ----
 
-// SPEC-ID: [A-Z][A-Z0-9]*(-[A-Z0-9]+)+
-bool is_spec_id(std::string_view name)
-{
-    const auto upper_or_digit = [](char c) {
-        return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    };
-    if (name.empty() || name.front() < 'A' || name.front() > 'Z') return false;
-    bool dash_seen = false;
-    char previous = 0;
-    for (const char c : name) {
-        if (c == '-') {
-            if (previous == '-') return false;
-            dash_seen = true;
-        } else if (!upper_or_digit(c)) {
-            return false;
-        }
-        previous = c;
-    }
-    return dash_seen && previous != '-';
-}
-
-// Bytes of the regular files under `folder`, without following symbolic links; what cannot
-// be read is left out.
-std::uint64_t tree_bytes(const fs::path& folder)
+// Bytes of the regular files below the folder `relative` of `root`; no link is followed.
+// walk() stops at the first folder it cannot read, so the tree is walked one folder at a
+// time: a folder that cannot be read is left out with what it holds, and nothing else.
+std::uint64_t tree_bytes(const common::TreeRoot& root, const std::string& relative)
 {
     std::uint64_t bytes = 0;
-    std::error_code ec;
-    fs::recursive_directory_iterator it(folder, fs::directory_options::skip_permission_denied, ec);
-    for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-        std::error_code status_ec;
-        const auto status = it->symlink_status(status_ec);
-        if (status_ec || !fs::is_regular_file(status)) continue;
-        const auto size = it->file_size(status_ec);
-        if (!status_ec) bytes += size;
+    std::vector<std::string> folders{relative};
+    while (!folders.empty()) {
+        const auto folder = std::move(folders.back());
+        folders.pop_back();
+        try {
+            root.walk(folder, [&](const common::TreeEntry& entry) {
+                if (entry.info.type == common::EntryType::file) bytes += entry.info.size;
+                if (entry.info.type == common::EntryType::directory) folders.push_back(entry.path);
+                return false;
+            });
+        } catch (const Error&) {
+        }
     }
     return bytes;
 }
 
-std::string auto_vacuum_name(std::int64_t mode)
+// Adds the evidence bytes of every spec folder (commands/SPEC-ID, consensus/SPEC-ID) under
+// the open evidence root to `health`.
+void add_evidence_bytes(const common::TreeRoot& root, Health& health)
 {
-    switch (mode) {
-    case 0: return "none";
-    case 1: return "full";
-    case 2: return "incremental";
-    default: return fmt::format("unknown({})", mode);
+    for (const auto* kind : {"commands", "consensus"}) {
+        const auto info = root.stat(kind);
+        if (!info || info->type != common::EntryType::directory) continue;
+        std::vector<std::string> specs;
+        try {
+            root.walk(kind, [&](const common::TreeEntry& entry) {
+                if (entry.info.type == common::EntryType::directory &&
+                    common::is_spec_id(common::split_parent(entry.path).second))
+                    specs.push_back(entry.path);
+                return false;
+            });
+        } catch (const Error&) {
+        }
+        for (const auto& spec : specs) {
+            const auto bytes = tree_bytes(root, spec);
+            health.evidence_bytes[std::string(common::split_parent(spec).second)] += bytes;
+            health.evidence_total += bytes;
+        }
     }
 }
 
@@ -527,7 +528,7 @@ Health read_health(const common::Database& db, const fs::path& evidence_root,
     health.page_size = db.query_int("PRAGMA page_size");
     health.freelist_bytes = static_cast<std::uint64_t>(db.query_int("PRAGMA freelist_count")) *
                             static_cast<std::uint64_t>(health.page_size);
-    health.auto_vacuum = auto_vacuum_name(db.query_int("PRAGMA auto_vacuum"));
+    health.auto_vacuum = common::auto_vacuum_mode(db);
     health.schema_version = common::schema::installed_version(db);
     if (db.table_exists("maintenance_runs")) {
         health.last_vacuum = last_run(db, "db-vacuum");
@@ -539,18 +540,13 @@ Health read_health(const common::Database& db, const fs::path& evidence_root,
     std::error_code ec;
     health.evidence_exists = fs::is_directory(evidence_root, ec);
     if (!health.evidence_exists) return health;
-    for (const auto* kind : {"commands", "consensus"}) {
-        const auto folder = evidence_root / kind;
-        if (!fs::is_directory(fs::symlink_status(folder, ec))) continue;
-        for (fs::directory_iterator it(folder, ec); !ec && it != fs::directory_iterator();
-             it.increment(ec)) {
-            const auto name = it->path().filename().string();
-            std::error_code status_ec;
-            if (!is_spec_id(name) || !fs::is_directory(it->symlink_status(status_ec))) continue;
-            const auto bytes = tree_bytes(it->path());
-            health.evidence_bytes[name] += bytes;
-            health.evidence_total += bytes;
-        }
+    // The root the operator named may itself be a link (only read here); below it nothing is
+    // followed. A root that cannot be opened counts no bytes, as a folder that cannot be read.
+    const auto resolved = fs::canonical(evidence_root, ec);
+    if (ec) return health;
+    try {
+        add_evidence_bytes(common::TreeRoot::open(resolved), health);
+    } catch (const Error&) {
     }
     return health;
 }

@@ -219,6 +219,10 @@ private:
     std::shared_ptr<Connection> m_connection;
 };
 
+// PRAGMA auto_vacuum of `db` by name: none, full or incremental ("unknown(N)" for a mode
+// SQLite may add).
+std::string auto_vacuum_mode(const Database& db);
+
 // BEGIN IMMEDIATE on construction; rolls back on destruction unless commit() ran.
 class Transaction {
 public:
