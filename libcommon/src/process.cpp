@@ -410,6 +410,7 @@ WaitResult ProcessSet::wait(std::optional<std::chrono::milliseconds> max_wait, S
         return true;
     };
 
+    bool looked = false;
     for (;;) {
         const auto now = SteadyClock::now();
         std::optional<SteadyTime> next_timer = deadline;
@@ -440,7 +441,8 @@ WaitResult ProcessSet::wait(std::optional<std::chrono::milliseconds> max_wait, S
             consider(group.kill_at);
 
         if (!result.finished.empty() || result.signal) break;
-        if (deadline && now >= *deadline) break;
+        // A wait of zero still looks once.
+        if (deadline && now >= *deadline && looked) break;
 
         std::vector<pollfd> fds;
         // For each poll entry, the child and what it is: 0 stdout, 1 stderr, 2 stdin, 3 pidfd.
@@ -465,6 +467,7 @@ WaitResult ProcessSet::wait(std::optional<std::chrono::milliseconds> max_wait, S
         }
         if (fds.empty() && timeout_ms < 0) break;  // nothing to wait for
         const int ready = ::poll(fds.data(), fds.size(), timeout_ms);
+        looked = true;
         if (ready < 0 && errno != EINTR)
             throw Error(Exit::software, "poll failed: {}", std::strerror(errno));
 

@@ -75,6 +75,24 @@ BOOST_AUTO_TEST_CASE(exit_code_and_output_are_reported)
     BOOST_TEST(child.err == "err\n");
 }
 
+BOOST_AUTO_TEST_CASE(a_wait_of_zero_reaps_a_child_that_has_ended)
+{
+    ProcessSet children;
+    const auto started = children.start({.argv = {"sh", "-c", "echo done"}});
+    BOOST_TEST_REQUIRE(started.ok(), started.message);
+    // Never blocks: asked again until the child has ended, for at most 5 s.
+    std::vector<FinishedChild> done;
+    for (int i = 0; i < 500 && done.empty(); ++i) {
+        done = children.wait(0ms).finished;
+        if (done.empty()) std::this_thread::sleep_for(10ms);
+    }
+
+    BOOST_TEST_REQUIRE(done.size() == 1u);
+    BOOST_TEST(done.front().exit_code.value_or(-1) == 0);
+    BOOST_TEST(done.front().out == "done\n");
+    BOOST_TEST(children.running() == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(a_missing_command_is_a_spawn_failure_not_a_child)
 {
     ProcessSet children;
