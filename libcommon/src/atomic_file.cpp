@@ -1,6 +1,7 @@
 #include "common/atomic_file.hpp"
 
 #include "common/error.hpp"
+#include "common/files.hpp"
 
 #include <cerrno>
 #include <cstdio>
@@ -18,20 +19,6 @@ namespace {
 std::filesystem::path folder_of(const std::filesystem::path& file)
 {
     return file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
-}
-
-// Makes a directory entry durable: a renamed file whose folder was not flushed may come
-// back under its old name after a crash.
-void sync_folder(const std::filesystem::path& folder)
-{
-    const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || ::fsync(fd) != 0) {
-        const int error = errno;
-        if (fd >= 0) ::close(fd);
-        throw Error(Exit::io, "cannot flush folder {} to disk: {}", folder.string(),
-                    std::strerror(error));
-    }
-    ::close(fd);
 }
 
 // Renames without replacing: renameat2 where the file system supports it, else a hard link
@@ -70,20 +57,38 @@ AtomicFile::AtomicFile(std::filesystem::path target, mode_t mode, Existing exist
 
 AtomicFile::AtomicFile(AtomicFile&& other) noexcept
     : m_target(std::move(other.m_target)), m_temporary(std::move(other.m_temporary)),
-      m_existing(other.m_existing), m_fd(std::exchange(other.m_fd, -1)),
+      m_existing(other.m_existing), m_fd(std::exchange(other.m_fd, -1)), m_flushed(other.m_flushed),
       m_committed(std::exchange(other.m_committed, true))
 {
 }
 
+AtomicFile& AtomicFile::operator=(AtomicFile&& other) noexcept
+{
+    if (this == &other) return *this;
+    discard();
+    m_target = std::move(other.m_target);
+    m_temporary = std::move(other.m_temporary);
+    m_existing = other.m_existing;
+    m_fd = std::exchange(other.m_fd, -1);
+    m_flushed = other.m_flushed;
+    m_committed = std::exchange(other.m_committed, true);
+    return *this;
+}
+
 AtomicFile::~AtomicFile()
 {
-    if (m_fd >= 0) ::close(m_fd);
+    discard();
+}
+
+void AtomicFile::discard() noexcept
+{
+    if (m_fd >= 0) ::close(std::exchange(m_fd, -1));
     if (!m_committed && !m_temporary.empty()) ::unlink(m_temporary.c_str());
 }
 
 void AtomicFile::write(std::string_view bytes)
 {
-    if (m_fd < 0) throw Error(Exit::software, "{}: write after commit", m_target.string());
+    if (m_fd < 0) throw Error(Exit::software, "{}: write after flush", m_target.string());
     while (!bytes.empty()) {
         const ssize_t written = ::write(m_fd, bytes.data(), bytes.size());
         if (written < 0) {
@@ -94,15 +99,23 @@ void AtomicFile::write(std::string_view bytes)
     }
 }
 
-void AtomicFile::commit()
+void AtomicFile::flush()
 {
-    if (m_fd < 0) throw Error(Exit::software, "{}: committed twice", m_target.string());
+    if (m_flushed) return;
+    if (m_fd < 0) throw Error(Exit::software, "{}: flushed after commit", m_target.string());
     if (::fsync(m_fd) != 0)
         throw Error(Exit::io, "cannot flush {} to disk: {}", m_target.string(),
                     std::strerror(errno));
     // close() reports errors that delayed writes (NFS) only find now.
     if (::close(std::exchange(m_fd, -1)) != 0)
         throw Error(Exit::io, "cannot write {}: {}", m_target.string(), std::strerror(errno));
+    m_flushed = true;
+}
+
+void AtomicFile::commit(FolderSync folder)
+{
+    if (m_committed) throw Error(Exit::software, "{}: committed twice", m_target.string());
+    flush();
 
     const int error = m_existing == Existing::refuse
                           ? place_without_replacing(m_temporary, m_target)
@@ -115,7 +128,9 @@ void AtomicFile::commit()
         throw Error(Exit::io, "cannot put {} in place: {}", m_target.string(),
                     std::strerror(error));
     m_committed = true;
-    sync_folder(folder_of(m_target));
+    // A renamed file whose folder was not flushed may come back under its old name after a
+    // crash.
+    if (folder == FolderSync::now) sync_path(folder_of(m_target));
 }
 
 void write_file_atomically(const std::filesystem::path& target, std::string_view content,

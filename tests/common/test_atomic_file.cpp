@@ -3,6 +3,7 @@
 
 #include "common/atomic_file.hpp"
 #include "common/error.hpp"
+#include "common/files.hpp"
 #include "common/sqlite.hpp"
 #include "support/temp_dir.hpp"
 
@@ -80,6 +81,42 @@ BOOST_AUTO_TEST_CASE(an_uncommitted_file_is_removed_and_the_old_one_kept)
     }
     BOOST_TEST(!fs::exists(temporary));
     BOOST_TEST(test_support::file_bytes(dir / "out.txt") == "old");
+    BOOST_TEST(entries_in(dir.path()) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(flushed_files_are_put_in_place_and_their_folder_flushed_once)
+{
+    TempDir dir;
+    AtomicFile first(dir / "a.txt", 0600, common::Existing::refuse);
+    AtomicFile second(dir / "b.txt", 0600, common::Existing::refuse);
+    first.write("a");
+    second.write("b");
+    first.flush();
+    second.flush();
+    BOOST_TEST(first.fd() == -1);
+    BOOST_TEST(!fs::exists(dir / "a.txt"));
+    first.commit(common::FolderSync::caller);
+    second.commit(common::FolderSync::caller);
+    common::sync_path(dir.path());
+
+    BOOST_TEST(test_support::file_bytes(dir / "a.txt") == "a");
+    BOOST_TEST(test_support::file_bytes(dir / "b.txt") == "b");
+    BOOST_TEST(entries_in(dir.path()) == 2u);
+    BOOST_TEST(exit_code_of([&] { first.commit(); }) == 70);
+}
+
+BOOST_AUTO_TEST_CASE(a_move_assigned_file_removes_the_temporary_it_replaced)
+{
+    TempDir dir;
+    AtomicFile kept(dir / "kept.txt");
+    AtomicFile dropped(dir / "dropped.txt");
+    const auto dropped_temporary = dropped.temporary_path();
+    kept.write("kept");
+    dropped = std::move(kept);
+
+    BOOST_TEST(!fs::exists(dropped_temporary));
+    dropped.commit();
+    BOOST_TEST(test_support::file_bytes(dir / "kept.txt") == "kept");
     BOOST_TEST(entries_in(dir.path()) == 1u);
 }
 

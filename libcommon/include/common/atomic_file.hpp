@@ -15,6 +15,13 @@ enum class Existing {
     refuse,   // leave it and throw Error 73; the temporary is removed
 };
 
+// Who flushes the folder after commit() put a file in place.
+enum class FolderSync {
+    now,     // commit() does: the new name survives a crash once it returns
+    caller,  // the caller does, once for several files (common::sync_path on the folder),
+             // before it tells anyone the files exist
+};
+
 // A new file for `target`, written under a temporary name in the same folder
 // (".NAME.XXXXXX.tmp"), so that the rename into place never crosses a file system. The
 // temporary is removed by the destructor unless commit() succeeded, whatever went wrong; only
@@ -28,14 +35,15 @@ public:
     explicit AtomicFile(std::filesystem::path target, mode_t mode = 0600,
                         Existing existing = Existing::replace);
     AtomicFile(AtomicFile&& other) noexcept;
-    AtomicFile& operator=(AtomicFile&&) = delete;
+    // Removes this one's temporary (unless committed) and takes over `other`'s.
+    AtomicFile& operator=(AtomicFile&& other) noexcept;
     AtomicFile(const AtomicFile&) = delete;
     AtomicFile& operator=(const AtomicFile&) = delete;
     // Removes the temporary unless committed; never throws.
     ~AtomicFile();
 
     // The temporary's descriptor, for writers that need one (libarchive, ...); -1 after
-    // commit(). The AtomicFile keeps owning it.
+    // flush() or commit(). The AtomicFile keeps owning it.
     int fd() const { return m_fd; }
     // The temporary's path, for writers that need a name (SQLite's VACUUM INTO).
     const std::filesystem::path& temporary_path() const { return m_temporary; }
@@ -44,17 +52,27 @@ public:
     // Appends `bytes`. Throws Error 74 when the write fails (a full disk, an I/O error).
     void write(std::string_view bytes);
 
-    // Flushes the file, puts it in place (rename; with Existing::refuse, a rename that never
-    // replaces, or a hard link where the file system lacks that) and flushes the folder, so
-    // that the new name survives a crash. Throws Error 73 when the target exists and may not
-    // be replaced or is a folder, 74 on an I/O error; the temporary is then removed.
-    void commit();
+    // Flushes the temporary to the disk and closes it; commit() then only puts it in place.
+    // Lets the flushes of several files run side by side. Throws Error 74 when it fails.
+    void flush();
+
+    // Flushes the file (unless flush() did), puts it in place (rename; with Existing::refuse,
+    // a rename that never replaces, or a hard link where the file system lacks that) and, with
+    // FolderSync::now,
+    // flushes the folder, so that the new name survives a crash. Throws Error 73 when the
+    // target exists and may not be replaced or is a folder, 74 on an I/O error; the temporary
+    // is then removed.
+    void commit(FolderSync folder = FolderSync::now);
 
 private:
+    // Closes the descriptor and removes the temporary unless committed; never throws.
+    void discard() noexcept;
+
     std::filesystem::path m_target;
     std::filesystem::path m_temporary;
     Existing m_existing;
     int m_fd = -1;
+    bool m_flushed = false;
     bool m_committed = false;
 };
 
