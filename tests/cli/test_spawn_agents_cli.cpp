@@ -13,9 +13,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
@@ -290,6 +292,48 @@ BOOST_AUTO_TEST_CASE(evidence_and_telemetry_are_written_private_under_the_spec)
         BOOST_TEST_REQUIRE(::stat((sandbox.evidence / folder).c_str(), &info) == 0);
         BOOST_TEST((info.st_mode & 0777) == 0700u, folder << " is not 0700");
     }
+}
+
+BOOST_AUTO_TEST_CASE(agents_ending_while_others_start_each_get_their_evidence_and_row)
+{
+    Sandbox sandbox;
+    std::vector<json> agents;
+    for (int i = 0; i < 40; ++i)
+        agents.push_back(shell_agent(fmt::format("a{}", i), fmt::format("echo '{{\"n\":{}}}'", i)));
+    const auto result = sandbox.spawn(make_batch(agents));
+    BOOST_TEST_REQUIRE(result.exit_code == 0, result.err);
+
+    const auto rows =
+        sandbox.rows("SELECT agent_name, evidence_path FROM agent_executions ORDER BY agent_name");
+    BOOST_TEST_REQUIRE(rows.size() == 40u);
+    for (const auto& row : rows) {
+        const auto name = text(row.at(0));
+        const auto path = text(row.at(1));
+        BOOST_TEST_REQUIRE(path != "<null>", name << " has no evidence");
+        BOOST_TEST(file_bytes(sandbox.evidence / path) ==
+                   fmt::format("{{\"n\":{}}}\n", name.substr(1)));
+    }
+    for (const auto& file : sandbox.evidence_files())
+        BOOST_TEST(file.extension() != ".tmp", file << " is a temporary left behind");
+}
+
+BOOST_AUTO_TEST_CASE(an_evidence_root_that_cannot_be_made_is_73_with_every_row_recorded)
+{
+    Sandbox sandbox;
+    std::ofstream(sandbox.evidence.string()) << "a file in the way\n";
+    std::vector<json> agents;
+    for (int i = 0; i < 10; ++i)
+        agents.push_back(shell_agent(fmt::format("a{}", i), "echo hi"));
+    const auto result = sandbox.spawn(make_batch(agents));
+
+    BOOST_TEST(result.exit_code == 73, result.err);
+    BOOST_TEST(result.err.find("cannot create folder") != std::string::npos, result.err);
+    BOOST_TEST(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM agent_executions WHERE outcome = 'success' "
+                             "AND evidence_path IS NULL") == 10);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM spawn_batches WHERE finished_at IS NOT NULL") ==
+               1);
+    BOOST_TEST(file_bytes(sandbox.evidence) == "a file in the way\n");
 }
 
 BOOST_AUTO_TEST_CASE(a_parallel_batch_takes_less_than_half_the_sequential_time)

@@ -4,6 +4,7 @@
 #include "batch.hpp"
 #include "common/error.hpp"
 #include "common/schema.hpp"
+#include "evidence.hpp"
 #include "options.hpp"
 #include "spawn_agents.hpp"
 #include "status.hpp"
@@ -12,8 +13,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 using spawn_agents::parse_batch;
 
@@ -192,4 +198,43 @@ BOOST_AUTO_TEST_CASE(options_read_the_configuration_section)
     BOOST_TEST(options.kill_grace.count() == 500);
     BOOST_TEST(options.max_response == 100);
     BOOST_TEST(options.status_line);
+}
+
+BOOST_AUTO_TEST_CASE(staged_outputs_are_named_when_committed_and_skip_names_taken_meanwhile)
+{
+    test_support::TempDir dir;
+    const auto time = std::chrono::system_clock::from_time_t(1'763'115'300);  // 10:15:00 UTC
+    spawn_agents::EvidenceStore store(dir / "evidence", "SPEC-1", "plan", time);
+    const std::vector<spawn_agents::AgentOutput> outputs{{"claude", "{\"ok\":1}", "warn\n"},
+                                                         {"gemini", "plain", ""}};
+    auto staged = store.stage_agent_outputs(outputs);
+
+    // Staged: nothing under its name yet.
+    const auto folder = dir / "evidence" / "consensus" / "SPEC-1";
+    const std::string claude = "SPEC-1_plan_claude_20251114_101500";
+    BOOST_TEST(!std::filesystem::exists(folder / (claude + ".json")));
+    // Another batch of the same second takes claude's name before the commit.
+    std::ofstream(folder / (claude + ".json")) << "theirs";
+
+    const auto evidence = store.commit_agent_outputs(outputs, std::move(staged));
+
+    BOOST_TEST_REQUIRE(evidence.size() == 2u);
+    BOOST_TEST(!evidence[0].error);
+    BOOST_TEST(evidence[0].output == "consensus/SPEC-1/" + claude + "_2.json");
+    BOOST_TEST(evidence[0].errors == "consensus/SPEC-1/" + claude + "_2_stderr.txt");
+    BOOST_TEST(test_support::file_bytes(folder / (claude + ".json")) == "theirs");
+    BOOST_TEST(test_support::file_bytes(folder / (claude + "_2.json")) == "{\"ok\":1}");
+    BOOST_TEST(test_support::file_bytes(folder / (claude + "_2_stderr.txt")) == "warn\n");
+    BOOST_TEST(!evidence[1].error);
+    BOOST_TEST(evidence[1].output == "consensus/SPEC-1/SPEC-1_plan_gemini_20251114_101500.txt");
+    BOOST_TEST(evidence[1].errors.empty());
+    // Those four files and no temporary.
+    std::vector<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(folder))
+        names.push_back(entry.path().filename().string());
+    std::sort(names.begin(), names.end());
+    const std::vector<std::string> expected{claude + ".json", claude + "_2.json",
+                                            claude + "_2_stderr.txt",
+                                            "SPEC-1_plan_gemini_20251114_101500.txt"};
+    BOOST_TEST(names == expected, boost::test_tools::per_element());
 }

@@ -3,11 +3,13 @@
 // telemetry under commands/<SPEC>/, each written atomically while holding .locks/<SPEC>.lock.
 // Folders it creates are 0700 and files 0600.
 
+#include "common/atomic_file.hpp"
 #include "common/clock.hpp"
 #include "common/lock.hpp"
 
 #include <exception>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -29,22 +31,35 @@ struct AgentOutput {
     std::string_view err;
 };
 
+// An agent's files written under temporary names, neither flushed nor named yet.
+struct StagedOutput {
+    std::optional<common::AtomicFile> output;  // named as its first choice
+    std::optional<common::AtomicFile> errors;
+    std::exception_ptr error;  // set when they could not be written
+};
+
 class EvidenceStore {
 public:
     // Nothing is created until the first write.
     EvidenceStore(std::filesystem::path root, std::string spec_id, std::string stage,
                   common::TimePoint batch_time);
 
-    // Writes an agent's whole stdout (and stderr when not empty). Throws Error 73 when a
-    // folder or file cannot be created, 74 on an I/O error.
-    AgentEvidence write_agent_output(std::string_view agent, std::string_view out,
-                                     std::string_view err);
-
-    // Writes the outputs of several agents under one hold of the lock, several files at a
-    // time, so that their flushes to the disk overlap. An agent whose files could not be
-    // written has its error set; the others are written all the same. Throws Error 73 when
-    // the folders or the lock cannot be made.
+    // Writes each agent's whole stdout (and stderr when not empty) and returns where they
+    // went: stage_agent_outputs() then commit_agent_outputs().
     std::vector<AgentEvidence> write_agent_outputs(std::span<const AgentOutput> outputs);
+
+    // Writes each agent's files under temporary names, without flushing them: cheap enough
+    // to do while agents are still starting. Throws Error 73 when the folders cannot be made.
+    std::vector<StagedOutput> stage_agent_outputs(std::span<const AgentOutput> outputs);
+
+    // Flushes staged files a few at a time, so that the disk commits their flushes together,
+    // puts them in place under one hold of the lock (stem_2, stem_3, ... when a name is
+    // taken) and flushes the folder once. `outputs` are the ones that were staged, in the same
+    // order. An agent whose files could not be written has its error set (73 when a file
+    // cannot be created, 74 on an I/O error); the others are written all the same. Throws
+    // Error 73 when the folders or the lock cannot be made.
+    std::vector<AgentEvidence> commit_agent_outputs(std::span<const AgentOutput> outputs,
+                                                    std::vector<StagedOutput> staged);
 
     // Writes the batch's telemetry document; returns its path relative to the root.
     std::string write_telemetry(std::string_view json_text);
@@ -56,13 +71,16 @@ private:
     std::filesystem::path folder(const std::filesystem::path& relative);
     // Holds the spec's lock.
     common::FileLock lock();
-    // Writes one agent's files; the caller holds the lock.
+    // Writes one agent's files; the caller holds the lock and flushes the folder afterwards.
     AgentEvidence write_locked(const AgentOutput& output);
+    // The name an agent's stdout gets first: <SPEC>_<stage>_<agent>_<timestamp>.
+    std::string stem_of(std::string_view agent) const;
     // Writes `content` under `folder` as `stem` + `extension`, or stem_2, stem_3, ... when a
     // file of that name exists (another batch in the same second). Returns the relative path.
-    // The caller holds the lock.
+    // The caller holds the lock, and flushes the folder when `folder_sync` says it will.
     std::string write_new(const std::filesystem::path& relative_folder, const std::string& stem,
-                          const std::string& extension, std::string_view content);
+                          const std::string& extension, std::string_view content,
+                          common::FolderSync folder_sync);
 
     std::filesystem::path m_root;
     std::string m_spec_id;

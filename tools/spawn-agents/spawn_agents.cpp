@@ -95,7 +95,6 @@ int run_batch(const Batch& batch, const Options& options, common::Database db, s
     bool spawns_posted = false;
     std::optional<common::Stopwatch> spawn_phase;
     std::int64_t spawn_wall_us = 0;
-    std::vector<std::pair<std::size_t, common::FinishedChild>> early_exits;
 
     const auto start_agent = [&](AgentRun& agent) {
         const auto& spec = *agent.spec;
@@ -150,20 +149,10 @@ int run_batch(const Batch& batch, const Options& options, common::Database db, s
             infos.push_back(agent.info);
         }
         writer.post_spawns(std::move(record), std::move(records), std::move(infos));
-        for (auto& [index, child] : early_exits)
-            writer.post_exit(agents[index].info, std::move(child));
-        early_exits.clear();
         spawns_posted = true;
     };
 
-    for (;;) {
-        while (!cancelled && next < agents.size() && children.running() < limit)
-            start_agent(agents[next++]);
-        if (!spawns_posted && (next == agents.size() || cancelled)) post_spawns();
-        status.show(progress);
-        if (children.running() == 0 && spawns_posted) break;
-
-        auto events = children.wait(std::nullopt, &signals);
+    const auto take = [&](common::WaitResult events) {
         if (events.signal && !cancelled) {
             cancelled = true;
             if (log)
@@ -182,11 +171,21 @@ int run_batch(const Batch& batch, const Options& options, common::Database db, s
                 ++progress.failed;
                 ++totals.failures[outcome];
             }
-            if (spawns_posted)
-                writer.post_exit(agents[index].info, std::move(child));
-            else
-                early_exits.emplace_back(index, std::move(child));
+            writer.post_exit(agents[index].info, std::move(child));
         }
+    };
+
+    for (;;) {
+        while (!cancelled && next < agents.size() && children.running() < limit) {
+            start_agent(agents[next++]);
+            // Between two starts, what is ready without waiting: output keeps draining, and
+            // the files of agents that have already ended are written while others start.
+            if (next < agents.size()) take(children.wait(std::chrono::milliseconds(0), &signals));
+        }
+        if (!spawns_posted && (next == agents.size() || cancelled)) post_spawns();
+        status.show(progress);
+        if (children.running() == 0 && spawns_posted) break;
+        take(children.wait(std::nullopt, &signals));
     }
 
     totals.batch_wall_us = batch_watch.elapsed_us();

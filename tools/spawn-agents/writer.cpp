@@ -4,7 +4,9 @@
 
 #include <fmt/format.h>
 
+#include <iterator>
 #include <memory>
+#include <utility>
 
 namespace spawn_agents {
 namespace {
@@ -89,12 +91,14 @@ void BatchWriter::loop()
                 exits.push_back(std::move(*exit));
                 continue;
             }
-            if (!exits.empty()) record_exits(exits);
-            exits.clear();
-            if (const auto* spawns = std::get_if<SpawnsJob>(&job)) record_spawns(*spawns);
+            if (!exits.empty()) record_exits(std::exchange(exits, {}));
+            if (const auto* spawns = std::get_if<SpawnsJob>(&job)) {
+                record_spawns(*spawns);
+                record_waiting_exits();
+            }
             if (const auto* totals = std::get_if<BatchTotals>(&job)) finish(*totals);
         }
-        if (!exits.empty()) record_exits(exits);
+        if (!exits.empty()) record_exits(std::move(exits));
     }
 }
 
@@ -136,6 +140,7 @@ void BatchWriter::record_spawns(const SpawnsJob& job)
 {
     const auto& [record, agents_of, infos_of] = job;
     m_batch = record;
+    m_spawns_recorded = true;
     attempt([&] { m_batch_id = common::record_batch(m_db, record, agents_of, m_retry); });
     for (std::size_t i = 0; i < agents_of.size(); ++i) {
         const auto& agent = agents_of[i];
@@ -184,22 +189,73 @@ void BatchWriter::record_spawns(const SpawnsJob& job)
 
 void BatchWriter::post_exit(const AgentInfo& info, common::FinishedChild child)
 {
-    post(ExitJob{info, std::move(child)});
+    post(ExitJob{.info = info,
+                 .child = std::move(child),
+                 .completed_at = std::chrono::system_clock::now(),
+                 .evidence = {}});
 }
 
-void BatchWriter::record_exits(std::span<ExitJob> exits)
+namespace {
+
+template <typename Exits> std::vector<AgentOutput> outputs_of(const Exits& exits)
 {
-    const auto completed_at = std::chrono::system_clock::now();
     std::vector<AgentOutput> outputs;
     for (const auto& exit : exits)
         outputs.push_back({exit.info.name, exit.child.out, exit.child.err});
+    return outputs;
+}
+
+}  // namespace
+
+void BatchWriter::record_exits(std::vector<ExitJob> exits)
+{
+    const auto outputs = outputs_of(exits);
+    if (!m_spawns_recorded) {
+        std::vector<StagedOutput> staged;
+        try {
+            staged = m_evidence.stage_agent_outputs(outputs);
+        } catch (...) {
+            // Reported with each exit's row, as a failed write would be.
+            staged.resize(exits.size());
+            for (auto& files : staged)
+                files.error = std::current_exception();
+        }
+        for (std::size_t i = 0; i < exits.size(); ++i)
+            exits[i].staged = std::move(staged[i]);
+        std::move(exits.begin(), exits.end(), std::back_inserter(m_waiting));
+        return;
+    }
     std::vector<AgentEvidence> evidence(exits.size());
     attempt([&] { evidence = m_evidence.write_agent_outputs(outputs); });
+    for (std::size_t i = 0; i < exits.size(); ++i)
+        exits[i].evidence = std::move(evidence[i]);
+    record_exit_rows(exits);
+}
 
+void BatchWriter::record_waiting_exits()
+{
+    if (m_waiting.empty()) return;
+    std::vector<StagedOutput> staged;
+    for (auto& exit : m_waiting)
+        staged.push_back(std::move(exit.staged));
+    std::vector<AgentEvidence> evidence(m_waiting.size());
+    attempt([&] {
+        evidence = m_evidence.commit_agent_outputs(outputs_of(m_waiting), std::move(staged));
+    });
+    for (std::size_t i = 0; i < m_waiting.size(); ++i)
+        m_waiting[i].evidence = std::move(evidence[i]);
+    record_exit_rows(m_waiting);
+    m_waiting.clear();
+}
+
+void BatchWriter::record_exit_rows(std::span<const ExitJob> exits)
+{
+    if (exits.empty()) return;
     std::vector<common::ExitRecord> records;
     for (std::size_t i = 0; i < exits.size(); ++i) {
         const auto& child = exits[i].child;
-        if (evidence[i].error) attempt([&] { std::rethrow_exception(evidence[i].error); });
+        const auto& evidence = exits[i].evidence;
+        if (evidence.error) attempt([&] { std::rethrow_exception(evidence.error); });
         records.push_back({
             .agent_id = exits[i].info.agent_id,
             .outcome = outcome_of(child),
@@ -209,10 +265,9 @@ void BatchWriter::record_exits(std::span<ExitJob> exits)
             .cpu_time_us = child.cpu_time_us,
             .max_rss_kb = child.max_rss_kb,
             .response_text = capped_response(child.out, m_max_response),
-            .evidence_path = evidence[i].output.empty()
-                                 ? std::nullopt
-                                 : std::optional<std::string>(evidence[i].output),
-            .completed_at = completed_at,
+            .evidence_path = evidence.output.empty() ? std::nullopt
+                                                     : std::optional<std::string>(evidence.output),
+            .completed_at = exits[i].completed_at,
         });
     }
     if (m_batch_id) attempt([&] { common::record_exits(m_db, *m_batch_id, records, m_retry); });
@@ -239,7 +294,7 @@ void BatchWriter::record_exits(std::span<ExitJob> exits)
         telemetry["input_complete"] = child.input_complete;
         telemetry["evidence"] = exit.evidence_path ? Json(*exit.evidence_path) : Json(nullptr);
         telemetry["stderr_evidence"] =
-            evidence[i].errors.empty() ? Json(nullptr) : Json(evidence[i].errors);
+            exits[i].evidence.errors.empty() ? Json(nullptr) : Json(exits[i].evidence.errors);
 
         emit(Json{{"event", "exited"},
                   {"batch_id", nullable(m_batch_id)},
@@ -252,7 +307,7 @@ void BatchWriter::record_exits(std::span<ExitJob> exits)
                   {"cpu_time_us", exit.cpu_time_us},
                   {"max_rss_kb", exit.max_rss_kb},
                   {"evidence", telemetry["evidence"]},
-                  {"time", common::iso8601(completed_at)}});
+                  {"time", common::iso8601(exit.completed_at)}});
     }
 }
 

@@ -3,6 +3,7 @@
 // on a thread of their own with a connection of its own, so that neither a busy database nor
 // a slow disk ever stalls the draining of the agents' output.
 
+#include "common/clock.hpp"
 #include "common/json.hpp"
 #include "common/jsonl.hpp"
 #include "common/process.hpp"
@@ -63,7 +64,10 @@ public:
     // per agent that was attempted (and an "exited" one per agent cancelled before its start).
     void post_spawns(common::BatchRecord batch, std::vector<common::AgentRecord> agents,
                      std::vector<AgentInfo> infos);
-    // An exit: evidence files, the row's update, the "exited" event.
+    // An exit: evidence files, the row's update, the "exited" event. May come before
+    // post_spawns(): the files are written at once (flushed and named with the spawns' rows,
+    // when the disk no longer competes with agents starting); the row and the event wait for
+    // the spawn phase's transaction.
     void post_exit(const AgentInfo& info, common::FinishedChild child);
     // The end: telemetry file, the batch row finished, the "batch" summary event.
     void post_finish(BatchTotals totals);
@@ -82,6 +86,9 @@ private:
     struct ExitJob {
         AgentInfo info;
         common::FinishedChild child;
+        common::TimePoint completed_at;
+        StagedOutput staged;     // while the spawns are not recorded yet
+        AgentEvidence evidence;  // once written
     };
     using Job = std::variant<SpawnsJob, ExitJob, BatchTotals>;
 
@@ -89,8 +96,13 @@ private:
     void loop();
     void record_spawns(const SpawnsJob& job);
     // Exits that were waiting together: their files are written together and their rows
-    // updated in one transaction.
-    void record_exits(std::span<ExitJob> exits);
+    // updated in one transaction. Before the spawns are recorded, their files are only staged
+    // and they wait.
+    void record_exits(std::vector<ExitJob> exits);
+    // The exits that waited for the spawns: their staged files flushed and named, their rows.
+    void record_waiting_exits();
+    // The rows and events of exits whose files are written.
+    void record_exit_rows(std::span<const ExitJob> exits);
     // Runs `step`; a thrown error is kept (the first one) and false returned.
     bool attempt(const std::function<void()>& step);
     void emit(const common::Json& event);
@@ -108,6 +120,8 @@ private:
     common::BatchRecord m_batch;
     std::vector<std::string> m_order;                 // agent ids as given
     std::map<std::string, common::Json> m_telemetry;  // per agent id
+    bool m_spawns_recorded = false;
+    std::vector<ExitJob> m_waiting;  // exits staged before the spawns were recorded
     bool m_events_failed = false;
     std::exception_ptr m_error;
 
