@@ -88,7 +88,7 @@ void AtomicFile::discard() noexcept
 
 void AtomicFile::write(std::string_view bytes)
 {
-    if (m_fd < 0) throw Error(Exit::software, "{}: write after flush", m_target.string());
+    if (m_fd < 0) throw Error(Exit::software, "{}: write after close", m_target.string());
     while (!bytes.empty()) {
         const ssize_t written = ::write(m_fd, bytes.data(), bytes.size());
         if (written < 0) {
@@ -99,16 +99,23 @@ void AtomicFile::write(std::string_view bytes)
     }
 }
 
-void AtomicFile::flush()
+void AtomicFile::close_unflushed()
 {
-    if (m_flushed) return;
-    if (m_fd < 0) throw Error(Exit::software, "{}: flushed after commit", m_target.string());
-    if (::fsync(m_fd) != 0)
-        throw Error(Exit::io, "cannot flush {} to disk: {}", m_target.string(),
-                    std::strerror(errno));
+    if (m_fd < 0) return;
     // close() reports errors that delayed writes (NFS) only find now.
     if (::close(std::exchange(m_fd, -1)) != 0)
         throw Error(Exit::io, "cannot write {}: {}", m_target.string(), std::strerror(errno));
+}
+
+void AtomicFile::flush()
+{
+    if (m_flushed) return;
+    if (m_committed) throw Error(Exit::software, "{}: flushed after commit", m_target.string());
+    if (m_fd < 0) m_fd = ::open(m_temporary.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (m_fd < 0 || ::fsync(m_fd) != 0)
+        throw Error(Exit::io, "cannot flush {} to disk: {}", m_target.string(),
+                    std::strerror(errno));
+    close_unflushed();
     m_flushed = true;
 }
 

@@ -317,6 +317,26 @@ BOOST_AUTO_TEST_CASE(agents_ending_while_others_start_each_get_their_evidence_an
         BOOST_TEST(file.extension() != ".tmp", file << " is a temporary left behind");
 }
 
+BOOST_AUTO_TEST_CASE(a_long_sequential_batch_holds_no_descriptor_per_finished_agent)
+{
+    Sandbox sandbox;
+    std::vector<json> agents;
+    for (int i = 0; i < 80; ++i)
+        agents.push_back(shell_agent(fmt::format("a{}", i), "echo out; echo err >&2"));
+    // 64 descriptors: fewer than the 160 files the finished agents leave before the last start.
+    std::string command = "ulimit -n 64 && exec";
+    for (const auto& arg : sandbox.argv({"--sequential"}))
+        command += " '" + arg + "'";
+    const auto result = test_support::run_process({"sh", "-c", command}, make_batch(agents).dump(),
+                                                  sandbox.environment());
+
+    BOOST_TEST_REQUIRE(result.exit_code == 0, result.err);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM agent_executions WHERE outcome = 'success' "
+                             "AND evidence_path IS NOT NULL") == 80);
+    // 80 outputs, 80 stderr files, the telemetry and the lock.
+    BOOST_TEST(sandbox.evidence_files().size() == 162u);
+}
+
 BOOST_AUTO_TEST_CASE(an_evidence_root_that_cannot_be_made_is_73_with_every_row_recorded)
 {
     Sandbox sandbox;

@@ -84,13 +84,17 @@ BOOST_AUTO_TEST_CASE(an_uncommitted_file_is_removed_and_the_old_one_kept)
     BOOST_TEST(entries_in(dir.path()) == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(flushed_files_are_put_in_place_and_their_folder_flushed_once)
+BOOST_AUTO_TEST_CASE(files_flushed_apart_are_put_in_place_and_their_folder_flushed_once)
 {
     TempDir dir;
     AtomicFile first(dir / "a.txt", 0600, common::Existing::refuse);
     AtomicFile second(dir / "b.txt", 0600, common::Existing::refuse);
     first.write("a");
     second.write("b");
+    // Closed to wait without a descriptor, flushed later through its name.
+    second.close_unflushed();
+    BOOST_TEST(second.fd() == -1);
+    BOOST_TEST(exit_code_of([&] { second.write("more"); }) == 70);
     first.flush();
     second.flush();
     BOOST_TEST(first.fd() == -1);

@@ -128,10 +128,12 @@ std::vector<StagedOutput> EvidenceStore::stage_agent_outputs(std::span<const Age
             staged[i].output.emplace(dir / (stem + (is_json ? ".json" : ".txt")), 0600,
                                      common::Existing::refuse);
             staged[i].output->write(out);
+            staged[i].output->close_unflushed();
             if (!err.empty()) {
                 staged[i].errors.emplace(dir / (stem + "_stderr.txt"), 0600,
                                          common::Existing::refuse);
                 staged[i].errors->write(err);
+                staged[i].errors->close_unflushed();
             }
         } catch (...) {
             staged[i] = {};

@@ -48,8 +48,9 @@ public:
     // went: stage_agent_outputs() then commit_agent_outputs().
     std::vector<AgentEvidence> write_agent_outputs(std::span<const AgentOutput> outputs);
 
-    // Writes each agent's files under temporary names, without flushing them: cheap enough
-    // to do while agents are still starting. Throws Error 73 when the folders cannot be made.
+    // Writes each agent's files under temporary names and closes them without flushing:
+    // cheap enough to do while agents are still starting, and holding no descriptor while
+    // they wait. Throws Error 73 when the folders cannot be made.
     std::vector<StagedOutput> stage_agent_outputs(std::span<const AgentOutput> outputs);
 
     // Flushes staged files a few at a time, so that the disk commits their flushes together,

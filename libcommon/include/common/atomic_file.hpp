@@ -43,7 +43,7 @@ public:
     ~AtomicFile();
 
     // The temporary's descriptor, for writers that need one (libarchive, ...); -1 after
-    // flush() or commit(). The AtomicFile keeps owning it.
+    // close_unflushed(), flush() or commit(). The AtomicFile keeps owning it.
     int fd() const { return m_fd; }
     // The temporary's path, for writers that need a name (SQLite's VACUUM INTO).
     const std::filesystem::path& temporary_path() const { return m_temporary; }
@@ -52,8 +52,14 @@ public:
     // Appends `bytes`. Throws Error 74 when the write fails (a full disk, an I/O error).
     void write(std::string_view bytes);
 
-    // Flushes the temporary to the disk and closes it; commit() then only puts it in place.
-    // Lets the flushes of several files run side by side. Throws Error 74 when it fails.
+    // Closes the temporary without flushing it: many files can then wait for their flush
+    // without holding a descriptor each. Throws Error 74 when the close reports a failed
+    // write.
+    void close_unflushed();
+
+    // Flushes the temporary to the disk (through its name after close_unflushed()) and
+    // closes it; commit() then only puts it in place. Lets the flushes of several files run
+    // side by side. Throws Error 74 when it fails.
     void flush();
 
     // Flushes the file (unless flush() did), puts it in place (rename; with Existing::refuse,
