@@ -64,10 +64,9 @@ public:
 
     // Flushes the file (unless flush() did), puts it in place (rename; with Existing::refuse,
     // a rename that never replaces, or a hard link where the file system lacks that) and, with
-    // FolderSync::now,
-    // flushes the folder, so that the new name survives a crash. Throws Error 73 when the
-    // target exists and may not be replaced or is a folder, 74 on an I/O error; the temporary
-    // is then removed.
+    // FolderSync::now, flushes the folder, so that the new name survives a crash. Throws Error
+    // 73 when the target exists and may not be replaced or is a folder, 74 on an I/O error;
+    // the temporary is then removed.
     void commit(FolderSync folder = FolderSync::now);
 
 private:
