@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdint>
 #include <cstring>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -148,6 +149,25 @@ void wait_for_exec(int report_fd)
 }
 
 }  // namespace
+
+std::size_t children_within_descriptor_limit(std::size_t reserve)
+{
+    // A running child holds its stdout and stderr pipes, its pidfd and its stdin pipe; a
+    // start briefly needs the other ends and the exec-report pipe too.
+    constexpr rlim_t per_child = 4;
+    constexpr rlim_t starting = 5;
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1;
+    if (limit.rlim_cur < limit.rlim_max) {
+        rlimit raised = limit;
+        raised.rlim_cur = limit.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+    }
+    const auto usable = static_cast<rlim_t>(reserve) + starting;
+    if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur / per_child > SIZE_MAX) return SIZE_MAX;
+    if (limit.rlim_cur <= usable + per_child) return 1;
+    return static_cast<std::size_t>((limit.rlim_cur - usable) / per_child);
+}
 
 std::vector<std::string> environment_with(const std::map<std::string, std::string>& overrides)
 {

@@ -337,6 +337,27 @@ BOOST_AUTO_TEST_CASE(a_long_sequential_batch_holds_no_descriptor_per_finished_ag
     BOOST_TEST(sandbox.evidence_files().size() == 162u);
 }
 
+BOOST_AUTO_TEST_CASE(agents_beyond_the_open_file_limit_wait_for_a_free_place)
+{
+    Sandbox sandbox;
+    std::vector<json> agents;
+    for (int i = 0; i < 60; ++i)
+        agents.push_back(shell_agent(fmt::format("a{}", i), "sleep 0.2"));
+    // 128 descriptors, soft and hard: about 14 agents at once, 4 descriptors each.
+    std::string command = "ulimit -n 128 && exec";
+    for (const auto& arg : sandbox.argv({"--verbose"}))
+        command += " '" + arg + "'";
+    const auto result = test_support::run_process({"sh", "-c", command}, make_batch(agents).dump(),
+                                                  sandbox.environment());
+
+    BOOST_TEST_REQUIRE(result.exit_code == 0, result.err);
+    BOOST_TEST(result.err.find("at most 14 agents at once: the limit on open files") !=
+                   std::string::npos,
+               result.err);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM agent_executions WHERE outcome = 'success'") ==
+               60);
+}
+
 BOOST_AUTO_TEST_CASE(an_evidence_root_that_cannot_be_made_is_73_with_every_row_recorded)
 {
     Sandbox sandbox;

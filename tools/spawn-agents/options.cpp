@@ -27,7 +27,7 @@ cxxopts::Options make_cli()
     auto batch = cli.add_options("Batch");
     batch("batch", "the batch as a JSON object (default: standard input, also '-')",
           cxxopts::value<std::string>(), "FILE");
-    batch("jobs", "run at most N agents at once (default: all of them)",
+    batch("jobs", "run at most N agents at once (default: all that the open-file limit allows)",
           cxxopts::value<std::int64_t>(), "N");
     batch("sequential", "start each agent after the one before has ended (the baseline)");
     batch("timeout", "seconds an agent may run unless it sets timeout_s (default 600)",

@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <random>
 
 namespace spawn_agents {
@@ -80,9 +81,14 @@ int run_batch(const Batch& batch, const Options& options, common::Database db, s
         agents[i].record.spawned_at = started_at;
     }
 
-    const std::size_t limit = options.sequential ? 1
+    const std::size_t asked = options.sequential ? 1
                               : options.jobs > 0 ? static_cast<std::size_t>(options.jobs)
                                                  : agents.size();
+    // More agents than the open-file limit allows wait for a free place, as with --jobs.
+    const std::size_t limit = std::min(asked, common::children_within_descriptor_limit());
+    if (log && limit < asked)
+        *log << fmt::format("spawn-agents: at most {} agents at once: the limit on open files\n",
+                            limit);
     common::ProcessSet children(options.kill_grace);
     std::map<std::size_t, std::size_t> agent_of_child;  // ProcessSet id -> index in agents
     StatusLine status(options.status_line ? &err : nullptr,
