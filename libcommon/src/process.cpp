@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
-#include <cstdint>
 #include <cstring>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -150,7 +149,7 @@ void wait_for_exec(int report_fd)
 
 }  // namespace
 
-std::size_t children_within_descriptor_limit(std::size_t reserve)
+std::size_t make_room_for_children(std::size_t wanted, std::size_t reserve)
 {
     // A running child holds its stdout and stderr pipes, its pidfd and its stdin pipe; a
     // start briefly needs the other ends and the exec-report pipe too.
@@ -158,15 +157,19 @@ std::size_t children_within_descriptor_limit(std::size_t reserve)
     constexpr rlim_t starting = 5;
     rlimit limit{};
     if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1;
-    if (limit.rlim_cur < limit.rlim_max) {
+    const auto kept = static_cast<rlim_t>(reserve) + starting;
+    const auto most = (RLIM_INFINITY - kept) / per_child;
+    const auto needed = kept + per_child * std::min(static_cast<rlim_t>(wanted), most);
+    if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < needed) {
         rlimit raised = limit;
-        raised.rlim_cur = limit.rlim_max;
+        raised.rlim_cur =
+            limit.rlim_max == RLIM_INFINITY ? needed : std::min(needed, limit.rlim_max);
         if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
     }
-    const auto usable = static_cast<rlim_t>(reserve) + starting;
-    if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur / per_child > SIZE_MAX) return SIZE_MAX;
-    if (limit.rlim_cur <= usable + per_child) return 1;
-    return static_cast<std::size_t>((limit.rlim_cur - usable) / per_child);
+    if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= needed)
+        return std::max<std::size_t>(wanted, 1);
+    if (limit.rlim_cur <= kept + per_child) return 1;
+    return static_cast<std::size_t>((limit.rlim_cur - kept) / per_child);
 }
 
 std::vector<std::string> environment_with(const std::map<std::string, std::string>& overrides)

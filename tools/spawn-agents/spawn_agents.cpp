@@ -85,7 +85,7 @@ int run_batch(const Batch& batch, const Options& options, common::Database db, s
                               : options.jobs > 0 ? static_cast<std::size_t>(options.jobs)
                                                  : agents.size();
     // More agents than the open-file limit allows wait for a free place, as with --jobs.
-    const std::size_t limit = std::min(asked, common::children_within_descriptor_limit());
+    const std::size_t limit = common::make_room_for_children(asked);
     if (log && limit < asked)
         *log << fmt::format("spawn-agents: at most {} agents at once: the limit on open files\n",
                             limit);

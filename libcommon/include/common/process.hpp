@@ -33,10 +33,12 @@ struct Command {
 // This process's environment with `overrides` added or replacing entries of the same name.
 std::vector<std::string> environment_with(const std::map<std::string, std::string>& overrides);
 
-// Raises this process's soft limit on open descriptors to its hard limit (children inherit
-// it), then returns how many children a ProcessSet can supervise at once within that limit,
-// `reserve` descriptors left for everything else; at least 1.
-std::size_t children_within_descriptor_limit(std::size_t reserve = 64);
+// Raises this process's soft limit on open descriptors as far as `wanted` children supervised
+// at once by a ProcessSet need, with `reserve` descriptors left for everything else, but never
+// past the hard limit; then returns how many of them fit, at least 1. The limit is raised no
+// further than needed because children inherit it, and some programs do work per possible
+// descriptor.
+std::size_t make_room_for_children(std::size_t wanted, std::size_t reserve = 64);
 
 // A spawn attempt: a running child, or why none could be started (the command is missing or
 // not executable, the folder is missing, ...).
