@@ -3,6 +3,8 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 
+#include <fmt/format.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -40,7 +42,8 @@ AtomicFile::AtomicFile(std::filesystem::path target, mode_t mode, Existing exist
     if (m_target.filename().empty())
         throw Error(Exit::cant_create, "cannot create {}: not a file name", m_target.string());
     std::string pattern =
-        (folder_of(m_target) / ("." + m_target.filename().string() + ".XXXXXX.tmp")).string();
+        (folder_of(m_target) / fmt::format(".{}.XXXXXX.tmp", m_target.filename().string()))
+            .string();
     m_fd = ::mkostemps(pattern.data(), 4, O_CLOEXEC);
     if (m_fd < 0)
         throw Error(Exit::cant_create, "cannot create {}: {}", m_target.string(),

@@ -128,9 +128,8 @@ Config Config::from_json(const nlohmann::json& document, std::string_view source
 const nlohmann::json* Config::find(std::string_view section, std::string_view key) const
 {
     const auto body = m_document.find(section);
-    if (body == m_document.end()) return nullptr;
-    const auto value = body->find(key);
-    return value == body->end() ? nullptr : &*value;
+    if (body == m_document.end() || !body->is_object() || !body->contains(key)) return nullptr;
+    return &body->at(key);
 }
 
 std::optional<std::int64_t> Config::integer(std::string_view section, std::string_view key) const
