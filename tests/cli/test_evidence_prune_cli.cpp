@@ -50,10 +50,7 @@ struct Sandbox {
         std::vector<std::string> argv{EVIDENCE_PRUNE_BIN, "--evidence", root.string(), "--db",
                                       db.string()};
         argv.insert(argv.end(), args.begin(), args.end());
-        std::map<std::string, std::string> env{{"XDG_CONFIG_HOME", (dir / "config").string()},
-                                               {"XDG_STATE_HOME", (dir / "state").string()},
-                                               {"SPEC_HYGIENE_DB", ""},
-                                               {"SPEC_HYGIENE_EVIDENCE", ""}};
+        auto env = test_support::isolated_environment(dir);
         for (const auto& [name, value] : extra)
             env[name] = value;
         return test_support::run_process(argv, {}, env);

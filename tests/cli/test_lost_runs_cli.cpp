@@ -50,10 +50,7 @@ test_support::ProcessResult vacuum(const test_support::TempDir& dir,
     std::vector<std::string> argv{DB_VACUUM_BIN};
     argv.insert(argv.end(), args.begin(), args.end());
     fs::create_directories(dir / "config");
-    return test_support::run_process(argv, {},
-                                     {{"XDG_CONFIG_HOME", (dir / "config").string()},
-                                      {"XDG_STATE_HOME", (dir / "state").string()},
-                                      {"SPEC_HYGIENE_DB", ""}});
+    return test_support::run_process(argv, {}, test_support::isolated_environment(dir));
 }
 
 }  // namespace

@@ -36,10 +36,7 @@ struct Sandbox {
 
     std::map<std::string, std::string> environment() const
     {
-        return {{"XDG_CONFIG_HOME", (dir / "config").string()},
-                {"XDG_STATE_HOME", (dir / "state").string()},
-                {"SPEC_HYGIENE_DB", db.string()},
-                {"SPEC_HYGIENE_EVIDENCE", evidence.string()}};
+        return test_support::isolated_environment(dir, db.string(), evidence.string());
     }
 
     ProcessResult report(const std::vector<std::string>& args, const std::string& input = {}) const

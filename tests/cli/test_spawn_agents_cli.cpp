@@ -59,10 +59,7 @@ struct Sandbox {
 
     std::map<std::string, std::string> environment() const
     {
-        return {{"XDG_CONFIG_HOME", (dir / "config").string()},
-                {"XDG_STATE_HOME", (dir / "state").string()},
-                {"SPEC_HYGIENE_DB", ""},
-                {"SPEC_HYGIENE_EVIDENCE", ""}};
+        return test_support::isolated_environment(dir);
     }
 
     std::vector<std::string> argv(const std::vector<std::string>& args) const

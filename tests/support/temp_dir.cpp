@@ -38,4 +38,13 @@ void write_file(const std::filesystem::path& file, const std::string& content)
     out << content;
 }
 
+std::map<std::string, std::string> isolated_environment(const TempDir& dir, const std::string& db,
+                                                        const std::string& evidence)
+{
+    return {{"XDG_CONFIG_HOME", (dir / "config").string()},
+            {"XDG_STATE_HOME", (dir / "state").string()},
+            {"SPEC_HYGIENE_DB", db},
+            {"SPEC_HYGIENE_EVIDENCE", evidence}};
+}
+
 }  // namespace test_support
