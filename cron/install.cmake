@@ -15,6 +15,7 @@ spec_hygiene_full_path(BINDIR "${spec_hygiene_bindir}")
 spec_hygiene_full_path(PKGLIBEXECDIR "${spec_hygiene_pkglibexecdir}")
 spec_hygiene_full_path(DOCDIR "${spec_hygiene_docdir}")
 spec_hygiene_full_path(unitdir "${spec_hygiene_unitdir}")
+spec_hygiene_full_path(userunitdir "${spec_hygiene_userunitdir}")
 
 # spec_hygiene_render(<source> <folder> <name> <permissions...>)
 function(spec_hygiene_render source folder name)
@@ -30,8 +31,23 @@ endfunction()
 set(spec_hygiene_read_only OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
 set(spec_hygiene_executable ${spec_hygiene_read_only} OWNER_EXECUTE GROUP_EXECUTE WORLD_EXECUTE)
 spec_hygiene_render(spec-hygiene-daily.in "${PKGLIBEXECDIR}" daily ${spec_hygiene_executable})
-spec_hygiene_render(spec-hygiene-daily.service.in "${unitdir}" spec-hygiene-daily.service
+# The service and the timer twice: for a user's own manager (systemctl --user), and as a
+# system template whose instance names the user it runs as. Neither runs as root.
+set(UNIT_HEADER "A user unit: systemctl --user enable --now spec-hygiene-daily.timer")
+set(UNIT_FOR "")
+set(UNIT_USER "# Runs as the user whose service manager starts it.")
+set(UNIT_HOME "%h")
+spec_hygiene_render(spec-hygiene-daily.service.in "${userunitdir}" spec-hygiene-daily.service
                     ${spec_hygiene_read_only})
-spec_hygiene_render(spec-hygiene-daily.timer "${unitdir}" spec-hygiene-daily.timer
+spec_hygiene_render(spec-hygiene-daily.timer "${userunitdir}" spec-hygiene-daily.timer
+                    ${spec_hygiene_read_only})
+set(UNIT_HEADER "A system template: systemctl enable --now spec-hygiene-daily@USER.timer")
+set(UNIT_FOR " for %i")
+# %h would be root's home in a system unit, whatever User= says.
+set(UNIT_USER "User=%i")
+set(UNIT_HOME "/home/%i")
+spec_hygiene_render(spec-hygiene-daily.service.in "${unitdir}" spec-hygiene-daily@.service
+                    ${spec_hygiene_read_only})
+spec_hygiene_render(spec-hygiene-daily.timer "${unitdir}" spec-hygiene-daily@.timer
                     ${spec_hygiene_read_only})
 spec_hygiene_render(spec-hygiene.cron.in "${DOCDIR}" spec-hygiene.cron ${spec_hygiene_read_only})
