@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The example alerting rules pass `promtool check rules`, and `promtool test rules` shows that
-# they fire on what they say (alert_rules_test.yml): p95 spawn latency, free pages that survive
-# a day, evidence over its limits, a daily job that has not run, a stale metrics file.
+# they fire on what they say and stay silent otherwise (alert_rules_test.yml): p95 spawn
+# latency, free pages that survive a day, evidence over its limits, a tool of the daily job
+# without a success for 26 h, its series absent, a stale metrics file.
 set -uo pipefail
 # shellcheck source=tests/ops/lib.sh
 source "$(dirname "$0")/lib.sh"

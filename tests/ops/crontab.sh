@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The installed crontab runs the daily job at 02:00: evidence-prune, db-vacuum --auto and
-# metrics-report in that order, each under `flock -n -E 75` and each even when the one before
-# failed. Its command line is run here with stand-ins for the tools.
+# The installed crontab runs the daily job (the script the units run, tested by daily_job.sh)
+# at 02:00 under `flock -n -E 75`: while a run is still going, the next one exits 75 instead
+# of running twice. Its command line is run here as cron would, with a stand-in for the job.
 set -uo pipefail
 # shellcheck source=tests/ops/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -12,27 +12,27 @@ require_command flock "package util-linux"
 prefix=$scratch/prefix
 install_into "$prefix"
 crontab=$prefix/share/doc/spec-hygiene/spec-hygiene.cron
+daily=$prefix/libexec/spec-hygiene/daily
 calls=$scratch/calls
 
 mapfile -t entries < <(grep -vE '^[[:space:]]*(#|$)' "$crontab")
 check "the crontab has one entry" [ "${#entries[@]}" -eq 1 ]
 read -r minute hour day month weekday command <<<"${entries[0]}"
 check "it runs daily at 02:00" [ "$minute $hour $day $month $weekday" = "0 2 * * *" ]
+check "it runs the installed daily job" grep -q " $daily " <<<" $command "
 
-for tool in evidence-prune db-vacuum metrics-report; do
-    rm -f -- "$prefix/bin/$tool"
-    cat >"$prefix/bin/$tool" <<STAND_IN
+rm -f -- "$daily"
+cat >"$daily" <<STAND_IN
 #!/bin/sh
-echo "$tool\${*:+ \$*}" >>"$calls"
-exit \${EXIT_${tool//-/_}:-0}
+echo "daily\${*:+ \$*}" >>"$calls"
+exit \${EXIT_daily:-0}
 STAND_IN
-    chmod +x "$prefix/bin/$tool"
-done
+chmod +x "$daily"
 
-# Lock files under a name of this test's own, removed at the end.
+# A lock under a name of this test's own, removed at the end.
 export LOGNAME=spec-hygiene-test-$$
-locks=(/run/lock/spec-hygiene-{prune,vacuum,metrics}."$LOGNAME".lock)
-trap 'rm -f -- "${locks[@]}"; rm -rf -- "$scratch"' EXIT
+lock=/run/lock/spec-hygiene-daily.$LOGNAME.lock
+trap 'rm -f -- "$lock"; rm -rf -- "$scratch"' EXIT
 
 # run_entry [NAME=VALUE...]: runs the entry's command as cron would (sh -c); sets status.
 status=0
@@ -43,33 +43,20 @@ run_entry() {
 }
 
 run_entry
-check "the steps run in order" [ "$(cut -d' ' -f1 "$calls" | paste -sd' ')" = \
-    "evidence-prune db-vacuum metrics-report" ]
-check "db-vacuum runs its --auto policy" grep -qx "db-vacuum --auto" "$calls"
-check "metrics-report writes the textfile collector's file" grep -qx \
-    "metrics-report --format prometheus --output /var/lib/node_exporter/textfile/spec_hygiene.prom" \
-    "$calls"
+check "the job runs once" [ "$(cat -- "$calls" 2>/dev/null)" = daily ]
+check "the job's success is the entry's" [ "$status" -eq 0 ]
+check "it takes a lock of the user's own" [ -e "$lock" ]
 
-run_entry EXIT_evidence_prune=1 EXIT_db_vacuum=75
-check "failed steps do not stop the ones after them" [ "$(wc -l <"$calls")" -eq 3 ]
+run_entry EXIT_daily=65
+check "the job's failure is the entry's (cron mails it)" [ "$status" -eq 65 ]
 
-for lock in "${locks[@]}"; do
-    check "each step takes its lock (${lock##*/})" [ -e "$lock" ]
-done
-
-# A step still running from the day before holds its lock: today's is skipped with 75. This
-# shell holds the lock on a descriptor of its own, as that run's flock would.
-exec 8>"${locks[1]}"
-flock -n 8 || fail "could not take ${locks[1]}"
+# A run still going from the day before holds the lock: today's is skipped with 75. This
+# shell holds it on a descriptor of its own, as that run's flock would.
+exec 8>"$lock"
+flock -n 8 || fail "could not take $lock"
 run_entry
-check "a held lock skips only its step" [ "$(cut -d' ' -f1 "$calls" | paste -sd' ')" = \
-    "evidence-prune metrics-report" ]
-exec 8>&-
-
-exec 8>"${locks[2]}"
-flock -n 8 || fail "could not take ${locks[2]}"
-run_entry
-check "a step skipped for its lock exits 75" [ "$status" -eq 75 ]
+check "a held lock: the job does not run" [ ! -e "$calls" ]
+check "a held lock: the entry exits 75" [ "$status" -eq 75 ]
 exec 8>&-
 
 finish
