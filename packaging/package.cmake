@@ -30,7 +30,8 @@ These small tools start a batch of agents concurrently and record it
 retention policy on the evidence (evidence-prune) and report spawn statistics
 as tables or Prometheus text (metrics-report).
 .
-The package ships a systemd timer and a crontab for the daily job; neither is
+The package ships systemd units (a user timer, and a system timer template
+that runs as the user it names) and a crontab for the daily job; none is
 enabled on installation.")
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
@@ -39,6 +40,11 @@ set(CPACK_DEBIAN_PACKAGE_SUGGESTS "sqlite3, prometheus-node-exporter")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_COMPRESSION_TYPE xz)
 set(CPACK_STRIP_FILES ON)
+# postinst and postrm reload systemd; prerm and postrm stop and disable the daily job's timers
+# on removal (packaging/debian/).
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${CMAKE_CURRENT_LIST_DIR}/debian/postinst
+    ${CMAKE_CURRENT_LIST_DIR}/debian/prerm ${CMAKE_CURRENT_LIST_DIR}/debian/postrm)
+set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 # Installed with DESTDIR, so that the prefix seen at install time (which the units and the
 # crontab name the binaries by) is the package's own, /usr, not the staging folder.
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
