@@ -26,8 +26,10 @@ check "spec-hygiene(5)" installed share/man/man5/spec-hygiene.5.gz
 check "spec-hygiene(7)" installed share/man/man7/spec-hygiene.7.gz
 check "man pages are gzip files" gzip -t "$prefix"/share/man/man*/*.gz
 check "daily job" executable libexec/spec-hygiene/daily
-check "service unit" installed lib/systemd/system/spec-hygiene-daily.service
-check "timer unit" installed lib/systemd/system/spec-hygiene-daily.timer
+check "user service unit" installed lib/systemd/user/spec-hygiene-daily.service
+check "user timer unit" installed lib/systemd/user/spec-hygiene-daily.timer
+check "system service template" installed lib/systemd/system/spec-hygiene-daily@.service
+check "system timer template" installed lib/systemd/system/spec-hygiene-daily@.timer
 check "crontab" installed share/doc/spec-hygiene/spec-hygiene.cron
 check "copyright" installed share/doc/spec-hygiene/copyright
 if [[ -d $source_dir/examples/agents ]]; then
@@ -36,20 +38,21 @@ if [[ -d $source_dir/examples/agents ]]; then
     done
 fi
 
-check "the service runs the installed daily job" \
-    grep -qx "ExecStart=$prefix/libexec/spec-hygiene/daily" \
-    "$prefix/lib/systemd/system/spec-hygiene-daily.service"
+for service in user/spec-hygiene-daily.service system/spec-hygiene-daily@.service; do
+    check "$service runs the installed daily job" \
+        grep -qx "ExecStart=$prefix/libexec/spec-hygiene/daily" "$prefix/lib/systemd/$service"
+done
 for tool in evidence-prune db-vacuum metrics-report; do
     check "the daily job runs $tool from the prefix" \
-        grep -q "^step \"\$bindir/$tool\"" "$prefix/libexec/spec-hygiene/daily"
-    check "the crontab runs $tool from the prefix" \
-        grep -q " $prefix/bin/$tool " "$prefix/share/doc/spec-hygiene/spec-hygiene.cron"
+        grep -qE "^ *step \"[\$]bindir/$tool\"" "$prefix/libexec/spec-hygiene/daily"
 done
+check "the crontab runs the installed daily job" \
+    grep -q " $prefix/libexec/spec-hygiene/daily " "$prefix/share/doc/spec-hygiene/spec-hygiene.cron"
 check "the daily job's bindir is the prefix's" \
     grep -qx "bindir='$prefix/bin'" "$prefix/libexec/spec-hygiene/daily"
 
 manifest=$build_dir/install_manifest.txt
 check "the rendered files are in the install manifest" \
-    grep -qx "$prefix/lib/systemd/system/spec-hygiene-daily.service" "$manifest"
+    grep -qx "$prefix/lib/systemd/system/spec-hygiene-daily@.service" "$manifest"
 
 finish
