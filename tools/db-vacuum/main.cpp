@@ -21,7 +21,8 @@ int main(int argc, char** argv)
             return 0;
         }
         const db_vacuum::Host host{.sqlite_temp_dir = common::sqlite_temp_dir(common::process_env),
-                                   .available_memory = common::available_memory()};
+                                   .available_memory = common::available_memory(),
+                                   .cores = db_vacuum::usable_cores()};
         return db_vacuum::run(options, host, std::cout, std::cerr);
     });
 }
