@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fcntl.h>
 #include <map>
@@ -20,6 +21,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <system_error>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -53,10 +55,45 @@ public:
         if (m_log) m_log->step(fmt::format("{} done in {:.1f} ms", name, duration_ms));
     }
 
+    const common::Log* log() const { return m_log; }
+
 private:
     Report& m_report;
     const common::Log* m_log;
 };
+
+// A TRUNCATE checkpoint fails at once while another connection checkpoints (SQLite takes that
+// lock without waiting), and a writer or reader that comes and goes in milliseconds can end
+// its wait too: it is tried again until the connection's busy timeout is spent, each attempt
+// waiting only for what is left of it, before the busy error stands (exit 75).
+void checkpoint_within_busy_timeout(Database& db, const common::Log* log)
+{
+    using namespace std::chrono_literals;
+    using Clock = std::chrono::steady_clock;
+    const auto timeout_ms = db.busy_timeout_ms();
+    const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    auto pause = 5ms;
+    for (int attempt = 1;; ++attempt) {
+        try {
+            db.checkpoint_truncate();
+            break;
+        } catch (const common::SqliteError& error) {
+            if (!error.is_busy() || Clock::now() + pause >= deadline) {
+                db.query_int(fmt::format("PRAGMA busy_timeout={}", timeout_ms));
+                throw;
+            }
+        }
+        if (log && attempt == 1)
+            log->step(fmt::format("checkpoint busy, retrying for up to {} ms", timeout_ms));
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, std::chrono::milliseconds(100));
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+        db.query_int(
+            fmt::format("PRAGMA busy_timeout={}", std::max<std::int64_t>(1, left.count())));
+    }
+    db.query_int(fmt::format("PRAGMA busy_timeout={}", timeout_ms));
+}
 
 bool rebuilds(const Options& options, const Status& status)
 {
@@ -250,7 +287,7 @@ bool rebuild(Database& db, const Options& options, const RebuildPlan& plan, Repo
     std::optional<common::SqliteError> busy;
     steps.run("checkpoint", [&] {
         try {
-            db.checkpoint_truncate();
+            checkpoint_within_busy_timeout(db, steps.log());
         } catch (const common::SqliteError& error) {
             if (!error.is_busy()) throw;
             busy = error;
@@ -391,7 +428,8 @@ void execute(Database& db, const Options& options, const Preflight& found, Repor
     }
     if (options.action != Action::status && options.action != Action::check) {
         // Every change ends in the WAL: the file shrinks only when it is copied back.
-        if (!checkpointed) steps.run("checkpoint", [&] { db.checkpoint_truncate(); });
+        if (!checkpointed)
+            steps.run("checkpoint", [&] { checkpoint_within_busy_timeout(db, log); });
         report.after = read_status(db);
     }
     report.durations["total"] = watch.elapsed_ms();
