@@ -224,28 +224,17 @@ BOOST_AUTO_TEST_CASE(second_instance_exits_75)
     BOOST_TEST((snapshot(box.root) == before));
 }
 
-namespace {
-
-// Root writes anywhere: the read-only case then runs evidence-prune as nobody through setpriv.
-boost::test_tools::assertion_result unprivileged_or_setpriv(boost::unit_test::test_unit_id)
-{
-    boost::test_tools::assertion_result result(::geteuid() != 0 ||
-                                               ::access("/usr/bin/setpriv", X_OK) == 0);
-    result.message() << "running as root without /usr/bin/setpriv (Debian package util-linux)";
-    return result;
-}
-
-}  // namespace
-
-BOOST_AUTO_TEST_CASE(read_only_root_is_a_clear_error_and_nothing_is_half_done,
-                     *boost::unit_test::label("needs_setpriv") *
-                         boost::unit_test::precondition(unprivileged_or_setpriv))
+BOOST_AUTO_TEST_CASE(read_only_root_is_a_clear_error_and_nothing_is_half_done)
 {
     Sandbox box;
     const auto before = snapshot(box.root);
     std::vector<std::string> args;
     if (::geteuid() == 0) {
         // root writes anywhere; run as nobody over a tree it may read but not write.
+        if (::access("/usr/bin/setpriv", X_OK) != 0) {
+            BOOST_TEST_MESSAGE("setpriv missing: skipped");
+            return;
+        }
         for (const auto& entry : fs::recursive_directory_iterator(box.root))
             if (entry.is_directory()) fs::permissions(entry.path(), fs::perms(0755));
         fs::permissions(box.root, fs::perms(0755));
