@@ -267,9 +267,9 @@ void take_backup(Database& db, const std::filesystem::path& backup,
 // `to_incremental` it also switches auto_vacuum to INCREMENTAL, checkpoints, and verifies that
 // the switch took and that integrity_check says "ok". The check reads the checkpointed file
 // through mmap, much faster than page by page from the WAL, on one connection per core
-// (integrity.hpp); when a reader keeps the
-// checkpoint busy, the check reads the WAL instead and the busy error follows it, so that a
-// verified database is left behind either way. Returns whether it checkpointed.
+// (integrity.hpp); when the checkpoint stays busy past the busy timeout, the check reads the
+// WAL instead and the busy error follows it, so that a verified database is left behind
+// either way. Returns whether it checkpointed.
 bool rebuild(Database& db, const Options& options, const RebuildPlan& plan, Report& report,
              Steps& steps, const common::RetryPolicy& retry, bool to_incremental)
 {
