@@ -2,8 +2,13 @@
 
 #include "common/error.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <functional>
+#include <regex>
+#include <string>
+#include <vector>
 
 #ifndef SPEC_HYGIENE_VERSION
 #error "SPEC_HYGIENE_VERSION must be defined by the build"
@@ -38,6 +43,99 @@ void add_shared_options(cxxopts::Options& options, const SharedOptionSet& set,
     add("version", "show the version and exit");
 }
 
+namespace {
+
+// The first text between cxxopts' quotes in `message`: the option or argument it names.
+std::string quoted_part(std::string_view message)
+{
+    constexpr std::string_view open = "\u2018";
+    constexpr std::string_view close = "\u2019";
+    const auto start = message.find(open);
+    if (start == std::string_view::npos) return {};
+    const auto from = start + open.size();
+    return std::string(message.substr(from, message.find(close, from) - from));
+}
+
+std::string dashed(const std::string& name)
+{
+    return (name.size() == 1 ? "-" : "--") + name;
+}
+
+// Whether `options` take `value` for `flag` (a "-x" or "--name" as given), parsed alone.
+bool accepts(cxxopts::Options& options, const std::string& flag, const std::string& value)
+{
+    std::vector<std::string> words{"tool"};
+    if (flag.starts_with("--"))
+        words.push_back(flag + "=" + value);
+    else
+        words.insert(words.end(), {flag, value});
+    std::vector<char*> argv;
+    for (auto& word : words)
+        argv.push_back(word.data());
+    try {
+        static_cast<void>(options.parse(static_cast<int>(argv.size()), argv.data()));
+        return true;
+    } catch (const cxxopts::exceptions::exception&) {
+        return false;
+    }
+}
+
+// Why `value` is no good for `flag`, from what the flag takes.
+std::string why_refused(cxxopts::Options& options, const std::string& flag,
+                        const std::string& value)
+{
+    static const std::regex integer("[+-]?[0-9]+");
+    static const std::regex decimal("[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?");
+    if (accepts(options, flag, "true")) return fmt::format("'{}' is not true or false", value);
+    if (accepts(options, flag, "0.5")) return fmt::format("'{}' is not a number", value);
+    if (!accepts(options, flag, "0")) return fmt::format("'{}' is not a valid value", value);
+    if (std::regex_match(value, integer)) return fmt::format("'{}' is out of range", value);
+    if (std::regex_match(value, decimal)) return fmt::format("'{}' is not a whole number", value);
+    return fmt::format("'{}' is not a number", value);
+}
+
+// "--jobs: 'abc' is not a number": cxxopts names only the argument, so the flag that was
+// given it is found in `args` (as "--name=VALUE", "--name VALUE" or "-x VALUE") and proved
+// to be the one that refuses it.
+std::string refused_argument(cxxopts::Options& options, std::span<char*> args,
+                             const std::string& value)
+{
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        const std::string word = args[i];
+        if (word == "--") break;
+        std::string flag;
+        if (word.starts_with("--") && word.ends_with("=" + value))
+            flag = word.substr(0, word.size() - value.size() - 1);
+        else if (word.starts_with("-") && i + 1 < args.size() && args[i + 1] == value)
+            flag = word;
+        if (!flag.empty() && !accepts(options, flag, value))
+            return fmt::format("{}: {}", flag, why_refused(options, flag, value));
+    }
+    return fmt::format("'{}' is not a valid value", value);
+}
+
+// One line naming the flag, without cxxopts' typographic quotes.
+std::string usage_message(cxxopts::Options& options, std::span<char*> args,
+                          const cxxopts::exceptions::exception& error)
+{
+    const auto named = quoted_part(error.what());
+    if (dynamic_cast<const cxxopts::exceptions::incorrect_argument_type*>(&error))
+        return refused_argument(options, args, named);
+    if (dynamic_cast<const cxxopts::exceptions::no_such_option*>(&error))
+        return fmt::format("{}: no such option", dashed(named));
+    if (dynamic_cast<const cxxopts::exceptions::missing_argument*>(&error) ||
+        dynamic_cast<const cxxopts::exceptions::option_requires_argument*>(&error))
+        return fmt::format("{}: needs a value", dashed(named));
+    if (dynamic_cast<const cxxopts::exceptions::gratuitous_argument_for_option*>(&error))
+        return fmt::format("{}: takes no value", dashed(named));
+    if (dynamic_cast<const cxxopts::exceptions::invalid_option_syntax*>(&error))
+        return fmt::format("'{}' is not an option", named);
+    auto message = std::regex_replace(error.what(), std::regex("\u2018|\u2019"), "'");
+    return message;
+}
+
+}  // namespace
+
 cxxopts::ParseResult parse_arguments(cxxopts::Options& options, std::span<char*> args)
 {
     try {
@@ -47,10 +145,10 @@ cxxopts::ParseResult parse_arguments(cxxopts::Options& options, std::span<char*>
         // Every option is single-valued: a second one is refused rather than silently winning.
         for (const auto& argument : result.arguments())
             if (result.count(argument.key()) > 1)
-                throw Error(Exit::usage, "--{} given more than once", argument.key());
+                throw Error(Exit::usage, "--{}: given more than once", argument.key());
         return result;
     } catch (const cxxopts::exceptions::exception& error) {
-        throw Error(Exit::usage, "{}", error.what());
+        throw Error(Exit::usage, "{}", usage_message(options, args, error));
     }
 }
 

@@ -58,10 +58,6 @@ int run_tool(std::string_view tool, int argc, char** argv,
     } catch (const Error& error) {
         std::cout.flush();
         report(tool, error.what());
-        if (error.code() == Exit::usage) {
-            const auto hint = fmt::format("Try '{} --help' for more information.\n", tool);
-            static_cast<void>(std::fputs(hint.c_str(), stderr));
-        }
         return to_int(error.code());
     } catch (const std::bad_alloc&) {
         report(tool, "out of memory");

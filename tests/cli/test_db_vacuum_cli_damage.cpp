@@ -54,6 +54,33 @@ BOOST_AUTO_TEST_CASE(full_check_lists_the_problems_of_overwritten_pages)
     BOOST_TEST((file_bytes(db) == bytes));
 }
 
+BOOST_AUTO_TEST_CASE(migrate_of_a_database_with_a_broken_index_and_table_is_65_listing_both)
+{
+    const auto db = dir / "broken.db";
+    {
+        auto writer = Database::open(db, {.mode = OpenMode::create});
+        writer.exec("CREATE TABLE t (a INTEGER, b TEXT); CREATE INDEX t_b ON t (b);"
+                    "INSERT INTO t VALUES (1, 'x'), (2, 'y');"
+                    "CREATE TABLE u (x, y); INSERT INTO u VALUES (1, NULL);"
+                    "PRAGMA writable_schema=ON;"
+                    "UPDATE sqlite_schema SET sql = 'CREATE INDEX t_b ON t (a)' WHERE name = 't_b';"
+                    "UPDATE sqlite_schema SET sql = 'CREATE TABLE u (x, y NOT NULL)' "
+                    "WHERE name = 'u';"
+                    "PRAGMA writable_schema=OFF;");
+    }
+
+    const auto result = vacuum({"--db", db.string(), "--migrate", "--json"});
+
+    BOOST_TEST(result.exit_code == 65, result.err);
+    BOOST_TEST(contains(result.err, "integrity_check after the rebuild found 3 problem(s)"),
+               result.err);
+    auto problems = parse_report(result).at("check").at("problems").get<std::vector<std::string>>();
+    std::sort(problems.begin(), problems.end());
+    const std::vector<std::string> expected{"NULL value in u.y", "row 1 missing from index t_b",
+                                            "row 2 missing from index t_b"};
+    BOOST_TEST(problems == expected);
+}
+
 BOOST_AUTO_TEST_CASE(quick_check_fails_on_overwritten_pages)
 {
     const auto db = make_damaged_database(dir / "damaged.db");

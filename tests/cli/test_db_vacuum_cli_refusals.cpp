@@ -6,10 +6,13 @@
 #include "db_vacuum_cli.hpp"
 #include "support/small_file_system.hpp"
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <thread>
 #include <unistd.h>
 
 using namespace db_vacuum_cli;
@@ -172,6 +175,82 @@ BOOST_AUTO_TEST_CASE(checkpoint_blocked_by_a_reader_fails_with_75)
     BOOST_TEST(result.exit_code == 75);
     BOOST_TEST(contains(result.err, "checkpoint"), result.err);
     BOOST_TEST(result.out.empty(), result.out);
+}
+
+namespace {
+
+// What `file` holds; empty while it does not exist.
+std::string read_text(const fs::path& file)
+{
+    return fs::exists(file) ? file_bytes(file) : std::string();
+}
+
+// Reads `file` until it holds `text` or `done` is set; true when it was found.
+bool wait_for_text(const fs::path& file, const std::string& text, const std::atomic<bool>& done)
+{
+    for (int i = 0; i < 3000; ++i) {
+        if (contains(read_text(file), text)) return true;
+        if (done) return contains(read_text(file), text);
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(checkpoint_busy_for_a_moment_is_retried_within_the_busy_timeout)
+{
+    const auto db = make_database("moment.db", 1, false);
+    // A reader on an old snapshot, and a second connection's checkpoint waiting for it while
+    // holding the checkpoint lock, which SQLite takes without waiting for it.
+    auto reader = Database::open(db, {.mode = OpenMode::read_only});
+    reader.exec("BEGIN");
+    auto cursor = reader.prepare("SELECT spec_id FROM consensus_runs");
+    BOOST_TEST_REQUIRE(cursor.step());
+    auto writer = Database::open(db);
+    writer.exec("INSERT INTO consensus_runs (spec_id, stage, consensus_ok) "
+                "VALUES ('SPEC-KIT-990', 'plan', 1)");
+    auto other = Database::open(db, {.busy_timeout_ms = 60000});
+    // It tries again while the probe below holds the lock for a moment.
+    std::jthread other_checkpoint([&] {
+        for (int attempt = 0; attempt < 5000; ++attempt) {
+            try {
+                other.checkpoint_truncate();
+                return;
+            } catch (const common::SqliteError& error) {
+                if (!error.is_busy()) return;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+    });
+    const auto probe = Database::open(db, {.busy_timeout_ms = 0});
+    bool held = false;
+    for (int i = 0; i < 3000 && !held; ++i) {
+        held = probe.query_int("PRAGMA wal_checkpoint(PASSIVE)") == 1;
+        if (!held) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    BOOST_TEST_REQUIRE(held);
+
+    const auto log = dir / "vacuum.err";
+    std::atomic<bool> done = false;
+    ProcessResult result;
+    std::jthread vacuum_run([&] {
+        result = test_support::run_process({"sh", "-c", R"(exec "$0" "$@" 2>"$LOG")", DB_VACUUM_BIN,
+                                            "--db", db.string(), "--checkpoint", "--verbose",
+                                            "--busy-timeout", "30000"},
+                                           {}, environment({{"LOG", log.string()}}));
+        done = true;
+    });
+    const bool retried = wait_for_text(log, "checkpoint busy, retrying", done);
+    cursor.reset();
+    reader.exec("COMMIT");
+    vacuum_run.join();
+    other_checkpoint.join();
+
+    BOOST_TEST(retried, read_text(log));
+    BOOST_TEST(result.exit_code == 0, read_text(log));
+    BOOST_TEST(parse_report(result).at("after").at("wal_bytes") == 0);
+    BOOST_TEST(fs::file_size(db.string() + "-wal") == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(checkpoint_empties_the_wal)

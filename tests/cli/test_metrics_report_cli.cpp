@@ -195,7 +195,8 @@ BOOST_AUTO_TEST_CASE(a_real_spawn_agents_stream_gives_the_numbers_of_the_databas
 }
 
 BOOST_AUTO_TEST_CASE(prometheus_output_passes_promtool_check_metrics,
-                     *boost::unit_test::precondition(promtool_installed))
+                     *boost::unit_test::label("needs_promtool") *
+                         boost::unit_test::precondition(promtool_installed))
 {
     Sandbox sandbox;
     sandbox.record(98, 2);  // ten batches, five of each mode: the comparison has numbers

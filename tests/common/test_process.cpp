@@ -94,14 +94,26 @@ BOOST_AUTO_TEST_CASE(a_wait_of_zero_reaps_a_child_that_has_ended)
     BOOST_TEST(children.running() == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(the_descriptor_limit_is_raised_as_far_as_the_children_need)
+namespace {
+
+boost::test_tools::assertion_result finite_descriptor_limit(boost::unit_test::test_unit_id)
+{
+    rlimit limit{};
+    const bool finite = ::getrlimit(RLIMIT_NOFILE, &limit) == 0 &&
+                        limit.rlim_max != RLIM_INFINITY && limit.rlim_max >= 400;
+    boost::test_tools::assertion_result result(finite);
+    result.message() << "no finite hard limit on open files above 400: nothing to divide";
+    return result;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(the_descriptor_limit_is_raised_as_far_as_the_children_need,
+                     *boost::unit_test::label("needs_finite_fd_limit") *
+                         boost::unit_test::precondition(finite_descriptor_limit))
 {
     rlimit original{};
     BOOST_TEST_REQUIRE(::getrlimit(RLIMIT_NOFILE, &original) == 0);
-    if (original.rlim_max == RLIM_INFINITY || original.rlim_max < 400) {
-        BOOST_TEST_MESSAGE("no finite hard limit on open files above 400: nothing to divide");
-        return;
-    }
     rlimit lowered = original;
     lowered.rlim_cur = 100;
     BOOST_TEST_REQUIRE(::setrlimit(RLIMIT_NOFILE, &lowered) == 0);

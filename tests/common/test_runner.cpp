@@ -9,6 +9,10 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <tuple>
 
 namespace {
 
@@ -65,6 +69,65 @@ BOOST_AUTO_TEST_CASE(an_error_is_reported_on_one_line)
     BOOST_TEST(code == 70);
     BOOST_TEST(test_support::file_bytes(dir / "err") ==
                "tool: error: t.db: no such table: x (in: CREATE INDEX i ON x (a) )\n");
+}
+
+namespace {
+
+struct FakeOptions {
+    common::SharedOptions shared;
+    int value = 0;
+};
+
+// Runs the whole-main run_tool() with options `parsed`; returns its code, what it printed on
+// stdout and the value run() saw (-1 when run() was not called).
+std::tuple<int, std::string, int> run_main(const FakeOptions& parsed)
+{
+    std::ostringstream captured;
+    auto* saved = std::cout.rdbuf(captured.rdbuf());
+    int seen = -1;
+    char name[] = "tool";
+    char* argv[] = {name, nullptr};
+    const int code = common::run_tool(
+        "tool", 1, argv, [&](std::span<char*>) { return parsed; },
+        [] { return std::string("usage: tool\n"); },
+        [&](const FakeOptions& options) {
+            seen = options.value;
+            return 3;
+        });
+    std::cout.rdbuf(saved);
+    return {code, captured.str(), seen};
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(help_is_printed_and_nothing_runs)
+{
+    FakeOptions options;
+    options.shared.help = true;
+    const auto [code, out, seen] = run_main(options);
+    BOOST_TEST(code == 0);
+    BOOST_TEST(out == "usage: tool\n");
+    BOOST_TEST(seen == -1);
+}
+
+BOOST_AUTO_TEST_CASE(version_is_printed_and_nothing_runs)
+{
+    FakeOptions options;
+    options.shared.version = true;
+    const auto [code, out, seen] = run_main(options);
+    BOOST_TEST(code == 0);
+    BOOST_TEST(out == common::version_line("tool") + "\n");
+    BOOST_TEST(seen == -1);
+}
+
+BOOST_AUTO_TEST_CASE(without_help_or_version_the_options_reach_run)
+{
+    FakeOptions options;
+    options.value = 42;
+    const auto [code, out, seen] = run_main(options);
+    BOOST_TEST(code == 3);
+    BOOST_TEST(out.empty());
+    BOOST_TEST(seen == 42);
 }
 
 BOOST_AUTO_TEST_CASE(one_line_folds_breaks_and_control_characters)

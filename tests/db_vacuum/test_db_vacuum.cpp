@@ -8,7 +8,12 @@
 #include "support/small_file_system.hpp"
 #include "support/temp_dir.hpp"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <algorithm>
+#include <string>
+#include <vector>
 
 using common::Database;
 using db_vacuum::Action;
@@ -43,6 +48,30 @@ void add_free_pages(Database& db, std::uint64_t bytes)
         insert.reset();
     }
     db.exec("DROP TABLE scratch");
+}
+
+// A database whose index `t_b` no longer matches its table (rewritten to cover another column)
+// and whose table `u` holds a NULL where its schema now says NOT NULL; one table's name needs
+// quoting.
+void damage_an_index_and_a_table(const std::filesystem::path& file)
+{
+    auto db = Database::open(file, {.mode = common::OpenMode::create});
+    db.exec("CREATE TABLE t (a INTEGER, b TEXT); CREATE INDEX t_b ON t (b);"
+            "INSERT INTO t VALUES (1, 'x'), (2, 'y'), (3, 'z');"
+            "CREATE TABLE u (x, y); CREATE INDEX u_x ON u (x);"
+            "INSERT INTO u VALUES (1, NULL), (2, 'b');"
+            "CREATE TABLE \"we\"\"ird name\" (k TEXT UNIQUE); INSERT INTO \"we\"\"ird name\" "
+            "VALUES ('k');"
+            "PRAGMA writable_schema=ON;"
+            "UPDATE sqlite_schema SET sql = 'CREATE INDEX t_b ON t (a)' WHERE name = 't_b';"
+            "UPDATE sqlite_schema SET sql = 'CREATE TABLE u (x, y NOT NULL)' WHERE name = 'u';"
+            "PRAGMA writable_schema=OFF;");
+}
+
+std::vector<std::string> sorted(std::vector<std::string> lines)
+{
+    std::sort(lines.begin(), lines.end());
+    return lines;
 }
 
 bool has_step(const db_vacuum::Report& report, const std::string& step)
@@ -245,6 +274,31 @@ BOOST_AUTO_TEST_CASE(check_of_a_healthy_database_is_ok)
     auto db = bloated(dir);
     BOOST_TEST(db_vacuum::run_check(db, db_vacuum::CheckKind::quick).ok());
     BOOST_TEST(db_vacuum::run_check(db, db_vacuum::CheckKind::full).ok());
+}
+
+BOOST_AUTO_TEST_CASE(integrity_check_spread_over_connections_finds_what_one_check_finds)
+{
+    TempDir dir;
+    damage_an_index_and_a_table(dir / "d.db");
+    const auto db = Database::open(dir / "d.db");
+
+    const auto one = db_vacuum::run_check(db, db_vacuum::CheckKind::full, 1);
+    const auto spread = db_vacuum::run_check(db, db_vacuum::CheckKind::full, 3);
+
+    BOOST_TEST(!spread.ok());
+    BOOST_TEST(sorted(spread.problems) == sorted(one.problems));
+    const std::vector<std::string> expected{"NULL value in u.y", "row 1 missing from index t_b",
+                                            "row 2 missing from index t_b",
+                                            "row 3 missing from index t_b"};
+    BOOST_TEST(sorted(spread.problems) == expected);
+}
+
+BOOST_AUTO_TEST_CASE(integrity_check_spread_over_connections_is_ok_on_a_healthy_database)
+{
+    TempDir dir;
+    auto db = bloated(dir);
+    const auto check = db_vacuum::run_check(db, db_vacuum::CheckKind::full, 4);
+    BOOST_TEST(check.ok(), fmt::format("{}", fmt::join(check.problems, "; ")));
 }
 
 BOOST_AUTO_TEST_CASE(failed_run_is_recorded_as_failed_with_its_error)

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fcntl.h>
 #include <map>
@@ -20,6 +21,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <system_error>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -32,9 +34,6 @@ using common::Exit;
 
 // Kept free beyond what a rebuild is computed to need.
 constexpr std::uint64_t rebuild_margin_bytes = 1 << 20;
-
-// How much of the file the check after a rebuild maps (SQLite caps it at its own limit).
-constexpr std::int64_t mmap_limit = std::int64_t{1} << 40;
 
 // Runs the steps of an action, noting each one's name and duration in the report, and with
 // --verbose saying so on stderr.
@@ -56,10 +55,45 @@ public:
         if (m_log) m_log->step(fmt::format("{} done in {:.1f} ms", name, duration_ms));
     }
 
+    const common::Log* log() const { return m_log; }
+
 private:
     Report& m_report;
     const common::Log* m_log;
 };
+
+// A TRUNCATE checkpoint fails at once while another connection checkpoints (SQLite takes that
+// lock without waiting), and a writer or reader that comes and goes in milliseconds can end
+// its wait too: it is tried again until the connection's busy timeout is spent, each attempt
+// waiting only for what is left of it, before the busy error stands (exit 75).
+void checkpoint_within_busy_timeout(Database& db, const common::Log* log)
+{
+    using namespace std::chrono_literals;
+    using Clock = std::chrono::steady_clock;
+    const auto timeout_ms = db.busy_timeout_ms();
+    const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    auto pause = 5ms;
+    for (int attempt = 1;; ++attempt) {
+        try {
+            db.checkpoint_truncate();
+            break;
+        } catch (const common::SqliteError& error) {
+            if (!error.is_busy() || Clock::now() + pause >= deadline) {
+                db.query_int(fmt::format("PRAGMA busy_timeout={}", timeout_ms));
+                throw;
+            }
+        }
+        if (log && attempt == 1)
+            log->step(fmt::format("checkpoint busy, retrying for up to {} ms", timeout_ms));
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, std::chrono::milliseconds(100));
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+        db.query_int(
+            fmt::format("PRAGMA busy_timeout={}", std::max<std::int64_t>(1, left.count())));
+    }
+    db.query_int(fmt::format("PRAGMA busy_timeout={}", timeout_ms));
+}
 
 bool rebuilds(const Options& options, const Status& status)
 {
@@ -232,9 +266,10 @@ void take_backup(Database& db, const std::filesystem::path& backup,
 // Rebuilds the file with VACUUM, after the optional backup, with the settings of `plan`. With
 // `to_incremental` it also switches auto_vacuum to INCREMENTAL, checkpoints, and verifies that
 // the switch took and that integrity_check says "ok". The check reads the checkpointed file
-// through mmap, much faster than page by page from the WAL; when a reader keeps the
-// checkpoint busy, the check reads the WAL instead and the busy error follows it, so that a
-// verified database is left behind either way. Returns whether it checkpointed.
+// through mmap, much faster than page by page from the WAL, on one connection per core
+// (integrity.hpp); when the checkpoint stays busy past the busy timeout, the check reads the
+// WAL instead and the busy error follows it, so that a verified database is left behind
+// either way. Returns whether it checkpointed.
 bool rebuild(Database& db, const Options& options, const RebuildPlan& plan, Report& report,
              Steps& steps, const common::RetryPolicy& retry, bool to_incremental)
 {
@@ -252,7 +287,7 @@ bool rebuild(Database& db, const Options& options, const RebuildPlan& plan, Repo
     std::optional<common::SqliteError> busy;
     steps.run("checkpoint", [&] {
         try {
-            db.checkpoint_truncate();
+            checkpoint_within_busy_timeout(db, steps.log());
         } catch (const common::SqliteError& error) {
             if (!error.is_busy()) throw;
             busy = error;
@@ -262,9 +297,7 @@ bool rebuild(Database& db, const Options& options, const RebuildPlan& plan, Repo
     if (mode != 2)
         throw Error(Exit::software, "{}: auto_vacuum is {} after VACUUM, not incremental (2)",
                     db.path().string(), mode);
-    db.query_int(fmt::format("PRAGMA mmap_size={}", mmap_limit));
-    report.check = run_check(db, CheckKind::full);
-    db.query_int("PRAGMA mmap_size=0");
+    report.check = run_check(db, CheckKind::full, plan.check_connections);
     steps.note("check", report.check->duration_ms);
     if (!report.check->ok())
         throw Error(
@@ -323,6 +356,7 @@ std::string_view check_name(CheckKind kind)
 Preflight preflight(const Database& db, const Options& options, const Host& host)
 {
     Preflight found;
+    found.plan.check_connections = host.cores;
     found.status = read_status(db);
     found.rebuilds = rebuilds(options, found.status);
     if (found.rebuilds || options.action == Action::check || options.action == Action::automatic)
@@ -354,29 +388,6 @@ Preflight preflight(const Database& db, const Options& options, const Host& host
     return found;
 }
 
-CheckResult run_check(const Database& db, CheckKind kind)
-{
-    const common::Stopwatch watch;
-    CheckResult check;
-    check.kind = kind;
-    std::vector<std::string> answer;
-    try {
-        auto statement = db.prepare(fmt::format("PRAGMA {}(100)", check_name(kind)));
-        while (statement.step())
-            answer.push_back(statement.column_text(0));
-    } catch (const common::SqliteError& error) {
-        // A page too damaged to read ends the check; what it found until then still counts.
-        if (error.code() != Exit::data) throw;
-        answer.push_back(error.what());
-    }
-    if (answer.empty())
-        check.problems.push_back("the check returned nothing");
-    else if (!(answer.size() == 1 && answer.front() == "ok"))
-        check.problems = std::move(answer);
-    check.duration_ms = watch.elapsed_ms();
-    return check;
-}
-
 namespace {
 
 // The action itself, once preflight() has passed; fills `report` as it goes, so that when it
@@ -395,7 +406,7 @@ void execute(Database& db, const Options& options, const Preflight& found, Repor
     switch (options.action) {
     case Action::status: break;
     case Action::check:
-        report.check = run_check(db, options.check);
+        report.check = run_check(db, options.check, found.plan.check_connections);
         steps.note(std::string(check_name(options.check)), report.check->duration_ms);
         break;
     case Action::migrate:
@@ -417,7 +428,8 @@ void execute(Database& db, const Options& options, const Preflight& found, Repor
     }
     if (options.action != Action::status && options.action != Action::check) {
         // Every change ends in the WAL: the file shrinks only when it is copied back.
-        if (!checkpointed) steps.run("checkpoint", [&] { db.checkpoint_truncate(); });
+        if (!checkpointed)
+            steps.run("checkpoint", [&] { checkpoint_within_busy_timeout(db, log); });
         report.after = read_status(db);
     }
     report.durations["total"] = watch.elapsed_ms();
@@ -544,6 +556,8 @@ int run(const Options& options, const Host& host, std::ostream& out, std::ostrea
                 // The error being reported matters more than the record of it.
             }
         }
+        // The problems a check after a rebuild found are listed, as --check lists them.
+        if (report.check && !report.check->ok()) print_report(out, options, report);
         throw;
     }
     if (writes && options.record)

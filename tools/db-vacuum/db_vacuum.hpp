@@ -5,6 +5,7 @@
 #include "common/clock.hpp"
 #include "common/log.hpp"
 #include "common/sqlite.hpp"
+#include "integrity.hpp"
 #include "options.hpp"
 #include "report.hpp"
 
@@ -21,11 +22,13 @@ namespace db_vacuum {
 struct Host {
     std::filesystem::path sqlite_temp_dir = "/tmp";
     std::optional<std::uint64_t> available_memory;  // bytes; unknown keeps the rebuild on disk
+    unsigned cores = 1;  // processors to spread integrity_check over (integrity.hpp)
 };
 
 // How a rebuild runs, chosen from the live data and the machine.
 struct RebuildPlan {
-    bool temp_in_memory = false;  // SQLite's temporary copy in memory (temp_store=MEMORY)
+    bool temp_in_memory = false;     // SQLite's temporary copy in memory (temp_store=MEMORY)
+    unsigned check_connections = 1;  // connections integrity_check is spread over
 };
 
 // What preflight() learned without writing: the file as it was and what the action will do.
@@ -42,9 +45,6 @@ struct Preflight {
 // and free space for the rebuild (else 74), keeping SQLite's temporary copy in memory when
 // only its temp folder lacks room and a quarter of the available memory holds it.
 Preflight preflight(const common::Database& db, const Options& options, const Host& host);
-
-// Runs quick_check or integrity_check; a corrupt file's error becomes a listed problem.
-CheckResult run_check(const common::Database& db, CheckKind kind);
 
 // preflight(), then carries out `options.action` on `db`, which must be open read-write for
 // every action but status and check. Throws common::Error: what preflight() throws, 65 when

@@ -23,7 +23,8 @@ namespace common {
 void add_shared_options(cxxopts::Options& options, const SharedOptionSet& set,
                         std::string_view formats_help);
 
-// Parses argv. cxxopts errors become Error 64.
+// Parses argv. cxxopts errors become Error 64 with one line naming the flag ("--jobs: 'abc' is
+// not a number", "--nope: no such option", "--db: needs a value").
 cxxopts::ParseResult parse_arguments(cxxopts::Options& options, std::span<char*> args);
 
 // Reads the shared options out of `result`, loads the configuration file (--config, else the
@@ -61,7 +62,7 @@ T bounded_setting(const cxxopts::ParseResult& result, const std::string& flag_na
     };
     if (auto given = flag<T>(result, flag_name)) {
         if (*given < min || *given > max)
-            throw Error(Exit::usage, "--{} {}, not {}", flag_name, range(*given), *given);
+            throw Error(Exit::usage, "--{}: {}, not {}", flag_name, range(*given), *given);
         return *given;
     }
     // Read wide and check before narrowing, so that 4294967296 is not taken for 0.

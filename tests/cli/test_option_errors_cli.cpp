@@ -1,0 +1,91 @@
+// Every tool: a command line it cannot parse is exit 64 with one line on stderr that names the
+// flag and what was wrong with it, and nothing on stdout.
+#define BOOST_TEST_MODULE test_cli_option_errors
+#include <boost/test/unit_test.hpp>
+
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Tool {
+    std::string name;
+    std::string binary;
+};
+
+const std::vector<Tool> tools{{"db-vacuum", DB_VACUUM_BIN},
+                              {"evidence-prune", EVIDENCE_PRUNE_BIN},
+                              {"metrics-report", METRICS_REPORT_BIN},
+                              {"spawn-agents", SPAWN_AGENTS_BIN}};
+
+// Runs `binary` with `args` in an environment without a developer's configuration or database.
+test_support::ProcessResult run(const std::string& binary, const std::vector<std::string>& args)
+{
+    const test_support::TempDir dir;
+    std::vector<std::string> argv{binary};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return test_support::run_process(argv, {},
+                                     {{"XDG_CONFIG_HOME", (dir / "config").string()},
+                                      {"XDG_STATE_HOME", (dir / "state").string()},
+                                      {"SPEC_HYGIENE_DB", (dir / "none.db").string()},
+                                      {"SPEC_HYGIENE_EVIDENCE", (dir / "evidence").string()}});
+}
+
+void require_usage_line(const test_support::ProcessResult& result, const std::string& line)
+{
+    BOOST_TEST(result.exit_code == 64, result.err);
+    BOOST_TEST(result.err == line + "\n");
+    BOOST_TEST(result.out.empty(), result.out);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_number_that_is_not_one_names_the_flag_on_one_line)
+{
+    require_usage_line(run(SPAWN_AGENTS_BIN, {"--jobs", "abc"}),
+                       "spawn-agents: error: --jobs: 'abc' is not a number");
+    require_usage_line(run(METRICS_REPORT_BIN, {"--max-p95-ms", "NaN"}),
+                       "metrics-report: error: --max-p95-ms: 'NaN' is not a number");
+    require_usage_line(run(METRICS_REPORT_BIN, {"--max-p95-ms=inf"}),
+                       "metrics-report: error: --max-p95-ms: 'inf' is not a number");
+    for (const auto& tool : tools) {
+        BOOST_TEST_CONTEXT(tool.name)
+        {
+            require_usage_line(run(tool.binary, {"--db", "abc", "--busy-timeout", "abc"}),
+                               tool.name + ": error: --busy-timeout: 'abc' is not a number");
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_fraction_or_an_overflow_for_a_whole_number_says_which)
+{
+    require_usage_line(run(SPAWN_AGENTS_BIN, {"--jobs=1.5"}),
+                       "spawn-agents: error: --jobs: '1.5' is not a whole number");
+    require_usage_line(run(DB_VACUUM_BIN, {"--busy-timeout", "99999999999999999999"}),
+                       "db-vacuum: error: --busy-timeout: '99999999999999999999' is out of range");
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_flag_and_a_missing_value_are_named_on_one_line)
+{
+    for (const auto& tool : tools) {
+        BOOST_TEST_CONTEXT(tool.name)
+        {
+            require_usage_line(run(tool.binary, {"--no-such-flag"}),
+                               tool.name + ": error: --no-such-flag: no such option");
+            require_usage_line(run(tool.binary, {"--db"}),
+                               tool.name + ": error: --db: needs a value");
+            require_usage_line(run(tool.binary, {"--json=3"}),
+                               tool.name + ": error: --json: '3' is not true or false");
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_range_error_names_the_flag_on_one_line)
+{
+    require_usage_line(run(DB_VACUUM_BIN, {"--busy-timeout", "-1"}),
+                       "db-vacuum: error: --busy-timeout: must be at least 0, not -1");
+}
