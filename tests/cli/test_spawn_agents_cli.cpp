@@ -499,6 +499,50 @@ BOOST_AUTO_TEST_CASE(a_timeout_kills_the_agent_and_its_grandchild)
     BOOST_TEST(eventually([&] { return !test_support::alive(grandchild); }));
 }
 
+BOOST_AUTO_TEST_CASE(an_agent_child_that_left_its_session_is_killed_at_the_agents_timeout)
+{
+    Sandbox sandbox;
+    const auto pid_file = sandbox.dir / "escaped.pid";
+    auto escapes = shell_agent(
+        "escapes", fmt::format("setsid sleep 60 & echo $! > {0}.tmp; mv {0}.tmp {0}; wait",
+                               pid_file.string()));
+    escapes["timeout_s"] = 0.3;
+    // Succeeds only if the escaped process ends while the batch still runs.
+    auto watcher = shell_agent(
+        "watcher", fmt::format("while [ ! -e {0} ]; do sleep 0.02; done; p=$(cat {0}); "
+                               "while [ -e /proc/$p ] && ! grep -q '^State:.Z' /proc/$p/status "
+                               "2>/dev/null; do sleep 0.02; done; echo gone",
+                               pid_file.string()));
+    watcher["timeout_s"] = 20;
+    const auto result =
+        sandbox.spawn(make_batch(std::vector<json>{escapes, watcher}), {"--kill-grace", "1"});
+
+    BOOST_TEST(result.exit_code == 1, result.err);
+    const auto rows =
+        sandbox.rows("SELECT agent_name, outcome FROM agent_executions ORDER BY agent_name");
+    BOOST_TEST_REQUIRE(rows.size() == 2u);
+    BOOST_TEST(text(rows[0][1]) == "timeout");
+    BOOST_TEST(text(rows[1][1]) == "success");
+}
+
+BOOST_AUTO_TEST_CASE(a_daemon_an_agent_left_holding_its_stdout_ends_with_the_batch)
+{
+    Sandbox sandbox;
+    const auto pid_file = sandbox.dir / "daemon.pid";
+    // The subshell exits at once: the daemon is an orphan in a session of its own.
+    const auto result = sandbox.spawn(make_batch(
+        {shell_agent("starter", fmt::format("(setsid sleep 60 & echo $! > {}); echo started",
+                                            pid_file.string()))}));
+
+    BOOST_TEST(result.exit_code == 0, result.err);
+    const pid_t daemon = std::stoi(file_bytes(pid_file));
+    const bool ended = eventually([&] { return !test_support::alive(daemon); });
+    if (!ended) ::kill(daemon, SIGKILL);
+    BOOST_TEST(ended);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM agent_executions WHERE outcome = 'success'") ==
+               1);
+}
+
 BOOST_AUTO_TEST_CASE(ten_mb_on_each_stream_complete_with_response_capped_and_evidence_whole)
 {
     Sandbox sandbox;
@@ -575,7 +619,7 @@ BOOST_AUTO_TEST_CASE(sigterm_mid_batch_leaves_no_child_alive_and_rows_cancelled)
     ::kill(tool, SIGTERM);
     const auto codes = background.finish_all();
 
-    BOOST_TEST(codes.at(tool) == 1, background.finished[tool].err);
+    BOOST_TEST(codes.at(tool) == 128 + SIGTERM, background.finished[tool].err);
     for (const auto& entry : fs::directory_iterator(pids)) {
         const pid_t pid = std::stoi(file_bytes(entry.path()));
         BOOST_TEST(eventually([&] { return !test_support::alive(pid); }), entry.path()
@@ -603,7 +647,7 @@ BOOST_AUTO_TEST_CASE(sigint_before_later_agents_start_records_them_cancelled)
     ::kill(tool, SIGINT);
     const auto codes = background.finish_all();
 
-    BOOST_TEST(codes.at(tool) == 1);
+    BOOST_TEST(codes.at(tool) == 128 + SIGINT);
     const auto rows = sandbox.rows("SELECT agent_name, outcome, pid IS NULL FROM "
                                    "agent_executions ORDER BY agent_name");
     BOOST_TEST_REQUIRE(rows.size() == 2u);

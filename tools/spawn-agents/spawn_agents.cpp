@@ -5,6 +5,7 @@
 #include "common/input.hpp"
 #include "common/log.hpp"
 #include "common/process.hpp"
+#include "common/process_tree.hpp"
 #include "common/records.hpp"
 #include "common/runs.hpp"
 #include "common/schema.hpp"
@@ -89,6 +90,11 @@ int run_batch(const Batch& batch, const Options& options, common::Database db, s
     if (log && limit < asked)
         *log << fmt::format("spawn-agents: at most {} agents at once: the limit on open files\n",
                             limit);
+    // Orphans of the agents come back to this process, so that none outlives the batch.
+    const bool subreaper = common::become_subreaper();
+    if (log && !subreaper)
+        *log << "spawn-agents: cannot become a child subreaper: a process that leaves its "
+                "agent's tree is not ended\n";
     common::ProcessSet children(options.kill_grace);
     std::map<std::size_t, std::size_t> agent_of_child;  // ProcessSet id -> index in agents
     StatusLine status(options.status_line ? &err : nullptr,
@@ -97,7 +103,7 @@ int run_batch(const Batch& batch, const Options& options, common::Database db, s
     BatchTotals totals;
 
     std::size_t next = 0;
-    bool cancelled = false;
+    std::optional<int> stopped_by;  // SIGINT or SIGTERM received
     bool spawns_posted = false;
     std::optional<common::Stopwatch> spawn_phase;
     std::int64_t spawn_wall_us = 0;
@@ -159,8 +165,8 @@ int run_batch(const Batch& batch, const Options& options, common::Database db, s
     };
 
     const auto take = [&](common::WaitResult events) {
-        if (events.signal && !cancelled) {
-            cancelled = true;
+        if (events.signal && !stopped_by) {
+            stopped_by = events.signal;
             if (log)
                 *log << fmt::format("spawn-agents: signal {} received; passing it to every agent\n",
                                     *events.signal);
@@ -182,23 +188,29 @@ int run_batch(const Batch& batch, const Options& options, common::Database db, s
     };
 
     for (;;) {
-        while (!cancelled && next < agents.size() && children.running() < limit) {
+        while (!stopped_by && next < agents.size() && children.running() < limit) {
             start_agent(agents[next++]);
             // Between two starts, what is ready without waiting: output keeps draining, and
             // the files of agents that have already ended are written while others start.
             if (next < agents.size()) take(children.wait(std::chrono::milliseconds(0), &signals));
         }
-        if (!spawns_posted && (next == agents.size() || cancelled)) post_spawns();
+        if (!spawns_posted && (next == agents.size() || stopped_by)) post_spawns();
         status.show(progress);
         if (children.running() == 0 && spawns_posted) break;
         take(children.wait(std::nullopt, &signals));
     }
+    // What the agents left behind (daemons, processes that left their group) ends with them.
+    if (const auto ended = common::end_descendants(); log && ended > 0)
+        *log << fmt::format("spawn-agents: ended {} processes the agents left behind\n", ended);
 
     totals.batch_wall_us = batch_watch.elapsed_us();
     totals.finished_at = clock();
     const bool all_succeeded = totals.successes == static_cast<std::int64_t>(agents.size());
     writer.post_finish(std::move(totals));
     writer.close();
+    // The shell's convention, so that a service manager or a loop tells "interrupted" from
+    // "failed".
+    if (stopped_by) return 128 + *stopped_by;
     return all_succeeded ? 0 : 1;
 }
 

@@ -1,8 +1,11 @@
 #pragma once
 // Child processes: started with posix_spawn (no shell) in a process group of their own, with
 // default signal dispositions and an empty signal mask; stdin fed and stdout/stderr drained by
-// one poll loop; timeouts that kill the whole group (SIGTERM, a grace period, SIGKILL); SIGINT
-// and SIGTERM received by this process passed on to every child's group.
+// one poll loop; timeouts that kill the child, its group and every process found below it,
+// also those that left the group (SIGTERM, a grace period, SIGKILL); SIGINT and SIGTERM
+// received by this process passed on to all of them.
+
+#include "common/runs.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -134,6 +137,7 @@ private:
     struct Lingering {
         pid_t group;
         std::chrono::steady_clock::time_point kill_at;
+        std::vector<ProcessIdentity> tree;  // what was below the child when it was signalled
     };
     std::vector<std::unique_ptr<Child>> m_children;
     std::vector<Lingering> m_lingering;
