@@ -340,8 +340,10 @@ SpawnResult ProcessSet::start(const Command& command)
     }
 
     Pipe report;
-    Pipe out;
-    Pipe err;
+    std::optional<Pipe> out;
+    std::optional<Pipe> err;
+    if (command.stdout_fd < 0) out.emplace();
+    if (command.stderr_fd < 0) err.emplace();
     std::optional<Pipe> in;
     SpawnSetup setup;
     setup.isolate_signals();
@@ -351,8 +353,8 @@ SpawnResult ProcessSet::start(const Command& command)
     } else {
         setup.null_stdin();
     }
-    setup.dup_to(out.write, STDOUT_FILENO);
-    setup.dup_to(err.write, STDERR_FILENO);
+    setup.dup_to(out ? out->write : command.stdout_fd, STDOUT_FILENO);
+    setup.dup_to(err ? err->write : command.stderr_fd, STDERR_FILENO);
     if (command.cwd) setup.change_dir(*command.cwd);
 
     std::vector<char*> argv;
@@ -385,10 +387,14 @@ SpawnResult ProcessSet::start(const Command& command)
     child->pid = pid;
     child->started = before;
     child->pidfd = open_pidfd(pid);
-    child->out = out.release_read();
-    child->err = err.release_read();
-    set_nonblocking(child->out);
-    set_nonblocking(child->err);
+    if (out) {
+        child->out = out->release_read();
+        set_nonblocking(child->out);
+    }
+    if (err) {
+        child->err = err->release_read();
+        set_nonblocking(child->err);
+    }
     if (in) {
         child->in = in->release_write();
         set_nonblocking(child->in);

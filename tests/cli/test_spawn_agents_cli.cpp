@@ -355,23 +355,39 @@ BOOST_AUTO_TEST_CASE(agents_beyond_the_open_file_limit_wait_for_a_free_place)
                60);
 }
 
-BOOST_AUTO_TEST_CASE(an_evidence_root_that_cannot_be_made_is_73_with_every_row_recorded)
+BOOST_AUTO_TEST_CASE(an_evidence_root_that_is_a_file_is_refused_before_any_agent_runs)
 {
     Sandbox sandbox;
     std::ofstream(sandbox.evidence.string()) << "a file in the way\n";
-    std::vector<json> agents;
-    for (int i = 0; i < 10; ++i)
-        agents.push_back(shell_agent(fmt::format("a{}", i), "echo hi"));
-    const auto result = sandbox.spawn(make_batch(agents));
+    const auto marker = sandbox.dir / "ran";
+    const auto result =
+        sandbox.spawn(make_batch({shell_agent("a0", fmt::format("touch {}", marker.string()))}));
 
     BOOST_TEST(result.exit_code == 73, result.err);
     BOOST_TEST(result.err.find("cannot create folder") != std::string::npos, result.err);
     BOOST_TEST(std::count(result.err.begin(), result.err.end(), '\n') == 1);
-    BOOST_TEST(sandbox.count("SELECT count(*) FROM agent_executions WHERE outcome = 'success' "
-                             "AND evidence_path IS NULL") == 10);
-    BOOST_TEST(sandbox.count("SELECT count(*) FROM spawn_batches WHERE finished_at IS NOT NULL") ==
-               1);
+    BOOST_TEST(!fs::exists(marker));
+    BOOST_TEST(!fs::exists(sandbox.db));
+    BOOST_TEST(result.out.empty());
     BOOST_TEST(file_bytes(sandbox.evidence) == "a file in the way\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_symlinked_spec_folder_is_refused_and_not_written_through)
+{
+    Sandbox sandbox;
+    const auto elsewhere = sandbox.dir / "elsewhere";
+    fs::create_directories(elsewhere);
+    fs::create_directories(sandbox.evidence / "consensus");
+    fs::create_directory_symlink(elsewhere, sandbox.evidence / "consensus" / "SPEC-KIT-933");
+    const auto marker = sandbox.dir / "ran";
+    const auto result =
+        sandbox.spawn(make_batch({shell_agent("a0", fmt::format("touch {}", marker.string()))}));
+
+    BOOST_TEST(result.exit_code == 73, result.err);
+    BOOST_TEST(result.err.find("symbolic link") != std::string::npos, result.err);
+    BOOST_TEST(!fs::exists(marker));
+    BOOST_TEST(fs::is_empty(elsewhere));
+    BOOST_TEST(!fs::exists(sandbox.db));
 }
 
 BOOST_AUTO_TEST_CASE(a_parallel_batch_takes_less_than_half_the_sequential_time)
@@ -562,6 +578,28 @@ BOOST_AUTO_TEST_CASE(ten_mb_on_each_stream_complete_with_response_capped_and_evi
     errors.replace_filename(output.stem().string() + "_stderr.txt");
     BOOST_TEST(fs::file_size(errors) == 10485760u);
     BOOST_TEST(file_bytes(output).find_first_not_of('a') == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(four_agents_writing_200_mb_each_keep_the_peak_rss_under_32_mb_and_the_cap)
+{
+    Sandbox sandbox;
+    std::vector<json> agents;
+    for (int i = 0; i < 4; ++i)
+        agents.push_back(shell_agent(fmt::format("loud{}", i),
+                                     "head -c 209715200 /dev/zero | tr '\\0' a; "
+                                     "head -c 1048576 /dev/zero | tr '\\0' b >&2"));
+    Background background;
+    const pid_t tool = sandbox.start(background.children, make_batch(agents));
+    const auto codes = background.finish_all();
+
+    BOOST_TEST_REQUIRE(codes.at(tool) == 0, background.finished[tool].err);
+    // wait4's peak covers the tool and every agent it reaped: an upper bound of its own.
+    const std::int64_t cap_kb = 1024;
+    BOOST_TEST(background.finished[tool].max_rss_kb <= 32 * 1024 + cap_kb);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM agent_executions WHERE outcome = 'success' "
+                             "AND length(response_text) = 1048576") == 4);
+    for (const auto& path : sandbox.rows("SELECT evidence_path FROM agent_executions"))
+        BOOST_TEST(fs::file_size(sandbox.evidence / text(path[0])) == 209715200u);
 }
 
 BOOST_AUTO_TEST_CASE(a_five_mb_prompt_to_an_agent_that_never_reads_it_completes)

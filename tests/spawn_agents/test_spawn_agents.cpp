@@ -205,9 +205,20 @@ BOOST_AUTO_TEST_CASE(staged_outputs_are_named_when_committed_and_skip_names_take
     test_support::TempDir dir;
     const auto time = std::chrono::system_clock::from_time_t(1'763'115'300);  // 10:15:00 UTC
     spawn_agents::EvidenceStore store(dir / "evidence", "SPEC-1", "plan", time);
-    const std::vector<spawn_agents::AgentOutput> outputs{{"claude", "{\"ok\":1}", "warn\n"},
-                                                         {"gemini", "plain", ""}};
-    auto staged = store.stage_agent_outputs(outputs);
+    const std::vector<std::string> agents{"claude", "gemini"};
+    std::vector<spawn_agents::StagedOutput> staged;
+    for (const auto& agent : agents)
+        staged.push_back(store.stage_agent(agent));
+    staged[0].output->write("{\"ok\":1}");
+    staged[0].errors->write("warn\n");
+    staged[1].output->write("plain");
+    const auto claude_facts = spawn_agents::EvidenceStore::inspect(staged[0], 4);
+    const auto gemini_facts = spawn_agents::EvidenceStore::inspect(staged[1], 100);
+    BOOST_TEST(claude_facts.head == "{\"ok\"");
+    BOOST_TEST(claude_facts.stdout_bytes == 8u);
+    BOOST_TEST(claude_facts.stderr_bytes == 5u);
+    BOOST_TEST(gemini_facts.head == "plain");
+    BOOST_TEST(gemini_facts.stderr_bytes == 0u);
 
     // Staged: nothing under its name yet.
     const auto folder = dir / "evidence" / "consensus" / "SPEC-1";
@@ -216,7 +227,7 @@ BOOST_AUTO_TEST_CASE(staged_outputs_are_named_when_committed_and_skip_names_take
     // Another batch of the same second takes claude's name before the commit.
     std::ofstream(folder / (claude + ".json")) << "theirs";
 
-    const auto evidence = store.commit_agent_outputs(outputs, std::move(staged));
+    const auto evidence = store.commit_agent_outputs(agents, std::move(staged));
 
     BOOST_TEST_REQUIRE(evidence.size() == 2u);
     BOOST_TEST(!evidence[0].error);

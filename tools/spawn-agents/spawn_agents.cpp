@@ -45,6 +45,7 @@ struct AgentRun {
     const AgentSpec* spec = nullptr;
     AgentInfo info;
     common::AgentRecord record;
+    StagedOutput staged;  // the files it writes into, while it runs
 };
 
 }  // namespace
@@ -63,6 +64,9 @@ int run_batch(const Batch& batch, const Options& options, common::Database db, s
     // Outlives the writer, whose retries it tells about under --verbose.
     const common::Log logger("spawn-agents", err, options.shared);
     const auto retry = logger.retry_policy();
+    // Agents write their output straight into files staged here; the writer names them.
+    EvidenceStore staging(options.shared.evidence, batch.spec_id, batch.stage, started_at);
+    staging.prepare();
     BatchWriter writer(
         std::move(db),
         EvidenceStore(options.shared.evidence, batch.spec_id, batch.stage, started_at), out,
@@ -116,14 +120,27 @@ int run_batch(const Batch& batch, const Options& options, common::Database db, s
                 : options.timeout;
         agent.record.spawned_at = clock();
         if (!spawn_phase) spawn_phase.emplace();
-        const auto started = children.start({.argv = spec.command,
-                                             .environment = common::environment_with(spec.env),
-                                             .cwd = spec.cwd,
-                                             .input = spec.prompt,
-                                             .timeout = timeout});
+        common::SpawnResult started;
+        try {
+            agent.staged = staging.stage_agent(spec.name);
+            started = children.start({.argv = spec.command,
+                                      .environment = common::environment_with(spec.env),
+                                      .cwd = spec.cwd,
+                                      .input = spec.prompt,
+                                      .timeout = timeout,
+                                      .stdout_fd = agent.staged.output->fd(),
+                                      .stderr_fd = agent.staged.errors->fd()});
+            // The agent holds its own copies: none is held here while it runs.
+            agent.staged.output->close_unflushed();
+            agent.staged.errors->close_unflushed();
+        } catch (const Error& error) {
+            started.error = EIO;
+            started.message = error.what();
+        }
         spawn_wall_us = spawn_phase->elapsed_us();
         ++progress.started;
         if (!started.ok()) {
+            agent.staged = {};
             agent.record.outcome = "spawn_failed";
             agent.record.error = started.message;
             ++progress.failed;
@@ -183,7 +200,7 @@ int run_batch(const Batch& batch, const Options& options, common::Database db, s
                 ++progress.failed;
                 ++totals.failures[outcome];
             }
-            writer.post_exit(agents[index].info, std::move(child));
+            writer.post_exit(agents[index].info, std::move(child), std::move(agents[index].staged));
         }
     };
 
@@ -218,6 +235,9 @@ int run(const Options& options, std::ostream& out, std::ostream& err)
 {
     const auto source = common::input_name(options.batch);
     const auto batch = parse_batch(common::read_input(options.batch), source);
+    // An evidence root that cannot take the output is refused before any agent runs.
+    EvidenceStore(options.shared.evidence, batch.spec_id, batch.stage, common::TimePoint{})
+        .prepare();
 
     auto db = common::schema::open_for_writing(
         options.shared.database,

@@ -187,61 +187,40 @@ void BatchWriter::record_spawns(const SpawnsJob& job)
     }
 }
 
-void BatchWriter::post_exit(const AgentInfo& info, common::FinishedChild child)
+void BatchWriter::post_exit(const AgentInfo& info, common::FinishedChild child, StagedOutput staged)
 {
     post(ExitJob{.info = info,
                  .child = std::move(child),
                  .completed_at = std::chrono::system_clock::now(),
+                 .staged = std::move(staged),
+                 .facts = {},
                  .evidence = {}});
 }
 
-namespace {
-
-template <typename Exits> std::vector<AgentOutput> outputs_of(const Exits& exits)
-{
-    std::vector<AgentOutput> outputs;
-    for (const auto& exit : exits)
-        outputs.push_back({exit.info.name, exit.child.out, exit.child.err});
-    return outputs;
-}
-
-}  // namespace
-
 void BatchWriter::record_exits(std::vector<ExitJob> exits)
 {
-    const auto outputs = outputs_of(exits);
-    if (!m_spawns_recorded) {
-        std::vector<StagedOutput> staged;
+    for (auto& exit : exits) {
         try {
-            staged = m_evidence.stage_agent_outputs(outputs);
+            exit.facts = EvidenceStore::inspect(exit.staged, m_max_response);
         } catch (...) {
-            // Reported with each exit's row, as a failed write would be.
-            staged.resize(exits.size());
-            for (auto& files : staged)
-                files.error = std::current_exception();
+            exit.staged.error = std::current_exception();
         }
-        for (std::size_t i = 0; i < exits.size(); ++i)
-            exits[i].staged = std::move(staged[i]);
-        std::move(exits.begin(), exits.end(), std::back_inserter(m_waiting));
-        return;
     }
-    std::vector<AgentEvidence> evidence(exits.size());
-    attempt([&] { evidence = m_evidence.write_agent_outputs(outputs); });
-    for (std::size_t i = 0; i < exits.size(); ++i)
-        exits[i].evidence = std::move(evidence[i]);
-    record_exit_rows(exits);
+    std::move(exits.begin(), exits.end(), std::back_inserter(m_waiting));
+    if (m_spawns_recorded) record_waiting_exits();
 }
 
 void BatchWriter::record_waiting_exits()
 {
     if (m_waiting.empty()) return;
+    std::vector<std::string> names;
     std::vector<StagedOutput> staged;
-    for (auto& exit : m_waiting)
+    for (auto& exit : m_waiting) {
+        names.push_back(exit.info.name);
         staged.push_back(std::move(exit.staged));
+    }
     std::vector<AgentEvidence> evidence(m_waiting.size());
-    attempt([&] {
-        evidence = m_evidence.commit_agent_outputs(outputs_of(m_waiting), std::move(staged));
-    });
+    attempt([&] { evidence = m_evidence.commit_agent_outputs(names, std::move(staged)); });
     for (std::size_t i = 0; i < m_waiting.size(); ++i)
         m_waiting[i].evidence = std::move(evidence[i]);
     record_exit_rows(m_waiting);
@@ -264,7 +243,7 @@ void BatchWriter::record_exit_rows(std::span<const ExitJob> exits)
             .run_time_ms = child.run_time_us / 1000,
             .cpu_time_us = child.cpu_time_us,
             .max_rss_kb = child.max_rss_kb,
-            .response_text = capped_response(child.out, m_max_response),
+            .response_text = capped_response(exits[i].facts.head, m_max_response),
             .evidence_path = evidence.output.empty() ? std::nullopt
                                                      : std::optional<std::string>(evidence.output),
             .completed_at = exits[i].completed_at,
@@ -288,9 +267,10 @@ void BatchWriter::record_exit_rows(std::span<const ExitJob> exits)
         telemetry["run_time_ms"] = exit.run_time_ms;
         telemetry["cpu_time_us"] = exit.cpu_time_us;
         telemetry["max_rss_kb"] = exit.max_rss_kb;
-        telemetry["stdout_bytes"] = child.out.size();
-        telemetry["stderr_bytes"] = child.err.size();
-        telemetry["response_truncated"] = child.out.size() > m_max_response;
+        const auto& facts = exits[i].facts;
+        telemetry["stdout_bytes"] = facts.stdout_bytes;
+        telemetry["stderr_bytes"] = facts.stderr_bytes;
+        telemetry["response_truncated"] = facts.stdout_bytes > m_max_response;
         telemetry["input_complete"] = child.input_complete;
         telemetry["evidence"] = exit.evidence_path ? Json(*exit.evidence_path) : Json(nullptr);
         telemetry["stderr_evidence"] =

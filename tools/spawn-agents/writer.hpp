@@ -64,11 +64,11 @@ public:
     // per agent that was attempted (and an "exited" one per agent cancelled before its start).
     void post_spawns(common::BatchRecord batch, std::vector<common::AgentRecord> agents,
                      std::vector<AgentInfo> infos);
-    // An exit: evidence files, the row's update, the "exited" event. May come before
-    // post_spawns(): the files are written at once (flushed and named with the spawns' rows,
-    // when the disk no longer competes with agents starting); the row and the event wait for
-    // the spawn phase's transaction.
-    void post_exit(const AgentInfo& info, common::FinishedChild child);
+    // An exit: its staged evidence files (which the agent wrote) read back and named, the
+    // row's update, the "exited" event. May come before post_spawns(): the files are then
+    // flushed and named with the spawns' rows, when the disk no longer competes with agents
+    // starting; the row and the event wait for the spawn phase's transaction.
+    void post_exit(const AgentInfo& info, common::FinishedChild child, StagedOutput staged);
     // The end: telemetry file, the batch row finished, the "batch" summary event.
     void post_finish(BatchTotals totals);
 
@@ -87,17 +87,17 @@ private:
         AgentInfo info;
         common::FinishedChild child;
         common::TimePoint completed_at;
-        StagedOutput staged;     // while the spawns are not recorded yet
-        AgentEvidence evidence;  // once written
+        StagedOutput staged;     // until named
+        OutputFacts facts;       // what the staged files hold
+        AgentEvidence evidence;  // once named
     };
     using Job = std::variant<SpawnsJob, ExitJob, BatchTotals>;
 
     void post(Job job);
     void loop();
     void record_spawns(const SpawnsJob& job);
-    // Exits that were waiting together: their files are written together and their rows
-    // updated in one transaction. Before the spawns are recorded, their files are only staged
-    // and they wait.
+    // Exits that were waiting together: their files are named together and their rows
+    // updated in one transaction. Before the spawns are recorded, they wait.
     void record_exits(std::vector<ExitJob> exits);
     // The exits that waited for the spawns: their staged files flushed and named, their rows.
     void record_waiting_exits();

@@ -31,6 +31,11 @@ struct Command {
     std::optional<std::string> input;
     // SIGTERM to the child's group after this long, SIGKILL a grace period later.
     std::optional<std::chrono::milliseconds> timeout;
+    // Where the child's stdout and stderr go instead of a pipe (a file open for writing, which
+    // the caller keeps owning and may close once start() returned): its output then streams
+    // there without passing through this process, and FinishedChild's out and err stay empty.
+    int stdout_fd = -1;
+    int stderr_fd = -1;
 };
 
 // This process's environment with `overrides` added or replacing entries of the same name.
