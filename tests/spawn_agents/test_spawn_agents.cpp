@@ -113,6 +113,47 @@ BOOST_AUTO_TEST_CASE(a_timeout_must_be_positive)
         "agents": [{"name": "a", "command": ["true"], "timeout_s": 0}]})") == 65);
 }
 
+BOOST_AUTO_TEST_CASE(a_timeout_that_rounds_to_zero_milliseconds_is_refused)
+{
+    BOOST_TEST(refusal_message(R"({"spec_id": "SPEC-KIT-1", "stage": "plan",
+        "agents": [{"name": "a", "command": ["true"], "timeout_s": 1e-300}]})") ==
+               "batch.json: agents[0].timeout_s: expected seconds from 0.001 to a week");
+    BOOST_TEST(refusal(R"({"spec_id": "SPEC-KIT-1", "stage": "plan",
+        "agents": [{"name": "a", "command": ["true"], "timeout_s": 0.001}]})") == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_nul_in_command_cwd_or_env_is_refused_naming_its_path)
+{
+    const auto batch_with = [](const std::string& agent) {
+        return R"({"spec_id": "SPEC-KIT-1", "stage": "plan", "agents": [)" + agent + "]}";
+    };
+    BOOST_TEST(refusal_message(batch_with(R"({"name": "a", "command": ["rm", "-f\u0000x"]})")) ==
+               "batch.json: agents[0].command[1]: contains a NUL byte");
+    BOOST_TEST(refusal_message(batch_with(R"({"name": "a", "command": ["true"],
+        "cwd": "/tmp\u0000/x"})")) == "batch.json: agents[0].cwd: contains a NUL byte");
+    const auto secret = refusal_message(batch_with(R"({"name": "a", "command": ["true"],
+        "env": {"KEY": "s3cr3t\u0000more"}})"));
+    BOOST_TEST(secret == "batch.json: agents[0].env.KEY: contains a NUL byte");
+    BOOST_TEST(refusal(batch_with(R"({"name": "a", "command": ["true"],
+        "env": {"K\u0000EY": "v"}})")) == 65);
+}
+
+BOOST_AUTO_TEST_CASE(names_making_a_file_name_over_255_bytes_are_refused_naming_the_field)
+{
+    const std::string long_name(220, 'n');
+    BOOST_TEST(refusal_message(R"({"spec_id": "SPEC-KIT-1", "stage": "plan",
+        "agents": [{"name": "a", "command": ["true"]}, {"name": ")" +
+                               long_name + R"(", "command": ["true"]}]})") ==
+               "batch.json: agents[1].name: too long: evidence file names would pass 255 bytes");
+    BOOST_TEST(refusal_message(R"({"spec_id": "SPEC-KIT-1", "stage": ")" + long_name + R"(",
+        "agents": [{"name": "a", "command": ["true"]}]})") ==
+               "batch.json: stage: too long: evidence file names would pass 255 bytes");
+    const std::string fits(255 - 46 - 10 - 4, 'f');
+    BOOST_TEST(refusal(R"({"spec_id": "SPEC-KIT-1", "stage": "plan",
+        "agents": [{"name": ")" +
+                       fits + R"(", "command": ["true"]}]})") == 0);
+}
+
 BOOST_AUTO_TEST_CASE(the_response_is_cut_at_a_character_boundary)
 {
     // "é" is two bytes: a cap of 2 must not keep half of it.

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <random>
 
 namespace spawn_agents {
@@ -114,10 +115,9 @@ int run_batch(const Batch& batch, const Options& options, common::Database db, s
 
     const auto start_agent = [&](AgentRun& agent) {
         const auto& spec = *agent.spec;
-        const auto timeout =
-            spec.timeout_s
-                ? std::chrono::milliseconds(static_cast<std::int64_t>(*spec.timeout_s * 1000.0))
-                : options.timeout;
+        const auto timeout = spec.timeout_s
+                                 ? std::chrono::milliseconds(std::llround(*spec.timeout_s * 1000.0))
+                                 : options.timeout;
         agent.record.spawned_at = clock();
         if (!spawn_phase) spawn_phase.emplace();
         common::SpawnResult started;
