@@ -223,6 +223,9 @@ Database open_for_writing(const std::filesystem::path& path, const OpenOptions& 
 
 int migrate(Database& db, const RetryPolicy& retry)
 {
+    // A database already at this version needs no write lock: a busy one does not hold the
+    // tool up before its work starts.
+    if (installed_version(db) == current_version) return current_version;
     int found = 0;
     write_transaction(
         db,

@@ -60,7 +60,19 @@ struct Connection {
     sqlite3* handle;
     std::filesystem::path path;
     int busy_timeout_ms;
+    const std::atomic<bool>* stop = nullptr;  // ends busy waits once set
 };
+
+// The busy timeout waited in short steps, each looking at the connection's stop flag.
+int wait_while_busy(void* connection, int calls)
+{
+    constexpr int step_ms = 10;
+    const auto& owner = *static_cast<const Connection*>(connection);
+    if (owner.stop && owner.stop->load()) return 0;
+    if (static_cast<long long>(calls) * step_ms >= owner.busy_timeout_ms) return 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(step_ms));
+    return 1;
+}
 
 // Statement ---------------------------------------------------------------------------------
 
@@ -247,6 +259,12 @@ Database::~Database() = default;
 const std::filesystem::path& Database::path() const
 {
     return m_connection->path;
+}
+
+void Database::stop_waiting_when(const std::atomic<bool>& stop)
+{
+    m_connection->stop = &stop;
+    sqlite3_busy_handler(m_connection->handle, wait_while_busy, m_connection.get());
 }
 
 int Database::busy_timeout_ms() const

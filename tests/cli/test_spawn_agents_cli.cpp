@@ -3,6 +3,7 @@
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "common/lock.hpp"
 #include "common/process.hpp"
 #include "common/schema.hpp"
 #include "common/sqlite.hpp"
@@ -694,6 +695,50 @@ BOOST_AUTO_TEST_CASE(sigint_before_later_agents_start_records_them_cancelled)
     BOOST_TEST(text(rows[1][1]) == "cancelled");
     BOOST_TEST(std::get<std::int64_t>(rows[1][2]) == 1);  // second: never started
     BOOST_TEST(sandbox.count("SELECT count(*) FROM spawn_metrics") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_while_the_database_is_held_is_answered_with_143)
+{
+    Sandbox sandbox;
+    BOOST_TEST_REQUIRE(sandbox.spawn(make_batch({shell_agent("first", "true")})).exit_code == 0);
+    const auto ran = sandbox.dir / "ran";
+    auto holder = Database::open(sandbox.db);
+    common::Transaction hold(holder);
+    Background background;
+    const pid_t tool =
+        sandbox.start(background.children,
+                      make_batch({shell_agent("second", fmt::format("touch {}", ran.string()))}),
+                      {"--busy-timeout", "600000"});
+    BOOST_TEST_REQUIRE(eventually([&] { return fs::exists(ran); }, &background));
+
+    ::kill(tool, SIGTERM);
+    // Answered while the database is still held, not after the busy timeout.
+    const bool ended = eventually([&] { return background.finished.count(tool) > 0; }, &background);
+    hold.rollback();
+    background.finish_all();
+
+    BOOST_TEST_REQUIRE(ended);
+    const auto& finished = background.finished[tool];
+    BOOST_TEST(finished.exit_code.value_or(-1) == 128 + SIGTERM, finished.err);
+    BOOST_TEST(!finished.signal.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_spec_lock_held_past_the_lock_timeout_is_75_with_every_row_recorded)
+{
+    Sandbox sandbox;
+    fs::create_directories(sandbox.evidence / ".locks");
+    const auto held = common::FileLock::acquire(sandbox.evidence / ".locks" / "SPEC-KIT-933.lock");
+    const auto result =
+        sandbox.spawn(make_batch({shell_agent("a", "echo hi"), shell_agent("b", "echo hi")}),
+                      {"--lock-timeout", "200"});
+
+    BOOST_TEST(result.exit_code == 75, result.err);
+    BOOST_TEST(result.err.find("SPEC-KIT-933.lock: held by another process") != std::string::npos,
+               result.err);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM agent_executions WHERE outcome = 'success' "
+                             "AND evidence_path IS NULL") == 2);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM spawn_batches WHERE finished_at IS NOT NULL") ==
+               1);
 }
 
 BOOST_AUTO_TEST_CASE(kill_9_mid_batch_then_the_next_tool_marks_the_rows_lost)

@@ -65,9 +65,10 @@ fs::path lock_file(const fs::path& locks, const std::string& spec_id)
 }  // namespace
 
 EvidenceStore::EvidenceStore(fs::path root, std::string spec_id, std::string stage,
-                             common::TimePoint batch_time)
+                             common::TimePoint batch_time, std::chrono::milliseconds lock_timeout,
+                             const std::atomic<bool>* stop)
     : m_root(std::move(root)), m_spec_id(std::move(spec_id)), m_stage(std::move(stage)),
-      m_timestamp(file_timestamp(batch_time))
+      m_timestamp(file_timestamp(batch_time)), m_lock_timeout(lock_timeout), m_stop(stop)
 {
 }
 
@@ -104,7 +105,19 @@ std::string EvidenceStore::write_new(const fs::path& relative_folder, const std:
 
 common::FileLock EvidenceStore::lock()
 {
-    return common::FileLock::acquire(lock_file(folder(".locks"), m_spec_id));
+    using namespace std::chrono_literals;
+    const auto file = lock_file(folder(".locks"), m_spec_id);
+    const auto deadline = std::chrono::steady_clock::now() + m_lock_timeout;
+    for (;;) {
+        if (auto held = common::FileLock::try_acquire(file)) return std::move(*held);
+        if (m_stop && m_stop->load())
+            throw Error(Exit::temp_fail, "{}: held by another process; stopped waiting for it",
+                        file.string());
+        if (std::chrono::steady_clock::now() >= deadline)
+            throw Error(Exit::temp_fail, "{}: held by another process for more than {} ms",
+                        file.string(), m_lock_timeout.count());
+        std::this_thread::sleep_for(20ms);
+    }
 }
 
 std::string EvidenceStore::stem_of(std::string_view agent) const

@@ -7,6 +7,8 @@
 #include "common/clock.hpp"
 #include "common/lock.hpp"
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <filesystem>
@@ -42,9 +44,12 @@ struct OutputFacts {
 
 class EvidenceStore {
 public:
-    // Nothing is created until prepare() or the first write.
+    // Nothing is created until prepare() or the first write. The spec's lock is waited for
+    // at most `lock_timeout`, and no longer once `stop` (when given) is set.
     EvidenceStore(std::filesystem::path root, std::string spec_id, std::string stage,
-                  common::TimePoint batch_time);
+                  common::TimePoint batch_time,
+                  std::chrono::milliseconds lock_timeout = std::chrono::seconds(5),
+                  const std::atomic<bool>* stop = nullptr);
 
     // Makes the folders every batch writes to (0700), before any agent starts. Throws Error
     // 73 when one cannot be made, is not a folder or is a symbolic link.
@@ -75,7 +80,8 @@ public:
 private:
     // Creates `folder` (relative to the root) and its parents as needed, 0700.
     std::filesystem::path folder(const std::filesystem::path& relative);
-    // Holds the spec's lock.
+    // Holds the spec's lock. Throws Error 75 when another process holds it past the lock
+    // timeout, or when told to stop meanwhile.
     common::FileLock lock();
     // Puts `file` in place under its name or, when that is taken (another batch in the same
     // second), the next free one: stem_2, stem_3, ... Returns the name it got.
@@ -94,6 +100,8 @@ private:
     std::string m_spec_id;
     std::string m_stage;
     std::string m_timestamp;
+    std::chrono::milliseconds m_lock_timeout;
+    const std::atomic<bool>* m_stop;
 };
 
 }  // namespace spawn_agents

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <random>
 
@@ -64,14 +65,24 @@ int run_batch(const Batch& batch, const Options& options, common::Database db, s
 
     // Outlives the writer, whose retries it tells about under --verbose.
     const common::Log logger("spawn-agents", err, options.shared);
-    const auto retry = logger.retry_policy();
+    // Set by SIGINT or SIGTERM: waits for a busy database or a held lock end at once.
+    std::atomic<bool> stopping{false};
+    auto retry = logger.retry_policy();
+    retry.on_retry = [tell = retry.on_retry, &stopping](int attempt, std::chrono::milliseconds wait,
+                                                        const common::SqliteError& error) {
+        if (tell) tell(attempt, wait, error);
+        if (stopping.load())
+            throw Error(Exit::temp_fail, "stopped waiting for a busy database: {}", error.what());
+    };
     // Agents write their output straight into files staged here; the writer names them.
-    EvidenceStore staging(options.shared.evidence, batch.spec_id, batch.stage, started_at);
+    EvidenceStore staging(options.shared.evidence, batch.spec_id, batch.stage, started_at,
+                          options.lock_timeout, &stopping);
     staging.prepare();
-    BatchWriter writer(
-        std::move(db),
-        EvidenceStore(options.shared.evidence, batch.spec_id, batch.stage, started_at), out,
-        static_cast<std::size_t>(options.max_response), retry, log);
+    db.stop_waiting_when(stopping);
+    BatchWriter writer(std::move(db),
+                       EvidenceStore(options.shared.evidence, batch.spec_id, batch.stage,
+                                     started_at, options.lock_timeout, &stopping),
+                       out, static_cast<std::size_t>(options.max_response), retry, log);
 
     std::random_device seed;
     std::mt19937_64 random((static_cast<std::uint64_t>(seed()) << 32) ^ seed() ^
@@ -182,6 +193,7 @@ int run_batch(const Batch& batch, const Options& options, common::Database db, s
     };
 
     const auto take = [&](common::WaitResult events) {
+        if (events.signal) stopping = true;
         if (events.signal && !stopped_by) {
             stopped_by = events.signal;
             if (log)
@@ -224,7 +236,17 @@ int run_batch(const Batch& batch, const Options& options, common::Database db, s
     totals.finished_at = clock();
     const bool all_succeeded = totals.successes == static_cast<std::int64_t>(agents.size());
     writer.post_finish(std::move(totals));
-    writer.close();
+    try {
+        writer.close(&signals, [&](int signal) {
+            stopping = true;
+            if (!stopped_by) stopped_by = signal;
+        });
+    } catch (const Error& error) {
+        // Stopped by a signal, the batch ends as interrupted; what could not be written is
+        // said all the same.
+        if (!stopped_by) throw;
+        err << fmt::format("spawn-agents: error: {}\n", error.what());
+    }
     // The shell's convention, so that a service manager or a loop tells "interrupted" from
     // "failed".
     if (stopped_by) return 128 + *stopped_by;

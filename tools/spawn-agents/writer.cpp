@@ -6,6 +6,7 @@
 
 #include <iterator>
 #include <memory>
+#include <poll.h>
 #include <utility>
 
 namespace spawn_agents {
@@ -82,7 +83,10 @@ void BatchWriter::loop()
         {
             std::unique_lock lock(m_mutex);
             m_ready.wait(lock, [&] { return m_closing || !m_jobs.empty(); });
-            if (m_jobs.empty()) return;
+            if (m_jobs.empty()) {
+                m_finished = true;
+                return;
+            }
             jobs.swap(m_jobs);
         }
         std::vector<ExitJob> exits;
@@ -102,13 +106,24 @@ void BatchWriter::loop()
     }
 }
 
-void BatchWriter::close()
+void BatchWriter::close(common::SignalWatch* signals, const std::function<void(int)>& on_signal)
 {
     {
         const std::lock_guard lock(m_mutex);
         m_closing = true;
     }
     m_ready.notify_one();
+    // The signal descriptor is watched until the thread is done: it may wait seconds for a
+    // busy database or a held lock.
+    while (signals && m_thread.joinable()) {
+        {
+            const std::lock_guard lock(m_mutex);
+            if (m_finished) break;
+        }
+        pollfd watch{signals->fd(), POLLIN, 0};
+        if (::poll(&watch, 1, 20) > 0)
+            if (const auto signal = signals->take(); signal && on_signal) on_signal(*signal);
+    }
     if (m_thread.joinable()) m_thread.join();
     if (m_error) std::rethrow_exception(m_error);
 }

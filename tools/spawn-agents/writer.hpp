@@ -72,10 +72,13 @@ public:
     // The end: telemetry file, the batch row finished, the "batch" summary event.
     void post_finish(BatchTotals totals);
 
-    // Waits until everything posted is done and stops the thread. Throws the first error a
+    // Waits until everything posted is done and stops the thread, watching `signals` (when
+    // given) meanwhile: `on_signal` is called with each SIGINT or SIGTERM, so that a wait
+    // for a busy database or a held lock never delays the answer. Throws the first error a
     // write met (after the others were still attempted): a database error (75 when busy),
     // 73/74 for evidence, 74 for stdout.
-    void close();
+    void close(common::SignalWatch* signals = nullptr,
+               const std::function<void(int)>& on_signal = {});
 
 private:
     struct SpawnsJob {
@@ -129,6 +132,7 @@ private:
     std::condition_variable m_ready;
     std::deque<Job> m_jobs;
     bool m_closing = false;
+    bool m_finished = false;  // the thread has done everything posted
     std::thread m_thread;
 };
 
