@@ -1,5 +1,7 @@
 #include "common/records.hpp"
 
+#include <fmt/format.h>
+
 #include <string_view>
 
 namespace common {
@@ -28,10 +30,15 @@ std::int64_t record_batch(Database& db, const BatchRecord& batch,
                 .run();
             batch_id = db.last_insert_rowid();
 
-            auto insert_agent = db.prepare(
+            const bool with_branch =
+                batch.branch_id && db.query_int("SELECT count(*) FROM pragma_table_info("
+                                                "'agent_executions') WHERE name = 'branch_id'") > 0;
+            auto insert_agent = db.prepare(fmt::format(
                 "INSERT INTO agent_executions (agent_id, spec_id, stage, phase_type, agent_name, "
-                "run_id, spawned_at, completed_at, extraction_error, batch_id, pid, outcome, "
-                "spawn_latency_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                "run_id, spawned_at, completed_at, spawn_error, batch_id, pid, outcome, "
+                "spawn_latency_us, pid_start{}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "?{})",
+                with_branch ? ", branch_id" : "", with_branch ? ", ?" : ""));
             auto insert_metric = db.prepare(
                 "INSERT INTO spawn_metrics (batch_id, agent_id, agent_name, spawn_latency_us, "
                 "success, recorded_at) VALUES (?, ?, ?, ?, ?, ?)");
@@ -51,7 +58,11 @@ std::int64_t record_batch(Database& db, const BatchRecord& batch,
                     .bind(11, agent.pid)
                     .bind(12, agent.outcome)
                     .bind(13, agent.spawn_latency_us)
-                    .run();
+                    .bind(14, agent.pid_start != 0 ? std::optional<std::int64_t>(
+                                                         static_cast<std::int64_t>(agent.pid_start))
+                                                   : std::nullopt);
+                if (with_branch) insert_agent.bind(15, batch.branch_id);
+                insert_agent.run();
                 insert_agent.reset();
                 if (agent.outcome == "cancelled") continue;  // never attempted
                 insert_metric.bind(1, batch_id)
@@ -74,33 +85,40 @@ void record_exit(Database& db, std::int64_t batch_id, const ExitRecord& exit,
     record_exits(db, batch_id, std::span(&exit, 1), retry);
 }
 
+namespace {
+
+// The exits' updates, inside the caller's transaction.
+void update_exits(Database& db, std::int64_t batch_id, std::span<const ExitRecord> exits)
+{
+    if (exits.empty()) return;
+    auto update =
+        db.prepare("UPDATE agent_executions SET outcome = ?, exit_code = ?, signal = ?, "
+                   "run_time_ms = ?, cpu_time_us = ?, max_rss_kb = ?, response_text = ?, "
+                   "evidence_path = ?, completed_at = ? WHERE agent_id = ? AND batch_id = ?");
+    for (const auto& exit : exits) {
+        update.bind(1, exit.outcome)
+            .bind(2, exit.exit_code)
+            .bind(3, exit.signal)
+            .bind(4, exit.run_time_ms)
+            .bind(5, exit.cpu_time_us)
+            .bind(6, exit.max_rss_kb)
+            .bind(7, exit.response_text)
+            .bind(8, exit.evidence_path)
+            .bind(9, sql_timestamp(exit.completed_at))
+            .bind(10, exit.agent_id)
+            .bind(11, batch_id)
+            .run();
+        update.reset();
+    }
+}
+
+}  // namespace
+
 void record_exits(Database& db, std::int64_t batch_id, std::span<const ExitRecord> exits,
                   const RetryPolicy& retry)
 {
     write_transaction(
-        db,
-        [&] {
-            auto update = db.prepare(
-                "UPDATE agent_executions SET outcome = ?, exit_code = ?, signal = ?, "
-                "run_time_ms = ?, cpu_time_us = ?, max_rss_kb = ?, response_text = ?, "
-                "evidence_path = ?, completed_at = ? WHERE agent_id = ? AND batch_id = ?");
-            for (const auto& exit : exits) {
-                update.bind(1, exit.outcome)
-                    .bind(2, exit.exit_code)
-                    .bind(3, exit.signal)
-                    .bind(4, exit.run_time_ms)
-                    .bind(5, exit.cpu_time_us)
-                    .bind(6, exit.max_rss_kb)
-                    .bind(7, exit.response_text)
-                    .bind(8, exit.evidence_path)
-                    .bind(9, sql_timestamp(exit.completed_at))
-                    .bind(10, exit.agent_id)
-                    .bind(11, batch_id)
-                    .run();
-                update.reset();
-            }
-        },
-        retry);
+        db, [&] { update_exits(db, batch_id, exits); }, retry);
 }
 
 void finish_batch(Database& db, const BatchFinish& finish, const RetryPolicy& retry)
@@ -108,6 +126,7 @@ void finish_batch(Database& db, const BatchFinish& finish, const RetryPolicy& re
     write_transaction(
         db,
         [&] {
+            update_exits(db, finish.batch_id, finish.exits);
             auto update = db.prepare("UPDATE spawn_batches SET successes = ?, batch_wall_us = ?, "
                                      "finished_at = ? WHERE batch_id = ?");
             update.bind(1, finish.successes)

@@ -121,6 +121,7 @@ Batch parse_batch(std::string_view text, std::string_view source)
     check_pattern(batch.stage, name_pattern, source, fields.path_of("stage"),
                   "letters, digits, '.', '_' or '-'");
     batch.run_id = fields.optional<std::string>("run_id");
+    batch.branch_id = fields.optional<std::string>("branch_id");
     if (auto phase = fields.optional<std::string>("phase_type")) {
         if (*phase != "regular_stage" && *phase != "quality_gate")
             throw Error(Exit::data, "{}: {}: expected 'regular_stage' or 'quality_gate'", source,

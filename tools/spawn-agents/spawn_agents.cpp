@@ -156,11 +156,14 @@ int run_batch(const Batch& batch, const Options& options, common::Database db, s
             agent.record.error = started.message;
             ++progress.failed;
             ++totals.failures["spawn_failed"];
-            if (log) *log << fmt::format("spawn-agents: {}: {}\n", spec.name, started.message);
+            // Said to people as well as in the row and the event: an agent that never ran.
+            logger.note(fmt::format("{}: not started: {}", spec.name, started.message));
             return;
         }
         agent.record.outcome = "running";
         agent.record.pid = started.pid;
+        if (const auto stat = common::read_process_stat(started.pid))
+            agent.record.pid_start = stat->start_ticks;
         agent.record.spawn_latency_us = started.latency_us;
         agent_of_child[started.id] = static_cast<std::size_t>(&agent - agents.data());
         ++progress.running;
@@ -173,6 +176,7 @@ int run_batch(const Batch& batch, const Options& options, common::Database db, s
         common::BatchRecord record{.spec_id = batch.spec_id,
                                    .stage = batch.stage,
                                    .run_id = batch.run_id,
+                                   .branch_id = batch.branch_id,
                                    .phase_type = batch.phase_type,
                                    .mode = options.sequential ? "sequential" : "parallel",
                                    .spawn_wall_us = spawn_wall_us,

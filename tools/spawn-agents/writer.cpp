@@ -264,7 +264,10 @@ void BatchWriter::record_exit_rows(std::span<const ExitJob> exits)
             .completed_at = exits[i].completed_at,
         });
     }
-    if (m_batch_id) attempt([&] { common::record_exits(m_db, *m_batch_id, records, m_retry); });
+    // Exits not written now are written with the batch's finish, or not at all: a finished
+    // batch never keeps a running row.
+    if (m_batch_id && !attempt([&] { common::record_exits(m_db, *m_batch_id, records, m_retry); }))
+        m_unrecorded.insert(m_unrecorded.end(), records.begin(), records.end());
 
     for (std::size_t i = 0; i < exits.size(); ++i) {
         const auto& info = exits[i].info;
@@ -349,7 +352,8 @@ void BatchWriter::finish(const BatchTotals& totals)
                                  {.batch_id = *m_batch_id,
                                   .successes = totals.successes,
                                   .batch_wall_us = totals.batch_wall_us,
-                                  .finished_at = totals.finished_at},
+                                  .finished_at = totals.finished_at,
+                                  .exits = m_unrecorded},
                                  m_retry);
         });
     Json event{{"event", "batch"}};

@@ -124,7 +124,8 @@ private:
     std::vector<std::string> m_order;                 // agent ids as given
     std::map<std::string, common::Json> m_telemetry;  // per agent id
     bool m_spawns_recorded = false;
-    std::vector<ExitJob> m_waiting;  // exits staged before the spawns were recorded
+    std::vector<ExitJob> m_waiting;                // exits staged before the spawns were recorded
+    std::vector<common::ExitRecord> m_unrecorded;  // exits whose update could not be written
     bool m_events_failed = false;
     std::exception_ptr m_error;
 
