@@ -232,8 +232,9 @@ Database open_for_writing(const std::filesystem::path& path, const OpenOptions& 
         const auto probe = Database::open(
             path, {.mode = OpenMode::read_only, .busy_timeout_ms = options.busy_timeout_ms});
         ensure_supported(probe);
-        // A toolkit schema that migrate() will bring up to date must take the migration.
-        if (installed_version(probe)) check_migratable(probe);
+        // Whatever migrate() would refuse is refused here, before the read-write open
+        // switches the file to WAL.
+        check_migratable(probe);
         if (precheck) precheck(probe);
     }
     return Database::open(path, options);

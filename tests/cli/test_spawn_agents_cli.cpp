@@ -1041,6 +1041,71 @@ BOOST_DATA_TEST_CASE(a_bad_batch_is_exit_65_and_writes_nothing,
     BOOST_TEST(!fs::exists(sandbox.evidence));
 }
 
+// Databases spawn-agents must refuse, each made in rollback-journal mode by sqlite3(1).
+const std::vector<std::pair<std::string, std::string>> refused_databases{
+    {"a view named agent_executions",
+     "CREATE TABLE t (x); CREATE VIEW agent_executions AS SELECT x AS agent_id FROM t;"},
+    {"an agent_executions without its key",
+     "CREATE TABLE agent_executions (spec_id TEXT, stage TEXT, agent_name TEXT);"},
+    {"a newer toolkit schema", "CREATE TABLE spec_hygiene_schema (version INTEGER PRIMARY KEY); "
+                               "INSERT INTO spec_hygiene_schema VALUES (99);"},
+};
+
+BOOST_DATA_TEST_CASE(a_refused_database_is_left_byte_for_byte_and_no_agent_runs,
+                     boost::unit_test::data::xrange(refused_databases.size()), index)
+{
+    Sandbox sandbox;
+    const auto& [what, sql] = refused_databases[index];
+    const auto made = test_support::run_process(
+        {"sqlite3", sandbox.db.string(), "PRAGMA journal_mode=DELETE; " + sql});
+    BOOST_TEST_REQUIRE(made.exit_code == 0, made.err);
+    const auto before = file_bytes(sandbox.db);
+    const auto marker = sandbox.dir / "ran";
+
+    const auto result =
+        sandbox.spawn(make_batch({shell_agent("a", fmt::format("touch {}", marker.string()))}));
+
+    BOOST_TEST(result.exit_code == 65, what << ": " << result.err);
+    BOOST_TEST((file_bytes(sandbox.db) == before), what);
+    BOOST_TEST(!fs::exists(sandbox.db.string() + "-wal"), what);
+    BOOST_TEST(!fs::exists(sandbox.db.string() + "-shm"), what);
+    BOOST_TEST(!fs::exists(marker), what);
+    BOOST_TEST(result.out.empty(), what);
+}
+
+BOOST_AUTO_TEST_CASE(a_file_that_is_not_a_database_is_65_unchanged_with_no_agent_run)
+{
+    Sandbox sandbox;
+    test_support::write_file(sandbox.db, std::string(4096, 'x'));
+    const auto marker = sandbox.dir / "ran";
+
+    const auto result =
+        sandbox.spawn(make_batch({shell_agent("a", fmt::format("touch {}", marker.string()))}));
+
+    BOOST_TEST(result.exit_code == 65, result.err);
+    BOOST_TEST(file_bytes(sandbox.db) == std::string(4096, 'x'));
+    BOOST_TEST(!fs::exists(marker));
+}
+
+BOOST_AUTO_TEST_CASE(a_database_held_by_another_writer_past_the_retries_is_75_before_any_agent)
+{
+    Sandbox sandbox;
+    const auto made = test_support::run_process(
+        {"sqlite3", sandbox.db.string(), "PRAGMA journal_mode=DELETE; CREATE TABLE t (x);"});
+    BOOST_TEST_REQUIRE(made.exit_code == 0, made.err);
+    auto holder = Database::open(sandbox.db);
+    common::Transaction hold(holder);
+    const auto marker = sandbox.dir / "ran";
+
+    const auto result =
+        sandbox.spawn(make_batch({shell_agent("a", fmt::format("touch {}", marker.string()))}),
+                      {"--busy-timeout", "50"});
+    hold.rollback();
+
+    BOOST_TEST(result.exit_code == 75, result.err);
+    BOOST_TEST(!fs::exists(marker));
+}
+
 BOOST_AUTO_TEST_CASE(a_missing_batch_file_is_exit_66)
 {
     Sandbox sandbox;

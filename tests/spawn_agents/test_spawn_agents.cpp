@@ -179,17 +179,60 @@ BOOST_AUTO_TEST_CASE(outcomes_are_named_after_how_the_agent_ended)
     BOOST_TEST(spawn_agents::outcome_of(child) == "cancelled");
 }
 
-BOOST_AUTO_TEST_CASE(the_status_line_rewrites_itself_and_ends_with_a_newline)
+BOOST_AUTO_TEST_CASE(the_status_line_rewrites_itself_with_elapsed_time_and_is_cleared_at_the_end)
 {
     std::ostringstream err;
+    auto now = std::chrono::steady_clock::time_point{};
     {
-        spawn_agents::StatusLine status(&err, "SPEC-KIT-1 plan");
+        spawn_agents::StatusLine status(
+            &err, "SPEC-KIT-1 plan", [] { return std::size_t{200}; }, [&] { return now; });
         status.show({.agents = 2, .started = 2, .running = 1, .finished = 1});
+        now += std::chrono::milliseconds(1500);
         status.show({.agents = 2, .started = 2, .running = 0, .finished = 1, .failed = 1});
     }
     BOOST_TEST(err.str() ==
-               "\r\x1b[KSPEC-KIT-1 plan: 2 agents, 2 started, 1 running, 1 finished, 0 failed"
-               "\r\x1b[KSPEC-KIT-1 plan: 2 agents, 2 started, 0 running, 1 finished, 1 failed\n");
+               "\r\x1b[KSPEC-KIT-1 plan: 2 agents, 2 started, 1 running, 1 finished, 0 failed, "
+               "0.0 s"
+               "\r\x1b[KSPEC-KIT-1 plan: 2 agents, 2 started, 0 running, 1 finished, 1 failed, "
+               "1.5 s"
+               "\r\x1b[K");
+}
+
+BOOST_AUTO_TEST_CASE(the_status_line_is_clipped_to_the_terminal_width_read_at_each_redraw)
+{
+    std::ostringstream err;
+    auto now = std::chrono::steady_clock::time_point{};
+    std::size_t columns = 80;
+    spawn_agents::StatusLine status(
+        &err, "SPEC-KIT-933 validate", [&] { return columns; }, [&] { return now; });
+    const spawn_agents::Progress progress{
+        .agents = 200, .started = 200, .running = 100, .finished = 50, .failed = 50};
+    status.show(progress);
+    BOOST_TEST(err.str().size() == 4u + 79u);
+    err.str("");
+    columns = 40;  // the terminal was resized
+    now += std::chrono::seconds(1);
+    status.show(progress);
+    BOOST_TEST(err.str() ==
+               "\r\x1b[K" + std::string("SPEC-KIT-933 validate: 200 agents, 200 ").substr(0, 39));
+}
+
+BOOST_AUTO_TEST_CASE(redraws_come_at_most_every_100_ms)
+{
+    std::ostringstream err;
+    auto now = std::chrono::steady_clock::time_point{};
+    spawn_agents::StatusLine status(
+        &err, "S", [] { return std::size_t{200}; }, [&] { return now; });
+    for (int i = 0; i < 200; ++i) {
+        status.show({.agents = 200, .started = static_cast<std::size_t>(i)});
+        now += std::chrono::milliseconds(1);
+    }
+    // 200 updates over 200 ms: drawn at 0, 100 ms and 200 ms at most.
+    std::size_t draws = 0;
+    for (std::size_t at = err.str().find('\r'); at != std::string::npos;
+         at = err.str().find('\r', at + 1))
+        ++draws;
+    BOOST_TEST(draws == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(run_batch_reports_a_sequential_batch_and_its_failures)
