@@ -429,6 +429,32 @@ BOOST_AUTO_TEST_CASE(parallel_agents_overlap_and_sequential_ones_do_not)
         BOOST_TEST(one_by_one[i].first >= one_by_one[i - 1].second);
 }
 
+BOOST_AUTO_TEST_CASE(under_sequential_each_spawn_is_recorded_before_the_next_agent_waits)
+{
+    Sandbox sandbox;
+    // Each agent ends only once it sees its own row, running: with the spawns recorded only
+    // after the last start, the first would wait for its timeout.
+    const auto waits_for_its_row = [&](const std::string& name) {
+        auto agent =
+            shell_agent(name, fmt::format("until [ \"$(sqlite3 -readonly {} \"SELECT count(*) FROM "
+                                          "agent_executions WHERE agent_name = '{}' AND outcome = "
+                                          "'running'\" 2>/dev/null)\" = 1 ]; do sleep 0.05; done",
+                                          sandbox.db.string(), name));
+        agent["timeout_s"] = 20;
+        return agent;
+    };
+    const auto result =
+        sandbox.spawn(make_batch({waits_for_its_row("first"), waits_for_its_row("second"),
+                                  waits_for_its_row("third")}),
+                      {"--sequential"});
+
+    BOOST_TEST(result.exit_code == 0, result.err);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM agent_executions WHERE outcome = 'success'") ==
+               3);
+    BOOST_TEST(sandbox.count("SELECT agent_count FROM spawn_batches") == 3);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM spawn_metrics") == 3);
+}
+
 BOOST_AUTO_TEST_CASE(jobs_caps_how_many_agents_run_at_once)
 {
     Sandbox sandbox;

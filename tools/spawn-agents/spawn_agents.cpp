@@ -172,6 +172,7 @@ int run_batch(const Batch& batch, const Options& options, common::Database db, s
                                 started.pid, started.latency_us);
     };
 
+    std::size_t posted = 0;  // agents[0, posted) have had their spawn posted
     const auto post_spawns = [&] {
         common::BatchRecord record{.spec_id = batch.spec_id,
                                    .stage = batch.stage,
@@ -180,11 +181,16 @@ int run_batch(const Batch& batch, const Options& options, common::Database db, s
                                    .phase_type = batch.phase_type,
                                    .mode = options.sequential ? "sequential" : "parallel",
                                    .spawn_wall_us = spawn_wall_us,
+                                   .agent_count = static_cast<std::int64_t>(agents.size()),
                                    .started_at = started_at,
                                    .owner = common::current_process()};
+        // Until the batch ends, only the agents started so far; then the others, cancelled.
+        const bool last = next == agents.size() || stopped_by;
+        const auto upto = last ? agents.size() : next;
         std::vector<common::AgentRecord> records;
         std::vector<AgentInfo> infos;
-        for (auto& agent : agents) {
+        for (; posted < upto; ++posted) {
+            auto& agent = agents[posted];
             if (agent.record.outcome == "cancelled") {
                 ++progress.failed;
                 ++totals.failures["cancelled"];
@@ -192,9 +198,13 @@ int run_batch(const Batch& batch, const Options& options, common::Database db, s
             records.push_back(agent.record);
             infos.push_back(agent.info);
         }
-        writer.post_spawns(std::move(record), std::move(records), std::move(infos));
-        spawns_posted = true;
+        if (!records.empty())
+            writer.post_spawns(std::move(record), std::move(records), std::move(infos));
+        spawns_posted = last;
     };
+    // With fewer places than agents, each spawn is recorded as it happens: a batch killed
+    // half-way still shows what it started.
+    const bool one_by_one = limit < agents.size();
 
     const auto take = [&](common::WaitResult events) {
         if (events.signal) stopping = true;
@@ -223,6 +233,7 @@ int run_batch(const Batch& batch, const Options& options, common::Database db, s
     for (;;) {
         while (!stopped_by && next < agents.size() && children.running() < limit) {
             start_agent(agents[next++]);
+            if (one_by_one && next < agents.size()) post_spawns();
             // Between two starts, what is ready without waiting: output keeps draining, and
             // the files of agents that have already ended are written while others start.
             if (next < agents.size()) take(children.wait(std::chrono::milliseconds(0), &signals));
@@ -237,6 +248,7 @@ int run_batch(const Batch& batch, const Options& options, common::Database db, s
         *log << fmt::format("spawn-agents: ended {} processes the agents left behind\n", ended);
 
     totals.batch_wall_us = batch_watch.elapsed_us();
+    totals.spawn_wall_us = spawn_wall_us;
     totals.finished_at = clock();
     const bool all_succeeded = totals.successes == static_cast<std::int64_t>(agents.size());
     writer.post_finish(std::move(totals));

@@ -154,9 +154,14 @@ void BatchWriter::post_spawns(common::BatchRecord batch, std::vector<common::Age
 void BatchWriter::record_spawns(const SpawnsJob& job)
 {
     const auto& [record, agents_of, infos_of] = job;
-    m_batch = record;
-    m_spawns_recorded = true;
-    attempt([&] { m_batch_id = common::record_batch(m_db, record, agents_of, m_retry); });
+    if (!m_spawns_recorded) {
+        m_batch = record;
+        m_spawns_recorded = true;
+        attempt([&] { m_batch_id = common::record_batch(m_db, record, agents_of, m_retry); });
+    } else if (m_batch_id) {
+        // Agents started later (--sequential, --jobs): added to the batch as they start.
+        attempt([&] { common::record_more_agents(m_db, *m_batch_id, record, agents_of, m_retry); });
+    }
     for (std::size_t i = 0; i < agents_of.size(); ++i) {
         const auto& agent = agents_of[i];
         const auto& info = infos_of[i];
@@ -331,7 +336,7 @@ void BatchWriter::finish(const BatchTotals& totals)
                  {"agents", m_order.size()},
                  {"successes", totals.successes},
                  {"failures", failures},
-                 {"spawn_wall_us", m_batch.spawn_wall_us},
+                 {"spawn_wall_us", totals.spawn_wall_us},
                  {"batch_wall_us", totals.batch_wall_us},
                  {"started_at", common::iso8601(m_batch.started_at)},
                  {"finished_at", common::iso8601(totals.finished_at)}};
@@ -352,6 +357,7 @@ void BatchWriter::finish(const BatchTotals& totals)
                                  {.batch_id = *m_batch_id,
                                   .successes = totals.successes,
                                   .batch_wall_us = totals.batch_wall_us,
+                                  .spawn_wall_us = totals.spawn_wall_us,
                                   .finished_at = totals.finished_at,
                                   .exits = m_unrecorded},
                                  m_retry);

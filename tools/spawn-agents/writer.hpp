@@ -46,6 +46,7 @@ struct BatchTotals {
     std::int64_t successes = 0;
     std::map<std::string, std::int64_t> failures;  // by outcome
     std::int64_t batch_wall_us = 0;
+    std::int64_t spawn_wall_us = 0;  // first spawn call to last exec, over the whole batch
     common::TimePoint finished_at;
 };
 
@@ -60,8 +61,9 @@ public:
     // Finishes what was posted and joins; never throws.
     ~BatchWriter();
 
-    // The spawn phase: one transaction for the batch and every agent, then a "spawned" event
-    // per agent that was attempted (and an "exited" one per agent cancelled before its start).
+    // The spawn phase: one transaction for the batch and the agents started together, then a
+    // "spawned" event per agent that was attempted (and an "exited" one per agent cancelled
+    // before its start). Later calls add the agents started since (--sequential, --jobs).
     void post_spawns(common::BatchRecord batch, std::vector<common::AgentRecord> agents,
                      std::vector<AgentInfo> infos);
     // An exit: its staged evidence files (which the agent wrote) read back and named, the

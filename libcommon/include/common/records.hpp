@@ -26,6 +26,7 @@ struct BatchRecord {
     std::string phase_type = "regular_stage";  // or quality_gate
     std::string mode = "parallel";             // or sequential
     std::int64_t spawn_wall_us = 0;            // first spawn call to last exec
+    std::int64_t agent_count = -1;             // of the whole batch; -1: the agents recorded
     TimePoint started_at;
     ProcessIdentity owner;  // the spawn-agents process, so that a killed one's rows turn lost
 };
@@ -63,6 +64,7 @@ struct BatchFinish {
     std::int64_t batch_id = 0;
     std::int64_t successes = 0;
     std::int64_t batch_wall_us = 0;
+    std::optional<std::int64_t> spawn_wall_us;  // when known only at the end
     TimePoint finished_at;
     // Exits whose own update could not be written: recorded with the finish, so that a
     // finished batch never keeps a running row.
@@ -75,6 +77,11 @@ struct BatchFinish {
 // Throws SqliteError (75 once the policy's retries are spent).
 std::int64_t record_batch(Database& db, const BatchRecord& batch,
                           std::span<const AgentRecord> agents, const RetryPolicy& retry = {});
+
+// Adds agents started later to a batch that record_batch() recorded, in one transaction:
+// under --sequential or --jobs each spawn is recorded as it happens.
+void record_more_agents(Database& db, std::int64_t batch_id, const BatchRecord& batch,
+                        std::span<const AgentRecord> agents, const RetryPolicy& retry = {});
 
 // Updates an agent's row with its exit, in a transaction of its own.
 void record_exit(Database& db, std::int64_t batch_id, const ExitRecord& exit,
