@@ -89,6 +89,15 @@ void AtomicFile::discard() noexcept
     if (!m_committed && !m_temporary.empty()) ::unlink(m_temporary.c_str());
 }
 
+void AtomicFile::retarget(std::filesystem::path target)
+{
+    if (m_committed) throw Error(Exit::software, "{}: renamed after commit", m_target.string());
+    if (target.filename().empty() || folder_of(target) != folder_of(m_target))
+        throw Error(Exit::software, "cannot name {} {}: not a file in the same folder",
+                    m_target.string(), target.string());
+    m_target = std::move(target);
+}
+
 void AtomicFile::write(std::string_view bytes)
 {
     if (m_fd < 0) throw Error(Exit::software, "{}: write after close", m_target.string());

@@ -39,20 +39,24 @@ bool is_plain_name(std::string_view key)
     return true;
 }
 
-// Where the parser is in the document, to name the object that holds a duplicate key.
+// Where the parser is in the document, to name the object that holds a duplicate key. A
+// frame holds only its own place (not its whole path), so that memory stays linear in the
+// depth.
 struct Frame {
     bool is_array = false;
-    std::string path;
     std::size_t next_index = 0;               // arrays: the index of the next element
     std::string key;                          // objects: the key whose value comes next
     std::set<std::string, std::less<>> keys;  // objects: keys seen so far
 };
 
-std::string child_path(const std::vector<Frame>& frames)
+// The path of the value that the innermost open frame holds, built only when an error needs it.
+std::string path_of_top(const std::vector<Frame>& frames)
 {
-    if (frames.empty()) return {};
-    const auto& top = frames.back();
-    return top.is_array ? element_path(top.path, top.next_index) : member_path(top.path, top.key);
+    std::string path;
+    for (std::size_t i = 0; i + 1 < frames.size(); ++i)
+        path = frames[i].is_array ? element_path(path, frames[i].next_index)
+                                  : member_path(path, frames[i].key);
+    return path;
 }
 
 void element_done(std::vector<Frame>& frames)
@@ -158,9 +162,11 @@ nlohmann::json parse_json(std::string_view text, std::string_view source)
         switch (event) {
         case Event::object_start:
         case Event::array_start: {
+            if (frames.size() >= max_json_depth)
+                throw Error(Exit::data, "{}: JSON nested deeper than {} levels", source,
+                            max_json_depth);
             Frame frame;
             frame.is_array = event == Event::array_start;
-            frame.path = child_path(frames);
             frames.push_back(std::move(frame));
             break;
         }
@@ -174,7 +180,7 @@ nlohmann::json parse_json(std::string_view text, std::string_view source)
             top.key = parsed.get<std::string>();
             if (!top.keys.insert(top.key).second)
                 throw Error(Exit::data, "{}: {}: key appears twice", source,
-                            member_path(top.path, top.key));
+                            member_path(path_of_top(frames), top.key));
             break;
         }
         case Event::value: element_done(frames); break;

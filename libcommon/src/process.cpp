@@ -1,6 +1,7 @@
 #include "common/process.hpp"
 
 #include "common/error.hpp"
+#include "common/process_tree.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -275,10 +276,23 @@ struct ProcessSet::Child {
         }
     }
 
-    void signal_group(int signal) const noexcept
+    // The group, the child itself (which may have left it) and every process below it,
+    // including those that left for a group or session of their own. Those found are kept, so
+    // that the SIGKILL after the grace reaches them once their parent has gone.
+    void signal_all(int signal)
     {
-        if (pid > 0) ::kill(-pid, signal);
+        if (pid <= 0) return;
+        for (const auto& process : descendants_of(pid))
+            if (std::find_if(tree.begin(), tree.end(), [&](const auto& known) {
+                    return known.pid == process.pid;
+                }) == tree.end())
+                tree.push_back(process);
+        ::kill(-pid, signal);
+        ::kill(pid, signal);
+        signal_processes(tree, signal);
     }
+
+    std::vector<ProcessIdentity> tree;  // found below it when it was signalled
 };
 
 ProcessSet::ProcessSet(std::chrono::milliseconds kill_grace) : m_kill_grace(kill_grace)
@@ -288,10 +302,12 @@ ProcessSet::ProcessSet(std::chrono::milliseconds kill_grace) : m_kill_grace(kill
 
 ProcessSet::~ProcessSet()
 {
-    for (const auto& group : m_lingering)
+    for (const auto& group : m_lingering) {
         ::kill(-group.group, SIGKILL);
+        signal_processes(group.tree, SIGKILL);
+    }
     for (const auto& child : m_children) {
-        child->signal_group(SIGKILL);
+        child->signal_all(SIGKILL);
         int status = 0;
         while (::waitpid(child->pid, &status, 0) < 0 && errno == EINTR) {
         }
@@ -324,8 +340,10 @@ SpawnResult ProcessSet::start(const Command& command)
     }
 
     Pipe report;
-    Pipe out;
-    Pipe err;
+    std::optional<Pipe> out;
+    std::optional<Pipe> err;
+    if (command.stdout_fd < 0) out.emplace();
+    if (command.stderr_fd < 0) err.emplace();
     std::optional<Pipe> in;
     SpawnSetup setup;
     setup.isolate_signals();
@@ -335,8 +353,8 @@ SpawnResult ProcessSet::start(const Command& command)
     } else {
         setup.null_stdin();
     }
-    setup.dup_to(out.write, STDOUT_FILENO);
-    setup.dup_to(err.write, STDERR_FILENO);
+    setup.dup_to(out ? out->write : command.stdout_fd, STDOUT_FILENO);
+    setup.dup_to(err ? err->write : command.stderr_fd, STDERR_FILENO);
     if (command.cwd) setup.change_dir(*command.cwd);
 
     std::vector<char*> argv;
@@ -369,10 +387,14 @@ SpawnResult ProcessSet::start(const Command& command)
     child->pid = pid;
     child->started = before;
     child->pidfd = open_pidfd(pid);
-    child->out = out.release_read();
-    child->err = err.release_read();
-    set_nonblocking(child->out);
-    set_nonblocking(child->err);
+    if (out) {
+        child->out = out->release_read();
+        set_nonblocking(child->out);
+    }
+    if (err) {
+        child->err = err->release_read();
+        set_nonblocking(child->err);
+    }
     if (in) {
         child->in = in->release_write();
         set_nonblocking(child->in);
@@ -394,7 +416,7 @@ void ProcessSet::cancel_all(int signal)
 {
     const auto now = SteadyClock::now();
     for (const auto& child : m_children) {
-        child->signal_group(signal);
+        child->signal_all(signal);
         child->result.ending = Ending::cancelled;
         child->terminate_at.reset();
         if (!child->kill_at) child->kill_at = now + m_kill_grace;
@@ -427,7 +449,7 @@ WaitResult ProcessSet::wait(std::optional<std::chrono::milliseconds> max_wait, S
         child->read_from(child->out, finished.out, true);
         child->read_from(child->err, finished.err, true);
         if (child->in >= 0 && child->written < child->input.size()) finished.input_complete = false;
-        if (child->kill_at) lingering.push_back({child->pid, *child->kill_at});
+        if (child->kill_at) lingering.push_back({child->pid, *child->kill_at, child->tree});
         child->pid = -1;
         result.finished.push_back(std::move(finished));
         return true;
@@ -442,13 +464,13 @@ WaitResult ProcessSet::wait(std::optional<std::chrono::milliseconds> max_wait, S
         };
         for (const auto& child : m_children) {
             if (child->terminate_at && now >= *child->terminate_at) {
-                child->signal_group(SIGTERM);
+                child->signal_all(SIGTERM);
                 child->result.ending = Ending::timed_out;
                 child->terminate_at.reset();
                 child->kill_at = now + m_kill_grace;
             }
             if (child->kill_at && now >= *child->kill_at) {
-                child->signal_group(SIGKILL);
+                child->signal_all(SIGKILL);
                 child->kill_at.reset();
             }
             if (child->terminate_at) consider(*child->terminate_at);
@@ -458,6 +480,7 @@ WaitResult ProcessSet::wait(std::optional<std::chrono::milliseconds> max_wait, S
         std::erase_if(lingering, [&](const Lingering& group) {
             if (now < group.kill_at) return false;
             ::kill(-group.group, SIGKILL);
+            signal_processes(group.tree, SIGKILL);
             return true;
         });
         for (const auto& group : lingering)

@@ -1,8 +1,64 @@
 #include "common/records.hpp"
 
+#include <fmt/format.h>
+
 #include <string_view>
 
 namespace common {
+
+namespace {
+
+// The rows of agents of batch `batch_id`, inside the caller's transaction.
+void insert_agents(Database& db, std::int64_t batch_id, const BatchRecord& batch,
+                   std::span<const AgentRecord> agents)
+{
+    const bool with_branch =
+        batch.branch_id && db.query_int("SELECT count(*) FROM pragma_table_info("
+                                        "'agent_executions') WHERE name = 'branch_id'") > 0;
+    auto insert_agent = db.prepare(fmt::format(
+        "INSERT INTO agent_executions (agent_id, spec_id, stage, phase_type, agent_name, "
+        "run_id, spawned_at, completed_at, spawn_error, batch_id, pid, outcome, "
+        "spawn_latency_us, pid_start{}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+        "?{})",
+        with_branch ? ", branch_id" : "", with_branch ? ", ?" : ""));
+    auto insert_metric =
+        db.prepare("INSERT INTO spawn_metrics (batch_id, agent_id, agent_name, spawn_latency_us, "
+                   "success, recorded_at) VALUES (?, ?, ?, ?, ?, ?)");
+    for (const auto& agent : agents) {
+        const auto spawned_at = sql_timestamp(agent.spawned_at);
+        const bool ended = agent.outcome != "running";
+        insert_agent.bind(1, agent.agent_id)
+            .bind(2, batch.spec_id)
+            .bind(3, batch.stage)
+            .bind(4, batch.phase_type)
+            .bind(5, agent.agent_name)
+            .bind(6, batch.run_id)
+            .bind(7, spawned_at)
+            .bind(8, ended ? std::optional(spawned_at) : std::nullopt)
+            .bind(9, agent.error)
+            .bind(10, batch_id)
+            .bind(11, agent.pid)
+            .bind(12, agent.outcome)
+            .bind(13, agent.spawn_latency_us)
+            .bind(14, agent.pid_start != 0
+                          ? std::optional<std::int64_t>(static_cast<std::int64_t>(agent.pid_start))
+                          : std::nullopt);
+        if (with_branch) insert_agent.bind(15, batch.branch_id);
+        insert_agent.run();
+        insert_agent.reset();
+        if (agent.outcome == "cancelled") continue;  // never attempted
+        insert_metric.bind(1, batch_id)
+            .bind(2, agent.agent_id)
+            .bind(3, agent.agent_name)
+            .bind(4, agent.spawn_latency_us)
+            .bind(5, agent.outcome == "running" ? 1 : 0)
+            .bind(6, spawned_at)
+            .run();
+        insert_metric.reset();
+    }
+}
+
+}  // namespace
 
 std::int64_t record_batch(Database& db, const BatchRecord& batch,
                           std::span<const AgentRecord> agents, const RetryPolicy& retry)
@@ -20,7 +76,8 @@ std::int64_t record_batch(Database& db, const BatchRecord& batch,
                 .bind(3, batch.run_id)
                 .bind(4, batch.phase_type)
                 .bind(5, batch.mode)
-                .bind(6, static_cast<std::int64_t>(agents.size()))
+                .bind(6, batch.agent_count >= 0 ? batch.agent_count
+                                                : static_cast<std::int64_t>(agents.size()))
                 .bind(7, batch.spawn_wall_us)
                 .bind(8, sql_timestamp(batch.started_at))
                 .bind(9, static_cast<std::int64_t>(batch.owner.pid))
@@ -28,44 +85,17 @@ std::int64_t record_batch(Database& db, const BatchRecord& batch,
                 .run();
             batch_id = db.last_insert_rowid();
 
-            auto insert_agent = db.prepare(
-                "INSERT INTO agent_executions (agent_id, spec_id, stage, phase_type, agent_name, "
-                "run_id, spawned_at, completed_at, extraction_error, batch_id, pid, outcome, "
-                "spawn_latency_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-            auto insert_metric = db.prepare(
-                "INSERT INTO spawn_metrics (batch_id, agent_id, agent_name, spawn_latency_us, "
-                "success, recorded_at) VALUES (?, ?, ?, ?, ?, ?)");
-            for (const auto& agent : agents) {
-                const auto spawned_at = sql_timestamp(agent.spawned_at);
-                const bool ended = agent.outcome != "running";
-                insert_agent.bind(1, agent.agent_id)
-                    .bind(2, batch.spec_id)
-                    .bind(3, batch.stage)
-                    .bind(4, batch.phase_type)
-                    .bind(5, agent.agent_name)
-                    .bind(6, batch.run_id)
-                    .bind(7, spawned_at)
-                    .bind(8, ended ? std::optional(spawned_at) : std::nullopt)
-                    .bind(9, agent.error)
-                    .bind(10, batch_id)
-                    .bind(11, agent.pid)
-                    .bind(12, agent.outcome)
-                    .bind(13, agent.spawn_latency_us)
-                    .run();
-                insert_agent.reset();
-                if (agent.outcome == "cancelled") continue;  // never attempted
-                insert_metric.bind(1, batch_id)
-                    .bind(2, agent.agent_id)
-                    .bind(3, agent.agent_name)
-                    .bind(4, agent.spawn_latency_us)
-                    .bind(5, agent.outcome == "running" ? 1 : 0)
-                    .bind(6, spawned_at)
-                    .run();
-                insert_metric.reset();
-            }
+            insert_agents(db, batch_id, batch, agents);
         },
         retry);
     return batch_id;
+}
+
+void record_more_agents(Database& db, std::int64_t batch_id, const BatchRecord& batch,
+                        std::span<const AgentRecord> agents, const RetryPolicy& retry)
+{
+    write_transaction(
+        db, [&] { insert_agents(db, batch_id, batch, agents); }, retry);
 }
 
 void record_exit(Database& db, std::int64_t batch_id, const ExitRecord& exit,
@@ -74,33 +104,40 @@ void record_exit(Database& db, std::int64_t batch_id, const ExitRecord& exit,
     record_exits(db, batch_id, std::span(&exit, 1), retry);
 }
 
+namespace {
+
+// The exits' updates, inside the caller's transaction.
+void update_exits(Database& db, std::int64_t batch_id, std::span<const ExitRecord> exits)
+{
+    if (exits.empty()) return;
+    auto update =
+        db.prepare("UPDATE agent_executions SET outcome = ?, exit_code = ?, signal = ?, "
+                   "run_time_ms = ?, cpu_time_us = ?, max_rss_kb = ?, response_text = ?, "
+                   "evidence_path = ?, completed_at = ? WHERE agent_id = ? AND batch_id = ?");
+    for (const auto& exit : exits) {
+        update.bind(1, exit.outcome)
+            .bind(2, exit.exit_code)
+            .bind(3, exit.signal)
+            .bind(4, exit.run_time_ms)
+            .bind(5, exit.cpu_time_us)
+            .bind(6, exit.max_rss_kb)
+            .bind(7, exit.response_text)
+            .bind(8, exit.evidence_path)
+            .bind(9, sql_timestamp(exit.completed_at))
+            .bind(10, exit.agent_id)
+            .bind(11, batch_id)
+            .run();
+        update.reset();
+    }
+}
+
+}  // namespace
+
 void record_exits(Database& db, std::int64_t batch_id, std::span<const ExitRecord> exits,
                   const RetryPolicy& retry)
 {
     write_transaction(
-        db,
-        [&] {
-            auto update = db.prepare(
-                "UPDATE agent_executions SET outcome = ?, exit_code = ?, signal = ?, "
-                "run_time_ms = ?, cpu_time_us = ?, max_rss_kb = ?, response_text = ?, "
-                "evidence_path = ?, completed_at = ? WHERE agent_id = ? AND batch_id = ?");
-            for (const auto& exit : exits) {
-                update.bind(1, exit.outcome)
-                    .bind(2, exit.exit_code)
-                    .bind(3, exit.signal)
-                    .bind(4, exit.run_time_ms)
-                    .bind(5, exit.cpu_time_us)
-                    .bind(6, exit.max_rss_kb)
-                    .bind(7, exit.response_text)
-                    .bind(8, exit.evidence_path)
-                    .bind(9, sql_timestamp(exit.completed_at))
-                    .bind(10, exit.agent_id)
-                    .bind(11, batch_id)
-                    .run();
-                update.reset();
-            }
-        },
-        retry);
+        db, [&] { update_exits(db, batch_id, exits); }, retry);
 }
 
 void finish_batch(Database& db, const BatchFinish& finish, const RetryPolicy& retry)
@@ -108,12 +145,15 @@ void finish_batch(Database& db, const BatchFinish& finish, const RetryPolicy& re
     write_transaction(
         db,
         [&] {
-            auto update = db.prepare("UPDATE spawn_batches SET successes = ?, batch_wall_us = ?, "
-                                     "finished_at = ? WHERE batch_id = ?");
+            update_exits(db, finish.batch_id, finish.exits);
+            auto update = db.prepare(
+                "UPDATE spawn_batches SET successes = ?, batch_wall_us = ?, finished_at = ?, "
+                "spawn_wall_us = coalesce(?, spawn_wall_us) WHERE batch_id = ?");
             update.bind(1, finish.successes)
                 .bind(2, finish.batch_wall_us)
                 .bind(3, sql_timestamp(finish.finished_at))
-                .bind(4, finish.batch_id)
+                .bind(4, finish.spawn_wall_us)
+                .bind(5, finish.batch_id)
                 .run();
         },
         retry);

@@ -63,6 +63,33 @@ bool is_running(const ProcessIdentity& process)
     return process_liveness(process) == Liveness::alive;
 }
 
+namespace {
+
+// What is left of the lost runs' agents is killed: the agent and its group, only while the
+// pid still has the agent's recorded start time (never a reused pid).
+void end_lost_agents(const Database& db, const std::vector<std::int64_t>& batches)
+{
+    if (db.query_int("SELECT count(*) FROM pragma_table_info('agent_executions') "
+                     "WHERE name = 'pid_start'") == 0)
+        return;
+    auto agents = db.prepare("SELECT pid, pid_start FROM agent_executions WHERE batch_id = ? "
+                             "AND outcome = 'lost' AND pid IS NOT NULL AND pid_start IS NOT NULL");
+    for (const auto batch : batches) {
+        agents.bind(1, batch);
+        while (agents.step()) {
+            const ProcessIdentity agent{static_cast<pid_t>(agents.column_int(0)),
+                                        static_cast<std::uint64_t>(agents.column_int(1))};
+            if (agent.pid <= 1 || agent.start_ticks == 0) continue;
+            if (process_liveness(agent) != Liveness::alive) continue;
+            ::kill(-agent.pid, SIGKILL);
+            ::kill(agent.pid, SIGKILL);
+        }
+        agents.reset();
+    }
+}
+
+}  // namespace
+
 int mark_lost_runs(Database& db, const RetryPolicy& retry, const LivenessProbe& liveness)
 {
     // Look first without a write lock: almost always nothing is unfinished.
@@ -77,7 +104,7 @@ int mark_lost_runs(Database& db, const RetryPolicy& retry, const LivenessProbe& 
     }
     if (orphans.empty()) return 0;
 
-    return write_transaction(
+    const int lost = write_transaction(
         db,
         [&] {
             int marked = 0;
@@ -100,6 +127,8 @@ int mark_lost_runs(Database& db, const RetryPolicy& retry, const LivenessProbe& 
             return marked;
         },
         retry);
+    end_lost_agents(db, orphans);
+    return lost;
 }
 
 }  // namespace common

@@ -39,6 +39,13 @@ constexpr std::array toolkit_agent_columns_v2{
     Column{"max_rss_kb", "INTEGER"},
 };
 
+// Version 3: the toolkit's own spawn-failure text (extraction_error means "JSON extraction
+// failed" upstream) and the agent's start time.
+constexpr std::array toolkit_agent_columns_v3{
+    Column{"spawn_error", "TEXT"},
+    Column{"pid_start", "INTEGER"},  // the agent's start time, to end a lost run's agent
+};
+
 constexpr std::string_view toolkit_tables_v1 = R"sql(
 CREATE TABLE IF NOT EXISTS spawn_batches (
     batch_id       INTEGER PRIMARY KEY,
@@ -134,6 +141,15 @@ void migrate_to_v2(Database& db)
             "WHERE finished_at IS NULL");
 }
 
+void migrate_to_v3(Database& db)
+{
+    add_missing_columns(db, "agent_executions", toolkit_agent_columns_v3);
+    // Rows the toolkit wrote (they carry a batch) move their text where it belongs.
+    db.exec("UPDATE agent_executions SET spawn_error = extraction_error, extraction_error = NULL "
+            "WHERE batch_id IS NOT NULL AND outcome = 'spawn_failed' "
+            "AND extraction_error IS NOT NULL");
+}
+
 // Why an existing agent_executions cannot take the toolkit's rows, or "" when it can.
 std::string incompatibility(const Database& db)
 {
@@ -154,6 +170,8 @@ std::string incompatibility(const Database& db)
             std::any_of(toolkit_agent_columns_v1.begin(), toolkit_agent_columns_v1.end(),
                         [&](const Column& column) { return column.name == name; }) ||
             std::any_of(toolkit_agent_columns_v2.begin(), toolkit_agent_columns_v2.end(),
+                        [&](const Column& column) { return column.name == name; }) ||
+            std::any_of(toolkit_agent_columns_v3.begin(), toolkit_agent_columns_v3.end(),
                         [&](const Column& column) { return column.name == name; });
         // A NOT NULL column without a default that the toolkit does not know: its inserts
         // would all fail.
@@ -214,8 +232,9 @@ Database open_for_writing(const std::filesystem::path& path, const OpenOptions& 
         const auto probe = Database::open(
             path, {.mode = OpenMode::read_only, .busy_timeout_ms = options.busy_timeout_ms});
         ensure_supported(probe);
-        // A toolkit schema that migrate() will bring up to date must take the migration.
-        if (installed_version(probe)) check_migratable(probe);
+        // Whatever migrate() would refuse is refused here, before the read-write open
+        // switches the file to WAL.
+        check_migratable(probe);
         if (precheck) precheck(probe);
     }
     return Database::open(path, options);
@@ -223,6 +242,9 @@ Database open_for_writing(const std::filesystem::path& path, const OpenOptions& 
 
 int migrate(Database& db, const RetryPolicy& retry)
 {
+    // A database already at this version needs no write lock: a busy one does not hold the
+    // tool up before its work starts.
+    if (installed_version(db) == current_version) return current_version;
     int found = 0;
     write_transaction(
         db,
@@ -234,6 +256,7 @@ int migrate(Database& db, const RetryPolicy& retry)
             create_version_table(db);
             if (found < 1) migrate_to_v1(db);
             if (found < 2) migrate_to_v2(db);
+            if (found < 3) migrate_to_v3(db);
             auto record = db.prepare(
                 fmt::format("INSERT OR IGNORE INTO {} (version) VALUES (?)", version_table));
             for (int version = found + 1; version <= current_version; ++version) {

@@ -60,7 +60,19 @@ struct Connection {
     sqlite3* handle;
     std::filesystem::path path;
     int busy_timeout_ms;
+    const std::atomic<bool>* stop = nullptr;  // ends busy waits once set
 };
+
+// The busy timeout waited in short steps, each looking at the connection's stop flag.
+int wait_while_busy(void* connection, int calls)
+{
+    constexpr int step_ms = 10;
+    const auto& owner = *static_cast<const Connection*>(connection);
+    if (owner.stop && owner.stop->load()) return 0;
+    if (static_cast<long long>(calls) * step_ms >= owner.busy_timeout_ms) return 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(step_ms));
+    return 1;
+}
 
 // Statement ---------------------------------------------------------------------------------
 
@@ -249,6 +261,12 @@ const std::filesystem::path& Database::path() const
     return m_connection->path;
 }
 
+void Database::stop_waiting_when(const std::atomic<bool>& stop)
+{
+    m_connection->stop = &stop;
+    sqlite3_busy_handler(m_connection->handle, wait_while_busy, m_connection.get());
+}
+
 int Database::busy_timeout_ms() const
 {
     return m_connection->busy_timeout_ms;
@@ -331,19 +349,44 @@ bool has_hidden_content(const std::filesystem::path& path)
 // What can be told about `path` before SQLite sees it: only a regular file (symlinks
 // followed) is opened, since opening a FIFO blocks and devices or /proc files are no
 // databases.
-void check_file(const std::filesystem::path& path, OpenMode mode)
+// Makes `dir` and its missing parents, each exactly 0700 whatever the umask: a database
+// holds agents' output and the folder is the one thing guarding it.
+void make_private_dirs(const std::filesystem::path& dir)
+{
+    std::error_code ec;
+    if (dir.empty() || std::filesystem::is_directory(dir, ec)) return;
+    if (dir.has_parent_path() && dir.parent_path() != dir) make_private_dirs(dir.parent_path());
+    if (::mkdir(dir.c_str(), 0700) == 0) {
+        ::chmod(dir.c_str(), 0700);  // the umask may have taken bits away
+        return;
+    }
+    if (errno != EEXIST)
+        throw Error(Exit::cant_create, "cannot create {}: {}", dir.string(), std::strerror(errno));
+}
+
+// Creates the new database file exactly 0600 (its -wal and -shm take its mode). Returns
+// false when another process created it first.
+bool create_private_file(const std::filesystem::path& path)
+{
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        if (errno == EEXIST) return false;
+        throw Error(Exit::cant_create, "cannot create {}: {}", path.string(), std::strerror(errno));
+    }
+    ::fchmod(fd, 0600);
+    ::close(fd);
+    return true;
+}
+
+// Returns true when it created the file (a new, empty database).
+bool check_file(const std::filesystem::path& path, OpenMode mode)
 {
     struct stat info {};
     if (::stat(path.c_str(), &info) != 0) {
         const int error = errno;
         if (error == ENOENT && mode == OpenMode::create) {
-            std::error_code ec;
-            if (!path.has_parent_path()) return;
-            std::filesystem::create_directories(path.parent_path(), ec);
-            if (ec)
-                throw Error(Exit::cant_create, "cannot create {}: {}", path.parent_path().string(),
-                            ec.message());
-            return;
+            if (path.has_parent_path()) make_private_dirs(path.parent_path());
+            return create_private_file(path);
         }
         if (error == ENOENT) throw Error(Exit::no_input, "no database at {}", path.string());
         if (error == EACCES)
@@ -365,6 +408,7 @@ void check_file(const std::filesystem::path& path, OpenMode mode)
                     "{} claims to be empty but has content (a /proc or /sys file?), not a SQLite "
                     "database file",
                     path.string());
+    return false;
 }
 
 int open_flags(OpenMode mode)
@@ -387,7 +431,7 @@ bool needs_recovery(const SqliteError& error)
 
 Database Database::open(const std::filesystem::path& path, const OpenOptions& options)
 {
-    check_file(path, options.mode);
+    const bool created = check_file(path, options.mode);
     const int flags = open_flags(options.mode);
     std::optional<Database> db;
     try {
@@ -412,6 +456,8 @@ Database Database::open(const std::filesystem::path& path, const OpenOptions& op
     if (db->is_read_only())
         throw SqliteError(SQLITE_READONLY,
                           fmt::format("{} is read-only: cannot write to it", path.string()));
+    // Only before the first table: the mode the toolkit exists to keep free pages in check.
+    if (created) db->exec("PRAGMA auto_vacuum=INCREMENTAL");
     if (switch_to_wal(*db, options.busy_timeout_ms) != "wal")
         throw Error(Exit::software, "{}: could not switch to WAL journal mode", path.string());
     db->exec("PRAGMA synchronous=NORMAL");

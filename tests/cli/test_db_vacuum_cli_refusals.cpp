@@ -490,6 +490,8 @@ fs::path make_database_of_an_application(const fs::path& file)
     {
         auto db = Database::open(file, {.mode = OpenMode::create});
         db.exec("PRAGMA journal_mode=DELETE");
+        // As an application makes its file, not in the toolkit's INCREMENTAL mode.
+        db.exec("PRAGMA auto_vacuum=NONE; VACUUM");
         db.exec("CREATE TABLE items (name TEXT, code TEXT);"
                 "CREATE INDEX items_name ON items (name);"
                 "CREATE INDEX items_code ON items (lower(code));"

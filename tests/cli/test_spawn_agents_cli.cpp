@@ -3,6 +3,7 @@
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "common/lock.hpp"
 #include "common/process.hpp"
 #include "common/schema.hpp"
 #include "common/sqlite.hpp"
@@ -18,6 +19,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <string>
@@ -174,13 +176,6 @@ template <typename Ready> bool eventually(Ready ready, Background* background = 
             std::this_thread::sleep_for(10ms);
     }
     return false;
-}
-
-std::int64_t wall_us_of(const ProcessResult& result)
-{
-    const auto batch = events_named(events_of(result), "batch");
-    BOOST_TEST_REQUIRE(batch.size() == 1u);
-    return batch.front().at("batch_wall_us").get<std::int64_t>();
 }
 
 }  // namespace
@@ -355,39 +350,109 @@ BOOST_AUTO_TEST_CASE(agents_beyond_the_open_file_limit_wait_for_a_free_place)
                60);
 }
 
-BOOST_AUTO_TEST_CASE(an_evidence_root_that_cannot_be_made_is_73_with_every_row_recorded)
+BOOST_AUTO_TEST_CASE(an_evidence_root_that_is_a_file_is_refused_before_any_agent_runs)
 {
     Sandbox sandbox;
     std::ofstream(sandbox.evidence.string()) << "a file in the way\n";
-    std::vector<json> agents;
-    for (int i = 0; i < 10; ++i)
-        agents.push_back(shell_agent(fmt::format("a{}", i), "echo hi"));
-    const auto result = sandbox.spawn(make_batch(agents));
+    const auto marker = sandbox.dir / "ran";
+    const auto result =
+        sandbox.spawn(make_batch({shell_agent("a0", fmt::format("touch {}", marker.string()))}));
 
     BOOST_TEST(result.exit_code == 73, result.err);
     BOOST_TEST(result.err.find("cannot create folder") != std::string::npos, result.err);
     BOOST_TEST(std::count(result.err.begin(), result.err.end(), '\n') == 1);
-    BOOST_TEST(sandbox.count("SELECT count(*) FROM agent_executions WHERE outcome = 'success' "
-                             "AND evidence_path IS NULL") == 10);
-    BOOST_TEST(sandbox.count("SELECT count(*) FROM spawn_batches WHERE finished_at IS NOT NULL") ==
-               1);
+    BOOST_TEST(!fs::exists(marker));
+    BOOST_TEST(!fs::exists(sandbox.db));
+    BOOST_TEST(result.out.empty());
     BOOST_TEST(file_bytes(sandbox.evidence) == "a file in the way\n");
 }
 
-BOOST_AUTO_TEST_CASE(a_parallel_batch_takes_less_than_half_the_sequential_time)
+BOOST_AUTO_TEST_CASE(a_symlinked_spec_folder_is_refused_and_not_written_through)
 {
     Sandbox sandbox;
+    const auto elsewhere = sandbox.dir / "elsewhere";
+    fs::create_directories(elsewhere);
+    fs::create_directories(sandbox.evidence / "consensus");
+    fs::create_directory_symlink(elsewhere, sandbox.evidence / "consensus" / "SPEC-KIT-933");
+    const auto marker = sandbox.dir / "ran";
+    const auto result =
+        sandbox.spawn(make_batch({shell_agent("a0", fmt::format("touch {}", marker.string()))}));
+
+    BOOST_TEST(result.exit_code == 73, result.err);
+    BOOST_TEST(result.err.find("symbolic link") != std::string::npos, result.err);
+    BOOST_TEST(!fs::exists(marker));
+    BOOST_TEST(fs::is_empty(elsewhere));
+    BOOST_TEST(!fs::exists(sandbox.db));
+}
+
+BOOST_AUTO_TEST_CASE(parallel_agents_overlap_and_sequential_ones_do_not)
+{
+    Sandbox sandbox;
+    // Each agent records when it started and ended, in nanoseconds, as its response.
     std::vector<json> agents;
     for (int i = 0; i < 4; ++i)
-        agents.push_back(shell_agent(fmt::format("agent{}", i), "sleep 0.2"));
+        agents.push_back(shell_agent(fmt::format("agent{}", i),
+                                     "s=$(date +%s%N); sleep 0.5; echo $s $(date +%s%N)"));
+    const auto spans_of = [&](const std::string& mode) {
+        std::vector<std::pair<long long, long long>> spans;
+        for (const auto& row :
+             sandbox.rows("SELECT e.response_text FROM agent_executions e JOIN spawn_batches b "
+                          "USING (batch_id) WHERE b.mode = '" +
+                          mode + "' ORDER BY e.agent_name")) {
+            std::istringstream times(text(row[0]));
+            long long started = 0;
+            long long ended = 0;
+            times >> started >> ended;
+            spans.emplace_back(started, ended);
+        }
+        return spans;
+    };
 
     const auto sequential = sandbox.spawn(make_batch(agents), {"--sequential"});
     const auto parallel = sandbox.spawn(make_batch(agents));
 
     BOOST_TEST_REQUIRE(sequential.exit_code == 0, sequential.err);
     BOOST_TEST_REQUIRE(parallel.exit_code == 0, parallel.err);
-    BOOST_TEST(2 * wall_us_of(parallel) < wall_us_of(sequential));
-    BOOST_TEST(sandbox.count("SELECT count(*) FROM spawn_batches WHERE mode = 'sequential'") == 1);
+    const auto together = spans_of("parallel");
+    const auto one_by_one = spans_of("sequential");
+    BOOST_TEST_REQUIRE(together.size() == 4u);
+    BOOST_TEST_REQUIRE(one_by_one.size() == 4u);
+    // All four ran at once: the last start comes before the first end.
+    long long last_start = 0;
+    long long first_end = std::numeric_limits<long long>::max();
+    for (const auto& [started, ended] : together) {
+        last_start = std::max(last_start, started);
+        first_end = std::min(first_end, ended);
+    }
+    BOOST_TEST(last_start < first_end);
+    for (std::size_t i = 1; i < one_by_one.size(); ++i)
+        BOOST_TEST(one_by_one[i].first >= one_by_one[i - 1].second);
+}
+
+BOOST_AUTO_TEST_CASE(under_sequential_each_spawn_is_recorded_before_the_next_agent_waits)
+{
+    Sandbox sandbox;
+    // Each agent ends only once it sees its own row, running: with the spawns recorded only
+    // after the last start, the first would wait for its timeout.
+    const auto waits_for_its_row = [&](const std::string& name) {
+        auto agent =
+            shell_agent(name, fmt::format("until [ \"$(sqlite3 -readonly {} \"SELECT count(*) FROM "
+                                          "agent_executions WHERE agent_name = '{}' AND outcome = "
+                                          "'running'\" 2>/dev/null)\" = 1 ]; do sleep 0.05; done",
+                                          sandbox.db.string(), name));
+        agent["timeout_s"] = 20;
+        return agent;
+    };
+    const auto result =
+        sandbox.spawn(make_batch({waits_for_its_row("first"), waits_for_its_row("second"),
+                                  waits_for_its_row("third")}),
+                      {"--sequential"});
+
+    BOOST_TEST(result.exit_code == 0, result.err);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM agent_executions WHERE outcome = 'success'") ==
+               3);
+    BOOST_TEST(sandbox.count("SELECT agent_count FROM spawn_batches") == 3);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM spawn_metrics") == 3);
 }
 
 BOOST_AUTO_TEST_CASE(jobs_caps_how_many_agents_run_at_once)
@@ -438,6 +503,54 @@ BOOST_AUTO_TEST_CASE(a_missing_command_is_spawn_failed_while_the_others_succeed)
     BOOST_TEST(sandbox.count("SELECT count(*) FROM spawn_metrics WHERE success = 0") == 1);
     BOOST_TEST(sandbox.count("SELECT count(*) FROM agent_executions WHERE outcome = 'success'") ==
                2);
+}
+
+BOOST_AUTO_TEST_CASE(a_spawn_failure_is_in_spawn_error_and_on_stderr_never_in_extraction_error)
+{
+    Sandbox sandbox;
+    const auto result = sandbox.spawn(
+        make_batch({json{{"name", "missing"}, {"command", {"/nonexistent/agent-cli", "-p"}}}}));
+
+    BOOST_TEST(result.exit_code == 1, result.err);
+    BOOST_TEST(result.err.find("missing: not started: cannot run /nonexistent/agent-cli") !=
+                   std::string::npos,
+               result.err);
+    const auto rows = sandbox.rows("SELECT spawn_error, extraction_error IS NULL, "
+                                   "response_text IS NULL FROM agent_executions");
+    BOOST_TEST_REQUIRE(rows.size() == 1u);
+    BOOST_TEST(text(rows[0][0]).find("/nonexistent/agent-cli") != std::string::npos);
+    BOOST_TEST(std::get<std::int64_t>(rows[0][1]) == 1);
+    BOOST_TEST(std::get<std::int64_t>(rows[0][2]) == 1);
+}
+
+BOOST_AUTO_TEST_CASE(branch_id_and_run_id_are_written_where_the_upstream_table_has_them)
+{
+    Sandbox sandbox;
+    fixture::make_upstream_database(sandbox.db, {.bloat_bytes = 0, .specs = 1});
+    Database::open(sandbox.db).exec("ALTER TABLE agent_executions ADD COLUMN branch_id TEXT");
+    auto batch = make_batch({shell_agent("gemini", "true")});
+    batch["run_id"] = "run-7";
+    batch["branch_id"] = "branch-3";
+
+    const auto result = sandbox.spawn(batch);
+
+    BOOST_TEST_REQUIRE(result.exit_code == 0, result.err);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM agent_executions WHERE agent_name = 'gemini' "
+                             "AND run_id = 'run-7' AND branch_id = 'branch-3'") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_branch_id_adds_no_column_to_a_table_without_one)
+{
+    Sandbox sandbox;
+    auto batch = make_batch({shell_agent("gemini", "true")});
+    batch["branch_id"] = "branch-3";
+
+    const auto result = sandbox.spawn(batch);
+
+    BOOST_TEST_REQUIRE(result.exit_code == 0, result.err);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM pragma_table_info('agent_executions') "
+                             "WHERE name = 'branch_id'") == 0);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM agent_executions") == 1);
 }
 
 BOOST_AUTO_TEST_CASE(a_missing_working_folder_is_spawn_failed)
@@ -499,6 +612,50 @@ BOOST_AUTO_TEST_CASE(a_timeout_kills_the_agent_and_its_grandchild)
     BOOST_TEST(eventually([&] { return !test_support::alive(grandchild); }));
 }
 
+BOOST_AUTO_TEST_CASE(an_agent_child_that_left_its_session_is_killed_at_the_agents_timeout)
+{
+    Sandbox sandbox;
+    const auto pid_file = sandbox.dir / "escaped.pid";
+    auto escapes = shell_agent(
+        "escapes", fmt::format("setsid sleep 60 & echo $! > {0}.tmp; mv {0}.tmp {0}; wait",
+                               pid_file.string()));
+    escapes["timeout_s"] = 0.3;
+    // Succeeds only if the escaped process ends while the batch still runs.
+    auto watcher = shell_agent(
+        "watcher", fmt::format("while [ ! -e {0} ]; do sleep 0.02; done; p=$(cat {0}); "
+                               "while [ -e /proc/$p ] && ! grep -q '^State:.Z' /proc/$p/status "
+                               "2>/dev/null; do sleep 0.02; done; echo gone",
+                               pid_file.string()));
+    watcher["timeout_s"] = 20;
+    const auto result =
+        sandbox.spawn(make_batch(std::vector<json>{escapes, watcher}), {"--kill-grace", "1"});
+
+    BOOST_TEST(result.exit_code == 1, result.err);
+    const auto rows =
+        sandbox.rows("SELECT agent_name, outcome FROM agent_executions ORDER BY agent_name");
+    BOOST_TEST_REQUIRE(rows.size() == 2u);
+    BOOST_TEST(text(rows[0][1]) == "timeout");
+    BOOST_TEST(text(rows[1][1]) == "success");
+}
+
+BOOST_AUTO_TEST_CASE(a_daemon_an_agent_left_holding_its_stdout_ends_with_the_batch)
+{
+    Sandbox sandbox;
+    const auto pid_file = sandbox.dir / "daemon.pid";
+    // The subshell exits at once: the daemon is an orphan in a session of its own.
+    const auto result = sandbox.spawn(make_batch(
+        {shell_agent("starter", fmt::format("(setsid sleep 60 & echo $! > {}); echo started",
+                                            pid_file.string()))}));
+
+    BOOST_TEST(result.exit_code == 0, result.err);
+    const pid_t daemon = std::stoi(file_bytes(pid_file));
+    const bool ended = eventually([&] { return !test_support::alive(daemon); });
+    if (!ended) ::kill(daemon, SIGKILL);
+    BOOST_TEST(ended);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM agent_executions WHERE outcome = 'success'") ==
+               1);
+}
+
 BOOST_AUTO_TEST_CASE(ten_mb_on_each_stream_complete_with_response_capped_and_evidence_whole)
 {
     Sandbox sandbox;
@@ -518,6 +675,28 @@ BOOST_AUTO_TEST_CASE(ten_mb_on_each_stream_complete_with_response_capped_and_evi
     errors.replace_filename(output.stem().string() + "_stderr.txt");
     BOOST_TEST(fs::file_size(errors) == 10485760u);
     BOOST_TEST(file_bytes(output).find_first_not_of('a') == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(four_agents_writing_200_mb_each_keep_the_peak_rss_under_32_mb_and_the_cap)
+{
+    Sandbox sandbox;
+    std::vector<json> agents;
+    for (int i = 0; i < 4; ++i)
+        agents.push_back(shell_agent(fmt::format("loud{}", i),
+                                     "head -c 209715200 /dev/zero | tr '\\0' a; "
+                                     "head -c 1048576 /dev/zero | tr '\\0' b >&2"));
+    Background background;
+    const pid_t tool = sandbox.start(background.children, make_batch(agents));
+    const auto codes = background.finish_all();
+
+    BOOST_TEST_REQUIRE(codes.at(tool) == 0, background.finished[tool].err);
+    // wait4's peak covers the tool and every agent it reaped: an upper bound of its own.
+    const std::int64_t cap_kb = 1024;
+    BOOST_TEST(background.finished[tool].max_rss_kb <= 32 * 1024 + cap_kb);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM agent_executions WHERE outcome = 'success' "
+                             "AND length(response_text) = 1048576") == 4);
+    for (const auto& path : sandbox.rows("SELECT evidence_path FROM agent_executions"))
+        BOOST_TEST(fs::file_size(sandbox.evidence / text(path[0])) == 209715200u);
 }
 
 BOOST_AUTO_TEST_CASE(a_five_mb_prompt_to_an_agent_that_never_reads_it_completes)
@@ -575,7 +754,7 @@ BOOST_AUTO_TEST_CASE(sigterm_mid_batch_leaves_no_child_alive_and_rows_cancelled)
     ::kill(tool, SIGTERM);
     const auto codes = background.finish_all();
 
-    BOOST_TEST(codes.at(tool) == 1, background.finished[tool].err);
+    BOOST_TEST(codes.at(tool) == 128 + SIGTERM, background.finished[tool].err);
     for (const auto& entry : fs::directory_iterator(pids)) {
         const pid_t pid = std::stoi(file_bytes(entry.path()));
         BOOST_TEST(eventually([&] { return !test_support::alive(pid); }), entry.path()
@@ -603,7 +782,7 @@ BOOST_AUTO_TEST_CASE(sigint_before_later_agents_start_records_them_cancelled)
     ::kill(tool, SIGINT);
     const auto codes = background.finish_all();
 
-    BOOST_TEST(codes.at(tool) == 1);
+    BOOST_TEST(codes.at(tool) == 128 + SIGINT);
     const auto rows = sandbox.rows("SELECT agent_name, outcome, pid IS NULL FROM "
                                    "agent_executions ORDER BY agent_name");
     BOOST_TEST_REQUIRE(rows.size() == 2u);
@@ -612,6 +791,50 @@ BOOST_AUTO_TEST_CASE(sigint_before_later_agents_start_records_them_cancelled)
     BOOST_TEST(text(rows[1][1]) == "cancelled");
     BOOST_TEST(std::get<std::int64_t>(rows[1][2]) == 1);  // second: never started
     BOOST_TEST(sandbox.count("SELECT count(*) FROM spawn_metrics") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(sigterm_while_the_database_is_held_is_answered_with_143)
+{
+    Sandbox sandbox;
+    BOOST_TEST_REQUIRE(sandbox.spawn(make_batch({shell_agent("first", "true")})).exit_code == 0);
+    const auto ran = sandbox.dir / "ran";
+    auto holder = Database::open(sandbox.db);
+    common::Transaction hold(holder);
+    Background background;
+    const pid_t tool =
+        sandbox.start(background.children,
+                      make_batch({shell_agent("second", fmt::format("touch {}", ran.string()))}),
+                      {"--busy-timeout", "600000"});
+    BOOST_TEST_REQUIRE(eventually([&] { return fs::exists(ran); }, &background));
+
+    ::kill(tool, SIGTERM);
+    // Answered while the database is still held, not after the busy timeout.
+    const bool ended = eventually([&] { return background.finished.count(tool) > 0; }, &background);
+    hold.rollback();
+    background.finish_all();
+
+    BOOST_TEST_REQUIRE(ended);
+    const auto& finished = background.finished[tool];
+    BOOST_TEST(finished.exit_code.value_or(-1) == 128 + SIGTERM, finished.err);
+    BOOST_TEST(!finished.signal.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_spec_lock_held_past_the_lock_timeout_is_75_with_every_row_recorded)
+{
+    Sandbox sandbox;
+    fs::create_directories(sandbox.evidence / ".locks");
+    const auto held = common::FileLock::acquire(sandbox.evidence / ".locks" / "SPEC-KIT-933.lock");
+    const auto result =
+        sandbox.spawn(make_batch({shell_agent("a", "echo hi"), shell_agent("b", "echo hi")}),
+                      {"--lock-timeout", "200"});
+
+    BOOST_TEST(result.exit_code == 75, result.err);
+    BOOST_TEST(result.err.find("SPEC-KIT-933.lock: held by another process") != std::string::npos,
+               result.err);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM agent_executions WHERE outcome = 'success' "
+                             "AND evidence_path IS NULL") == 2);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM spawn_batches WHERE finished_at IS NOT NULL") ==
+               1);
 }
 
 BOOST_AUTO_TEST_CASE(kill_9_mid_batch_then_the_next_tool_marks_the_rows_lost)
@@ -634,15 +857,18 @@ BOOST_AUTO_TEST_CASE(kill_9_mid_batch_then_the_next_tool_marks_the_rows_lost)
         &background));
     ::kill(tool, SIGKILL);
     background.finish_all();
-    // Its agent lives on in a group of its own; the test cleans it up.
+    // Its agent lives on in a group of its own, until the next tool ends it.
     const pid_t orphan = std::stoi(file_bytes(pid_file));
-    ::kill(-orphan, SIGKILL);
+    BOOST_TEST_REQUIRE(test_support::alive(orphan));
 
     const auto next = sandbox.spawn(make_batch({shell_agent("next", "true")}));
 
     BOOST_TEST(next.exit_code == 0, next.err);
     BOOST_TEST(sandbox.count("SELECT count(*) FROM agent_executions WHERE agent_name = 'orphan' "
                              "AND outcome = 'lost'") == 1);
+    const bool ended = eventually([&] { return !test_support::alive(orphan); });
+    if (!ended) ::kill(-orphan, SIGKILL);
+    BOOST_TEST(ended);
 }
 
 BOOST_AUTO_TEST_CASE(twenty_spawn_agents_at_once_on_one_database_all_record_fully)
@@ -839,6 +1065,71 @@ BOOST_DATA_TEST_CASE(a_bad_batch_is_exit_65_and_writes_nothing,
     BOOST_TEST(result.err.find("12345678") == std::string::npos);
     BOOST_TEST(!fs::exists(sandbox.db));
     BOOST_TEST(!fs::exists(sandbox.evidence));
+}
+
+// Databases spawn-agents must refuse, each made in rollback-journal mode by sqlite3(1).
+const std::vector<std::pair<std::string, std::string>> refused_databases{
+    {"a view named agent_executions",
+     "CREATE TABLE t (x); CREATE VIEW agent_executions AS SELECT x AS agent_id FROM t;"},
+    {"an agent_executions without its key",
+     "CREATE TABLE agent_executions (spec_id TEXT, stage TEXT, agent_name TEXT);"},
+    {"a newer toolkit schema", "CREATE TABLE spec_hygiene_schema (version INTEGER PRIMARY KEY); "
+                               "INSERT INTO spec_hygiene_schema VALUES (99);"},
+};
+
+BOOST_DATA_TEST_CASE(a_refused_database_is_left_byte_for_byte_and_no_agent_runs,
+                     boost::unit_test::data::xrange(refused_databases.size()), index)
+{
+    Sandbox sandbox;
+    const auto& [what, sql] = refused_databases[index];
+    const auto made = test_support::run_process(
+        {"sqlite3", sandbox.db.string(), "PRAGMA journal_mode=DELETE; " + sql});
+    BOOST_TEST_REQUIRE(made.exit_code == 0, made.err);
+    const auto before = file_bytes(sandbox.db);
+    const auto marker = sandbox.dir / "ran";
+
+    const auto result =
+        sandbox.spawn(make_batch({shell_agent("a", fmt::format("touch {}", marker.string()))}));
+
+    BOOST_TEST(result.exit_code == 65, what << ": " << result.err);
+    BOOST_TEST((file_bytes(sandbox.db) == before), what);
+    BOOST_TEST(!fs::exists(sandbox.db.string() + "-wal"), what);
+    BOOST_TEST(!fs::exists(sandbox.db.string() + "-shm"), what);
+    BOOST_TEST(!fs::exists(marker), what);
+    BOOST_TEST(result.out.empty(), what);
+}
+
+BOOST_AUTO_TEST_CASE(a_file_that_is_not_a_database_is_65_unchanged_with_no_agent_run)
+{
+    Sandbox sandbox;
+    test_support::write_file(sandbox.db, std::string(4096, 'x'));
+    const auto marker = sandbox.dir / "ran";
+
+    const auto result =
+        sandbox.spawn(make_batch({shell_agent("a", fmt::format("touch {}", marker.string()))}));
+
+    BOOST_TEST(result.exit_code == 65, result.err);
+    BOOST_TEST(file_bytes(sandbox.db) == std::string(4096, 'x'));
+    BOOST_TEST(!fs::exists(marker));
+}
+
+BOOST_AUTO_TEST_CASE(a_database_held_by_another_writer_past_the_retries_is_75_before_any_agent)
+{
+    Sandbox sandbox;
+    const auto made = test_support::run_process(
+        {"sqlite3", sandbox.db.string(), "PRAGMA journal_mode=DELETE; CREATE TABLE t (x);"});
+    BOOST_TEST_REQUIRE(made.exit_code == 0, made.err);
+    auto holder = Database::open(sandbox.db);
+    common::Transaction hold(holder);
+    const auto marker = sandbox.dir / "ran";
+
+    const auto result =
+        sandbox.spawn(make_batch({shell_agent("a", fmt::format("touch {}", marker.string()))}),
+                      {"--busy-timeout", "50"});
+    hold.rollback();
+
+    BOOST_TEST(result.exit_code == 75, result.err);
+    BOOST_TEST(!fs::exists(marker));
 }
 
 BOOST_AUTO_TEST_CASE(a_missing_batch_file_is_exit_66)

@@ -86,6 +86,13 @@ BOOST_AUTO_TEST_CASE(malformed_config_is_exit_78_and_missing_config_is_66)
     BOOST_TEST(exit_code_of([&] { common::Config::load(dir / "absent.json"); }) == 66);
 }
 
+BOOST_AUTO_TEST_CASE(a_config_nested_past_the_json_depth_limit_is_exit_78)
+{
+    TempDir dir;
+    test_support::write_file(dir / "c.json", "{\"common\": " + std::string(100'000, '['));
+    BOOST_TEST(exit_code_of([&] { common::Config::load(dir / "c.json"); }) == 78);
+}
+
 BOOST_AUTO_TEST_CASE(key_given_twice_is_exit_78)
 {
     TempDir dir;

@@ -110,6 +110,33 @@ BOOST_AUTO_TEST_CASE(a_key_given_twice_is_refused_with_its_path)
                "batch.json: x[\"a\\nb\"]: key appears twice");
 }
 
+BOOST_AUTO_TEST_CASE(nesting_to_the_limit_parses_and_one_level_more_is_65_naming_it)
+{
+    const auto nested = [](std::size_t depth) {
+        return std::string(depth, '[') + std::string(depth, ']');
+    };
+    BOOST_TEST(common::parse_json(nested(common::max_json_depth), "stdin").is_array());
+    BOOST_TEST(parse_error(nested(common::max_json_depth + 1)) ==
+               "batch.json: JSON nested deeper than 512 levels");
+}
+
+BOOST_AUTO_TEST_CASE(two_hundred_thousand_open_brackets_are_refused_without_exhausting_memory)
+{
+    // Each open level used to keep its whole path: gigabytes for this document.
+    BOOST_TEST(parse_error(std::string(200'000, '[')) ==
+               "batch.json: JSON nested deeper than 512 levels");
+    std::string objects;
+    for (int i = 0; i < 200'000; ++i)
+        objects += "{\"a\":";
+    BOOST_TEST(parse_error(objects) == "batch.json: JSON nested deeper than 512 levels");
+}
+
+BOOST_AUTO_TEST_CASE(a_duplicate_key_deep_down_is_named_by_its_whole_path)
+{
+    BOOST_TEST(parse_error(R"({"a": [0, {"b": {"c": 1, "c": 2}}]})") ==
+               "batch.json: a[1].b.c: key appears twice");
+}
+
 BOOST_AUTO_TEST_CASE(the_same_key_in_different_objects_is_fine)
 {
     const auto value = common::parse_json(R"([{"a": 1}, {"a": 2, "b": {"a": 3}}])", "stdin");

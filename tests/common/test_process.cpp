@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "common/process.hpp"
+#include "common/process_tree.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -245,6 +246,29 @@ BOOST_AUTO_TEST_CASE(a_timeout_kills_the_whole_group)
     BOOST_TEST(child.signal.value_or(0) == SIGTERM);
     const pid_t grandchild = std::stoi(child.out);
     BOOST_TEST(!still_alive_after_reaping(grandchild));
+}
+
+BOOST_AUTO_TEST_CASE(a_timeout_kills_a_grandchild_that_left_for_a_session_of_its_own)
+{
+    const auto child =
+        run_one({.argv = {"sh", "-c", "setsid sleep 60 & echo $!; wait"}, .timeout = 200ms});
+
+    BOOST_TEST(child.ending == Ending::timed_out);
+    const pid_t grandchild = std::stoi(child.out);
+    BOOST_TEST(!still_alive_after_reaping(grandchild));
+}
+
+BOOST_AUTO_TEST_CASE(end_descendants_kills_and_reaps_an_orphan_that_came_back_as_a_child)
+{
+    BOOST_TEST_REQUIRE(common::become_subreaper());
+    const auto child = run_one({.argv = {"sh", "-c", "(setsid sleep 60 & echo $!)"}});
+    const pid_t orphan = std::stoi(child.out);
+    BOOST_TEST_REQUIRE(test_support::alive(orphan));
+
+    BOOST_TEST(common::end_descendants() >= 1u);
+
+    BOOST_TEST(!test_support::alive(orphan));
+    BOOST_TEST(::kill(orphan, 0) != 0);  // reaped, not left a zombie
 }
 
 BOOST_AUTO_TEST_CASE(a_child_ignoring_sigterm_is_killed_after_the_grace)

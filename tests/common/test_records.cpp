@@ -65,8 +65,11 @@ BOOST_FIXTURE_TEST_CASE(record_batch_writes_the_batch_every_agent_and_every_atte
     BOOST_TEST(db.query_int("SELECT success FROM spawn_metrics WHERE agent_id = 'b'") == 0);
     BOOST_TEST(db.query_int("SELECT spawn_latency_us IS NULL FROM agent_executions "
                             "WHERE agent_id = 'b'") == 1);
-    BOOST_TEST(db.query_text("SELECT extraction_error FROM agent_executions "
+    BOOST_TEST(db.query_text("SELECT spawn_error FROM agent_executions "
                              "WHERE agent_id = 'b'") == "cannot run x: No such file or directory");
+    // extraction_error means "JSON extraction failed" to the upstream: never written.
+    BOOST_TEST(db.query_int("SELECT count(*) FROM agent_executions "
+                            "WHERE extraction_error IS NOT NULL") == 0);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_batch_is_never_half_recorded, Fixture)

@@ -39,9 +39,18 @@ std::pair<int, std::string> error_of(const std::function<void()>& action)
     return {0, ""};
 }
 
+// A database as schema version 2 left it: version 3's column taken away again.
+void downgrade_to_v2(Database& db)
+{
+    db.exec("ALTER TABLE agent_executions DROP COLUMN spawn_error;"
+            "ALTER TABLE agent_executions DROP COLUMN pid_start;"
+            "DELETE FROM spec_hygiene_schema WHERE version = 3;");
+}
+
 // A database as schema version 1 left it: version 2's columns and index taken away again.
 void downgrade_to_v1(Database& db)
 {
+    downgrade_to_v2(db);
     db.exec("DROP INDEX spawn_batches_unfinished;"
             "ALTER TABLE agent_executions DROP COLUMN cpu_time_us;"
             "ALTER TABLE agent_executions DROP COLUMN max_rss_kb;"
@@ -152,12 +161,13 @@ BOOST_AUTO_TEST_CASE(migration_rolls_back_as_a_whole_when_it_fails)
     BOOST_TEST(!common::schema::installed_version(db).has_value());
 }
 
-BOOST_AUTO_TEST_CASE(a_new_database_gets_version_2)
+BOOST_AUTO_TEST_CASE(a_new_database_gets_version_3)
 {
     TempDir dir;
     auto db = make_empty(dir);
     common::schema::migrate(db);
-    BOOST_TEST(common::schema::installed_version(db).value_or(0) == 2);
+    BOOST_TEST(common::schema::installed_version(db).value_or(0) == 3);
+    BOOST_TEST(has_column(db, "agent_executions", "spawn_error"));
     BOOST_TEST(has_column(db, "agent_executions", "cpu_time_us"));
     BOOST_TEST(has_column(db, "agent_executions", "max_rss_kb"));
     BOOST_TEST(has_column(db, "spawn_batches", "phase_type"));
@@ -177,13 +187,38 @@ BOOST_AUTO_TEST_CASE(a_version_1_database_migrates_to_version_2_keeping_its_rows
             "VALUES (7, 'gemini', 400, 1)");
 
     BOOST_TEST(common::schema::migrate(db) == 1);
-    BOOST_TEST(common::schema::installed_version(db).value_or(0) == 2);
+    BOOST_TEST(common::schema::installed_version(db).value_or(0) == 3);
     BOOST_TEST(db.query_text("SELECT phase_type FROM spawn_batches") == "regular_stage");
     BOOST_TEST(!db.query_optional_int("SELECT agent_id FROM spawn_metrics").has_value());
     BOOST_TEST(db.query_int("SELECT spawn_latency_us FROM spawn_metrics") == 400);
     BOOST_TEST(has_column(db, "agent_executions", "max_rss_kb"));
     BOOST_TEST(db.query_int("SELECT count(*) FROM sqlite_schema WHERE name = "
                             "'spawn_batches_unfinished'") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(version_3_moves_the_toolkits_spawn_errors_out_of_extraction_error)
+{
+    TempDir dir;
+    auto db = make_empty(dir);
+    common::schema::migrate(db);
+    downgrade_to_v2(db);
+    BOOST_REQUIRE(common::schema::installed_version(db).value_or(0) == 2);
+    db.exec("INSERT INTO agent_executions (agent_id, spec_id, stage, phase_type, agent_name, "
+            "spawned_at, batch_id, outcome, extraction_error) VALUES "
+            "('mine', 'SPEC-KIT-1', 'plan', 'regular_stage', 'a', '2025-01-01', 7, "
+            "'spawn_failed', 'cannot run x'),"
+            "('theirs', 'SPEC-KIT-1', 'plan', 'regular_stage', 'b', '2025-01-01', NULL, NULL, "
+            "'no JSON block found')");
+
+    BOOST_TEST(common::schema::migrate(db) == 2);
+
+    BOOST_TEST(common::schema::installed_version(db).value_or(0) == 3);
+    BOOST_TEST(db.query_text("SELECT spawn_error FROM agent_executions WHERE agent_id = 'mine'") ==
+               "cannot run x");
+    BOOST_TEST(db.query_int("SELECT extraction_error IS NULL FROM agent_executions "
+                            "WHERE agent_id = 'mine'") == 1);
+    BOOST_TEST(db.query_text("SELECT extraction_error FROM agent_executions "
+                             "WHERE agent_id = 'theirs'") == "no JSON block found");
 }
 
 BOOST_AUTO_TEST_CASE(the_toolkit_creates_agent_executions_as_upstream_declares_it)

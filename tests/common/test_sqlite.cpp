@@ -7,6 +7,7 @@
 #include <limits>
 #include <optional>
 #include <stdexcept>
+#include <sys/stat.h>
 
 using common::Database;
 using common::Exit;
@@ -38,6 +39,30 @@ BOOST_AUTO_TEST_CASE(connection_uses_wal_normal_sync_and_foreign_keys)
     BOOST_TEST(db.query_int("PRAGMA synchronous") == 1);
     BOOST_TEST(db.query_int("PRAGMA foreign_keys") == 1);
     BOOST_TEST(db.query_int("PRAGMA busy_timeout") == 5000);
+}
+
+BOOST_AUTO_TEST_CASE(a_new_database_is_private_whatever_the_umask_and_incremental_from_birth)
+{
+    TempDir dir;
+    const auto path = dir / "state" / "spec-hygiene" / "hygiene.db";
+    const mode_t saved = ::umask(0);
+    {
+        auto db = common::Database::open(path, {.mode = common::OpenMode::create});
+        db.exec("CREATE TABLE t (x)");
+        db.exec("INSERT INTO t VALUES (1)");
+        const auto mode_of = [](const std::filesystem::path& file) {
+            struct stat info {};
+            BOOST_TEST_REQUIRE(::stat(file.c_str(), &info) == 0, file);
+            return info.st_mode & 07777;
+        };
+        BOOST_TEST(mode_of(dir / "state") == 0700u);
+        BOOST_TEST(mode_of(path.parent_path()) == 0700u);
+        BOOST_TEST(mode_of(path) == 0600u);
+        BOOST_TEST(mode_of(path.string() + "-wal") == 0600u);
+        BOOST_TEST(mode_of(path.string() + "-shm") == 0600u);
+        BOOST_TEST(db.query_int("PRAGMA auto_vacuum") == 2);  // INCREMENTAL
+    }
+    ::umask(saved);
 }
 
 BOOST_AUTO_TEST_CASE(transaction_commits)

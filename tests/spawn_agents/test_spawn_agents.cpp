@@ -113,6 +113,47 @@ BOOST_AUTO_TEST_CASE(a_timeout_must_be_positive)
         "agents": [{"name": "a", "command": ["true"], "timeout_s": 0}]})") == 65);
 }
 
+BOOST_AUTO_TEST_CASE(a_timeout_that_rounds_to_zero_milliseconds_is_refused)
+{
+    BOOST_TEST(refusal_message(R"({"spec_id": "SPEC-KIT-1", "stage": "plan",
+        "agents": [{"name": "a", "command": ["true"], "timeout_s": 1e-300}]})") ==
+               "batch.json: agents[0].timeout_s: expected seconds from 0.001 to a week");
+    BOOST_TEST(refusal(R"({"spec_id": "SPEC-KIT-1", "stage": "plan",
+        "agents": [{"name": "a", "command": ["true"], "timeout_s": 0.001}]})") == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_nul_in_command_cwd_or_env_is_refused_naming_its_path)
+{
+    const auto batch_with = [](const std::string& agent) {
+        return R"({"spec_id": "SPEC-KIT-1", "stage": "plan", "agents": [)" + agent + "]}";
+    };
+    BOOST_TEST(refusal_message(batch_with(R"({"name": "a", "command": ["rm", "-f\u0000x"]})")) ==
+               "batch.json: agents[0].command[1]: contains a NUL byte");
+    BOOST_TEST(refusal_message(batch_with(R"({"name": "a", "command": ["true"],
+        "cwd": "/tmp\u0000/x"})")) == "batch.json: agents[0].cwd: contains a NUL byte");
+    const auto secret = refusal_message(batch_with(R"({"name": "a", "command": ["true"],
+        "env": {"KEY": "s3cr3t\u0000more"}})"));
+    BOOST_TEST(secret == "batch.json: agents[0].env.KEY: contains a NUL byte");
+    BOOST_TEST(refusal(batch_with(R"({"name": "a", "command": ["true"],
+        "env": {"K\u0000EY": "v"}})")) == 65);
+}
+
+BOOST_AUTO_TEST_CASE(names_making_a_file_name_over_255_bytes_are_refused_naming_the_field)
+{
+    const std::string long_name(220, 'n');
+    BOOST_TEST(refusal_message(R"({"spec_id": "SPEC-KIT-1", "stage": "plan",
+        "agents": [{"name": "a", "command": ["true"]}, {"name": ")" +
+                               long_name + R"(", "command": ["true"]}]})") ==
+               "batch.json: agents[1].name: too long: evidence file names would pass 255 bytes");
+    BOOST_TEST(refusal_message(R"({"spec_id": "SPEC-KIT-1", "stage": ")" + long_name + R"(",
+        "agents": [{"name": "a", "command": ["true"]}]})") ==
+               "batch.json: stage: too long: evidence file names would pass 255 bytes");
+    const std::string fits(255 - 46 - 10 - 4, 'f');
+    BOOST_TEST(refusal(R"({"spec_id": "SPEC-KIT-1", "stage": "plan",
+        "agents": [{"name": ")" +
+                       fits + R"(", "command": ["true"]}]})") == 0);
+}
+
 BOOST_AUTO_TEST_CASE(the_response_is_cut_at_a_character_boundary)
 {
     // "é" is two bytes: a cap of 2 must not keep half of it.
@@ -138,17 +179,60 @@ BOOST_AUTO_TEST_CASE(outcomes_are_named_after_how_the_agent_ended)
     BOOST_TEST(spawn_agents::outcome_of(child) == "cancelled");
 }
 
-BOOST_AUTO_TEST_CASE(the_status_line_rewrites_itself_and_ends_with_a_newline)
+BOOST_AUTO_TEST_CASE(the_status_line_rewrites_itself_with_elapsed_time_and_is_cleared_at_the_end)
 {
     std::ostringstream err;
+    auto now = std::chrono::steady_clock::time_point{};
     {
-        spawn_agents::StatusLine status(&err, "SPEC-KIT-1 plan");
+        spawn_agents::StatusLine status(
+            &err, "SPEC-KIT-1 plan", [] { return std::size_t{200}; }, [&] { return now; });
         status.show({.agents = 2, .started = 2, .running = 1, .finished = 1});
+        now += std::chrono::milliseconds(1500);
         status.show({.agents = 2, .started = 2, .running = 0, .finished = 1, .failed = 1});
     }
     BOOST_TEST(err.str() ==
-               "\r\x1b[KSPEC-KIT-1 plan: 2 agents, 2 started, 1 running, 1 finished, 0 failed"
-               "\r\x1b[KSPEC-KIT-1 plan: 2 agents, 2 started, 0 running, 1 finished, 1 failed\n");
+               "\r\x1b[KSPEC-KIT-1 plan: 2 agents, 2 started, 1 running, 1 finished, 0 failed, "
+               "0.0 s"
+               "\r\x1b[KSPEC-KIT-1 plan: 2 agents, 2 started, 0 running, 1 finished, 1 failed, "
+               "1.5 s"
+               "\r\x1b[K");
+}
+
+BOOST_AUTO_TEST_CASE(the_status_line_is_clipped_to_the_terminal_width_read_at_each_redraw)
+{
+    std::ostringstream err;
+    auto now = std::chrono::steady_clock::time_point{};
+    std::size_t columns = 80;
+    spawn_agents::StatusLine status(
+        &err, "SPEC-KIT-933 validate", [&] { return columns; }, [&] { return now; });
+    const spawn_agents::Progress progress{
+        .agents = 200, .started = 200, .running = 100, .finished = 50, .failed = 50};
+    status.show(progress);
+    BOOST_TEST(err.str().size() == 4u + 79u);
+    err.str("");
+    columns = 40;  // the terminal was resized
+    now += std::chrono::seconds(1);
+    status.show(progress);
+    BOOST_TEST(err.str() ==
+               "\r\x1b[K" + std::string("SPEC-KIT-933 validate: 200 agents, 200 ").substr(0, 39));
+}
+
+BOOST_AUTO_TEST_CASE(redraws_come_at_most_every_100_ms)
+{
+    std::ostringstream err;
+    auto now = std::chrono::steady_clock::time_point{};
+    spawn_agents::StatusLine status(
+        &err, "S", [] { return std::size_t{200}; }, [&] { return now; });
+    for (int i = 0; i < 200; ++i) {
+        status.show({.agents = 200, .started = static_cast<std::size_t>(i)});
+        now += std::chrono::milliseconds(1);
+    }
+    // 200 updates over 200 ms: drawn at 0, 100 ms and 200 ms at most.
+    std::size_t draws = 0;
+    for (std::size_t at = err.str().find('\r'); at != std::string::npos;
+         at = err.str().find('\r', at + 1))
+        ++draws;
+    BOOST_TEST(draws == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(run_batch_reports_a_sequential_batch_and_its_failures)
@@ -205,9 +289,20 @@ BOOST_AUTO_TEST_CASE(staged_outputs_are_named_when_committed_and_skip_names_take
     test_support::TempDir dir;
     const auto time = std::chrono::system_clock::from_time_t(1'763'115'300);  // 10:15:00 UTC
     spawn_agents::EvidenceStore store(dir / "evidence", "SPEC-1", "plan", time);
-    const std::vector<spawn_agents::AgentOutput> outputs{{"claude", "{\"ok\":1}", "warn\n"},
-                                                         {"gemini", "plain", ""}};
-    auto staged = store.stage_agent_outputs(outputs);
+    const std::vector<std::string> agents{"claude", "gemini"};
+    std::vector<spawn_agents::StagedOutput> staged;
+    for (const auto& agent : agents)
+        staged.push_back(store.stage_agent(agent));
+    staged[0].output->write("{\"ok\":1}");
+    staged[0].errors->write("warn\n");
+    staged[1].output->write("plain");
+    const auto claude_facts = spawn_agents::EvidenceStore::inspect(staged[0], 4);
+    const auto gemini_facts = spawn_agents::EvidenceStore::inspect(staged[1], 100);
+    BOOST_TEST(claude_facts.head == "{\"ok\"");
+    BOOST_TEST(claude_facts.stdout_bytes == 8u);
+    BOOST_TEST(claude_facts.stderr_bytes == 5u);
+    BOOST_TEST(gemini_facts.head == "plain");
+    BOOST_TEST(gemini_facts.stderr_bytes == 0u);
 
     // Staged: nothing under its name yet.
     const auto folder = dir / "evidence" / "consensus" / "SPEC-1";
@@ -216,7 +311,7 @@ BOOST_AUTO_TEST_CASE(staged_outputs_are_named_when_committed_and_skip_names_take
     // Another batch of the same second takes claude's name before the commit.
     std::ofstream(folder / (claude + ".json")) << "theirs";
 
-    const auto evidence = store.commit_agent_outputs(outputs, std::move(staged));
+    const auto evidence = store.commit_agent_outputs(agents, std::move(staged));
 
     BOOST_TEST_REQUIRE(evidence.size() == 2u);
     BOOST_TEST(!evidence[0].error);

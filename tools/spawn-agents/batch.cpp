@@ -2,6 +2,7 @@
 
 #include "common/error.hpp"
 #include "common/input.hpp"
+#include "common/spec_id.hpp"
 
 #include <regex>
 #include <set>
@@ -12,8 +13,6 @@ namespace {
 using common::Error;
 using common::Exit;
 
-// A SPEC-ID as the evidence tree names its folders.
-const std::regex spec_id_pattern("[A-Z][A-Z0-9]*(-[A-Z0-9]+)+");
 // Stages and agent names become parts of file names: no separators, no dots at the start.
 const std::regex name_pattern("[A-Za-z0-9][A-Za-z0-9._-]*");
 // Environment variable names as a shell accepts them.
@@ -24,6 +23,38 @@ void check_pattern(const std::string& value, const std::regex& pattern, std::str
 {
     if (!std::regex_match(value, pattern))
         throw Error(Exit::data, "{}: {}: expected {}", source, path, expected);
+}
+
+// The longest file name most file systems take.
+constexpr std::size_t max_file_name = 255;
+// What an evidence file name adds to the spec, stage and agent: three '_', the batch's
+// _YYYYMMDD_HHMMSS, a _100 for a name taken, _stderr.txt, and the temporary's
+// .NAME.XXXXXX.tmp around it.
+constexpr std::size_t file_name_overhead = 3 + 16 + 4 + 11 + 12;
+
+// A command, folder or variable would be cut at a NUL by the system call that takes it, and
+// the agent would run something else than asked.
+void refuse_nul(std::string_view value, std::string_view source, const std::string& path)
+{
+    if (value.find('\0') != std::string_view::npos)
+        throw Error(Exit::data, "{}: {}: contains a NUL byte", source, path);
+}
+
+void refuse_long_names(const Batch& batch, std::string_view source)
+{
+    const auto too_long = [&](std::size_t agent_length) {
+        return batch.spec_id.size() + batch.stage.size() + agent_length + file_name_overhead >
+               max_file_name;
+    };
+    const auto fail = [&](const std::string& path) {
+        throw Error(Exit::data, "{}: {}: too long: evidence file names would pass {} bytes", source,
+                    path, max_file_name);
+    };
+    if (batch.spec_id.size() + file_name_overhead > max_file_name) fail("spec_id");
+    if (too_long(1)) fail("stage");
+    for (std::size_t i = 0; i < batch.agents.size(); ++i)
+        if (too_long(batch.agents[i].name.size()))
+            fail(common::member_path(common::element_path("agents", i), "name"));
 }
 
 std::map<std::string, std::string> read_env(const nlohmann::json* value, std::string_view source,
@@ -39,6 +70,7 @@ std::map<std::string, std::string> read_env(const nlohmann::json* value, std::st
             throw Error(Exit::data, "{}: {}: '{}' is not a variable name", source, path, name);
         if (!entry.is_string())
             throw Error(Exit::data, "{}: {}.{}: expected a string", source, path, name);
+        refuse_nul(entry.get_ref<const std::string&>(), source, common::member_path(path, name));
         env.emplace(name, entry.get<std::string>());
     }
     return env;
@@ -55,16 +87,20 @@ AgentSpec read_agent(const nlohmann::json& object, std::size_t index, std::strin
     if (agent.command.empty() || agent.command.front().empty())
         throw Error(Exit::data, "{}: {}: expected a program and its arguments", source,
                     fields.path_of("command"));
+    for (std::size_t i = 0; i < agent.command.size(); ++i)
+        refuse_nul(agent.command[i], source, common::element_path(fields.path_of("command"), i));
     agent.prompt = fields.optional<std::string>("prompt");
     agent.env = read_env(fields.value("env"), source, fields.path_of("env"));
     if (auto cwd = fields.optional<std::string>("cwd")) {
         if (cwd->empty())
             throw Error(Exit::data, "{}: {}: expected a folder", source, fields.path_of("cwd"));
+        refuse_nul(*cwd, source, fields.path_of("cwd"));
         agent.cwd = *cwd;
     }
     agent.timeout_s = fields.optional<double>("timeout_s");
-    if (agent.timeout_s && !(*agent.timeout_s > 0 && *agent.timeout_s <= 7 * 24 * 3600))
-        throw Error(Exit::data, "{}: {}: expected seconds above 0, at most a week", source,
+    // Timeouts are kept in whole milliseconds: less than one would be none at all.
+    if (agent.timeout_s && !(*agent.timeout_s >= 0.001 && *agent.timeout_s <= 7 * 24 * 3600))
+        throw Error(Exit::data, "{}: {}: expected seconds from 0.001 to a week", source,
                     fields.path_of("timeout_s"));
     fields.reject_unknown();
     return agent;
@@ -78,12 +114,14 @@ Batch parse_batch(std::string_view text, std::string_view source)
     common::FieldReader fields(document, "", std::string(source));
     Batch batch;
     batch.spec_id = fields.required<std::string>("spec_id");
-    check_pattern(batch.spec_id, spec_id_pattern, source, fields.path_of("spec_id"),
-                  "a SPEC-ID such as SPEC-KIT-933");
+    if (!common::is_spec_id(batch.spec_id))
+        throw Error(Exit::data, "{}: {}: expected a SPEC-ID such as SPEC-KIT-933", source,
+                    fields.path_of("spec_id"));
     batch.stage = fields.required<std::string>("stage");
     check_pattern(batch.stage, name_pattern, source, fields.path_of("stage"),
                   "letters, digits, '.', '_' or '-'");
     batch.run_id = fields.optional<std::string>("run_id");
+    batch.branch_id = fields.optional<std::string>("branch_id");
     if (auto phase = fields.optional<std::string>("phase_type")) {
         if (*phase != "regular_stage" && *phase != "quality_gate")
             throw Error(Exit::data, "{}: {}: expected 'regular_stage' or 'quality_gate'", source,
@@ -109,6 +147,7 @@ Batch parse_batch(std::string_view text, std::string_view source)
                         source, i, agent.name);
         batch.agents.push_back(std::move(agent));
     }
+    refuse_long_names(batch, source);
     return batch;
 }
 

@@ -25,6 +25,7 @@ struct Batch {
     std::string spec_id;
     std::string stage;
     std::optional<std::string> run_id;
+    std::optional<std::string> branch_id;  // written where the upstream table has the column
     std::string phase_type = "regular_stage";
     std::vector<AgentSpec> agents;
 };

@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <fstream>
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
@@ -64,9 +65,10 @@ fs::path lock_file(const fs::path& locks, const std::string& spec_id)
 }  // namespace
 
 EvidenceStore::EvidenceStore(fs::path root, std::string spec_id, std::string stage,
-                             common::TimePoint batch_time)
+                             common::TimePoint batch_time, std::chrono::milliseconds lock_timeout,
+                             const std::atomic<bool>* stop)
     : m_root(std::move(root)), m_spec_id(std::move(spec_id)), m_stage(std::move(stage)),
-      m_timestamp(file_timestamp(batch_time))
+      m_timestamp(file_timestamp(batch_time)), m_lock_timeout(lock_timeout), m_stop(stop)
 {
 }
 
@@ -103,7 +105,19 @@ std::string EvidenceStore::write_new(const fs::path& relative_folder, const std:
 
 common::FileLock EvidenceStore::lock()
 {
-    return common::FileLock::acquire(lock_file(folder(".locks"), m_spec_id));
+    using namespace std::chrono_literals;
+    const auto file = lock_file(folder(".locks"), m_spec_id);
+    const auto deadline = std::chrono::steady_clock::now() + m_lock_timeout;
+    for (;;) {
+        if (auto held = common::FileLock::try_acquire(file)) return std::move(*held);
+        if (m_stop && m_stop->load())
+            throw Error(Exit::temp_fail, "{}: held by another process; stopped waiting for it",
+                        file.string());
+        if (std::chrono::steady_clock::now() >= deadline)
+            throw Error(Exit::temp_fail, "{}: held by another process for more than {} ms",
+                        file.string(), m_lock_timeout.count());
+        std::this_thread::sleep_for(20ms);
+    }
 }
 
 std::string EvidenceStore::stem_of(std::string_view agent) const
@@ -111,39 +125,95 @@ std::string EvidenceStore::stem_of(std::string_view agent) const
     return fmt::format("{}_{}_{}_{}", m_spec_id, m_stage, agent, m_timestamp);
 }
 
-std::vector<AgentEvidence> EvidenceStore::write_agent_outputs(std::span<const AgentOutput> outputs)
+void EvidenceStore::prepare()
 {
-    return commit_agent_outputs(outputs, stage_agent_outputs(outputs));
+    for (const auto& relative : {fs::path("consensus") / m_spec_id,
+                                 fs::path("commands") / m_spec_id, fs::path(".locks")}) {
+        const auto dir = folder(relative);
+        // A link would send the evidence elsewhere: refused rather than followed.
+        for (auto part = relative; !part.empty(); part = part.parent_path()) {
+            std::error_code ec;
+            if (fs::is_symlink(m_root / part, ec))
+                throw Error(Exit::cant_create, "{}: a symbolic link; not writing through it",
+                            (m_root / part).string());
+        }
+        if (::access(dir.c_str(), W_OK | X_OK) != 0)
+            throw Error(Exit::cant_create, "cannot write in {}: {}", dir.string(),
+                        std::strerror(errno));
+    }
 }
 
-std::vector<StagedOutput> EvidenceStore::stage_agent_outputs(std::span<const AgentOutput> outputs)
+StagedOutput EvidenceStore::stage_agent(std::string_view agent)
 {
     const auto dir = folder(fs::path("consensus") / m_spec_id);
-    std::vector<StagedOutput> staged(outputs.size());
-    for (std::size_t i = 0; i < outputs.size(); ++i) {
-        const auto& [agent, out, err] = outputs[i];
-        const auto stem = stem_of(agent);
-        try {
-            const bool is_json = nlohmann::json::accept(out);
-            staged[i].output.emplace(dir / (stem + (is_json ? ".json" : ".txt")), 0600,
-                                     common::Existing::refuse);
-            staged[i].output->write(out);
-            staged[i].output->close_unflushed();
-            if (!err.empty()) {
-                staged[i].errors.emplace(dir / (stem + "_stderr.txt"), 0600,
-                                         common::Existing::refuse);
-                staged[i].errors->write(err);
-                staged[i].errors->close_unflushed();
-            }
-        } catch (...) {
-            staged[i] = {};
-            staged[i].error = std::current_exception();
-        }
-    }
+    const auto stem = stem_of(agent);
+    StagedOutput staged;
+    staged.output.emplace(dir / (stem + ".txt"), 0600, common::Existing::refuse);
+    staged.errors.emplace(dir / (stem + "_stderr.txt"), 0600, common::Existing::refuse);
     return staged;
 }
 
-std::vector<AgentEvidence> EvidenceStore::commit_agent_outputs(std::span<const AgentOutput> outputs,
+namespace {
+
+std::uint64_t size_of(const fs::path& file)
+{
+    struct stat info {};
+    if (::lstat(file.c_str(), &info) != 0)
+        throw Error(Exit::io, "cannot read {}: {}", file.string(), std::strerror(errno));
+    return static_cast<std::uint64_t>(info.st_size);
+}
+
+}  // namespace
+
+OutputFacts EvidenceStore::inspect(StagedOutput& staged, std::size_t cap)
+{
+    OutputFacts facts;
+    if (!staged.output) return facts;
+    staged.output->close_unflushed();
+    if (staged.errors) staged.errors->close_unflushed();
+    const auto& out = staged.output->temporary_path();
+    facts.stdout_bytes = size_of(out);
+    if (staged.errors) facts.stderr_bytes = size_of(staged.errors->temporary_path());
+    if (facts.stderr_bytes == 0) staged.errors.reset();
+
+    std::ifstream in(out, std::ios::binary);
+    facts.head.resize(
+        static_cast<std::size_t>(std::min<std::uint64_t>(facts.stdout_bytes, cap + 1)));
+    in.read(facts.head.data(), static_cast<std::streamsize>(facts.head.size()));
+    facts.head.resize(static_cast<std::size_t>(in.gcount()));
+    // Read as a stream: no document is held whole.
+    in.clear();
+    in.seekg(0);
+    if (facts.stdout_bytes > 0 && nlohmann::json::accept(in)) {
+        auto target = staged.output->target();
+        staged.output->retarget(target.replace_extension(".json"));
+    }
+    return facts;
+}
+
+std::string EvidenceStore::place(common::AtomicFile& file, const std::string& stem,
+                                 const std::string& extension)
+{
+    const auto dir = file.target().parent_path();
+    for (int attempt = 1;; ++attempt) {
+        const auto name =
+            attempt == 1 ? stem + extension : fmt::format("{}_{}{}", stem, attempt, extension);
+        std::error_code ec;
+        if (fs::exists(dir / name, ec) || fs::is_symlink(dir / name, ec)) continue;
+        file.retarget(dir / name);
+        try {
+            file.commit(common::FolderSync::caller);
+            return name;
+        } catch (const Error& error) {
+            // Another writer took the name between the look and the link: the next one.
+            if (error.code() == Exit::cant_create && fs::exists(dir / name, ec) && attempt < 100)
+                continue;
+            throw;
+        }
+    }
+}
+
+std::vector<AgentEvidence> EvidenceStore::commit_agent_outputs(std::span<const std::string> agents,
                                                                std::vector<StagedOutput> staged)
 {
     // A thread costs more to start than a few files take to flush: a short list is flushed
@@ -173,45 +243,25 @@ std::vector<AgentEvidence> EvidenceStore::commit_agent_outputs(std::span<const A
     const fs::path relative = fs::path("consensus") / m_spec_id;
     folder(relative);
     const auto held = lock();
-    std::vector<AgentEvidence> evidence(outputs.size());
-    for (std::size_t i = 0; i < outputs.size(); ++i) {
+    std::vector<AgentEvidence> evidence(agents.size());
+    for (std::size_t i = 0; i < agents.size(); ++i) {
         auto& files = staged[i];
         if (files.error || !files.output) {
-            evidence[i].error =
-                files.error ? files.error
-                            : std::make_exception_ptr(
-                                  Error(Exit::software, "{}: nothing staged", outputs[i].agent));
+            evidence[i].error = files.error ? files.error
+                                            : std::make_exception_ptr(Error(
+                                                  Exit::software, "{}: nothing staged", agents[i]));
             continue;
         }
-        const auto place = [&](common::AtomicFile& file) {
-            std::error_code ec;
-            if (fs::exists(file.target(), ec) || fs::is_symlink(file.target(), ec)) return false;
-            try {
-                file.commit(common::FolderSync::caller);
-                return true;
-            } catch (const Error& error) {
-                // Another writer took the name between the look and the link.
-                if (error.code() == Exit::cant_create && fs::exists(file.target(), ec))
-                    return false;
-                throw;
-            }
-        };
         try {
-            // A name already taken (another batch in the same second): written again under
-            // the next free one; the staged temporaries go with `files`.
-            if (!place(*files.output)) {
-                evidence[i] = write_locked(outputs[i]);
-                continue;
-            }
-            evidence[i].output = (relative / files.output->target().filename()).string();
-            if (files.errors) {
-                if (place(*files.errors))
-                    evidence[i].errors = (relative / files.errors->target().filename()).string();
-                else
-                    evidence[i].errors =
-                        write_new(relative, stem_of(outputs[i].agent) + "_stderr", ".txt",
-                                  outputs[i].err, common::FolderSync::caller);
-            }
+            const auto extension = files.output->target().extension().string();
+            const auto name = place(*files.output, stem_of(agents[i]), extension);
+            evidence[i].output = (relative / name).string();
+            // Beside the output, under the name it got.
+            if (files.errors)
+                evidence[i].errors =
+                    (relative /
+                     place(*files.errors, fs::path(name).stem().string() + "_stderr", ".txt"))
+                        .string();
         } catch (...) {
             evidence[i].error = std::current_exception();
         }
@@ -222,27 +272,6 @@ std::vector<AgentEvidence> EvidenceStore::commit_agent_outputs(std::span<const A
     } catch (...) {
         for (auto& agent : evidence)
             if (!agent.error) agent.error = std::current_exception();
-    }
-    return evidence;
-}
-
-AgentEvidence EvidenceStore::write_locked(const AgentOutput& output)
-{
-    const fs::path relative = fs::path("consensus") / m_spec_id;
-    const auto& [agent, out, err] = output;
-    const auto stem = stem_of(agent);
-    constexpr auto later = common::FolderSync::caller;
-    AgentEvidence evidence;
-    try {
-        const bool is_json = nlohmann::json::accept(out);
-        evidence.output = write_new(relative, stem, is_json ? ".json" : ".txt", out, later);
-        // Beside the output, under the name it got.
-        if (!err.empty())
-            evidence.errors =
-                write_new(relative, fs::path(evidence.output).stem().string() + "_stderr", ".txt",
-                          err, later);
-    } catch (...) {
-        evidence.error = std::current_exception();
     }
     return evidence;
 }

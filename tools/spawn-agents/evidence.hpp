@@ -7,6 +7,9 @@
 #include "common/clock.hpp"
 #include "common/lock.hpp"
 
+#include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <exception>
 #include <filesystem>
 #include <optional>
@@ -24,42 +27,49 @@ struct AgentEvidence {
     std::exception_ptr error;  // set when its files could not be written
 };
 
-// What one agent wrote.
-struct AgentOutput {
-    std::string_view agent;
-    std::string_view out;
-    std::string_view err;
-};
-
-// An agent's files written under temporary names, neither flushed nor named yet.
+// An agent's files under temporary names in consensus/<SPEC>/, which the agent writes its
+// stdout and stderr straight into: its output never passes through this process whole.
 struct StagedOutput {
     std::optional<common::AtomicFile> output;  // named as its first choice
     std::optional<common::AtomicFile> errors;
-    std::exception_ptr error;  // set when they could not be written
+    std::exception_ptr error;  // set when they could not be read or written
+};
+
+// What an agent's staged files hold, read back a bounded piece at a time.
+struct OutputFacts {
+    std::string head;  // the first `cap` + 1 bytes of stdout, for response_text
+    std::uint64_t stdout_bytes = 0;
+    std::uint64_t stderr_bytes = 0;
 };
 
 class EvidenceStore {
 public:
-    // Nothing is created until the first write.
+    // Nothing is created until prepare() or the first write. The spec's lock is waited for
+    // at most `lock_timeout`, and no longer once `stop` (when given) is set.
     EvidenceStore(std::filesystem::path root, std::string spec_id, std::string stage,
-                  common::TimePoint batch_time);
+                  common::TimePoint batch_time,
+                  std::chrono::milliseconds lock_timeout = std::chrono::seconds(5),
+                  const std::atomic<bool>* stop = nullptr);
 
-    // Writes each agent's whole stdout (and stderr when not empty) and returns where they
-    // went: stage_agent_outputs() then commit_agent_outputs().
-    std::vector<AgentEvidence> write_agent_outputs(std::span<const AgentOutput> outputs);
+    // Makes the folders every batch writes to (0700), before any agent starts. Throws Error
+    // 73 when one cannot be made, is not a folder or is a symbolic link.
+    void prepare();
 
-    // Writes each agent's files under temporary names and closes them without flushing:
-    // cheap enough to do while agents are still starting, and holding no descriptor while
-    // they wait. Throws Error 73 when the folders cannot be made.
-    std::vector<StagedOutput> stage_agent_outputs(std::span<const AgentOutput> outputs);
+    // Creates `agent`'s two temporaries, 0600, for it to write into. Throws Error 73.
+    StagedOutput stage_agent(std::string_view agent);
+
+    // Closes `staged` (once its agent has ended), drops an empty stderr file, names stdout
+    // .json when it holds one JSON document and returns what it holds, keeping `cap` + 1
+    // bytes. Throws Error 74 when it cannot be read.
+    static OutputFacts inspect(StagedOutput& staged, std::size_t cap);
 
     // Flushes staged files a few at a time, so that the disk commits their flushes together,
     // puts them in place under one hold of the lock (stem_2, stem_3, ... when a name is
-    // taken) and flushes the folder once. `outputs` are the ones that were staged, in the same
-    // order. An agent whose files could not be written has its error set (73 when a file
-    // cannot be created, 74 on an I/O error); the others are written all the same. Throws
-    // Error 73 when the folders or the lock cannot be made.
-    std::vector<AgentEvidence> commit_agent_outputs(std::span<const AgentOutput> outputs,
+    // taken) and flushes the folder once. `agents` name the staged files, in the same order.
+    // An agent whose files could not be written has its error set (73 when a file cannot be
+    // created, 74 on an I/O error); the others are written all the same. Throws Error 73 when
+    // the folders or the lock cannot be made.
+    std::vector<AgentEvidence> commit_agent_outputs(std::span<const std::string> agents,
                                                     std::vector<StagedOutput> staged);
 
     // Writes the batch's telemetry document; returns its path relative to the root.
@@ -70,10 +80,13 @@ public:
 private:
     // Creates `folder` (relative to the root) and its parents as needed, 0700.
     std::filesystem::path folder(const std::filesystem::path& relative);
-    // Holds the spec's lock.
+    // Holds the spec's lock. Throws Error 75 when another process holds it past the lock
+    // timeout, or when told to stop meanwhile.
     common::FileLock lock();
-    // Writes one agent's files; the caller holds the lock and flushes the folder afterwards.
-    AgentEvidence write_locked(const AgentOutput& output);
+    // Puts `file` in place under its name or, when that is taken (another batch in the same
+    // second), the next free one: stem_2, stem_3, ... Returns the name it got.
+    std::string place(common::AtomicFile& file, const std::string& stem,
+                      const std::string& extension);
     // The name an agent's stdout gets first: <SPEC>_<stage>_<agent>_<timestamp>.
     std::string stem_of(std::string_view agent) const;
     // Writes `content` under `folder` as `stem` + `extension`, or stem_2, stem_3, ... when a
@@ -87,6 +100,8 @@ private:
     std::string m_spec_id;
     std::string m_stage;
     std::string m_timestamp;
+    std::chrono::milliseconds m_lock_timeout;
+    const std::atomic<bool>* m_stop;
 };
 
 }  // namespace spawn_agents

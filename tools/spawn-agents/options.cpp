@@ -36,6 +36,9 @@ cxxopts::Options make_cli()
           "SECONDS");
     batch("max-response", "bytes of an agent's stdout kept in response_text (default 1048576)",
           cxxopts::value<std::int64_t>(), "BYTES");
+    batch("lock-timeout",
+          "milliseconds to wait for the spec's evidence lock (default: the busy timeout)",
+          cxxopts::value<std::int64_t>(), "MS");
     common::add_shared_options(cli, shared_set, "output: json, JSON Lines (the only format)");
     return cli;
 }
@@ -78,6 +81,9 @@ Options parse_options(std::span<char*> args, const common::EnvLookup& env, bool 
     options.max_response = common::bounded_setting<std::int64_t>(
         result, "max-response", config, "spawn-agents", "response_cap_bytes", options.max_response,
         0, std::int64_t{1} << 30);
+    options.lock_timeout = std::chrono::milliseconds(common::bounded_setting<std::int64_t>(
+        result, "lock-timeout", config, "spawn-agents", "lock_timeout_ms",
+        options.shared.busy_timeout_ms, 0, std::int64_t{7} * 24 * 3600 * 1000));
     options.status_line = stderr_is_terminal && !options.shared.quiet;
     return options;
 }

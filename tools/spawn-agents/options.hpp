@@ -17,9 +17,10 @@ struct Options {
     std::int64_t jobs = 0;                       // most agents running at once; 0: all of them
     bool sequential = false;                     // each agent starts after the one before has ended
     std::chrono::milliseconds timeout{600'000};  // for agents without timeout_s
-    std::chrono::milliseconds kill_grace{5'000};  // SIGTERM to SIGKILL
-    std::int64_t max_response = 1 << 20;          // bytes of stdout kept in response_text
-    bool status_line = false;                     // live status on stderr (a terminal)
+    std::chrono::milliseconds kill_grace{5'000};    // SIGTERM to SIGKILL
+    std::int64_t max_response = 1 << 20;            // bytes of stdout kept in response_text
+    std::chrono::milliseconds lock_timeout{5'000};  // for the spec's lock; default: busy timeout
+    bool status_line = false;                       // live status on stderr (a terminal)
     common::SharedOptions shared;
 };
 

@@ -5,6 +5,7 @@
 #include "common/input.hpp"
 #include "common/log.hpp"
 #include "common/process.hpp"
+#include "common/process_tree.hpp"
 #include "common/records.hpp"
 #include "common/runs.hpp"
 #include "common/schema.hpp"
@@ -14,6 +15,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cmath>
 #include <random>
 
 namespace spawn_agents {
@@ -44,6 +47,7 @@ struct AgentRun {
     const AgentSpec* spec = nullptr;
     AgentInfo info;
     common::AgentRecord record;
+    StagedOutput staged;  // the files it writes into, while it runs
 };
 
 }  // namespace
@@ -61,11 +65,24 @@ int run_batch(const Batch& batch, const Options& options, common::Database db, s
 
     // Outlives the writer, whose retries it tells about under --verbose.
     const common::Log logger("spawn-agents", err, options.shared);
-    const auto retry = logger.retry_policy();
-    BatchWriter writer(
-        std::move(db),
-        EvidenceStore(options.shared.evidence, batch.spec_id, batch.stage, started_at), out,
-        static_cast<std::size_t>(options.max_response), retry, log);
+    // Set by SIGINT or SIGTERM: waits for a busy database or a held lock end at once.
+    std::atomic<bool> stopping{false};
+    auto retry = logger.retry_policy();
+    retry.on_retry = [tell = retry.on_retry, &stopping](int attempt, std::chrono::milliseconds wait,
+                                                        const common::SqliteError& error) {
+        if (tell) tell(attempt, wait, error);
+        if (stopping.load())
+            throw Error(Exit::temp_fail, "stopped waiting for a busy database: {}", error.what());
+    };
+    // Agents write their output straight into files staged here; the writer names them.
+    EvidenceStore staging(options.shared.evidence, batch.spec_id, batch.stage, started_at,
+                          options.lock_timeout, &stopping);
+    staging.prepare();
+    db.stop_waiting_when(stopping);
+    BatchWriter writer(std::move(db),
+                       EvidenceStore(options.shared.evidence, batch.spec_id, batch.stage,
+                                     started_at, options.lock_timeout, &stopping),
+                       out, static_cast<std::size_t>(options.max_response), retry, log);
 
     std::random_device seed;
     std::mt19937_64 random((static_cast<std::uint64_t>(seed()) << 32) ^ seed() ^
@@ -89,6 +106,11 @@ int run_batch(const Batch& batch, const Options& options, common::Database db, s
     if (log && limit < asked)
         *log << fmt::format("spawn-agents: at most {} agents at once: the limit on open files\n",
                             limit);
+    // Orphans of the agents come back to this process, so that none outlives the batch.
+    const bool subreaper = common::become_subreaper();
+    if (log && !subreaper)
+        *log << "spawn-agents: cannot become a child subreaper: a process that leaves its "
+                "agent's tree is not ended\n";
     common::ProcessSet children(options.kill_grace);
     std::map<std::size_t, std::size_t> agent_of_child;  // ProcessSet id -> index in agents
     StatusLine status(options.status_line ? &err : nullptr,
@@ -97,36 +119,51 @@ int run_batch(const Batch& batch, const Options& options, common::Database db, s
     BatchTotals totals;
 
     std::size_t next = 0;
-    bool cancelled = false;
+    std::optional<int> stopped_by;  // SIGINT or SIGTERM received
     bool spawns_posted = false;
     std::optional<common::Stopwatch> spawn_phase;
     std::int64_t spawn_wall_us = 0;
 
     const auto start_agent = [&](AgentRun& agent) {
         const auto& spec = *agent.spec;
-        const auto timeout =
-            spec.timeout_s
-                ? std::chrono::milliseconds(static_cast<std::int64_t>(*spec.timeout_s * 1000.0))
-                : options.timeout;
+        const auto timeout = spec.timeout_s
+                                 ? std::chrono::milliseconds(std::llround(*spec.timeout_s * 1000.0))
+                                 : options.timeout;
         agent.record.spawned_at = clock();
         if (!spawn_phase) spawn_phase.emplace();
-        const auto started = children.start({.argv = spec.command,
-                                             .environment = common::environment_with(spec.env),
-                                             .cwd = spec.cwd,
-                                             .input = spec.prompt,
-                                             .timeout = timeout});
+        common::SpawnResult started;
+        try {
+            agent.staged = staging.stage_agent(spec.name);
+            started = children.start({.argv = spec.command,
+                                      .environment = common::environment_with(spec.env),
+                                      .cwd = spec.cwd,
+                                      .input = spec.prompt,
+                                      .timeout = timeout,
+                                      .stdout_fd = agent.staged.output->fd(),
+                                      .stderr_fd = agent.staged.errors->fd()});
+            // The agent holds its own copies: none is held here while it runs.
+            agent.staged.output->close_unflushed();
+            agent.staged.errors->close_unflushed();
+        } catch (const Error& error) {
+            started.error = EIO;
+            started.message = error.what();
+        }
         spawn_wall_us = spawn_phase->elapsed_us();
         ++progress.started;
         if (!started.ok()) {
+            agent.staged = {};
             agent.record.outcome = "spawn_failed";
             agent.record.error = started.message;
             ++progress.failed;
             ++totals.failures["spawn_failed"];
-            if (log) *log << fmt::format("spawn-agents: {}: {}\n", spec.name, started.message);
+            // Said to people as well as in the row and the event: an agent that never ran.
+            logger.note(fmt::format("{}: not started: {}", spec.name, started.message));
             return;
         }
         agent.record.outcome = "running";
         agent.record.pid = started.pid;
+        if (const auto stat = common::read_process_stat(started.pid))
+            agent.record.pid_start = stat->start_ticks;
         agent.record.spawn_latency_us = started.latency_us;
         agent_of_child[started.id] = static_cast<std::size_t>(&agent - agents.data());
         ++progress.running;
@@ -135,18 +172,25 @@ int run_batch(const Batch& batch, const Options& options, common::Database db, s
                                 started.pid, started.latency_us);
     };
 
+    std::size_t posted = 0;  // agents[0, posted) have had their spawn posted
     const auto post_spawns = [&] {
         common::BatchRecord record{.spec_id = batch.spec_id,
                                    .stage = batch.stage,
                                    .run_id = batch.run_id,
+                                   .branch_id = batch.branch_id,
                                    .phase_type = batch.phase_type,
                                    .mode = options.sequential ? "sequential" : "parallel",
                                    .spawn_wall_us = spawn_wall_us,
+                                   .agent_count = static_cast<std::int64_t>(agents.size()),
                                    .started_at = started_at,
                                    .owner = common::current_process()};
+        // Until the batch ends, only the agents started so far; then the others, cancelled.
+        const bool last = next == agents.size() || stopped_by;
+        const auto upto = last ? agents.size() : next;
         std::vector<common::AgentRecord> records;
         std::vector<AgentInfo> infos;
-        for (auto& agent : agents) {
+        for (; posted < upto; ++posted) {
+            auto& agent = agents[posted];
             if (agent.record.outcome == "cancelled") {
                 ++progress.failed;
                 ++totals.failures["cancelled"];
@@ -154,13 +198,18 @@ int run_batch(const Batch& batch, const Options& options, common::Database db, s
             records.push_back(agent.record);
             infos.push_back(agent.info);
         }
-        writer.post_spawns(std::move(record), std::move(records), std::move(infos));
-        spawns_posted = true;
+        if (!records.empty())
+            writer.post_spawns(std::move(record), std::move(records), std::move(infos));
+        spawns_posted = last;
     };
+    // With fewer places than agents, each spawn is recorded as it happens: a batch killed
+    // half-way still shows what it started.
+    const bool one_by_one = limit < agents.size();
 
     const auto take = [&](common::WaitResult events) {
-        if (events.signal && !cancelled) {
-            cancelled = true;
+        if (events.signal) stopping = true;
+        if (events.signal && !stopped_by) {
+            stopped_by = events.signal;
             if (log)
                 *log << fmt::format("spawn-agents: signal {} received; passing it to every agent\n",
                                     *events.signal);
@@ -177,28 +226,46 @@ int run_batch(const Batch& batch, const Options& options, common::Database db, s
                 ++progress.failed;
                 ++totals.failures[outcome];
             }
-            writer.post_exit(agents[index].info, std::move(child));
+            writer.post_exit(agents[index].info, std::move(child), std::move(agents[index].staged));
         }
     };
 
     for (;;) {
-        while (!cancelled && next < agents.size() && children.running() < limit) {
+        while (!stopped_by && next < agents.size() && children.running() < limit) {
             start_agent(agents[next++]);
+            if (one_by_one && next < agents.size()) post_spawns();
             // Between two starts, what is ready without waiting: output keeps draining, and
             // the files of agents that have already ended are written while others start.
             if (next < agents.size()) take(children.wait(std::chrono::milliseconds(0), &signals));
         }
-        if (!spawns_posted && (next == agents.size() || cancelled)) post_spawns();
+        if (!spawns_posted && (next == agents.size() || stopped_by)) post_spawns();
         status.show(progress);
         if (children.running() == 0 && spawns_posted) break;
         take(children.wait(std::nullopt, &signals));
     }
+    // What the agents left behind (daemons, processes that left their group) ends with them.
+    if (const auto ended = common::end_descendants(); log && ended > 0)
+        *log << fmt::format("spawn-agents: ended {} processes the agents left behind\n", ended);
 
     totals.batch_wall_us = batch_watch.elapsed_us();
+    totals.spawn_wall_us = spawn_wall_us;
     totals.finished_at = clock();
     const bool all_succeeded = totals.successes == static_cast<std::int64_t>(agents.size());
     writer.post_finish(std::move(totals));
-    writer.close();
+    try {
+        writer.close(&signals, [&](int signal) {
+            stopping = true;
+            if (!stopped_by) stopped_by = signal;
+        });
+    } catch (const Error& error) {
+        // Stopped by a signal, the batch ends as interrupted; what could not be written is
+        // said all the same.
+        if (!stopped_by) throw;
+        err << fmt::format("spawn-agents: error: {}\n", error.what());
+    }
+    // The shell's convention, so that a service manager or a loop tells "interrupted" from
+    // "failed".
+    if (stopped_by) return 128 + *stopped_by;
     return all_succeeded ? 0 : 1;
 }
 
@@ -206,6 +273,9 @@ int run(const Options& options, std::ostream& out, std::ostream& err)
 {
     const auto source = common::input_name(options.batch);
     const auto batch = parse_batch(common::read_input(options.batch), source);
+    // An evidence root that cannot take the output is refused before any agent runs.
+    EvidenceStore(options.shared.evidence, batch.spec_id, batch.stage, common::TimePoint{})
+        .prepare();
 
     auto db = common::schema::open_for_writing(
         options.shared.database,

@@ -6,6 +6,7 @@
 
 #include <iterator>
 #include <memory>
+#include <poll.h>
 #include <utility>
 
 namespace spawn_agents {
@@ -82,7 +83,10 @@ void BatchWriter::loop()
         {
             std::unique_lock lock(m_mutex);
             m_ready.wait(lock, [&] { return m_closing || !m_jobs.empty(); });
-            if (m_jobs.empty()) return;
+            if (m_jobs.empty()) {
+                m_finished = true;
+                return;
+            }
             jobs.swap(m_jobs);
         }
         std::vector<ExitJob> exits;
@@ -102,13 +106,24 @@ void BatchWriter::loop()
     }
 }
 
-void BatchWriter::close()
+void BatchWriter::close(common::SignalWatch* signals, const std::function<void(int)>& on_signal)
 {
     {
         const std::lock_guard lock(m_mutex);
         m_closing = true;
     }
     m_ready.notify_one();
+    // The signal descriptor is watched until the thread is done: it may wait seconds for a
+    // busy database or a held lock.
+    while (signals && m_thread.joinable()) {
+        {
+            const std::lock_guard lock(m_mutex);
+            if (m_finished) break;
+        }
+        pollfd watch{signals->fd(), POLLIN, 0};
+        if (::poll(&watch, 1, 20) > 0)
+            if (const auto signal = signals->take(); signal && on_signal) on_signal(*signal);
+    }
     if (m_thread.joinable()) m_thread.join();
     if (m_error) std::rethrow_exception(m_error);
 }
@@ -139,9 +154,14 @@ void BatchWriter::post_spawns(common::BatchRecord batch, std::vector<common::Age
 void BatchWriter::record_spawns(const SpawnsJob& job)
 {
     const auto& [record, agents_of, infos_of] = job;
-    m_batch = record;
-    m_spawns_recorded = true;
-    attempt([&] { m_batch_id = common::record_batch(m_db, record, agents_of, m_retry); });
+    if (!m_spawns_recorded) {
+        m_batch = record;
+        m_spawns_recorded = true;
+        attempt([&] { m_batch_id = common::record_batch(m_db, record, agents_of, m_retry); });
+    } else if (m_batch_id) {
+        // Agents started later (--sequential, --jobs): added to the batch as they start.
+        attempt([&] { common::record_more_agents(m_db, *m_batch_id, record, agents_of, m_retry); });
+    }
     for (std::size_t i = 0; i < agents_of.size(); ++i) {
         const auto& agent = agents_of[i];
         const auto& info = infos_of[i];
@@ -187,61 +207,40 @@ void BatchWriter::record_spawns(const SpawnsJob& job)
     }
 }
 
-void BatchWriter::post_exit(const AgentInfo& info, common::FinishedChild child)
+void BatchWriter::post_exit(const AgentInfo& info, common::FinishedChild child, StagedOutput staged)
 {
     post(ExitJob{.info = info,
                  .child = std::move(child),
                  .completed_at = std::chrono::system_clock::now(),
+                 .staged = std::move(staged),
+                 .facts = {},
                  .evidence = {}});
 }
 
-namespace {
-
-template <typename Exits> std::vector<AgentOutput> outputs_of(const Exits& exits)
-{
-    std::vector<AgentOutput> outputs;
-    for (const auto& exit : exits)
-        outputs.push_back({exit.info.name, exit.child.out, exit.child.err});
-    return outputs;
-}
-
-}  // namespace
-
 void BatchWriter::record_exits(std::vector<ExitJob> exits)
 {
-    const auto outputs = outputs_of(exits);
-    if (!m_spawns_recorded) {
-        std::vector<StagedOutput> staged;
+    for (auto& exit : exits) {
         try {
-            staged = m_evidence.stage_agent_outputs(outputs);
+            exit.facts = EvidenceStore::inspect(exit.staged, m_max_response);
         } catch (...) {
-            // Reported with each exit's row, as a failed write would be.
-            staged.resize(exits.size());
-            for (auto& files : staged)
-                files.error = std::current_exception();
+            exit.staged.error = std::current_exception();
         }
-        for (std::size_t i = 0; i < exits.size(); ++i)
-            exits[i].staged = std::move(staged[i]);
-        std::move(exits.begin(), exits.end(), std::back_inserter(m_waiting));
-        return;
     }
-    std::vector<AgentEvidence> evidence(exits.size());
-    attempt([&] { evidence = m_evidence.write_agent_outputs(outputs); });
-    for (std::size_t i = 0; i < exits.size(); ++i)
-        exits[i].evidence = std::move(evidence[i]);
-    record_exit_rows(exits);
+    std::move(exits.begin(), exits.end(), std::back_inserter(m_waiting));
+    if (m_spawns_recorded) record_waiting_exits();
 }
 
 void BatchWriter::record_waiting_exits()
 {
     if (m_waiting.empty()) return;
+    std::vector<std::string> names;
     std::vector<StagedOutput> staged;
-    for (auto& exit : m_waiting)
+    for (auto& exit : m_waiting) {
+        names.push_back(exit.info.name);
         staged.push_back(std::move(exit.staged));
+    }
     std::vector<AgentEvidence> evidence(m_waiting.size());
-    attempt([&] {
-        evidence = m_evidence.commit_agent_outputs(outputs_of(m_waiting), std::move(staged));
-    });
+    attempt([&] { evidence = m_evidence.commit_agent_outputs(names, std::move(staged)); });
     for (std::size_t i = 0; i < m_waiting.size(); ++i)
         m_waiting[i].evidence = std::move(evidence[i]);
     record_exit_rows(m_waiting);
@@ -264,13 +263,16 @@ void BatchWriter::record_exit_rows(std::span<const ExitJob> exits)
             .run_time_ms = child.run_time_us / 1000,
             .cpu_time_us = child.cpu_time_us,
             .max_rss_kb = child.max_rss_kb,
-            .response_text = capped_response(child.out, m_max_response),
+            .response_text = capped_response(exits[i].facts.head, m_max_response),
             .evidence_path = evidence.output.empty() ? std::nullopt
                                                      : std::optional<std::string>(evidence.output),
             .completed_at = exits[i].completed_at,
         });
     }
-    if (m_batch_id) attempt([&] { common::record_exits(m_db, *m_batch_id, records, m_retry); });
+    // Exits not written now are written with the batch's finish, or not at all: a finished
+    // batch never keeps a running row.
+    if (m_batch_id && !attempt([&] { common::record_exits(m_db, *m_batch_id, records, m_retry); }))
+        m_unrecorded.insert(m_unrecorded.end(), records.begin(), records.end());
 
     for (std::size_t i = 0; i < exits.size(); ++i) {
         const auto& info = exits[i].info;
@@ -288,9 +290,10 @@ void BatchWriter::record_exit_rows(std::span<const ExitJob> exits)
         telemetry["run_time_ms"] = exit.run_time_ms;
         telemetry["cpu_time_us"] = exit.cpu_time_us;
         telemetry["max_rss_kb"] = exit.max_rss_kb;
-        telemetry["stdout_bytes"] = child.out.size();
-        telemetry["stderr_bytes"] = child.err.size();
-        telemetry["response_truncated"] = child.out.size() > m_max_response;
+        const auto& facts = exits[i].facts;
+        telemetry["stdout_bytes"] = facts.stdout_bytes;
+        telemetry["stderr_bytes"] = facts.stderr_bytes;
+        telemetry["response_truncated"] = facts.stdout_bytes > m_max_response;
         telemetry["input_complete"] = child.input_complete;
         telemetry["evidence"] = exit.evidence_path ? Json(*exit.evidence_path) : Json(nullptr);
         telemetry["stderr_evidence"] =
@@ -333,7 +336,7 @@ void BatchWriter::finish(const BatchTotals& totals)
                  {"agents", m_order.size()},
                  {"successes", totals.successes},
                  {"failures", failures},
-                 {"spawn_wall_us", m_batch.spawn_wall_us},
+                 {"spawn_wall_us", totals.spawn_wall_us},
                  {"batch_wall_us", totals.batch_wall_us},
                  {"started_at", common::iso8601(m_batch.started_at)},
                  {"finished_at", common::iso8601(totals.finished_at)}};
@@ -354,7 +357,9 @@ void BatchWriter::finish(const BatchTotals& totals)
                                  {.batch_id = *m_batch_id,
                                   .successes = totals.successes,
                                   .batch_wall_us = totals.batch_wall_us,
-                                  .finished_at = totals.finished_at},
+                                  .spawn_wall_us = totals.spawn_wall_us,
+                                  .finished_at = totals.finished_at,
+                                  .exits = m_unrecorded},
                                  m_retry);
         });
     Json event{{"event", "batch"}};

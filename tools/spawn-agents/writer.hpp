@@ -46,6 +46,7 @@ struct BatchTotals {
     std::int64_t successes = 0;
     std::map<std::string, std::int64_t> failures;  // by outcome
     std::int64_t batch_wall_us = 0;
+    std::int64_t spawn_wall_us = 0;  // first spawn call to last exec, over the whole batch
     common::TimePoint finished_at;
 };
 
@@ -60,22 +61,26 @@ public:
     // Finishes what was posted and joins; never throws.
     ~BatchWriter();
 
-    // The spawn phase: one transaction for the batch and every agent, then a "spawned" event
-    // per agent that was attempted (and an "exited" one per agent cancelled before its start).
+    // The spawn phase: one transaction for the batch and the agents started together, then a
+    // "spawned" event per agent that was attempted (and an "exited" one per agent cancelled
+    // before its start). Later calls add the agents started since (--sequential, --jobs).
     void post_spawns(common::BatchRecord batch, std::vector<common::AgentRecord> agents,
                      std::vector<AgentInfo> infos);
-    // An exit: evidence files, the row's update, the "exited" event. May come before
-    // post_spawns(): the files are written at once (flushed and named with the spawns' rows,
-    // when the disk no longer competes with agents starting); the row and the event wait for
-    // the spawn phase's transaction.
-    void post_exit(const AgentInfo& info, common::FinishedChild child);
+    // An exit: its staged evidence files (which the agent wrote) read back and named, the
+    // row's update, the "exited" event. May come before post_spawns(): the files are then
+    // flushed and named with the spawns' rows, when the disk no longer competes with agents
+    // starting; the row and the event wait for the spawn phase's transaction.
+    void post_exit(const AgentInfo& info, common::FinishedChild child, StagedOutput staged);
     // The end: telemetry file, the batch row finished, the "batch" summary event.
     void post_finish(BatchTotals totals);
 
-    // Waits until everything posted is done and stops the thread. Throws the first error a
+    // Waits until everything posted is done and stops the thread, watching `signals` (when
+    // given) meanwhile: `on_signal` is called with each SIGINT or SIGTERM, so that a wait
+    // for a busy database or a held lock never delays the answer. Throws the first error a
     // write met (after the others were still attempted): a database error (75 when busy),
     // 73/74 for evidence, 74 for stdout.
-    void close();
+    void close(common::SignalWatch* signals = nullptr,
+               const std::function<void(int)>& on_signal = {});
 
 private:
     struct SpawnsJob {
@@ -87,17 +92,17 @@ private:
         AgentInfo info;
         common::FinishedChild child;
         common::TimePoint completed_at;
-        StagedOutput staged;     // while the spawns are not recorded yet
-        AgentEvidence evidence;  // once written
+        StagedOutput staged;     // until named
+        OutputFacts facts;       // what the staged files hold
+        AgentEvidence evidence;  // once named
     };
     using Job = std::variant<SpawnsJob, ExitJob, BatchTotals>;
 
     void post(Job job);
     void loop();
     void record_spawns(const SpawnsJob& job);
-    // Exits that were waiting together: their files are written together and their rows
-    // updated in one transaction. Before the spawns are recorded, their files are only staged
-    // and they wait.
+    // Exits that were waiting together: their files are named together and their rows
+    // updated in one transaction. Before the spawns are recorded, they wait.
     void record_exits(std::vector<ExitJob> exits);
     // The exits that waited for the spawns: their staged files flushed and named, their rows.
     void record_waiting_exits();
@@ -121,7 +126,8 @@ private:
     std::vector<std::string> m_order;                 // agent ids as given
     std::map<std::string, common::Json> m_telemetry;  // per agent id
     bool m_spawns_recorded = false;
-    std::vector<ExitJob> m_waiting;  // exits staged before the spawns were recorded
+    std::vector<ExitJob> m_waiting;                // exits staged before the spawns were recorded
+    std::vector<common::ExitRecord> m_unrecorded;  // exits whose update could not be written
     bool m_events_failed = false;
     std::exception_ptr m_error;
 
@@ -129,6 +135,7 @@ private:
     std::condition_variable m_ready;
     std::deque<Job> m_jobs;
     bool m_closing = false;
+    bool m_finished = false;  // the thread has done everything posted
     std::thread m_thread;
 };
 

@@ -49,6 +49,11 @@ public:
     const std::filesystem::path& temporary_path() const { return m_temporary; }
     const std::filesystem::path& target() const { return m_target; }
 
+    // Names another target in the same folder, before commit() or after a commit() that
+    // found its target taken (Existing::refuse): a writer that learns the right name only
+    // from what was written, or tries the next free one.
+    void retarget(std::filesystem::path target);
+
     // Appends `bytes`. Throws Error 74 when the write fails (a full disk, an I/O error).
     void write(std::string_view bytes);
 

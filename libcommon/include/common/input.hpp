@@ -27,10 +27,15 @@ std::string read_input(std::string_view path_or_dash);
 // How errors name the input: "standard input" for "-", else the path.
 std::string input_name(std::string_view path_or_dash);
 
-// Parses `text`. Throws Error 65 "SOURCE: malformed JSON at byte N: REASON" for a syntax error
-// (REASON is the parser's own wording, without any of the input's bytes), "SOURCE: PATH: key
-// appears twice" for a key given twice in one object, and "SOURCE: malformed JSON: a number
-// is out of range" for a number no double holds (1e999).
+// The deepest nesting of arrays and objects that parse_json() accepts: far beyond any batch,
+// plan or configuration, and a bound on what a hostile document costs.
+inline constexpr std::size_t max_json_depth = 512;
+
+// Parses `text`, in memory linear in its size. Throws Error 65 "SOURCE: JSON nested deeper
+// than 512 levels" beyond max_json_depth; Error 65 "SOURCE: malformed JSON at byte N: REASON" for a
+// syntax error (REASON is the parser's own wording, without any of the input's bytes), "SOURCE:
+// PATH: key appears twice" for a key given twice in one object, and "SOURCE: malformed JSON: a
+// number is out of range" for a number no double holds (1e999).
 nlohmann::json parse_json(std::string_view text, std::string_view source);
 
 // "agents[2]": the path of element `index` of the array at `array_path`.

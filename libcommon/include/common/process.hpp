@@ -1,8 +1,11 @@
 #pragma once
 // Child processes: started with posix_spawn (no shell) in a process group of their own, with
 // default signal dispositions and an empty signal mask; stdin fed and stdout/stderr drained by
-// one poll loop; timeouts that kill the whole group (SIGTERM, a grace period, SIGKILL); SIGINT
-// and SIGTERM received by this process passed on to every child's group.
+// one poll loop; timeouts that kill the child, its group and every process found below it,
+// also those that left the group (SIGTERM, a grace period, SIGKILL); SIGINT and SIGTERM
+// received by this process passed on to all of them.
+
+#include "common/runs.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -28,6 +31,11 @@ struct Command {
     std::optional<std::string> input;
     // SIGTERM to the child's group after this long, SIGKILL a grace period later.
     std::optional<std::chrono::milliseconds> timeout;
+    // Where the child's stdout and stderr go instead of a pipe (a file open for writing, which
+    // the caller keeps owning and may close once start() returned): its output then streams
+    // there without passing through this process, and FinishedChild's out and err stay empty.
+    int stdout_fd = -1;
+    int stderr_fd = -1;
 };
 
 // This process's environment with `overrides` added or replacing entries of the same name.
@@ -134,6 +142,7 @@ private:
     struct Lingering {
         pid_t group;
         std::chrono::steady_clock::time_point kill_at;
+        std::vector<ProcessIdentity> tree;  // what was below the child when it was signalled
     };
     std::vector<std::unique_ptr<Child>> m_children;
     std::vector<Lingering> m_lingering;

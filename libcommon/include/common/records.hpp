@@ -11,6 +11,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace common {
 
@@ -19,9 +20,13 @@ struct BatchRecord {
     std::string spec_id;
     std::string stage;
     std::optional<std::string> run_id;
+    // The upstream's branch of a run, written into agent_executions.branch_id only where the
+    // upstream table has that column (never added).
+    std::optional<std::string> branch_id;
     std::string phase_type = "regular_stage";  // or quality_gate
     std::string mode = "parallel";             // or sequential
     std::int64_t spawn_wall_us = 0;            // first spawn call to last exec
+    std::int64_t agent_count = -1;             // of the whole batch; -1: the agents recorded
     TimePoint started_at;
     ProcessIdentity owner;  // the spawn-agents process, so that a killed one's rows turn lost
 };
@@ -32,8 +37,11 @@ struct AgentRecord {
     std::string agent_name;
     std::string outcome = "running";  // running, spawn_failed, or cancelled (never started)
     std::optional<std::int64_t> pid;
+    // The agent's start time (/proc/PID/stat), so that the tool marking its run lost ends
+    // it only while the pid is still the agent's; 0 when it could not be read.
+    std::uint64_t pid_start = 0;
     std::optional<std::int64_t> spawn_latency_us;  // null unless it was started
-    std::optional<std::string> error;  // why it could not be started, in extraction_error
+    std::optional<std::string> error;              // why it could not be started, in spawn_error
     TimePoint spawned_at;
 };
 
@@ -56,7 +64,11 @@ struct BatchFinish {
     std::int64_t batch_id = 0;
     std::int64_t successes = 0;
     std::int64_t batch_wall_us = 0;
+    std::optional<std::int64_t> spawn_wall_us;  // when known only at the end
     TimePoint finished_at;
+    // Exits whose own update could not be written: recorded with the finish, so that a
+    // finished batch never keeps a running row.
+    std::vector<ExitRecord> exits;
 };
 
 // Records a batch in one IMMEDIATE transaction: its spawn_batches row, one agent_executions
@@ -66,6 +78,11 @@ struct BatchFinish {
 std::int64_t record_batch(Database& db, const BatchRecord& batch,
                           std::span<const AgentRecord> agents, const RetryPolicy& retry = {});
 
+// Adds agents started later to a batch that record_batch() recorded, in one transaction:
+// under --sequential or --jobs each spawn is recorded as it happens.
+void record_more_agents(Database& db, std::int64_t batch_id, const BatchRecord& batch,
+                        std::span<const AgentRecord> agents, const RetryPolicy& retry = {});
+
 // Updates an agent's row with its exit, in a transaction of its own.
 void record_exit(Database& db, std::int64_t batch_id, const ExitRecord& exit,
                  const RetryPolicy& retry = {});
@@ -73,7 +90,9 @@ void record_exit(Database& db, std::int64_t batch_id, const ExitRecord& exit,
 void record_exits(Database& db, std::int64_t batch_id, std::span<const ExitRecord> exits,
                   const RetryPolicy& retry = {});
 
-// Writes the batch's successes, wall time and finish time: the last write of a batch.
+// Writes the batch's successes, wall time and finish time, and `finish.exits`, in one
+// transaction: the last write of a batch. When it cannot be written the batch stays
+// unfinished, and its rows turn lost once its owner is gone.
 void finish_batch(Database& db, const BatchFinish& finish, const RetryPolicy& retry = {});
 
 // Rows of the spawn tables older than a cutoff, per table.

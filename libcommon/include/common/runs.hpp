@@ -49,7 +49,9 @@ bool is_running(const ProcessIdentity& process);
 // owner is gone, `running` agent_executions rows become `lost`, and the batch row gets its
 // finished_at and successes, also when all its agents had finished before the owner died.
 // An owner whose liveness is unknown is left alone. Needs the toolkit schema; one IMMEDIATE
-// transaction. Returns the number of runs marked lost.
+// transaction. Then what is left of those agents is killed (SIGKILL to the agent and its
+// group) when the probe says the recorded agent (pid and start time) is still alive.
+// Returns the number of runs marked lost.
 using LivenessProbe = std::function<Liveness(const ProcessIdentity&)>;
 int mark_lost_runs(
     Database& db, const RetryPolicy& retry = {},

@@ -13,8 +13,8 @@ namespace common::schema {
 
 // The schema version this build writes and understands. Version 2 added
 // agent_executions.cpu_time_us and max_rss_kb, spawn_batches.phase_type and
-// spawn_metrics.agent_id.
-constexpr int current_version = 2;
+// spawn_metrics.agent_id; version 3 agent_executions.spawn_error.
+constexpr int current_version = 3;
 
 // The table that records which toolkit schema versions were applied.
 constexpr std::string_view version_table = "spec_hygiene_schema";

@@ -4,6 +4,7 @@
 
 #include "common/error.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <concepts>
 #include <cstddef>
@@ -198,6 +199,9 @@ public:
     // True between BEGIN and COMMIT/ROLLBACK.
     bool in_transaction() const;
     int busy_timeout_ms() const;
+    // From now on a wait for a busy database (up to the busy timeout) ends as soon as `stop`
+    // is set, so that a signal is answered at once; `stop` must outlive the connection.
+    void stop_waiting_when(const std::atomic<bool>& stop);
     // The path as given, for messages.
     const std::filesystem::path& path() const;
     // The file SQLite really opened (symlinks resolved): its -wal lives beside it.

@@ -1,0 +1,134 @@
+#include "common/process_tree.hpp"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <dirent.h>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace common {
+namespace {
+
+struct ProcEntry {
+    pid_t pid = 0;
+    pid_t parent = 0;
+    std::uint64_t start_ticks = 0;
+    bool zombie = false;
+};
+
+// Fields 3 (state), 4 (ppid) and 22 (starttime) of /proc/<pid>/stat; parsing starts after the
+// last ')' because the command name may hold spaces and parentheses.
+std::optional<ProcEntry> read_entry(pid_t pid)
+{
+    std::ifstream in(fmt::format("/proc/{}/stat", pid));
+    std::string line;
+    if (!std::getline(in, line)) return std::nullopt;
+    const auto close = line.rfind(')');
+    if (close == std::string::npos || close + 2 > line.size()) return std::nullopt;
+    std::istringstream fields(line.substr(close + 2));
+    std::string state;
+    long parent = 0;
+    std::string field;
+    if (!(fields >> state >> parent)) return std::nullopt;
+    for (int i = 5; i <= 22; ++i)
+        if (!(fields >> field)) return std::nullopt;
+    try {
+        return ProcEntry{pid, static_cast<pid_t>(parent), std::stoull(field), state == "Z"};
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
+// Every process /proc lists, by parent.
+std::multimap<pid_t, ProcEntry> processes_by_parent()
+{
+    std::multimap<pid_t, ProcEntry> children;
+    DIR* proc = ::opendir("/proc");
+    if (proc == nullptr) return children;
+    while (const dirent* entry = ::readdir(proc)) {
+        char* end = nullptr;
+        const long pid = std::strtol(entry->d_name, &end, 10);
+        if (pid <= 0 || *end != '\0') continue;
+        if (auto read = read_entry(static_cast<pid_t>(pid))) children.emplace(read->parent, *read);
+    }
+    ::closedir(proc);
+    return children;
+}
+
+// Below `root`, zombies included, parents before children.
+std::vector<ProcEntry> tree_below(pid_t root)
+{
+    const auto children = processes_by_parent();
+    std::vector<ProcEntry> found;
+    std::vector<pid_t> parents{root};
+    for (std::size_t i = 0; i < parents.size(); ++i) {
+        const auto [first, last] = children.equal_range(parents[i]);
+        for (auto it = first; it != last; ++it) {
+            found.push_back(it->second);
+            parents.push_back(it->second.pid);
+        }
+    }
+    return found;
+}
+
+}  // namespace
+
+bool become_subreaper() noexcept
+{
+    return ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0;
+}
+
+std::vector<ProcessIdentity> descendants_of(pid_t root)
+{
+    std::vector<ProcessIdentity> live;
+    for (const auto& entry : tree_below(root))
+        if (!entry.zombie) live.push_back({entry.pid, entry.start_ticks});
+    return live;
+}
+
+void signal_processes(std::span<const ProcessIdentity> processes, int signal) noexcept
+{
+    for (const auto& process : processes) {
+        try {
+            const auto now = read_process_stat(process.pid);
+            if (now && !now->zombie && now->start_ticks == process.start_ticks)
+                ::kill(process.pid, signal);
+        } catch (...) {
+            // Not readable any more: gone, or not ours to signal.
+        }
+    }
+}
+
+std::size_t end_descendants()
+{
+    using namespace std::chrono_literals;
+    const pid_t self = ::getpid();
+    std::set<pid_t> killed;
+    // A SIGKILLed process is gone within milliseconds unless the kernel holds it in an
+    // uninterruptible wait; such a one is left rather than waited for without end.
+    for (int round = 0; round < 500; ++round) {
+        const auto below = tree_below(self);
+        if (below.empty()) break;
+        for (const auto& entry : below) {
+            if (!entry.zombie && ::kill(entry.pid, SIGKILL) == 0) killed.insert(entry.pid);
+            if (entry.parent == self) {
+                int status = 0;
+                ::waitpid(entry.pid, &status, WNOHANG);
+            }
+        }
+        std::this_thread::sleep_for(5ms);
+    }
+    return killed.size();
+}
+
+}  // namespace common
