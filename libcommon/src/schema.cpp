@@ -134,6 +134,63 @@ void migrate_to_v2(Database& db)
             "WHERE finished_at IS NULL");
 }
 
+// Version 3: all-time counters that never decrease. Triggers on the toolkit's rows keep them
+// in the transaction that records the spawn or the exit, whichever program writes it; the
+// purge deletes rows, which no trigger counts. Seeded from the rows there are.
+constexpr std::string_view toolkit_counters_v3 = R"sql(
+CREATE TABLE IF NOT EXISTS spec_hygiene_counters (
+    counter TEXT NOT NULL,
+    label   TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    value   INTEGER NOT NULL DEFAULT 0 CHECK (value >= 0),
+    PRIMARY KEY (counter, label, outcome)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS spec_hygiene_count_spawn AFTER INSERT ON spawn_metrics
+BEGIN
+    INSERT INTO spec_hygiene_counters (counter, label, outcome, value)
+    VALUES ('spawns', NEW.agent_name, CASE WHEN NEW.success = 1 THEN 'spawned' ELSE 'failed' END, 1)
+    ON CONFLICT (counter, label, outcome) DO UPDATE SET value = value + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS spec_hygiene_count_batch AFTER INSERT ON spawn_batches
+BEGIN
+    INSERT INTO spec_hygiene_counters (counter, label, outcome, value)
+    VALUES ('batches', NEW.mode, '', 1)
+    ON CONFLICT (counter, label, outcome) DO UPDATE SET value = value + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS spec_hygiene_count_finished_insert AFTER INSERT ON agent_executions
+WHEN NEW.batch_id IS NOT NULL AND NEW.outcome IS NOT NULL AND NEW.outcome <> 'running'
+BEGIN
+    INSERT INTO spec_hygiene_counters (counter, label, outcome, value)
+    VALUES ('runs', NEW.agent_name, NEW.outcome, 1)
+    ON CONFLICT (counter, label, outcome) DO UPDATE SET value = value + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS spec_hygiene_count_finished_update
+AFTER UPDATE OF outcome ON agent_executions
+WHEN NEW.batch_id IS NOT NULL AND NEW.outcome IS NOT NULL AND NEW.outcome <> 'running'
+     AND (OLD.outcome IS NULL OR OLD.outcome = 'running')
+BEGIN
+    INSERT INTO spec_hygiene_counters (counter, label, outcome, value)
+    VALUES ('runs', NEW.agent_name, NEW.outcome, 1)
+    ON CONFLICT (counter, label, outcome) DO UPDATE SET value = value + 1;
+END;
+INSERT INTO spec_hygiene_counters (counter, label, outcome, value)
+    SELECT 'spawns', agent_name, CASE WHEN success = 1 THEN 'spawned' ELSE 'failed' END, count(*)
+    FROM spawn_metrics GROUP BY 2, 3
+    ON CONFLICT (counter, label, outcome) DO NOTHING;
+INSERT INTO spec_hygiene_counters (counter, label, outcome, value)
+    SELECT 'batches', mode, '', count(*) FROM spawn_batches GROUP BY 2
+    ON CONFLICT (counter, label, outcome) DO NOTHING;
+INSERT INTO spec_hygiene_counters (counter, label, outcome, value)
+    SELECT 'runs', agent_name, outcome, count(*) FROM agent_executions
+    WHERE batch_id IS NOT NULL AND outcome IS NOT NULL AND outcome <> 'running' GROUP BY 2, 3
+    ON CONFLICT (counter, label, outcome) DO NOTHING;
+)sql";
+
+void migrate_to_v3(Database& db)
+{
+    db.exec(toolkit_counters_v3);
+}
+
 // Why an existing agent_executions cannot take the toolkit's rows, or "" when it can.
 std::string incompatibility(const Database& db)
 {
@@ -234,6 +291,7 @@ int migrate(Database& db, const RetryPolicy& retry)
             create_version_table(db);
             if (found < 1) migrate_to_v1(db);
             if (found < 2) migrate_to_v2(db);
+            if (found < 3) migrate_to_v3(db);
             auto record = db.prepare(
                 fmt::format("INSERT OR IGNORE INTO {} (version) VALUES (?)", version_table));
             for (int version = found + 1; version <= current_version; ++version) {
