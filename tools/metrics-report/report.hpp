@@ -122,6 +122,9 @@ struct Health {
     EvidenceLimits limits;
 };
 
+// "ok", "warn" or "over" for a spec's evidence bytes.
+std::string_view evidence_state(std::uint64_t bytes, const EvidenceLimits& limits);
+
 // A whole report.
 struct Report {
     Source source = Source::database;
