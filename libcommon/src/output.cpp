@@ -1,5 +1,7 @@
 #include "common/output.hpp"
 
+#include "common/json.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -148,14 +150,19 @@ std::string render_csv(const Table& table)
 
 std::string escape_label_value(std::string_view value)
 {
+    // The format escapes only these three; any other control character would reach a parser
+    // (or a terminal) raw, so it is replaced as an invalid byte is.
     std::string out;
-    for (const char c : value) {
+    for (const char c : sanitize_utf8(value)) {
+        const auto byte = static_cast<unsigned char>(c);
         if (c == '\\')
             out += "\\\\";
         else if (c == '"')
             out += "\\\"";
         else if (c == '\n')
             out += "\\n";
+        else if (byte < 0x20 || byte == 0x7f)
+            out += "\uFFFD";
         else
             out += c;
     }

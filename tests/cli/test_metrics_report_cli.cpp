@@ -224,6 +224,92 @@ BOOST_AUTO_TEST_CASE(prometheus_output_passes_promtool_check_metrics,
     BOOST_TEST(check.err.empty(), check.err);
 }
 
+BOOST_AUTO_TEST_CASE(prometheus_with_agent_names_of_any_bytes_passes_promtool_check_metrics,
+                     *boost::unit_test::precondition(promtool_installed))
+{
+    Sandbox sandbox;
+    {
+        auto db = test_support::open_spawn_database(sandbox.db);
+        test_support::RunRecorder recorder(db);
+        BatchRun batch;
+        // Every byte value once, and sequences that are not UTF-8.
+        for (int byte = 0; byte < 256; ++byte)
+            batch.agents.push_back(
+                AgentRun{.agent = std::string("a") + static_cast<char>(byte) + "z"});
+        for (const auto* name : {"\xc3", "\xe2\x82", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xc0\xaf",
+                                 "x\r\ny", "\"}\\{", "\xef\xbb\xbf"})
+            batch.agents.push_back(AgentRun{.agent = name});
+        recorder.add(batch);
+    }
+    const auto result = sandbox.report({"--format", "prometheus", "--window", "all"});
+    BOOST_TEST_REQUIRE(result.exit_code == 0, result.err);
+    BOOST_TEST(result.out.find('\r') == std::string::npos);
+    const auto check = test_support::run_process({"promtool", "check", "metrics"}, result.out);
+    BOOST_TEST(check.exit_code == 0, check.out << check.err);
+    BOOST_TEST(check.err.empty(), check.err);
+}
+
+// The value of the sample that begins with `series` in Prometheus text; -1 when none.
+double sample_value(const std::string& text, const std::string& series)
+{
+    const auto at = text.find("\n" + series + " ");
+    if (at == std::string::npos) return -1;
+    return std::stod(text.substr(at + series.size() + 2));
+}
+
+BOOST_AUTO_TEST_CASE(total_counters_never_decrease_when_the_window_slides_or_rows_are_purged)
+{
+    Sandbox sandbox;
+    sandbox.record(10);
+    const auto before = sandbox.report({"--format", "prometheus", "--window", "5"});
+    BOOST_TEST_REQUIRE(before.exit_code == 0, before.err);
+    BOOST_TEST(sample_value(before.out, "spec_hygiene_runs_total{outcome=\"success\"}") == 10);
+    BOOST_TEST(sample_value(before.out, "spec_hygiene_window_runs{outcome=\"success\"}") == 5);
+    BOOST_TEST(sample_value(before.out, "spec_hygiene_batches_total{mode=\"parallel\"}") == 1);
+    BOOST_TEST(
+        sample_value(before.out,
+                     "spec_hygiene_agent_spawns_total{agent=\"gemini\",result=\"spawned\"}") == 5);
+    {
+        // What evidence-prune's row purge does.
+        auto db = common::Database::open(sandbox.db);
+        db.exec("DELETE FROM spawn_metrics; DELETE FROM agent_executions; DELETE FROM "
+                "spawn_batches");
+    }
+    sandbox.record(3, 1);
+    const auto after = sandbox.report({"--format", "prometheus"});
+    BOOST_TEST_REQUIRE(after.exit_code == 0, after.err);
+    BOOST_TEST(sample_value(after.out, "spec_hygiene_runs_total{outcome=\"success\"}") == 13);
+    BOOST_TEST(sample_value(after.out, "spec_hygiene_runs_total{outcome=\"exit\"}") == 1);
+    BOOST_TEST(sample_value(after.out, "spec_hygiene_window_runs{outcome=\"success\"}") == 3);
+    BOOST_TEST(sample_value(after.out, "spec_hygiene_spawns_total{result=\"spawned\"}") == 14);
+    // Window summaries carry no _count or _sum that would read as counter resets.
+    BOOST_TEST(after.out.find("_count") == std::string::npos);
+    BOOST_TEST(after.out.find("_sum") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(last_success_timestamp_per_tool_comes_from_its_last_ok_run)
+{
+    Sandbox sandbox;
+    sandbox.record(1);
+    {
+        auto db = common::Database::open(sandbox.db);
+        db.exec("INSERT INTO maintenance_runs (tool, started_at, finished_at, outcome, summary) "
+                "VALUES ('db-vacuum', '2026-11-26 02:00:00', '2026-11-26 02:00:04', 'ok', '{}'),"
+                "('db-vacuum', '2026-11-27 02:00:00', '2026-11-27 02:00:04', 'failed', '{}'),"
+                "('evidence-prune', '2026-11-27 02:00:00', '2026-11-27 02:00:09', 'failed', '{}')");
+    }
+    const auto result = sandbox.report({"--format", "prometheus"});
+    BOOST_TEST_REQUIRE(result.exit_code == 0, result.err);
+    // 2026-11-26 02:00:04 UTC
+    BOOST_TEST(sample_value(result.out,
+                            "spec_hygiene_last_success_timestamp_seconds{tool=\"db-vacuum\"}") ==
+               1795658404.0);
+    // A tool that never succeeded has no sample, so that absent() fires.
+    BOOST_TEST(
+        result.out.find("spec_hygiene_last_success_timestamp_seconds{tool=\"evidence-prune\"}") ==
+        std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(output_replaces_the_file_whole_and_leaves_no_temporary)
 {
     Sandbox sandbox;
@@ -235,7 +321,7 @@ BOOST_AUTO_TEST_CASE(output_replaces_the_file_whole_and_leaves_no_temporary)
     BOOST_TEST(result.exit_code == 0, result.err);
     BOOST_TEST(result.out.empty());
     const auto written = file_bytes(target);
-    BOOST_TEST(written.rfind("# HELP spec_hygiene_runs_total", 0) == 0u);
+    BOOST_TEST(written.rfind("# HELP spec_hygiene_spawns_total", 0) == 0u);
     BOOST_TEST(written == sandbox.report({"--format", "prometheus"}).out);
     BOOST_TEST(
         std::distance(fs::directory_iterator(target.parent_path()), fs::directory_iterator()) == 1);

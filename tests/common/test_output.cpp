@@ -66,6 +66,15 @@ BOOST_AUTO_TEST_CASE(prometheus_label_values_are_escaped)
                               "spec_hygiene_x_total{agent=\"we\\\"ird\"} 3\n");
 }
 
+BOOST_AUTO_TEST_CASE(prometheus_label_values_are_valid_utf8_without_control_characters)
+{
+    BOOST_TEST(common::escape_label_value("a\xff\xc3"
+                                          "b") == "a\uFFFD\uFFFDb");
+    BOOST_TEST(common::escape_label_value("a\rb\x1b[1m\x7f\t") == "a\uFFFDb\uFFFD[1m\uFFFD\uFFFD");
+    BOOST_TEST(common::escape_label_value(std::string("a\0b", 3)) == "a\uFFFDb");
+    BOOST_TEST(common::escape_label_value("gr\u00fc\u00df") == "gr\u00fc\u00df");
+}
+
 BOOST_AUTO_TEST_CASE(prometheus_values_are_spelled_as_the_format_expects)
 {
     BOOST_TEST(common::prometheus_value(3) == "3");

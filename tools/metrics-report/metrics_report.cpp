@@ -313,6 +313,17 @@ std::optional<MaintenanceRun> last_run(const common::Database& db, std::string_v
     return MaintenanceRun{query.column_text(0), query.column_text(1)};
 }
 
+// The last finished_at with outcome ok per tool.
+std::map<std::string, std::string> last_successes(const common::Database& db)
+{
+    std::map<std::string, std::string> last;
+    auto query = db.prepare("SELECT tool, max(finished_at) FROM maintenance_runs "
+                            "WHERE outcome = 'ok' GROUP BY tool");
+    while (query.step())
+        last.emplace(query.column_text(0), query.column_text(1));
+    return last;
+}
+
 void write_report(const Options& options, const std::string& text, std::ostream& out)
 {
     if (!options.output) {
@@ -518,6 +529,23 @@ void read_stream(std::istream& in, const std::string& source, const Selection& s
         builder.add(picked_batches[i]->record);
 }
 
+std::optional<Totals> read_totals(const common::Database& db)
+{
+    if (!db.table_exists(common::schema::counters_table)) return std::nullopt;
+    Totals totals;
+    auto rows = db.prepare(fmt::format("SELECT counter, label, outcome, value FROM {}",
+                                       common::schema::counters_table));
+    while (rows.step()) {
+        const auto counter = rows.column_text(0);
+        auto* into = counter == "spawns"    ? &totals.spawns
+                     : counter == "runs"    ? &totals.runs
+                     : counter == "batches" ? &totals.batches
+                                            : nullptr;
+        if (into) (*into)[{rows.column_text(1), rows.column_text(2)}] += rows.column_int(3);
+    }
+    return totals;
+}
+
 Health read_health(const common::Database& db, const fs::path& evidence_root,
                    const EvidenceLimits& limits)
 {
@@ -533,6 +561,7 @@ Health read_health(const common::Database& db, const fs::path& evidence_root,
     if (db.table_exists("maintenance_runs")) {
         health.last_vacuum = last_run(db, "db-vacuum");
         health.last_prune = last_run(db, "evidence-prune");
+        health.last_success = last_successes(db);
     }
 
     health.limits = limits;
@@ -620,6 +649,7 @@ int run(const Options& options, std::istream& in, std::ostream& out, std::ostrea
         report.origin = options.shared.database.string();
         read_database(db, options.selection, builder);
         report.health = read_health(db, options.shared.evidence, options.limits);
+        report.totals = read_totals(db);
     }
     builder.finish(report, options.compare);
     if (options.shared.verbose)

@@ -69,6 +69,9 @@ void read_database(const common::Database& db, const Selection& selection, Repor
 void read_stream(std::istream& in, const std::string& source, const Selection& selection,
                  ReportBuilder& builder);
 
+// The all-time counters of `db`; nullopt when its schema does not keep them (before version 3).
+std::optional<Totals> read_totals(const common::Database& db);
+
 // The file, freelist and maintenance history of `db` and the evidence bytes per spec under
 // `evidence_root` (missing: none).
 Health read_health(const common::Database& db, const std::filesystem::path& evidence_root,

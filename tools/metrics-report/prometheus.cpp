@@ -24,7 +24,8 @@ LabelList with(LabelList labels, std::string name, std::string value)
     return labels;
 }
 
-// A summary family's samples for one label set: quantiles that exist, then _sum and _count.
+// A summary family's quantiles that exist for one label set. No _sum or _count: over a sliding
+// window they go down, and Prometheus would read every decrease as a counter reset.
 void summary_samples(common::PrometheusText& text, std::string_view name, const LabelList& labels,
                      const Summary& summary, double per_second)
 {
@@ -34,8 +35,56 @@ void summary_samples(common::PrometheusText& text, std::string_view name, const 
         if (value)
             text.sample(name, with(labels, "quantile", quantile),
                         static_cast<double>(*value) / per_second);
-    text.sample(fmt::format("{}_sum", name), labels, static_cast<double>(summary.sum) / per_second);
-    text.sample(fmt::format("{}_count", name), labels, static_cast<double>(summary.count));
+}
+
+// One all-time counter family from the database, overall (`name`, summed over labels) or per
+// label (`agent_name`, label `label`). Every outcome of `outcomes` gets a sample, zero or not,
+// so that rate() has a start; outcomes another writer stored are added as they are.
+void total_family(common::PrometheusText& text, const std::map<Totals::Key, std::int64_t>& values,
+                  const std::vector<std::string>& outcomes, const std::string& outcome_label,
+                  const std::string& name, const std::string& help)
+{
+    std::map<std::string, std::map<std::string, std::int64_t>> by_label;
+    std::map<std::string, std::int64_t> overall;
+    for (const auto& outcome : outcomes)
+        overall[outcome] = 0;
+    for (const auto& [key, value] : values) {
+        auto& row = by_label[key.first];
+        for (const auto& outcome : outcomes)
+            row.emplace(outcome, 0);
+        row[key.second] += value;
+        overall[key.second] += value;
+    }
+    text.family(name, "counter", help + " of all agents, since the database was made.");
+    for (const auto& [outcome, value] : overall)
+        text.sample(name, {{outcome_label, outcome}}, static_cast<double>(value));
+    const auto agent_name =
+        "spec_hygiene_agent_" + name.substr(std::string("spec_hygiene_").size());
+    text.family(agent_name, "counter", help + " per agent name, since the database was made.");
+    for (const auto& [label, row] : by_label)
+        for (const auto& [outcome, value] : row)
+            text.sample(agent_name, {{"agent", label}, {outcome_label, outcome}},
+                        static_cast<double>(value));
+}
+
+// The all-time counters: they never decrease, whatever the window and the purge.
+void total_families(common::PrometheusText& text, const Totals& totals)
+{
+    total_family(text, totals.spawns, {"failed", "spawned"}, "result", "spec_hygiene_spawns_total",
+                 "Spawn attempts by result (the child exec'd, or not)");
+    std::vector<std::string> finished;
+    for (const auto outcome : failure_classes)
+        finished.emplace_back(outcome_name(outcome));
+    finished.emplace_back(outcome_name(Outcome::success));
+    total_family(text, totals.runs, finished, "outcome", "spec_hygiene_runs_total",
+                 "Finished agent runs by outcome");
+    text.family("spec_hygiene_batches_total", "counter",
+                "Batches recorded by mode, since the database was made.");
+    std::map<std::string, std::int64_t> modes{{"parallel", 0}, {"sequential", 0}};
+    for (const auto& [key, value] : totals.batches)
+        modes[key.first] += value;
+    for (const auto& [mode, value] : modes)
+        text.sample("spec_hygiene_batches_total", {{"mode", mode}}, static_cast<double>(value));
 }
 
 // The per-agent ("agent_" families, label agent) and overall families of AgentStats.
@@ -50,11 +99,11 @@ void agent_families(common::PrometheusText& text, const Report& report, bool per
     else
         rows.push_back({{}, &report.overall});
 
-    text.family(prefix + "runs_total", "counter",
+    text.family(prefix + "window_runs", "gauge",
                 "Agent spawns in the report window by outcome" + scope + ".");
     for (const auto& [labels, stats] : rows)
         for (std::size_t i = 0; i < outcome_count; ++i)
-            text.sample(prefix + "runs_total",
+            text.sample(prefix + "window_runs",
                         with(labels, "outcome", std::string(outcome_name(static_cast<Outcome>(i)))),
                         static_cast<double>(stats->outcomes[i]));
     text.family(prefix + "success_ratio", "gauge",
@@ -62,14 +111,16 @@ void agent_families(common::PrometheusText& text, const Report& report, bool per
     for (const auto& [labels, stats] : rows)
         text.sample(prefix + "success_ratio", labels,
                     stats->success_rate().value_or(std::numeric_limits<double>::quiet_NaN()));
-    text.family(prefix + "spawn_latency_seconds", "summary",
-                "Spawn latency of successful spawns" + scope +
-                    ", nearest-rank quantiles (0.95 and 0.99 from 20 samples on).");
+    text.family(
+        prefix + "spawn_latency_seconds", "summary",
+        "Spawn latency of successful spawns" + scope +
+            " in the report window, nearest-rank quantiles (0.95 and 0.99 from 20 samples on).");
     for (const auto& [labels, stats] : rows)
         summary_samples(text, prefix + "spawn_latency_seconds", labels, stats->spawn_latency_us,
                         1e6);
     text.family(prefix + "run_time_seconds", "summary",
-                "Run time of started agents" + scope + ", nearest-rank quantiles.");
+                "Run time of started agents" + scope +
+                    " in the report window, nearest-rank quantiles.");
     for (const auto& [labels, stats] : rows)
         summary_samples(text, prefix + "run_time_seconds", labels, stats->run_time_ms, 1e3);
     text.family(prefix + "cpu_seconds", "gauge",
@@ -101,19 +152,77 @@ void stat_samples(common::PrometheusText& text, const std::string& name, const A
     text.sample(name, {{"stat", "max"}}, static_cast<double>(values.max) / divisor);
 }
 
+// A stored "YYYY-MM-DD HH:MM:SS" UTC time as Unix seconds; nullopt for a time another
+// program wrote in some other form, whose sample is left out.
+std::optional<double> unix_seconds(const std::string& sql_time)
+{
+    try {
+        return static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
+                                       common::parse_time(sql_time).time_since_epoch())
+                                       .count());
+    } catch (const common::Error&) {
+        return std::nullopt;
+    }
+}
+
+// The database file, the maintenance runs and the evidence tree.
+void health_families(common::PrometheusText& text, const Health& health)
+{
+    text.family("spec_hygiene_database_size_bytes", "gauge", "Database file plus its WAL.");
+    text.sample("spec_hygiene_database_size_bytes", {}, static_cast<double>(health.file_bytes));
+    text.family("spec_hygiene_database_freelist_bytes", "gauge",
+                "Bytes of free pages in the database.");
+    text.sample("spec_hygiene_database_freelist_bytes", {},
+                static_cast<double>(health.freelist_bytes));
+    text.family("spec_hygiene_database_auto_vacuum_info", "gauge",
+                "The database's auto_vacuum mode, as a label.");
+    text.sample("spec_hygiene_database_auto_vacuum_info", {{"mode", health.auto_vacuum}}, 1);
+    text.family("spec_hygiene_last_maintenance_timestamp_seconds", "gauge",
+                "When a maintenance tool last finished a run that changed something (Unix time).");
+    for (const auto& [tool, run] : {std::pair{"db-vacuum", &health.last_vacuum},
+                                    std::pair{"evidence-prune", &health.last_prune}})
+        if (const auto seconds = *run ? unix_seconds((*run)->finished_at) : std::nullopt)
+            text.sample("spec_hygiene_last_maintenance_timestamp_seconds",
+                        {{"tool", tool}, {"outcome", (*run)->outcome}}, *seconds);
+    text.family("spec_hygiene_last_success_timestamp_seconds", "gauge",
+                "When a tool last finished a run with outcome ok (Unix time); no sample for a "
+                "tool that never did.");
+    for (const auto& [tool, finished_at] : health.last_success)
+        if (const auto seconds = unix_seconds(finished_at))
+            text.sample("spec_hygiene_last_success_timestamp_seconds", {{"tool", tool}}, *seconds);
+    if (health.evidence_exists) {
+        text.family("spec_hygiene_evidence_bytes", "gauge", "Evidence bytes per spec.");
+        for (const auto& [spec, bytes] : health.evidence_bytes)
+            text.sample("spec_hygiene_evidence_bytes", {{"spec", spec}},
+                        static_cast<double>(bytes));
+        text.family("spec_hygiene_evidence_total_bytes", "gauge", "Evidence bytes of all specs.");
+        text.sample("spec_hygiene_evidence_total_bytes", {},
+                    static_cast<double>(health.evidence_total));
+        text.family("spec_hygiene_evidence_limit_bytes", "gauge",
+                    "Evidence limits: per spec (warn and limit) and in total.");
+        text.sample("spec_hygiene_evidence_limit_bytes", {{"scope", "spec"}, {"level", "warn"}},
+                    static_cast<double>(health.limits.warn_spec));
+        text.sample("spec_hygiene_evidence_limit_bytes", {{"scope", "spec"}, {"level", "limit"}},
+                    static_cast<double>(health.limits.limit_spec));
+        text.sample("spec_hygiene_evidence_limit_bytes", {{"scope", "total"}, {"level", "limit"}},
+                    static_cast<double>(health.limits.limit_total));
+    }
+}
+
 }  // namespace
 
 std::string render_prometheus(const Report& report)
 {
     common::PrometheusText text;
+    if (report.totals) total_families(text, *report.totals);
     agent_families(text, report, false);
     agent_families(text, report, true);
 
     const auto& batches = report.batches;
-    text.family("spec_hygiene_batches_total", "counter", "Batches in the report window by mode.");
-    text.sample("spec_hygiene_batches_total", {{"mode", "parallel"}},
+    text.family("spec_hygiene_window_batches", "gauge", "Batches in the report window by mode.");
+    text.sample("spec_hygiene_window_batches", {{"mode", "parallel"}},
                 static_cast<double>(batches.parallel));
-    text.sample("spec_hygiene_batches_total", {{"mode", "sequential"}},
+    text.sample("spec_hygiene_window_batches", {{"mode", "sequential"}},
                 static_cast<double>(batches.sequential));
     text.family("spec_hygiene_batch_agents", "gauge", "Agents per batch: mean, min and max.");
     stat_samples(text, "spec_hygiene_batch_agents", batches.agents, 1);
@@ -144,55 +253,7 @@ std::string render_prometheus(const Report& report)
         text.sample("spec_hygiene_parallel_speedup_p_value", {}, comparison.test->p_value);
     }
 
-    if (report.health) {
-        const auto& health = *report.health;
-        text.family("spec_hygiene_database_size_bytes", "gauge", "Database file plus its WAL.");
-        text.sample("spec_hygiene_database_size_bytes", {}, static_cast<double>(health.file_bytes));
-        text.family("spec_hygiene_database_freelist_bytes", "gauge",
-                    "Bytes of free pages in the database.");
-        text.sample("spec_hygiene_database_freelist_bytes", {},
-                    static_cast<double>(health.freelist_bytes));
-        text.family("spec_hygiene_database_auto_vacuum_info", "gauge",
-                    "The database's auto_vacuum mode, as a label.");
-        text.sample("spec_hygiene_database_auto_vacuum_info", {{"mode", health.auto_vacuum}}, 1);
-        text.family(
-            "spec_hygiene_last_maintenance_timestamp_seconds", "gauge",
-            "When a maintenance tool last finished a run that changed something (Unix time).");
-        for (const auto& [tool, run] : {std::pair{"db-vacuum", &health.last_vacuum},
-                                        std::pair{"evidence-prune", &health.last_prune}}) {
-            if (!*run) continue;
-            try {
-                const auto finished = common::parse_time((*run)->finished_at);
-                text.sample("spec_hygiene_last_maintenance_timestamp_seconds",
-                            {{"tool", tool}, {"outcome", (*run)->outcome}},
-                            static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
-                                                    finished.time_since_epoch())
-                                                    .count()));
-            } catch (const common::Error&) {
-                // A timestamp another program wrote in some other form: leave the sample out.
-            }
-        }
-        if (health.evidence_exists) {
-            text.family("spec_hygiene_evidence_bytes", "gauge", "Evidence bytes per spec.");
-            for (const auto& [spec, bytes] : health.evidence_bytes)
-                text.sample("spec_hygiene_evidence_bytes", {{"spec", spec}},
-                            static_cast<double>(bytes));
-            text.family("spec_hygiene_evidence_total_bytes", "gauge",
-                        "Evidence bytes of all specs.");
-            text.sample("spec_hygiene_evidence_total_bytes", {},
-                        static_cast<double>(health.evidence_total));
-            text.family("spec_hygiene_evidence_limit_bytes", "gauge",
-                        "Evidence limits: per spec (warn and limit) and in total.");
-            text.sample("spec_hygiene_evidence_limit_bytes", {{"scope", "spec"}, {"level", "warn"}},
-                        static_cast<double>(health.limits.warn_spec));
-            text.sample("spec_hygiene_evidence_limit_bytes",
-                        {{"scope", "spec"}, {"level", "limit"}},
-                        static_cast<double>(health.limits.limit_spec));
-            text.sample("spec_hygiene_evidence_limit_bytes",
-                        {{"scope", "total"}, {"level", "limit"}},
-                        static_cast<double>(health.limits.limit_total));
-        }
-    }
+    if (report.health) health_families(text, *report.health);
     return text.text();
 }
 

@@ -115,6 +115,7 @@ struct Health {
     std::optional<int> schema_version;
     std::optional<MaintenanceRun> last_vacuum;
     std::optional<MaintenanceRun> last_prune;
+    std::map<std::string, std::string> last_success;  // tool -> finished_at of its last "ok" run
     std::string evidence_root;
     bool evidence_exists = false;
     std::map<std::string, std::uint64_t> evidence_bytes;  // per spec
@@ -124,6 +125,16 @@ struct Health {
 
 // "ok", "warn" or "over" for a spec's evidence bytes.
 std::string_view evidence_state(std::uint64_t bytes, const EvidenceLimits& limits);
+
+// The all-time counters of the database (schema version 3 on), which never decrease: per
+// (label, outcome), spawn attempts (agent; spawned or failed), finished runs (agent; outcome)
+// and batches (mode; "").
+struct Totals {
+    using Key = std::pair<std::string, std::string>;
+    std::map<Key, std::int64_t> spawns;
+    std::map<Key, std::int64_t> runs;
+    std::map<Key, std::int64_t> batches;
+};
 
 // A whole report.
 struct Report {
@@ -135,6 +146,7 @@ struct Report {
     BatchStats batches;
     std::optional<Comparison> comparison;
     std::optional<Health> health;
+    std::optional<Totals> totals;  // from a database that keeps them
 };
 
 // The version of the JSON that metrics-report prints.

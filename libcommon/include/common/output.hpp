@@ -50,7 +50,8 @@ private:
     std::string m_text;
 };
 
-// A label value with '\\', '"' and line feeds escaped as the exposition format requires.
+// A label value with '\\', '"' and line feeds escaped as the exposition format requires; invalid
+// UTF-8 and other control characters become U+FFFD, so the text is valid whatever the bytes.
 std::string escape_label_value(std::string_view value);
 
 // A sample value: integers without a decimal point, NaN, +Inf and -Inf spelled as Prometheus
