@@ -9,10 +9,12 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <string>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -93,7 +95,80 @@ boost::test_tools::assertion_result promtool_installed(boost::unit_test::test_un
     return result;
 }
 
+// A folder `dir`/`name` holding a copy of the sandbox's database, neither of which the user
+// that report_elsewhere() runs as can write.
+fs::path unwritable_copy(const Sandbox& sandbox, const std::string& name, const std::string& file)
+{
+    const auto folder = sandbox.dir / name;
+    fs::create_directories(folder);
+    fs::copy_file(sandbox.db, folder / file);
+    fs::permissions(folder / file,
+                    fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+    fs::permissions(folder, fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
+                                fs::perms::group_exec | fs::perms::others_read |
+                                fs::perms::others_exec);
+    return folder / file;
+}
+
+// metrics-report run by a user who cannot write what it did not make: root writes through
+// file modes, so root runs it as nobody.
+ProcessResult report_elsewhere(const Sandbox& sandbox, const std::vector<std::string>& args)
+{
+    std::vector<std::string> argv;
+    if (::geteuid() == 0)
+        argv = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"};
+    argv.push_back(METRICS_REPORT_BIN);
+    argv.insert(argv.end(), args.begin(), args.end());
+    return test_support::run_process(argv, {}, sandbox.environment());
+}
+
+std::vector<std::string> folder_entries(const fs::path& folder)
+{
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(folder))
+        names.push_back(entry.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
 }  // namespace
+
+BOOST_AUTO_TEST_CASE(a_wal_database_in_a_folder_the_user_cannot_write_is_read_immutably)
+{
+    Sandbox sandbox;
+    sandbox.record(7);
+    const auto db = unwritable_copy(sandbox, "theirs", "hygiene.db");
+    const auto result = report_elsewhere(sandbox, {"--db", db.string(), "--json", "--verbose"});
+    BOOST_TEST(result.exit_code == 0, result.err);
+    BOOST_TEST(parse_report(result)["overall"]["count"] == 7);
+    BOOST_TEST(result.err.find("read as an immutable file") != std::string::npos, result.err);
+    BOOST_TEST((folder_entries(db.parent_path()) == std::vector<std::string>{"hygiene.db"}));
+}
+
+BOOST_AUTO_TEST_CASE(an_unwritable_folder_with_a_uri_like_name_opens_that_literal_file)
+{
+    Sandbox sandbox;
+    sandbox.record(4);
+    const auto db = unwritable_copy(sandbox, "a b%41?#", "file:x.db?immutable=0&mode=rw");
+    const auto result = report_elsewhere(sandbox, {"--db", db.string(), "--json"});
+    BOOST_TEST(result.exit_code == 0, result.err);
+    BOOST_TEST(parse_report(result)["overall"]["count"] == 4);
+    BOOST_TEST(folder_entries(db.parent_path()).size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(an_unwritable_folder_whose_wal_holds_changes_is_77_naming_the_wal)
+{
+    Sandbox sandbox;
+    sandbox.record(3);
+    const auto db = unwritable_copy(sandbox, "theirs", "hygiene.db");
+    // What a writer that was killed leaves: frames in the WAL, not yet in the file.
+    test_support::write_file(db.string() + "-wal", std::string(4096, 'w'));
+    fs::permissions(db.string() + "-wal", fs::perms::owner_read | fs::perms::others_read);
+    const auto result = report_elsewhere(sandbox, {"--db", db.string(), "--json"});
+    BOOST_TEST(result.exit_code == 77, result.err);
+    BOOST_TEST(result.err.find("its WAL holds 4096 bytes") != std::string::npos, result.err);
+    BOOST_TEST(result.out.empty());
+}
 
 BOOST_AUTO_TEST_CASE(a_missing_database_is_exit_66)
 {

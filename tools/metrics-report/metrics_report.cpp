@@ -646,6 +646,10 @@ int run(const Options& options, std::istream& in, std::ostream& out, std::ostrea
                                                {.mode = common::OpenMode::read_only,
                                                 .busy_timeout_ms = options.shared.busy_timeout_ms});
         common::schema::ensure_supported(db);
+        if (options.shared.verbose && db.is_immutable())
+            err << fmt::format("metrics-report: {}: no -shm file can be made beside it (a folder "
+                               "not writable, or a read-only mount): read as an immutable file\n",
+                               options.shared.database.string());
         report.origin = options.shared.database.string();
         read_database(db, options.selection, builder);
         report.health = read_health(db, options.shared.evidence, options.limits);
