@@ -9,11 +9,17 @@
 namespace common::stats {
 namespace {
 
-// 1-based nearest rank of percentile `p` among `n` values.
+// 1-based nearest rank of percentile `p` among `n` values: ceil(p / 100 * n), in integers once
+// p is rounded to parts per million, so that (1 - 0.95) / 2 * 100 = 2.500000000000002 is 2.5
+// and the 2.5th percentile of 2000 values is the 50th, not the 51st.
 std::size_t rank_of(std::size_t n, double p)
 {
-    const double exact = std::ceil(p / 100.0 * static_cast<double>(n));
-    return std::clamp<std::size_t>(static_cast<std::size_t>(std::max(exact, 1.0)), 1, n);
+    constexpr std::uint64_t million = 1000000;
+    const auto ppm = static_cast<std::uint64_t>(std::clamp(std::llround(p * 1e4), 0LL, 1000000LL));
+    // ceil(ppm * n / 1e6) without overflow: n = q * 1e6 + r.
+    const std::uint64_t count = n;
+    const auto exact = ppm * (count / million) + (ppm * (count % million) + million - 1) / million;
+    return std::clamp<std::size_t>(static_cast<std::size_t>(exact), 1, n);
 }
 
 // A uniform index below `n` from the raw 64-bit output, by rejection: std::uniform_int_distribution
@@ -50,10 +56,13 @@ Summary summarize(std::vector<std::int64_t>& samples)
     summary.count = samples.size();
     if (samples.empty()) return summary;
     std::sort(samples.begin(), samples.end());
-    summary.sum = std::accumulate(samples.begin(), samples.end(), std::int64_t{0});
+    // Summed in a type that holds any number of int64 values without overflow.
+    summary.sum = std::accumulate(
+        samples.begin(), samples.end(), 0.0L,
+        [](long double sum, std::int64_t value) { return sum + static_cast<long double>(value); });
     summary.min = samples.front();
     summary.max = samples.back();
-    summary.mean = static_cast<double>(summary.sum) / static_cast<double>(samples.size());
+    summary.mean = static_cast<double>(summary.sum / static_cast<long double>(samples.size()));
     summary.p50 = nearest_rank(samples, 50);
     if (samples.size() >= min_tail_samples) {
         summary.p95 = nearest_rank(samples, 95);

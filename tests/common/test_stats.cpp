@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -147,4 +148,37 @@ BOOST_AUTO_TEST_CASE(bootstrap_interval_of_an_empty_sample_is_null)
 {
     const std::vector<double> some{1, 2, 3};
     BOOST_TEST(!stats::bootstrap_interval(some, {}, ratio_of_medians).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(bootstrap_lower_bound_is_the_fiftieth_of_two_thousand)
+{
+    // The statistic of the i-th resample is i: sorted, rank r holds r.
+    double next = 0;
+    const std::vector<double> one{1.0};
+    const auto interval = common::stats::bootstrap_interval(
+        one, one, [&](std::span<const double>, std::span<const double>) { return ++next; }, 2000,
+        0.95);
+    BOOST_REQUIRE(interval.has_value());
+    BOOST_TEST(interval->lower == 50.0);
+    BOOST_TEST(interval->upper == 1950.0);
+}
+
+BOOST_AUTO_TEST_CASE(nearest_ranks_are_exact_for_every_count)
+{
+    for (std::int64_t n = 1; n <= 1000; ++n) {
+        std::vector<std::int64_t> values(static_cast<std::size_t>(n));
+        std::iota(values.begin(), values.end(), 1);
+        for (const std::int64_t p : {50, 95, 99}) {
+            const auto expected = (p * n + 99) / 100;
+            BOOST_TEST(*common::stats::nearest_rank(values, static_cast<double>(p)) == expected,
+                       "n = " << n << ", p = " << p);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(the_mean_of_the_largest_values_does_not_overflow)
+{
+    std::vector<std::int64_t> values(3, std::numeric_limits<std::int64_t>::max());
+    const auto summary = common::stats::summarize(values);
+    BOOST_TEST(*summary.mean == 9.223372036854775807e18, boost::test_tools::tolerance(1e-12));
 }

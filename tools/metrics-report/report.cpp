@@ -178,13 +178,13 @@ void Accumulator::add(std::int64_t value)
     if (count == 0 || value < min) min = value;
     if (count == 0 || value > max) max = value;
     ++count;
-    sum += value;
+    sum += static_cast<long double>(value);
 }
 
 std::optional<double> Accumulator::mean() const
 {
     if (count == 0) return std::nullopt;
-    return static_cast<double>(sum) / static_cast<double>(count);
+    return static_cast<double>(sum / static_cast<long double>(count));
 }
 
 std::int64_t AgentStats::finished() const

@@ -44,7 +44,7 @@ Outcome outcome_from_name(std::string_view name);
 // Count, sum, minimum and maximum of integer values, for quantities shown as mean/min/max.
 struct Accumulator {
     std::int64_t count = 0;
-    std::int64_t sum = 0;
+    long double sum = 0;  // cannot overflow, whatever the values
     std::int64_t min = 0;
     std::int64_t max = 0;
 

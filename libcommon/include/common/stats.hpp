@@ -22,7 +22,7 @@ std::optional<std::int64_t> nearest_rank(std::span<const std::int64_t> sorted, d
 // sum / count. p95 and p99 are nullopt below min_tail_samples, everything else when empty.
 struct Summary {
     std::size_t count = 0;
-    std::int64_t sum = 0;
+    long double sum = 0;  // cannot overflow, whatever the samples
     std::optional<std::int64_t> min;
     std::optional<double> mean;
     std::optional<std::int64_t> max;
