@@ -12,6 +12,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <initializer_list>
+#include <limits>
 #include <unordered_map>
 
 namespace metrics_report {
@@ -76,36 +78,89 @@ private:
     std::unordered_map<std::int64_t, bool> m_gone;
 };
 
-void read_spawns(const common::Database& db, const Selection& selection, ReportBuilder& builder)
+// Throws Error 65 naming the row when a value of `row` is not a plausible measurement.
+void check_values(
+    const common::Database& db, std::string_view row,
+    std::initializer_list<std::pair<std::string_view, std::optional<std::int64_t>>> values)
 {
-    const bool executions = db.table_exists("agent_executions");
-    const auto metric_columns = db.column_names("spawn_metrics");
-    const auto execution_columns =
-        executions ? db.column_names("agent_executions") : std::vector<std::string>{};
-    const bool joined = executions && std::find(metric_columns.begin(), metric_columns.end(),
-                                                "agent_id") != metric_columns.end();
+    for (const auto& [field, value] : values)
+        if (const auto why = value ? implausible(field, *value) : std::nullopt)
+            throw Error(Exit::data, "{}: {}: {}", db.path().string(), row, *why);
+}
 
+// Agents cancelled before they started: an agent_executions row without a spawn_metrics row,
+// newest first, as (recorded time, agent name).
+std::vector<std::pair<std::string, std::string>> read_cancelled(const common::Database& db,
+                                                                const Selection& selection)
+{
     Conditions where;
-    if (selection.since) where.add("m.recorded_at >= ?", common::sql_timestamp(*selection.since));
-    if (selection.spec) where.add("b.spec_id = ?", *selection.spec);
-    if (selection.stage) where.add("b.stage = ?", *selection.stage);
-    if (selection.agent) where.add("m.agent_name = ?", *selection.agent);
-    const bool by_batch = selection.spec || selection.stage;
+    if (selection.since) where.add("e.spawned_at >= ?", common::sql_timestamp(*selection.since));
+    if (selection.spec) where.add("e.spec_id = ?", *selection.spec);
+    if (selection.stage) where.add("e.stage = ?", *selection.stage);
+    if (selection.agent) where.add("e.agent_name = ?", *selection.agent);
+    auto rows = db.prepare(fmt::format(
+        "SELECT e.spawned_at, e.agent_name FROM agent_executions e WHERE e.outcome = "
+        "'cancelled' AND e.batch_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM spawn_metrics m "
+        "WHERE m.batch_id = e.batch_id AND m.agent_id = e.agent_id) {} "
+        "ORDER BY e.spawned_at DESC, e.rowid DESC LIMIT {}",
+        where.sql, selection.spawns.value_or(-1)));
+    where.bind(rows);
+    std::vector<std::pair<std::string, std::string>> cancelled;
+    while (rows.step())
+        cancelled.emplace_back(rows.column_text(0), rows.column_text(1));
+    return cancelled;
+}
 
-    const auto sql = fmt::format(
-        "SELECT m.agent_name, m.success, m.spawn_latency_us, m.batch_id, {}, {}, {}, {} "
-        "FROM spawn_metrics m {} {} WHERE 1 {} ORDER BY m.metric_id DESC LIMIT {}",
+std::string spawns_query(const common::Database& db, const Selection& selection,
+                         const Conditions& where, bool joined)
+{
+    const auto execution_columns =
+        joined ? db.column_names("agent_executions") : std::vector<std::string>{};
+    const bool by_batch = selection.spec || selection.stage;
+    return fmt::format(
+        "SELECT m.agent_name, m.success, m.spawn_latency_us, m.batch_id, {}, {}, {}, {}, "
+        "m.metric_id, m.recorded_at FROM spawn_metrics m {} {} WHERE 1 {} "
+        "ORDER BY m.recorded_at DESC, m.metric_id DESC LIMIT {}",
         joined ? "e.outcome" : "NULL", joined ? "e.run_time_ms" : "NULL",
         joined ? column_or_null(execution_columns, "cpu_time_us", "e.cpu_time_us") : "NULL",
         joined ? column_or_null(execution_columns, "max_rss_kb", "e.max_rss_kb") : "NULL",
         joined ? "LEFT JOIN agent_executions e ON e.agent_id = m.agent_id" : "",
         by_batch ? "JOIN spawn_batches b ON b.batch_id = m.batch_id" : "", where.sql,
         selection.spawns.value_or(-1));
-    auto rows = db.prepare(sql);
+}
+
+// The newest spawns by time (recorded_at, then id), merged with the agents cancelled before
+// they started, which have no spawn_metrics row.
+void read_spawns(const common::Database& db, const Selection& selection, ReportBuilder& builder)
+{
+    const auto metric_columns = db.column_names("spawn_metrics");
+    const bool joined =
+        db.table_exists("agent_executions") &&
+        std::find(metric_columns.begin(), metric_columns.end(), "agent_id") != metric_columns.end();
+    Conditions where;
+    if (selection.since) where.add("m.recorded_at >= ?", common::sql_timestamp(*selection.since));
+    if (selection.spec) where.add("b.spec_id = ?", *selection.spec);
+    if (selection.stage) where.add("b.stage = ?", *selection.stage);
+    if (selection.agent) where.add("m.agent_name = ?", *selection.agent);
+    auto rows = db.prepare(spawns_query(db, selection, where, joined));
     where.bind(rows);
+
+    const auto cancelled =
+        joined ? read_cancelled(db, selection) : std::vector<std::pair<std::string, std::string>>{};
+    auto next_cancelled = cancelled.begin();
+    const auto limit = selection.spawns.value_or(std::numeric_limits<std::int64_t>::max());
+    std::int64_t added = 0;
+    const auto add_cancelled_after = [&](const std::string& time) {
+        for (; next_cancelled != cancelled.end() && next_cancelled->first > time && added < limit;
+             ++next_cancelled, ++added)
+            builder.add(
+                SpawnRecord{.agent = next_cancelled->second, .outcome = Outcome::cancelled});
+    };
     OwnerCheck owners(db);
     SpawnRecord spawn;
-    while (rows.step()) {
+    while (added < limit && rows.step()) {
+        add_cancelled_after(rows.column_text(9));
+        if (added >= limit) break;
         // Agent names repeat row after row: reuse the string when it is the same.
         if (const auto name = rows.column_text(0); name != spawn.agent) spawn.agent = name;
         spawn.spawned = rows.column_int(1) != 0;
@@ -117,8 +172,15 @@ void read_spawns(const common::Database& db, const Selection& selection, ReportB
         spawn.run_time_ms = rows.column_int_optional(5);
         spawn.cpu_time_us = rows.column_int_optional(6);
         spawn.max_rss_kb = rows.column_int_optional(7);
+        check_values(db, fmt::format("spawn_metrics row {}", rows.column_int(8)),
+                     {{"spawn_latency_us", spawn.spawn_latency_us},
+                      {"run_time_ms", spawn.run_time_ms},
+                      {"cpu_time_us", spawn.cpu_time_us},
+                      {"max_rss_kb", spawn.max_rss_kb}});
         builder.add(spawn);
+        ++added;
     }
+    add_cancelled_after("");
 }
 
 // Batches that spawn-agents finished (it reported them with a "batch" event): a batch still
@@ -134,9 +196,9 @@ void read_batches(const common::Database& db, const Selection& selection, Report
                   "m.agent_name = ?)",
                   *selection.agent);
     auto rows = db.prepare(
-        fmt::format("SELECT b.mode, b.agent_count, b.successes, b.spawn_wall_us, b.batch_wall_us "
-                    "FROM spawn_batches b WHERE b.batch_wall_us IS NOT NULL {} "
-                    "ORDER BY b.batch_id DESC LIMIT {}",
+        fmt::format("SELECT b.mode, b.agent_count, b.successes, b.spawn_wall_us, b.batch_wall_us, "
+                    "b.batch_id FROM spawn_batches b WHERE b.batch_wall_us IS NOT NULL {} "
+                    "ORDER BY b.started_at DESC, b.batch_id DESC LIMIT {}",
                     where.sql, selection.batches.value_or(-1)));
     where.bind(rows);
     BatchRecord batch;
@@ -146,6 +208,10 @@ void read_batches(const common::Database& db, const Selection& selection, Report
         batch.successes = rows.column_int_optional(2);
         batch.spawn_wall_us = rows.column_int_optional(3);
         batch.batch_wall_us = rows.column_int_optional(4);
+        check_values(db, fmt::format("spawn_batches row {}", rows.column_int(5)),
+                     {{"agent_count", batch.agents},
+                      {"spawn_wall_us", batch.spawn_wall_us},
+                      {"batch_wall_us", batch.batch_wall_us}});
         builder.add(batch);
     }
 }

@@ -4,12 +4,17 @@
 #include "common/atomic_file.hpp"
 #include "common/clock.hpp"
 #include "common/error.hpp"
+#include "common/jsonl.hpp"
 #include "common/schema.hpp"
+#include "common/tree.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <fstream>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <istream>
 
 namespace metrics_report {
 namespace {
@@ -35,6 +40,19 @@ std::string samples_note(std::size_t samples, std::string_view what)
 }
 
 }  // namespace
+
+std::optional<std::string> implausible(std::string_view field, std::int64_t value)
+{
+    constexpr std::int64_t year_us = 366LL * 24 * 3600 * 1000000;
+    const auto bound = field.ends_with("_us")   ? year_us
+                       : field.ends_with("_ms") ? year_us / 1000
+                       : field.ends_with("_kb") ? std::int64_t{1} << 34
+                                                : std::int64_t{1} << 40;
+    if (value < 0) return fmt::format("{} {} is negative", field, value);
+    if (value > bound)
+        return fmt::format("{} {} is beyond any plausible value (at most {})", field, value, bound);
+    return std::nullopt;
+}
 
 void ReportBuilder::add(const SpawnRecord& spawn)
 {
@@ -192,8 +210,10 @@ int run(const Options& options, std::istream& in, std::ostream& out, std::ostrea
                 throw Error(Exit::no_input, "{}: no such file", report.origin);
             if (fs::is_directory(options.from, ec))
                 throw Error(Exit::data, "{}: is a directory, not a JSON Lines file", report.origin);
-            std::ifstream file(options.from);
-            if (!file) throw Error(Exit::no_input, "{}: cannot open", report.origin);
+            const common::UniqueFd fd(::open(options.from.c_str(), O_RDONLY | O_CLOEXEC));
+            if (!fd) throw common::system_error(errno, "cannot open " + report.origin);
+            common::FdInputBuffer buffer(fd.get(), report.origin);
+            std::istream file(&buffer);
             read_stream(file, report.origin, options.selection, builder);
         }
     } else {

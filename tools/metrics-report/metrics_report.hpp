@@ -36,6 +36,10 @@ struct BatchRecord {
     std::optional<std::int64_t> batch_wall_us;
 };
 
+// Why `value` of `field` cannot be a measurement: negative, or beyond the bound of the unit
+// its name ends in (_us, _ms: a year; _kb: 16 TiB; anything else: 2^40). nullopt when it can.
+std::optional<std::string> implausible(std::string_view field, std::int64_t value);
+
 // Adds up records into a Report. Latency and run-time samples are kept per agent for the
 // percentiles; everything else is summed as it comes, so memory grows with the window only.
 class ReportBuilder {

@@ -72,6 +72,10 @@ public:
     {
         throw Error(Exit::data, "{}: \"{}\": expected {}", m_reader.where(), key, expected);
     }
+    [[noreturn]] void fail(std::string_view why) const
+    {
+        throw Error(Exit::data, "{}: {}", m_reader.where(), why);
+    }
 
 private:
     const nlohmann::json* find(std::string_view key) const
@@ -90,6 +94,7 @@ struct StreamSpawn {
     std::string spec;
     std::string stage;
     std::optional<common::TimePoint> time;
+    bool spec_from_batch = false;  // an exit alone names no spec: its batch event does
 };
 
 struct StreamBatch {
@@ -114,87 +119,147 @@ bool selected(const Selection& selection, const std::optional<common::TimePoint>
     return true;
 }
 
+// A measurement of `event`, refused (65, naming the line) when it cannot be one.
+std::optional<std::int64_t> measurement(const Event& event, std::string_view key)
+{
+    const auto value = event.optional_integer(key);
+    if (const auto why = value ? implausible(key, *value) : std::nullopt) event.fail(*why);
+    return value;
+}
+
+// Everything the stream holds, in stream order; spawns by agent id for their exits.
+struct StreamRecords {
+    std::vector<StreamSpawn> spawns;
+    std::unordered_map<std::string, std::size_t> by_agent_id;
+    std::vector<StreamBatch> batches;
+};
+
+void add_spawned(const Event& event, StreamRecords& records)
+{
+    StreamSpawn spawn;
+    const auto agent_id = event.text("agent_id");
+    spawn.record.agent = event.text("agent");
+    // Null when spawn-agents could not record the batch: it is still in the stream.
+    spawn.batch_id = event.optional_integer("batch_id").value_or(-1);
+    spawn.spec = event.text("spec_id");
+    spawn.stage = event.text("stage");
+    spawn.time = event.optional_time("time");
+    spawn.record.outcome = outcome_from_name(event.text("outcome"));
+    if (spawn.record.outcome != Outcome::running && spawn.record.outcome != Outcome::spawn_failed)
+        event.fail("outcome", "\"running\" or \"spawn_failed\"");
+    spawn.record.spawned = spawn.record.outcome == Outcome::running;
+    spawn.record.spawn_latency_us = measurement(event, "spawn_latency_us");
+    records.by_agent_id[agent_id] = records.spawns.size();
+    records.spawns.push_back(std::move(spawn));
+}
+
+void add_exited(const Event& event, StreamRecords& records)
+{
+    const auto outcome = outcome_from_name(event.text("outcome"));
+    if (!known_outcome(outcome) || outcome == Outcome::running)
+        event.fail("outcome", "success, exit, timeout, signal, cancelled or lost");
+    const auto agent_id = event.text("agent_id");
+    auto found = records.by_agent_id.find(agent_id);
+    if (found == records.by_agent_id.end()) {
+        // An agent cancelled before it started has an exit and no spawn; any other exit
+        // whose spawn is not in the stream (a cut stream) has nothing to add to.
+        if (outcome != Outcome::cancelled) return;
+        StreamSpawn never_started;
+        never_started.record.agent = event.text("agent");
+        never_started.batch_id = event.optional_integer("batch_id").value_or(-1);
+        never_started.time = event.optional_time("time");
+        never_started.spec_from_batch = true;
+        found = records.by_agent_id.emplace(agent_id, records.spawns.size()).first;
+        records.spawns.push_back(std::move(never_started));
+    }
+    auto& record = records.spawns[found->second].record;
+    record.outcome = outcome;
+    record.run_time_ms = measurement(event, "run_time_ms");
+    record.cpu_time_us = measurement(event, "cpu_time_us");
+    record.max_rss_kb = measurement(event, "max_rss_kb");
+}
+
+void add_batch(const Event& event, StreamRecords& records)
+{
+    StreamBatch batch;
+    batch.batch_id = event.optional_integer("batch_id").value_or(-1);
+    batch.spec = event.text("spec_id");
+    batch.stage = event.text("stage");
+    batch.started = event.optional_time("started_at");
+    batch.record.mode = event.text("mode");
+    if (batch.record.mode != "parallel" && batch.record.mode != "sequential")
+        event.fail("mode", "\"parallel\" or \"sequential\"");
+    batch.record.agents = event.integer("agents");
+    batch.record.successes = event.optional_integer("successes");
+    batch.record.spawn_wall_us = measurement(event, "spawn_wall_us");
+    batch.record.batch_wall_us = measurement(event, "batch_wall_us");
+    records.batches.push_back(std::move(batch));
+}
+
+// The newest `window` of `picked` by time (stream order among equal or missing times), oldest
+// first.
+template <typename T, typename Time>
+std::vector<const T*> newest(std::vector<const T*> picked,
+                             const std::optional<std::int64_t>& window, Time time)
+{
+    std::stable_sort(picked.begin(), picked.end(),
+                     [&](const T* a, const T* b) { return time(*a) < time(*b); });
+    if (window && picked.size() > static_cast<std::size_t>(*window))
+        picked.erase(picked.begin(), picked.end() - static_cast<std::ptrdiff_t>(*window));
+    return picked;
+}
+
+// Feeds the records `selection` picks into `builder`.
+void pick(StreamRecords& records, const Selection& selection, ReportBuilder& builder)
+{
+    std::unordered_map<std::int64_t, const StreamBatch*> batch_of;
+    for (const auto& batch : records.batches)
+        batch_of.emplace(batch.batch_id, &batch);
+    std::set<std::int64_t> agent_batches;
+    std::vector<const StreamSpawn*> picked;
+    for (auto& spawn : records.spawns) {
+        // The stream has ended, so its writer has: an agent that never exited was lost.
+        if (spawn.record.outcome == Outcome::running) spawn.record.outcome = Outcome::lost;
+        if (const auto batch = batch_of.find(spawn.batch_id);
+            spawn.spec_from_batch && batch != batch_of.end()) {
+            spawn.spec = batch->second->spec;
+            spawn.stage = batch->second->stage;
+        }
+        if (selection.agent && spawn.record.agent != *selection.agent) continue;
+        if (selection.agent) agent_batches.insert(spawn.batch_id);
+        if (selected(selection, spawn.time, spawn.spec, spawn.stage)) picked.push_back(&spawn);
+    }
+    for (const auto* spawn : newest(std::move(picked), selection.spawns,
+                                    [](const StreamSpawn& spawn) { return spawn.time; }))
+        builder.add(spawn->record);
+
+    std::vector<const StreamBatch*> picked_batches;
+    for (const auto& batch : records.batches) {
+        if (selection.agent && agent_batches.count(batch.batch_id) == 0) continue;
+        if (selected(selection, batch.started, batch.spec, batch.stage))
+            picked_batches.push_back(&batch);
+    }
+    for (const auto* batch : newest(std::move(picked_batches), selection.batches,
+                                    [](const StreamBatch& batch) { return batch.started; }))
+        builder.add(batch->record);
+}
+
 }  // namespace
 
 void read_stream(std::istream& in, const std::string& source, const Selection& selection,
                  ReportBuilder& builder)
 {
     common::JsonLinesReader reader(in, source);
-    std::vector<StreamSpawn> spawns;
-    std::unordered_map<std::string, std::size_t> by_agent_id;
-    std::vector<StreamBatch> batches;
+    StreamRecords records;
     while (const auto line = reader.next()) {
         const Event event(*line, reader);
         const auto kind = event.text("event");
-        if (kind == "spawned") {
-            StreamSpawn spawn;
-            const auto agent_id = event.text("agent_id");
-            spawn.record.agent = event.text("agent");
-            // Null when spawn-agents could not record the batch: it is still in the stream.
-            spawn.batch_id = event.optional_integer("batch_id").value_or(-1);
-            spawn.spec = event.text("spec_id");
-            spawn.stage = event.text("stage");
-            spawn.time = event.optional_time("time");
-            const auto outcome = event.text("outcome");
-            spawn.record.outcome = outcome_from_name(outcome);
-            if (spawn.record.outcome != Outcome::running &&
-                spawn.record.outcome != Outcome::spawn_failed)
-                event.fail("outcome", "\"running\" or \"spawn_failed\"");
-            spawn.record.spawned = spawn.record.outcome == Outcome::running;
-            spawn.record.spawn_latency_us = event.optional_integer("spawn_latency_us");
-            by_agent_id[agent_id] = spawns.size();
-            spawns.push_back(std::move(spawn));
-        } else if (kind == "exited") {
-            const auto found = by_agent_id.find(event.text("agent_id"));
-            // An exit whose spawn is not in the stream (a cut stream) has nothing to add to.
-            if (found == by_agent_id.end()) continue;
-            auto& record = spawns[found->second].record;
-            record.outcome = outcome_from_name(event.text("outcome"));
-            if (!known_outcome(record.outcome) || record.outcome == Outcome::running)
-                event.fail("outcome", "success, exit, timeout, signal, cancelled or lost");
-            record.run_time_ms = event.optional_integer("run_time_ms");
-            record.cpu_time_us = event.optional_integer("cpu_time_us");
-            record.max_rss_kb = event.optional_integer("max_rss_kb");
-        } else if (kind == "batch") {
-            StreamBatch batch;
-            batch.batch_id = event.optional_integer("batch_id").value_or(-1);
-            batch.spec = event.text("spec_id");
-            batch.stage = event.text("stage");
-            batch.started = event.optional_time("started_at");
-            batch.record.mode = event.text("mode");
-            if (batch.record.mode != "parallel" && batch.record.mode != "sequential")
-                event.fail("mode", "\"parallel\" or \"sequential\"");
-            batch.record.agents = event.integer("agents");
-            batch.record.successes = event.optional_integer("successes");
-            batch.record.spawn_wall_us = event.optional_integer("spawn_wall_us");
-            batch.record.batch_wall_us = event.optional_integer("batch_wall_us");
-            batches.push_back(std::move(batch));
-        }
+        if (kind == "spawned") add_spawned(event, records);
+        if (kind == "exited") add_exited(event, records);
+        if (kind == "batch") add_batch(event, records);
         // Other events are for other readers: a newer spawn-agents may add some.
     }
-
-    std::set<std::int64_t> agent_batches;
-    std::vector<const StreamSpawn*> picked;
-    for (auto& spawn : spawns) {
-        // The stream has ended, so its writer has: an agent that never exited was lost.
-        if (spawn.record.outcome == Outcome::running) spawn.record.outcome = Outcome::lost;
-        if (selection.agent && spawn.record.agent != *selection.agent) continue;
-        if (selection.agent) agent_batches.insert(spawn.batch_id);
-        if (selected(selection, spawn.time, spawn.spec, spawn.stage)) picked.push_back(&spawn);
-    }
-    const auto newest = [](std::size_t size, const std::optional<std::int64_t>& window) {
-        return window ? size - std::min(size, static_cast<std::size_t>(*window)) : 0;
-    };
-    for (auto i = newest(picked.size(), selection.spawns); i < picked.size(); ++i)
-        builder.add(picked[i]->record);
-
-    std::vector<const StreamBatch*> picked_batches;
-    for (const auto& batch : batches) {
-        if (selection.agent && agent_batches.count(batch.batch_id) == 0) continue;
-        if (selected(selection, batch.started, batch.spec, batch.stage))
-            picked_batches.push_back(&batch);
-    }
-    for (auto i = newest(picked_batches.size(), selection.batches); i < picked_batches.size(); ++i)
-        builder.add(picked_batches[i]->record);
+    pick(records, selection, builder);
 }
+
 }  // namespace metrics_report
