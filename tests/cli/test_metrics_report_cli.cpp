@@ -559,3 +559,27 @@ BOOST_AUTO_TEST_CASE(quiet_keeps_notes_off_stderr_but_not_a_broken_gate)
     BOOST_TEST(strict.err.find("--max-p95-ms: only 0 spawn latencies") != std::string::npos,
                strict.err);
 }
+
+BOOST_AUTO_TEST_CASE(from_stdin_that_cannot_be_read_is_exit_74)
+{
+    Sandbox sandbox;
+    // A folder as standard input: every read fails with EISDIR.
+    const auto result =
+        test_support::run_process({"sh", "-c", "exec \"$0\" --from - --json < \"$1\"",
+                                   METRICS_REPORT_BIN, sandbox.dir.path().string()},
+                                  {}, sandbox.environment());
+    BOOST_TEST(result.exit_code == 74, result.err);
+    BOOST_TEST(result.err.find("stdin: cannot read") != std::string::npos, result.err);
+    BOOST_TEST(result.out.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_stream_line_longer_than_one_mebibyte_is_exit_65_naming_it)
+{
+    Sandbox sandbox;
+    const auto stream = sandbox.record(2);
+    const auto result = sandbox.report({"--from", "-", "--json"},
+                                       stream + std::string((1 << 20) + 1, ' ') + "{}\n");
+    BOOST_TEST(result.exit_code == 65, result.err);
+    BOOST_TEST(result.err.find("line 6: longer than 1048576 bytes") != std::string::npos,
+               result.err);
+}
