@@ -52,7 +52,8 @@ BOOST_AUTO_TEST_CASE(csv_quotes_cells_with_commas_quotes_and_newlines)
     BOOST_TEST(common::csv_cell("a,b") == "\"a,b\"");
     BOOST_TEST(common::csv_cell("say \"hi\"") == "\"say \"\"hi\"\"\"");
     BOOST_TEST(common::csv_cell("two\nlines") == "\"two\nlines\"");
-    BOOST_TEST(common::render_csv(sample_table()) == "agent,count\ngemini,7\nclaude-code,1234\n");
+    BOOST_TEST(common::render_csv(sample_table()) ==
+               "agent,count\r\ngemini,7\r\nclaude-code,1234\r\n");
 }
 
 BOOST_AUTO_TEST_CASE(prometheus_label_values_are_escaped)

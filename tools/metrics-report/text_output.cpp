@@ -70,6 +70,7 @@ common::Table spawns_table(const Report& report)
     table.header.emplace_back("running");
     table.numeric.assign(table.header.size(), true);
     table.numeric[0] = false;
+    table.footer_rows = 1;  // the overall row, set apart from an agent named "(all)"
     each_row(report, [&](std::string_view name, const AgentStats& stats) {
         std::vector<std::string> row{std::string(name), number(stats.count),
                                      number(stats.successes()), rate(stats.success_rate())};
@@ -89,6 +90,7 @@ common::Table summary_table(const Report& report,
     table.header = {"agent", "samples", "min", "mean", "p50", "p95", "p99", "max"};
     table.numeric.assign(table.header.size(), true);
     table.numeric[0] = false;
+    table.footer_rows = 1;  // the overall row, set apart from an agent named "(all)"
     each_row(report, [&](std::string_view name, const AgentStats& stats) {
         const auto& summary = pick(stats);
         table.add_row({std::string(name), number(static_cast<std::int64_t>(summary.count)),
@@ -114,6 +116,7 @@ common::Table resources_table(const Report& report)
     table.header = {"agent", "samples", "cpu mean ms", "cpu max ms", "rss mean KiB", "rss max KiB"};
     table.numeric.assign(table.header.size(), true);
     table.numeric[0] = false;
+    table.footer_rows = 1;  // the overall row, set apart from an agent named "(all)"
     each_row(report, [&](std::string_view name, const AgentStats& stats) {
         table.add_row({std::string(name), number(stats.cpu_time_us.count),
                        ms(stats.cpu_time_us.mean(), 1000), ms(max_of(stats.cpu_time_us), 1000),
@@ -198,10 +201,13 @@ std::string render_sections(const Report& report, bool markdown)
         return markdown ? fmt::format("\n## {}\n\n", title) : fmt::format("\n{}\n", title);
     };
     std::string out = markdown ? "# metrics-report\n\n" : "";
+    const auto text = [&](std::string_view line) {
+        return markdown ? common::markdown_text(line) : common::printable(line);
+    };
     out += fmt::format("{} and {} from {} ({})\n",
                        count_of(report.overall.count, "agent spawn", "agent spawns"),
                        count_of(report.batches.count, "finished batch", "finished batches"),
-                       report.origin, window_text(report));
+                       text(report.origin), text(window_text(report)));
     out += heading("Spawns") + table(spawns_table(report));
     out += heading("Spawn latency, ms (successful spawns; nearest-rank percentiles)") +
            table(summary_table(
@@ -222,7 +228,7 @@ std::string render_sections(const Report& report, bool markdown)
         out += heading("Health");
         const auto lines = health_lines(*report.health);
         for (const auto& line : lines)
-            out += markdown ? "    " + line + '\n' : line + '\n';
+            out += (markdown ? "    " : "") + common::printable(line) + '\n';
     }
     return out;
 }
@@ -230,7 +236,8 @@ std::string render_sections(const Report& report, bool markdown)
 std::string render_csv(const Report& report)
 {
     common::Table table;
-    table.header = {"agent", "spawns", "successes", "success_rate"};
+    // "scope" tells the overall row (agent empty) from an agent whatever its name.
+    table.header = {"scope", "agent", "spawns", "successes", "success_rate"};
     for (const auto outcome : failure_classes)
         table.header.emplace_back(outcome_name(outcome));
     table.header.insert(table.header.end(), {"running", "unknown"});
@@ -239,12 +246,16 @@ std::string render_csv(const Report& report)
             table.header.push_back(fmt::format("{}_{}", quantity, stat));
     table.header.insert(table.header.end(), {"cpu_time_ms_mean", "cpu_time_ms_max",
                                              "max_rss_kb_mean", "max_rss_kb_max"});
+    table.numeric.assign(table.header.size(), true);
+    table.numeric[0] = table.numeric[1] = false;
     const auto csv_number = [](auto value, double scale) {
         return value ? fmt::format("{}", static_cast<double>(*value) / scale) : std::string();
     };
     each_row(report, [&](std::string_view name, const AgentStats& stats) {
+        const bool overall = &stats == &report.overall;
         std::vector<std::string> row{
-            std::string(name), number(stats.count), number(stats.successes()),
+            overall ? "overall" : "agent", overall ? std::string() : std::string(name),
+            number(stats.count), number(stats.successes()),
             stats.success_rate() ? fmt::format("{}", *stats.success_rate()) : std::string()};
         for (const auto outcome : failure_classes)
             row.push_back(number(stats.of(outcome)));
