@@ -182,3 +182,34 @@ BOOST_AUTO_TEST_CASE(the_mean_of_the_largest_values_does_not_overflow)
     const auto summary = common::stats::summarize(values);
     BOOST_TEST(*summary.mean == 9.223372036854775807e18, boost::test_tools::tolerance(1e-12));
 }
+
+BOOST_AUTO_TEST_CASE(the_fast_median_ratio_bootstrap_agrees_with_resampling_whole_samples)
+{
+    std::mt19937_64 engine(7);
+    std::lognormal_distribution<double> times(5.0, 0.4);
+    for (const auto& [size_a, size_b] : {std::pair{301, 400}, std::pair{250, 251}}) {
+        std::vector<double> a(static_cast<std::size_t>(size_a));
+        std::vector<double> b(static_cast<std::size_t>(size_b));
+        for (auto& value : a)
+            value = 2 * times(engine);
+        for (auto& value : b)
+            value = times(engine);
+        const auto slow = common::stats::bootstrap_interval(
+            a, b,
+            [](std::span<const double> x, std::span<const double> y) {
+                return *common::stats::median(x) / *common::stats::median(y);
+            },
+            4000);
+        const auto fast = common::stats::bootstrap_median_ratio(a, b, 4000);
+        BOOST_REQUIRE(slow && fast);
+        const double width = slow->upper - slow->lower;
+        BOOST_TEST(std::abs(fast->lower - slow->lower) < 0.1 * width,
+                   fast->lower << " vs " << slow->lower);
+        BOOST_TEST(std::abs(fast->upper - slow->upper) < 0.1 * width,
+                   fast->upper << " vs " << slow->upper);
+        // The same seed gives the same interval.
+        const auto again = common::stats::bootstrap_median_ratio(a, b, 4000);
+        BOOST_TEST(again->lower == fast->lower);
+        BOOST_TEST(again->upper == fast->upper);
+    }
+}

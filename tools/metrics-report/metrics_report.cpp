@@ -134,12 +134,9 @@ void ReportBuilder::finish(Report& report, bool compare)
         comparison.message = "cannot compare: the median parallel batch took no time";
     } else {
         comparison.speedup = *comparison.sequential_median_us / *comparison.parallel_median_us;
-        comparison.interval = common::stats::bootstrap_interval(
-            m_sequential_wall_us, m_parallel_wall_us,
-            [](std::span<const double> sequential, std::span<const double> parallel) {
-                return *common::stats::median(sequential) / *common::stats::median(parallel);
-            },
-            Comparison::bootstrap_iterations, 0.95, Comparison::bootstrap_seed);
+        comparison.interval = common::stats::bootstrap_median_ratio(
+            m_sequential_wall_us, m_parallel_wall_us, Comparison::bootstrap_iterations, 0.95,
+            Comparison::bootstrap_seed);
         comparison.test = common::stats::mann_whitney_u(m_sequential_wall_us, m_parallel_wall_us);
         const bool significant = comparison.test->p_value < 0.05;
         comparison.message = fmt::format(

@@ -64,4 +64,13 @@ std::optional<Interval> bootstrap_interval(
     const std::function<double(std::span<const double>, std::span<const double>)>& statistic,
     int iterations = 2000, double confidence = 0.95, std::uint64_t seed = 0x5eed5eed);
 
+// The percentile bootstrap of median(a) / median(b), as bootstrap_interval() with that
+// statistic computes it, but without building or sorting any resample: the median of a
+// resample is drawn from its exact distribution (order statistics of uniforms, Beta deviates
+// from Gamma ones, all from a std::mt19937_64 seeded with `seed`), O(1) per resample once the
+// samples are sorted.
+std::optional<Interval> bootstrap_median_ratio(std::span<const double> a, std::span<const double> b,
+                                               int iterations = 2000, double confidence = 0.95,
+                                               std::uint64_t seed = 0x5eed5eed);
+
 }  // namespace common::stats
