@@ -134,9 +134,10 @@ void migrate_to_v2(Database& db)
             "WHERE finished_at IS NULL");
 }
 
-// Version 3: all-time counters that never decrease. Triggers on the toolkit's rows keep them
-// in the transaction that records the spawn or the exit, whichever program writes it; the
-// purge deletes rows, which no trigger counts. Seeded from the rows there are.
+// Version 3: all-time counters that never decrease (and an index that finds the agents
+// cancelled before they started, which have no spawn_metrics row, by time). Triggers on the
+// toolkit's rows keep them in the transaction that records the spawn or the exit, whichever program
+// writes it; the purge deletes rows, which no trigger counts. Seeded from the rows there are.
 constexpr std::string_view toolkit_counters_v3 = R"sql(
 CREATE TABLE IF NOT EXISTS spec_hygiene_counters (
     counter TEXT NOT NULL,
@@ -145,6 +146,8 @@ CREATE TABLE IF NOT EXISTS spec_hygiene_counters (
     value   INTEGER NOT NULL DEFAULT 0 CHECK (value >= 0),
     PRIMARY KEY (counter, label, outcome)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS spec_hygiene_agent_executions_cancelled ON agent_executions (spawned_at)
+    WHERE outcome = 'cancelled';
 CREATE TRIGGER IF NOT EXISTS spec_hygiene_count_spawn AFTER INSERT ON spawn_metrics
 BEGIN
     INSERT INTO spec_hygiene_counters (counter, label, outcome, value)

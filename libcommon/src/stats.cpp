@@ -94,6 +94,11 @@ void resample(std::mt19937_64& engine, std::span<const double> from, std::vector
 
 }  // namespace
 
+std::size_t nearest_rank_of(std::size_t n, double p)
+{
+    return rank_of(n, p);
+}
+
 std::optional<std::int64_t> nearest_rank(std::span<const std::int64_t> sorted, double p)
 {
     if (sorted.empty()) return std::nullopt;

@@ -46,6 +46,7 @@ void downgrade_to_v2(Database& db)
             "DROP TRIGGER spec_hygiene_count_finished_insert;"
             "DROP TRIGGER spec_hygiene_count_finished_update;"
             "DROP TABLE spec_hygiene_counters;"
+            "DROP INDEX spec_hygiene_agent_executions_cancelled;"
             "DELETE FROM spec_hygiene_schema WHERE version = 3;");
 }
 

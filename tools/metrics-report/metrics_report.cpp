@@ -57,14 +57,13 @@ std::optional<std::string> implausible(std::string_view field, std::int64_t valu
 void ReportBuilder::add(const SpawnRecord& spawn)
 {
     auto it = m_agents.find(spawn.agent);
-    if (it == m_agents.end()) it = m_agents.emplace(spawn.agent, Samples{}).first;
+    if (it == m_agents.end()) it = m_agents.emplace(spawn.agent, AgentSamples{}).first;
     auto& samples = it->second;
     auto& stats = samples.stats;
     ++stats.count;
     ++stats.outcomes[static_cast<std::size_t>(spawn.outcome)];
-    if (spawn.spawned && spawn.spawn_latency_us)
-        samples.latency_us.push_back(*spawn.spawn_latency_us);
-    if (spawn.spawned && spawn.run_time_ms) samples.run_time_ms.push_back(*spawn.run_time_ms);
+    if (spawn.spawned && spawn.spawn_latency_us) samples.latency_us.add(*spawn.spawn_latency_us);
+    if (spawn.spawned && spawn.run_time_ms) samples.run_time_ms.add(*spawn.run_time_ms);
     if (spawn.spawned && spawn.cpu_time_us) stats.cpu_time_us.add(*spawn.cpu_time_us);
     if (spawn.spawned && spawn.max_rss_kb) stats.max_rss_kb.add(*spawn.max_rss_kb);
 }
@@ -87,21 +86,18 @@ void ReportBuilder::add(const BatchRecord& batch)
 
 void ReportBuilder::finish(Report& report, bool compare)
 {
-    std::vector<std::int64_t> all_latency;
-    std::vector<std::int64_t> all_run_time;
+    std::vector<const Samples*> all_latency;
+    std::vector<const Samples*> all_run_time;
     auto& overall = report.overall;
     for (auto& [name, samples] : m_agents) {
         auto& stats = samples.stats;
-        stats.spawn_latency_us = common::stats::summarize(samples.latency_us);
-        stats.run_time_ms = common::stats::summarize(samples.run_time_ms);
-        // Both are sorted now: merging keeps the overall samples sorted without a new sort.
-        for (auto [from, into] : {std::pair{&samples.latency_us, &all_latency},
-                                  std::pair{&samples.run_time_ms, &all_run_time}}) {
-            const auto middle = static_cast<std::ptrdiff_t>(into->size());
-            into->insert(into->end(), from->begin(), from->end());
-            std::inplace_merge(into->begin(), into->begin() + middle, into->end());
-            std::vector<std::int64_t>().swap(*from);
-        }
+        samples.latency_us.sort();
+        samples.run_time_ms.sort();
+        stats.spawn_latency_us = samples.latency_us.summary();
+        stats.run_time_ms = samples.run_time_ms.summary();
+        // The overall percentiles are found across the agents' samples, never merged.
+        all_latency.push_back(&samples.latency_us);
+        all_run_time.push_back(&samples.run_time_ms);
         overall.count += stats.count;
         for (std::size_t i = 0; i < outcome_count; ++i)
             overall.outcomes[i] += stats.outcomes[i];
@@ -115,8 +111,8 @@ void ReportBuilder::finish(Report& report, bool compare)
         }
         report.agents.emplace(name, stats);
     }
-    overall.spawn_latency_us = common::stats::summarize(all_latency);
-    overall.run_time_ms = common::stats::summarize(all_run_time);
+    overall.spawn_latency_us = summary_of(all_latency);
+    overall.run_time_ms = summary_of(all_run_time);
     report.batches = m_batches;
     if (!compare) return;
 

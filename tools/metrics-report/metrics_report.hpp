@@ -6,6 +6,7 @@
 #include "common/sqlite.hpp"
 #include "options.hpp"
 #include "report.hpp"
+#include "samples.hpp"
 
 #include <istream>
 #include <map>
@@ -50,12 +51,12 @@ public:
     void finish(Report& report, bool compare);
 
 private:
-    struct Samples {
+    struct AgentSamples {
         AgentStats stats;
-        std::vector<std::int64_t> latency_us;
-        std::vector<std::int64_t> run_time_ms;
+        Samples latency_us;
+        Samples run_time_ms;
     };
-    std::map<std::string, Samples, std::less<>> m_agents;
+    std::map<std::string, AgentSamples, std::less<>> m_agents;
     BatchStats m_batches;
     std::vector<double> m_parallel_wall_us;
     std::vector<double> m_sequential_wall_us;

@@ -17,6 +17,8 @@ constexpr std::size_t min_tail_samples = 20;
 // The nearest-rank percentile of `sorted` (ascending): the value at 1-based rank
 // ceil(p / 100 * n), at least rank 1. nullopt when `sorted` is empty. `p` is in (0, 100].
 std::optional<std::int64_t> nearest_rank(std::span<const std::int64_t> sorted, double p);
+// That 1-based rank among `n` values (n > 0), computed in integers.
+std::size_t nearest_rank_of(std::size_t n, double p);
 
 // What a report shows of one quantity. Values are in the unit of the samples; mean is
 // sum / count. p95 and p99 are nullopt below min_tail_samples, everything else when empty.
