@@ -95,6 +95,13 @@ std::vector<std::pair<std::string, std::string>> read_cancelled(const common::Da
 {
     Conditions where;
     if (selection.since) where.add("e.spawned_at >= ?", common::sql_timestamp(*selection.since));
+    // None older than the window's oldest spawn can be in it.
+    if (selection.spawns) {
+        auto oldest = db.prepare("SELECT recorded_at FROM spawn_metrics ORDER BY recorded_at "
+                                 "DESC, metric_id DESC LIMIT 1 OFFSET ?");
+        oldest.bind(1, *selection.spawns - 1);
+        if (oldest.step()) where.add("e.spawned_at >= ?", oldest.column_text(0));
+    }
     if (selection.spec) where.add("e.spec_id = ?", *selection.spec);
     if (selection.stage) where.add("e.stage = ?", *selection.stage);
     if (selection.agent) where.add("e.agent_name = ?", *selection.agent);
