@@ -79,6 +79,7 @@ void ReportBuilder::add(const BatchRecord& batch)
     if (batch.batch_wall_us) {
         m_batches.batch_wall_us.add(*batch.batch_wall_us);
         const auto wall = static_cast<double>(*batch.batch_wall_us);
+        if (!m_compare) return;
         if (batch.mode == "parallel") m_parallel_wall_us.push_back(wall);
         if (batch.mode == "sequential") m_sequential_wall_us.push_back(wall);
     }
@@ -191,7 +192,7 @@ int run(const Options& options, std::istream& in, std::ostream& out, std::ostrea
     Report report;
     report.source = options.source;
     report.selection = options.selection;
-    ReportBuilder builder;
+    ReportBuilder builder(options.compare);
     if (options.source == Source::stream) {
         if (options.from == "-") {
             report.origin = "stdin";

@@ -45,6 +45,8 @@ std::optional<std::string> implausible(std::string_view field, std::int64_t valu
 // percentiles; everything else is summed as it comes, so memory grows with the window only.
 class ReportBuilder {
 public:
+    // Without `compare`, the batches' wall times are not kept for the comparison.
+    explicit ReportBuilder(bool compare = true) : m_compare(compare) {}
     void add(const SpawnRecord& spawn);
     void add(const BatchRecord& batch);
     // Computes the statistics (and the comparison when `compare`) into `report`.
@@ -57,6 +59,7 @@ private:
         Samples run_time_ms;
     };
     std::map<std::string, AgentSamples, std::less<>> m_agents;
+    bool m_compare;
     BatchStats m_batches;
     std::vector<double> m_parallel_wall_us;
     std::vector<double> m_sequential_wall_us;
