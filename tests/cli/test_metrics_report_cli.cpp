@@ -636,7 +636,9 @@ std::vector<std::string> first_cells(const std::string& html)
 BOOST_AUTO_TEST_CASE(the_table_shows_control_characters_escaped_never_raw)
 {
     Sandbox sandbox;
-    record_names(sandbox, {"red\x1b[31m", "two\nlines", "bell\x07", "csi\xc2\x9b" "2J"});
+    record_names(sandbox, {"red\x1b[31m", "two\nlines", "bell\x07",
+                           "csi\xc2\x9b"
+                           "2J"});
     const auto result = sandbox.report({"--format", "table"});
     BOOST_TEST_REQUIRE(result.exit_code == 0, result.err);
     BOOST_TEST(result.out.find('\x1b') == std::string::npos);
