@@ -145,7 +145,7 @@ CREATE TABLE IF NOT EXISTS spec_hygiene_counters (
     outcome TEXT NOT NULL,
     value   INTEGER NOT NULL DEFAULT 0 CHECK (value >= 0),
     PRIMARY KEY (counter, label, outcome)
-) WITHOUT ROWID;
+);
 CREATE INDEX IF NOT EXISTS spec_hygiene_agent_executions_cancelled ON agent_executions (spawned_at)
     WHERE outcome = 'cancelled';
 CREATE TRIGGER IF NOT EXISTS spec_hygiene_count_spawn AFTER INSERT ON spawn_metrics
