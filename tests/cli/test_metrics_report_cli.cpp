@@ -3,6 +3,7 @@
 
 #include "common/output.hpp"
 #include "common/sqlite.hpp"
+#include "metrics_report_cli.hpp"
 #include "support/process.hpp"
 #include "support/spawn_records.hpp"
 #include "support/temp_dir.hpp"
@@ -21,68 +22,9 @@
 
 namespace {
 
-namespace fs = std::filesystem;
-using nlohmann::json;
-using test_support::AgentRun;
-using test_support::BatchRun;
+using namespace metrics_report_cli;
 using test_support::file_bytes;
-using test_support::ProcessResult;
 using test_support::write_file;
-
-// A temporary folder per test and metrics-report run with an environment of its own, so that
-// a developer's configuration, database or evidence never take part.
-struct Sandbox {
-    test_support::TempDir dir;
-    fs::path db = dir / "hygiene.db";
-    fs::path evidence = dir / "evidence";
-
-    Sandbox() { fs::create_directory(dir / "config"); }
-
-    std::map<std::string, std::string> environment() const
-    {
-        return test_support::isolated_environment(dir, db.string(), evidence.string());
-    }
-
-    ProcessResult report(const std::vector<std::string>& args, const std::string& input = {}) const
-    {
-        std::vector<std::string> argv{METRICS_REPORT_BIN};
-        argv.insert(argv.end(), args.begin(), args.end());
-        return test_support::run_process(argv, input, environment());
-    }
-
-    ProcessResult spawn(const std::vector<std::string>& args, const std::string& batch) const
-    {
-        std::vector<std::string> argv{SPAWN_AGENTS_BIN};
-        argv.insert(argv.end(), args.begin(), args.end());
-        return test_support::run_process(argv, batch, environment());
-    }
-
-    // Records `runs` successful spawns of gemini with latencies 1, 2, ... ms, in batches of 10,
-    // plus the stream spawn-agents would have printed for them.
-    std::string record(int runs, int failures = 0) const
-    {
-        auto database = test_support::open_spawn_database(db);
-        test_support::RunRecorder recorder(database);
-        for (int first = 0; first < runs + failures; first += 10) {
-            BatchRun batch;
-            batch.mode = first / 10 % 2 ? "sequential" : "parallel";
-            for (int i = first; i < std::min(first + 10, runs + failures); ++i)
-                batch.agents.push_back(AgentRun{.agent = i % 2 ? "claude" : "gemini",
-                                                .outcome = i < runs ? "success" : "exit",
-                                                .spawn_latency_us = (i + 1) * 1000});
-            batch.batch_wall_us = 100000 + first * 1000;
-            recorder.add(batch);
-        }
-        return recorder.stream();
-    }
-};
-
-json parse_report(const ProcessResult& result)
-{
-    BOOST_TEST_INFO("stdout: " << result.out << "\nstderr: " << result.err);
-    BOOST_REQUIRE(json::accept(result.out));
-    return json::parse(result.out);
-}
 
 bool promtool_available()
 {
@@ -584,128 +526,4 @@ BOOST_AUTO_TEST_CASE(a_stream_line_longer_than_one_mebibyte_is_exit_65_naming_it
     BOOST_TEST(result.exit_code == 65, result.err);
     BOOST_TEST(result.err.find("line 6: longer than 1048576 bytes") != std::string::npos,
                result.err);
-}
-
-namespace {
-
-// Records one batch whose agents have the given names.
-void record_names(const Sandbox& sandbox, const std::vector<std::string>& names)
-{
-    auto db = test_support::open_spawn_database(sandbox.db);
-    test_support::RunRecorder recorder(db);
-    BatchRun batch;
-    for (const auto& name : names)
-        batch.agents.push_back(AgentRun{.agent = name});
-    recorder.add(batch);
-}
-
-bool cmark_gfm_available()
-{
-    return test_support::run_process({"sh", "-c", "command -v cmark-gfm"}).exit_code == 0;
-}
-
-boost::test_tools::assertion_result cmark_gfm_installed(boost::unit_test::test_unit_id)
-{
-    boost::test_tools::assertion_result result(cmark_gfm_available());
-    result.message() << "cmark-gfm is not installed (Debian package cmark-gfm): skipped";
-    return result;
-}
-
-// The text of the first cell of each body row of the first table in `html`, entities decoded.
-std::vector<std::string> first_cells(const std::string& html)
-{
-    std::vector<std::string> cells;
-    const auto body = html.find("<tbody>");
-    for (auto at = html.find("<tr>", body);
-         at != std::string::npos && body != std::string::npos && at < html.find("</tbody>", body);
-         at = html.find("<tr>", at + 1)) {
-        const auto open = html.find('>', html.find("<td", at)) + 1;
-        auto cell = html.substr(open, html.find("</td>", open) - open);
-        for (const auto& [entity, c] : {std::pair{"&lt;", "<"}, std::pair{"&gt;", ">"},
-                                        std::pair{"&quot;", "\""}, std::pair{"&amp;", "&"}})
-            for (auto pos = cell.find(entity); pos != std::string::npos;
-                 pos = cell.find(entity, pos + 1))
-                cell.replace(pos, std::string_view(entity).size(), c);
-        cells.push_back(cell);
-    }
-    return cells;
-}
-
-}  // namespace
-
-BOOST_AUTO_TEST_CASE(the_table_shows_control_characters_escaped_never_raw)
-{
-    Sandbox sandbox;
-    record_names(sandbox, {"red\x1b[31m", "two\nlines", "bell\x07",
-                           "csi\xc2\x9b"
-                           "2J"});
-    const auto result = sandbox.report({"--format", "table"});
-    BOOST_TEST_REQUIRE(result.exit_code == 0, result.err);
-    BOOST_TEST(result.out.find('\x1b') == std::string::npos);
-    BOOST_TEST(result.out.find('\x07') == std::string::npos);
-    BOOST_TEST(result.out.find("\xc2\x9b") == std::string::npos);
-    for (const auto* shown : {"red\\x1b[31m", "two\\nlines", "bell\\x07", "csi\\u009b2J"})
-        BOOST_TEST(result.out.find(shown) != std::string::npos, shown);
-}
-
-BOOST_AUTO_TEST_CASE(the_overall_row_is_told_from_an_agent_named_all)
-{
-    Sandbox sandbox;
-    record_names(sandbox, {"(all)", "gemini"});
-    const auto csv = sandbox.report({"--format", "csv"});
-    BOOST_TEST(csv.out.find("\r\nagent,(all),1,") != std::string::npos, csv.out);
-    BOOST_TEST(csv.out.find("\r\noverall,,2,") != std::string::npos, csv.out);
-    const auto json = parse_report(sandbox.report({"--json"}));
-    BOOST_TEST(json["overall"]["count"] == 2);
-    BOOST_TEST(json["agents"][0]["agent"] == "(all)");
-    BOOST_TEST(json["agents"][0]["count"] == 1);
-    // In the table the overall row comes after a rule, which no agent's row can be.
-    const auto table = sandbox.report({"--format", "table"}).out;
-    const auto rule = table.find("\n---");
-    BOOST_TEST_REQUIRE(rule != std::string::npos, table);
-    BOOST_TEST(table.find("(all)", table.find("gemini")) > rule, table);
-    BOOST_TEST(table.find("(all)") < rule, table);
-}
-
-BOOST_AUTO_TEST_CASE(csv_has_crlf_line_ends_and_no_formula_cells)
-{
-    Sandbox sandbox;
-    record_names(sandbox, {"=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "a,b"});
-    const auto csv = sandbox.report({"--format", "csv"}).out;
-    BOOST_TEST(csv.find('\n') == csv.find("\r\n") + 1);
-    BOOST_TEST(csv.size() >= 2u);
-    BOOST_TEST(csv.substr(csv.size() - 2) == "\r\n");
-    for (const auto* cell : {"agent,\"'=HYPERLINK(\"\"http://x\"\")\",", "agent,'+1,", "agent,'-2,",
-                             "agent,'@SUM(A1),", "agent,\"a,b\","})
-        BOOST_TEST(csv.find(cell) != std::string::npos, cell);
-}
-
-BOOST_AUTO_TEST_CASE(markdown_cells_render_as_their_text_in_cmark_gfm,
-                     *boost::unit_test::precondition(cmark_gfm_installed))
-{
-    Sandbox sandbox;
-    std::vector<std::string> names;
-    for (char c = '!'; c <= '~'; ++c)
-        if (std::ispunct(static_cast<unsigned char>(c)) != 0)
-            names.push_back(std::string("a") + c + c + "b" + c);
-    names.insert(names.end(), {"*em* _em_ `code` ~~del~~ <b>x</b> [l](u) ![i](u) &amp; \\|",
-                               "**bold**", "x\ny\x1b"});
-    record_names(sandbox, names);
-    const auto markdown = sandbox.report({"--format", "markdown"});
-    BOOST_TEST_REQUIRE(markdown.exit_code == 0, markdown.err);
-    const auto html = test_support::run_process({"cmark-gfm", "--extension", "table", "--extension",
-                                                 "strikethrough", "--extension", "autolink",
-                                                 "--extension", "tagfilter", "-t", "html"},
-                                                markdown.out);
-    BOOST_TEST_REQUIRE(html.exit_code == 0, html.err);
-    std::vector<std::string> expected;
-    for (const auto& name : names)
-        expected.push_back(common::printable(name));
-    std::sort(expected.begin(), expected.end());
-    auto cells = first_cells(html.out);
-    BOOST_TEST_REQUIRE(!cells.empty(), html.out);
-    // The overall row, set in bold after the agents.
-    BOOST_TEST(cells.back() == "<strong>(all)</strong>");
-    cells.pop_back();
-    BOOST_TEST(cells == expected, boost::test_tools::per_element());
 }
