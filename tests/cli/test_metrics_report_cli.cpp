@@ -39,20 +39,40 @@ boost::test_tools::assertion_result promtool_installed(boost::unit_test::test_un
     return result;
 }
 
-// A folder `dir`/`name` holding a copy of the sandbox's database, neither of which the user
-// that report_elsewhere() runs as can write.
-fs::path unwritable_copy(const Sandbox& sandbox, const std::string& name, const std::string& file)
-{
-    const auto folder = sandbox.dir / name;
-    fs::create_directories(folder);
-    fs::copy_file(sandbox.db, folder / file);
-    fs::permissions(folder / file,
-                    fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
-    fs::permissions(folder, fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
-                                fs::perms::group_exec | fs::perms::others_read |
-                                fs::perms::others_exec);
-    return folder / file;
-}
+// A folder `name` in the sandbox holding a copy of its database (and a WAL of `wal_bytes`
+// when asked), none of which the user report_elsewhere() runs as can write; writable again
+// when the test ends, so that the sandbox can be removed.
+class UnwritableCopy {
+public:
+    UnwritableCopy(const Sandbox& sandbox, const std::string& name, const std::string& file,
+                   std::size_t wal_bytes = 0)
+        : m_folder(sandbox.dir / name), m_db(m_folder / file)
+    {
+        const auto read_only =
+            fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read;
+        fs::create_directories(m_folder);
+        fs::copy_file(sandbox.db, m_db);
+        fs::permissions(m_db, read_only);
+        if (wal_bytes > 0) {
+            write_file(m_db.string() + "-wal", std::string(wal_bytes, 'w'));
+            fs::permissions(m_db.string() + "-wal", read_only);
+        }
+        fs::permissions(m_folder, read_only | fs::perms::owner_exec | fs::perms::group_exec |
+                                      fs::perms::others_exec);
+    }
+    UnwritableCopy(const UnwritableCopy&) = delete;
+    UnwritableCopy& operator=(const UnwritableCopy&) = delete;
+    ~UnwritableCopy()
+    {
+        std::error_code ec;
+        fs::permissions(m_folder, fs::perms::owner_all, fs::perm_options::add, ec);
+    }
+    const fs::path& db() const { return m_db; }
+
+private:
+    fs::path m_folder;
+    fs::path m_db;
+};
 
 // metrics-report run by a user who cannot write what it did not make: root writes through
 // file modes, so root runs it as nobody.
@@ -81,7 +101,8 @@ BOOST_AUTO_TEST_CASE(a_wal_database_in_a_folder_the_user_cannot_write_is_read_im
 {
     Sandbox sandbox;
     sandbox.record(7);
-    const auto db = unwritable_copy(sandbox, "theirs", "hygiene.db");
+    const UnwritableCopy copy(sandbox, "theirs", "hygiene.db");
+    const auto& db = copy.db();
     const auto result = report_elsewhere(sandbox, {"--db", db.string(), "--json", "--verbose"});
     BOOST_TEST(result.exit_code == 0, result.err);
     BOOST_TEST(parse_report(result)["overall"]["count"] == 7);
@@ -93,7 +114,8 @@ BOOST_AUTO_TEST_CASE(an_unwritable_folder_with_a_uri_like_name_opens_that_litera
 {
     Sandbox sandbox;
     sandbox.record(4);
-    const auto db = unwritable_copy(sandbox, "a b%41?#", "file:x.db?immutable=0&mode=rw");
+    const UnwritableCopy copy(sandbox, "a b%41?#", "file:x.db?immutable=0&mode=rw");
+    const auto& db = copy.db();
     const auto result = report_elsewhere(sandbox, {"--db", db.string(), "--json"});
     BOOST_TEST(result.exit_code == 0, result.err);
     BOOST_TEST(parse_report(result)["overall"]["count"] == 4);
@@ -104,10 +126,9 @@ BOOST_AUTO_TEST_CASE(an_unwritable_folder_whose_wal_holds_changes_is_77_naming_t
 {
     Sandbox sandbox;
     sandbox.record(3);
-    const auto db = unwritable_copy(sandbox, "theirs", "hygiene.db");
     // What a writer that was killed leaves: frames in the WAL, not yet in the file.
-    test_support::write_file(db.string() + "-wal", std::string(4096, 'w'));
-    fs::permissions(db.string() + "-wal", fs::perms::owner_read | fs::perms::others_read);
+    const UnwritableCopy copy(sandbox, "theirs", "hygiene.db", 4096);
+    const auto& db = copy.db();
     const auto result = report_elsewhere(sandbox, {"--db", db.string(), "--json"});
     BOOST_TEST(result.exit_code == 77, result.err);
     BOOST_TEST(result.err.find("its WAL holds 4096 bytes") != std::string::npos, result.err);
