@@ -1,5 +1,7 @@
 #include "common/output.hpp"
 
+#include "common/json.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -42,16 +44,22 @@ std::string pad(std::string_view text, std::size_t width, bool right)
 
 std::string markdown_cell(std::string_view cell)
 {
+    // What CommonMark and GFM read as markup inside a table cell: emphasis, code, links and
+    // images, raw HTML and entities, strikethrough, the cell delimiter, and the escape itself.
+    constexpr std::string_view special = "\\`*_[]<>!&~|";
     std::string out;
-    for (const char c : cell) {
-        if (c == '|')
-            out += "\\|";
-        else if (c == '\n' || c == '\r')
-            out += ' ';
-        else
-            out += c;
+    for (const char c : printable(cell)) {
+        if (special.find(c) != std::string_view::npos) out += '\\';
+        out += c;
     }
     return out;
+}
+
+// OWASP's CSV injection rule: a text cell a spreadsheet would run as a formula gets a quote.
+bool formula_like(std::string_view cell)
+{
+    return !cell.empty() &&
+           std::string_view("=+-@\t\r").find(cell.front()) != std::string_view::npos;
 }
 
 std::string escape_help(std::string_view help)
@@ -70,16 +78,46 @@ std::string escape_help(std::string_view help)
 
 }  // namespace
 
+std::string printable(std::string_view text)
+{
+    std::string out;
+    const auto valid = sanitize_utf8(text);
+    for (std::size_t i = 0; i < valid.size(); ++i) {
+        const auto byte = static_cast<unsigned char>(valid[i]);
+        if (byte == '\n')
+            out += "\\n";
+        else if (byte == '\r')
+            out += "\\r";
+        else if (byte == '\t')
+            out += "\\t";
+        else if (byte < 0x20 || byte == 0x7f)
+            out += fmt::format("\\x{:02x}", byte);
+        else if (byte == 0xc2 && i + 1 < valid.size() &&
+                 static_cast<unsigned char>(valid[i + 1]) < 0xa0)
+            // U+0080 to U+009F, the C1 controls: some terminals obey them (CSI is U+009B).
+            out += fmt::format("\\u{:04x}", static_cast<unsigned char>(valid[++i]));
+        else
+            out += valid[i];
+    }
+    return out;
+}
+
 std::string render_text(const Table& table)
 {
     const auto columns = column_count(table);
+    std::vector<std::vector<std::string>> shown;
+    for (const auto& row : table.rows) {
+        shown.emplace_back();
+        for (const auto& cell : row)
+            shown.back().push_back(printable(cell));
+    }
     std::vector<std::size_t> widths(columns, 0);
     const auto measure = [&](const std::vector<std::string>& row) {
         for (std::size_t i = 0; i < row.size(); ++i)
             widths[i] = std::max(widths[i], display_width(row[i]));
     };
     measure(table.header);
-    for (const auto& row : table.rows)
+    for (const auto& row : shown)
         measure(row);
 
     std::string out;
@@ -93,8 +131,15 @@ std::string render_text(const Table& table)
         out += text + '\n';
     };
     if (!table.header.empty()) line(table.header);
-    for (const auto& row : table.rows)
-        line(row);
+    for (std::size_t i = 0; i < shown.size(); ++i) {
+        if (i + table.footer_rows == shown.size()) {
+            std::size_t width = 2 * (columns - 1);
+            for (const auto column : widths)
+                width += column;
+            out += std::string(width, '-') + '\n';
+        }
+        line(shown[i]);
+    }
     return out;
 }
 
@@ -113,9 +158,26 @@ std::string render_markdown(const Table& table)
     for (std::size_t i = 0; i < columns; ++i)
         out += is_numeric(table, i) ? "---:|" : "---|";
     out += '\n';
-    for (const auto& row : table.rows)
-        line(row);
+    for (std::size_t i = 0; i < table.rows.size(); ++i) {
+        if (i + table.footer_rows < table.rows.size()) {
+            line(table.rows[i]);
+            continue;
+        }
+        // A footer row (a total) in bold, which no escaped cell can be mistaken for.
+        auto row = table.rows[i];
+        out += '|';
+        for (std::size_t column = 0; column < columns; ++column) {
+            const auto cell = markdown_cell(cell_of(row, column));
+            out += cell.empty() ? std::string(" |") : " **" + cell + "** |";
+        }
+        out += '\n';
+    }
     return out;
+}
+
+std::string markdown_text(std::string_view text)
+{
+    return markdown_cell(text);
 }
 
 std::string csv_cell(std::string_view cell)
@@ -136,9 +198,10 @@ std::string render_csv(const Table& table)
     const auto line = [&](const std::vector<std::string>& row) {
         for (std::size_t i = 0; i < columns; ++i) {
             if (i > 0) out += ',';
-            out += csv_cell(cell_of(row, i));
+            const auto cell = cell_of(row, i);
+            out += csv_cell(!is_numeric(table, i) && formula_like(cell) ? "'" + cell : cell);
         }
-        out += '\n';
+        out += "\r\n";
     };
     if (!table.header.empty()) line(table.header);
     for (const auto& row : table.rows)
@@ -148,14 +211,19 @@ std::string render_csv(const Table& table)
 
 std::string escape_label_value(std::string_view value)
 {
+    // The format escapes only these three; any other control character would reach a parser
+    // (or a terminal) raw, so it is replaced as an invalid byte is.
     std::string out;
-    for (const char c : value) {
+    for (const char c : sanitize_utf8(value)) {
+        const auto byte = static_cast<unsigned char>(c);
         if (c == '\\')
             out += "\\\\";
         else if (c == '"')
             out += "\\\"";
         else if (c == '\n')
             out += "\\n";
+        else if (byte < 0x20 || byte == 0x7f)
+            out += "\uFFFD";
         else
             out += c;
     }

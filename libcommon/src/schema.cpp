@@ -141,6 +141,61 @@ void migrate_to_v2(Database& db)
             "WHERE finished_at IS NULL");
 }
 
+// Version 3: all-time counters that never decrease (and an index that finds the agents
+// cancelled before they started, which have no spawn_metrics row, by time). Triggers on the
+// toolkit's rows keep them in the transaction that records the spawn or the exit, whichever program
+// writes it; the purge deletes rows, which no trigger counts. Seeded from the rows there are.
+constexpr std::string_view toolkit_counters_v3 = R"sql(
+CREATE TABLE IF NOT EXISTS spec_hygiene_counters (
+    counter TEXT NOT NULL,
+    label   TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    value   INTEGER NOT NULL DEFAULT 0 CHECK (value >= 0),
+    PRIMARY KEY (counter, label, outcome)
+);
+CREATE INDEX IF NOT EXISTS spec_hygiene_agent_executions_cancelled ON agent_executions (spawned_at)
+    WHERE outcome = 'cancelled';
+CREATE TRIGGER IF NOT EXISTS spec_hygiene_count_spawn AFTER INSERT ON spawn_metrics
+BEGIN
+    INSERT INTO spec_hygiene_counters (counter, label, outcome, value)
+    VALUES ('spawns', NEW.agent_name, CASE WHEN NEW.success = 1 THEN 'spawned' ELSE 'failed' END, 1)
+    ON CONFLICT (counter, label, outcome) DO UPDATE SET value = value + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS spec_hygiene_count_batch AFTER INSERT ON spawn_batches
+BEGIN
+    INSERT INTO spec_hygiene_counters (counter, label, outcome, value)
+    VALUES ('batches', NEW.mode, '', 1)
+    ON CONFLICT (counter, label, outcome) DO UPDATE SET value = value + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS spec_hygiene_count_finished_insert AFTER INSERT ON agent_executions
+WHEN NEW.batch_id IS NOT NULL AND NEW.outcome IS NOT NULL AND NEW.outcome <> 'running'
+BEGIN
+    INSERT INTO spec_hygiene_counters (counter, label, outcome, value)
+    VALUES ('runs', NEW.agent_name, NEW.outcome, 1)
+    ON CONFLICT (counter, label, outcome) DO UPDATE SET value = value + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS spec_hygiene_count_finished_update
+AFTER UPDATE OF outcome ON agent_executions
+WHEN NEW.batch_id IS NOT NULL AND NEW.outcome IS NOT NULL AND NEW.outcome <> 'running'
+     AND (OLD.outcome IS NULL OR OLD.outcome = 'running')
+BEGIN
+    INSERT INTO spec_hygiene_counters (counter, label, outcome, value)
+    VALUES ('runs', NEW.agent_name, NEW.outcome, 1)
+    ON CONFLICT (counter, label, outcome) DO UPDATE SET value = value + 1;
+END;
+INSERT INTO spec_hygiene_counters (counter, label, outcome, value)
+    SELECT 'spawns', agent_name, CASE WHEN success = 1 THEN 'spawned' ELSE 'failed' END, count(*)
+    FROM spawn_metrics GROUP BY 2, 3
+    ON CONFLICT (counter, label, outcome) DO NOTHING;
+INSERT INTO spec_hygiene_counters (counter, label, outcome, value)
+    SELECT 'batches', mode, '', count(*) FROM spawn_batches GROUP BY 2
+    ON CONFLICT (counter, label, outcome) DO NOTHING;
+INSERT INTO spec_hygiene_counters (counter, label, outcome, value)
+    SELECT 'runs', agent_name, outcome, count(*) FROM agent_executions
+    WHERE batch_id IS NOT NULL AND outcome IS NOT NULL AND outcome <> 'running' GROUP BY 2, 3
+    ON CONFLICT (counter, label, outcome) DO NOTHING;
+)sql";
+
 void migrate_to_v3(Database& db)
 {
     add_missing_columns(db, "agent_executions", toolkit_agent_columns_v3);
@@ -148,6 +203,7 @@ void migrate_to_v3(Database& db)
     db.exec("UPDATE agent_executions SET spawn_error = extraction_error, extraction_error = NULL "
             "WHERE batch_id IS NOT NULL AND outcome = 'spawn_failed' "
             "AND extraction_error IS NOT NULL");
+    db.exec(toolkit_counters_v3);
 }
 
 // Why an existing agent_executions cannot take the toolkit's rows, or "" when it can.

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -61,6 +62,7 @@ struct Connection {
     std::filesystem::path path;
     int busy_timeout_ms;
     const std::atomic<bool>* stop = nullptr;  // ends busy waits once set
+    bool immutable = false;
 };
 
 // The busy timeout waited in short steps, each looking at the connection's stop flag.
@@ -220,6 +222,22 @@ std::string sqlite_file_name(const std::filesystem::path& path)
     return path.string();
 }
 
+std::string immutable_uri(const std::filesystem::path& path)
+{
+    std::error_code ec;
+    auto absolute = std::filesystem::absolute(path, ec);
+    if (ec) absolute = path;
+    std::string uri = "file:";
+    for (const char c : absolute.string()) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (std::isalnum(byte) != 0 || c == '-' || c == '.' || c == '_' || c == '~' || c == '/')
+            uri += c;
+        else
+            uri += fmt::format("%{:02X}", byte);
+    }
+    return uri + "?immutable=1";
+}
+
 namespace {
 
 std::string too_long(const std::string& shown, std::size_t length)
@@ -283,6 +301,25 @@ Database Database::connect(const std::filesystem::path& path, int flags, int bus
     sqlite3_extended_result_codes(handle, 1);
     sqlite3_busy_timeout(handle, busy_timeout_ms);
     // Reading the schema proves the file is a database before anything is written to it.
+    try {
+        db.query_int("SELECT count(*) FROM sqlite_schema");
+    } catch (const SqliteError& error) {
+        db.fail_open(error.result_code());
+    }
+    return db;
+}
+
+Database Database::connect_immutable(const std::filesystem::path& path, int busy_timeout_ms)
+{
+    sqlite3* handle = nullptr;
+    const auto uri = immutable_uri(path);
+    const int rc =
+        sqlite3_open_v2(uri.c_str(), &handle,
+                        SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, nullptr);
+    Database db(handle, path, busy_timeout_ms);
+    if (rc != SQLITE_OK) db.fail_open(rc);
+    db.m_connection->immutable = true;
+    sqlite3_extended_result_codes(handle, 1);
     try {
         db.query_int("SELECT count(*) FROM sqlite_schema");
     } catch (const SqliteError& error) {
@@ -421,6 +458,35 @@ int open_flags(OpenMode mode)
     return SQLITE_OPEN_READONLY;
 }
 
+std::uint64_t size_or_zero(const std::string& path)
+{
+    struct stat info {};
+    return ::stat(path.c_str(), &info) == 0 ? static_cast<std::uint64_t>(info.st_size) : 0;
+}
+
+// Whether a read-only open that failed may fall back to the immutable open: the -shm (or a
+// lock) could not be made, the file itself is readable, and no WAL or journal holds content
+// that an immutable open would not read. Throws when such content is in the way.
+bool immutable_fallback(const std::filesystem::path& path, const SqliteError& error)
+{
+    const int primary = error.result_code() & 0xff;
+    if (primary != SQLITE_READONLY && primary != SQLITE_CANTOPEN && primary != SQLITE_PERM)
+        return false;
+    if (::access(path.c_str(), R_OK) != 0) return false;
+    for (const auto& [suffix, what] :
+         {std::pair{"-wal", "WAL"}, std::pair{"-journal", "rollback journal"}}) {
+        const auto bytes = size_or_zero(path.string() + suffix);
+        if (bytes > 0)
+            throw SqliteError(SQLITE_PERM,
+                              fmt::format("cannot read {}: its {} holds {} bytes not yet in the "
+                                          "file, and reading them needs write access to its "
+                                          "folder (for the {}-shm file); ask its owner to run "
+                                          "db-vacuum --auto, which checkpoints it",
+                                          path.string(), what, bytes, path.filename().string()));
+    }
+    return true;
+}
+
 bool needs_recovery(const SqliteError& error)
 {
     return error.result_code() == SQLITE_READONLY_ROLLBACK ||
@@ -437,6 +503,9 @@ Database Database::open(const std::filesystem::path& path, const OpenOptions& op
     try {
         db.emplace(connect(path, flags, options.busy_timeout_ms));
     } catch (const SqliteError& error) {
+        if (options.mode == OpenMode::read_only && !needs_recovery(error) &&
+            immutable_fallback(path, error))
+            return connect_immutable(path, options.busy_timeout_ms);
         // A journal left by a writer that was killed must be rolled back before anyone reads,
         // and a read-only connection cannot: a writable one recovers it, as SQLite would.
         if (options.mode != OpenMode::read_only || !needs_recovery(error)) throw;
@@ -670,6 +739,11 @@ std::int64_t Database::last_insert_rowid() const
 int Database::changes() const
 {
     return sqlite3_changes(m_connection->handle);
+}
+
+bool Database::is_immutable() const
+{
+    return m_connection->immutable;
 }
 
 bool Database::is_read_only() const

@@ -1,7 +1,9 @@
 #define BOOST_TEST_MODULE test_cli_metrics_report
 #include <boost/test/unit_test.hpp>
 
+#include "common/output.hpp"
 #include "common/sqlite.hpp"
+#include "metrics_report_cli.hpp"
 #include "support/process.hpp"
 #include "support/spawn_records.hpp"
 #include "support/temp_dir.hpp"
@@ -9,76 +11,20 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <map>
 #include <string>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <vector>
 
 namespace {
 
-namespace fs = std::filesystem;
-using nlohmann::json;
-using test_support::AgentRun;
-using test_support::BatchRun;
+using namespace metrics_report_cli;
 using test_support::file_bytes;
-using test_support::ProcessResult;
 using test_support::write_file;
-
-// A temporary folder per test and metrics-report run with an environment of its own, so that
-// a developer's configuration, database or evidence never take part.
-struct Sandbox {
-    test_support::TempDir dir;
-    fs::path db = dir / "hygiene.db";
-    fs::path evidence = dir / "evidence";
-
-    Sandbox() { fs::create_directory(dir / "config"); }
-
-    std::map<std::string, std::string> environment() const
-    {
-        return test_support::isolated_environment(dir, db.string(), evidence.string());
-    }
-
-    ProcessResult report(const std::vector<std::string>& args, const std::string& input = {}) const
-    {
-        std::vector<std::string> argv{METRICS_REPORT_BIN};
-        argv.insert(argv.end(), args.begin(), args.end());
-        return test_support::run_process(argv, input, environment());
-    }
-
-    ProcessResult spawn(const std::vector<std::string>& args, const std::string& batch) const
-    {
-        std::vector<std::string> argv{SPAWN_AGENTS_BIN};
-        argv.insert(argv.end(), args.begin(), args.end());
-        return test_support::run_process(argv, batch, environment());
-    }
-
-    // Records `runs` successful spawns of gemini with latencies 1, 2, ... ms, in batches of 10,
-    // plus the stream spawn-agents would have printed for them.
-    std::string record(int runs, int failures = 0) const
-    {
-        auto database = test_support::open_spawn_database(db);
-        test_support::RunRecorder recorder(database);
-        for (int first = 0; first < runs + failures; first += 10) {
-            BatchRun batch;
-            batch.mode = first / 10 % 2 ? "sequential" : "parallel";
-            for (int i = first; i < std::min(first + 10, runs + failures); ++i)
-                batch.agents.push_back(AgentRun{.agent = i % 2 ? "claude" : "gemini",
-                                                .outcome = i < runs ? "success" : "exit",
-                                                .spawn_latency_us = (i + 1) * 1000});
-            batch.batch_wall_us = 100000 + first * 1000;
-            recorder.add(batch);
-        }
-        return recorder.stream();
-    }
-};
-
-json parse_report(const ProcessResult& result)
-{
-    BOOST_TEST_INFO("stdout: " << result.out << "\nstderr: " << result.err);
-    BOOST_REQUIRE(json::accept(result.out));
-    return json::parse(result.out);
-}
 
 bool promtool_available()
 {
@@ -93,7 +39,101 @@ boost::test_tools::assertion_result promtool_installed(boost::unit_test::test_un
     return result;
 }
 
+// A folder `name` in the sandbox holding a copy of its database (and a WAL of `wal_bytes`
+// when asked), none of which the user report_elsewhere() runs as can write; writable again
+// when the test ends, so that the sandbox can be removed.
+class UnwritableCopy {
+public:
+    UnwritableCopy(const Sandbox& sandbox, const std::string& name, const std::string& file,
+                   std::size_t wal_bytes = 0)
+        : m_folder(sandbox.dir / name), m_db(m_folder / file)
+    {
+        const auto read_only =
+            fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read;
+        fs::create_directories(m_folder);
+        fs::copy_file(sandbox.db, m_db);
+        fs::permissions(m_db, read_only);
+        if (wal_bytes > 0) {
+            write_file(m_db.string() + "-wal", std::string(wal_bytes, 'w'));
+            fs::permissions(m_db.string() + "-wal", read_only);
+        }
+        fs::permissions(m_folder, read_only | fs::perms::owner_exec | fs::perms::group_exec |
+                                      fs::perms::others_exec);
+    }
+    UnwritableCopy(const UnwritableCopy&) = delete;
+    UnwritableCopy& operator=(const UnwritableCopy&) = delete;
+    ~UnwritableCopy()
+    {
+        std::error_code ec;
+        fs::permissions(m_folder, fs::perms::owner_all, fs::perm_options::add, ec);
+    }
+    const fs::path& db() const { return m_db; }
+
+private:
+    fs::path m_folder;
+    fs::path m_db;
+};
+
+// metrics-report run by a user who cannot write what it did not make: root writes through
+// file modes, so root runs it as nobody.
+ProcessResult report_elsewhere(const Sandbox& sandbox, const std::vector<std::string>& args)
+{
+    std::vector<std::string> argv;
+    if (::geteuid() == 0)
+        argv = {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"};
+    argv.push_back(METRICS_REPORT_BIN);
+    argv.insert(argv.end(), args.begin(), args.end());
+    return test_support::run_process(argv, {}, sandbox.environment());
+}
+
+std::vector<std::string> folder_entries(const fs::path& folder)
+{
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(folder))
+        names.push_back(entry.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
 }  // namespace
+
+BOOST_AUTO_TEST_CASE(a_wal_database_in_a_folder_the_user_cannot_write_is_read_immutably)
+{
+    Sandbox sandbox;
+    sandbox.record(7);
+    const UnwritableCopy copy(sandbox, "theirs", "hygiene.db");
+    const auto& db = copy.db();
+    const auto result = report_elsewhere(sandbox, {"--db", db.string(), "--json", "--verbose"});
+    BOOST_TEST(result.exit_code == 0, result.err);
+    BOOST_TEST(parse_report(result)["overall"]["count"] == 7);
+    BOOST_TEST(result.err.find("read as an immutable file") != std::string::npos, result.err);
+    BOOST_TEST((folder_entries(db.parent_path()) == std::vector<std::string>{"hygiene.db"}));
+}
+
+BOOST_AUTO_TEST_CASE(an_unwritable_folder_with_a_uri_like_name_opens_that_literal_file)
+{
+    Sandbox sandbox;
+    sandbox.record(4);
+    const UnwritableCopy copy(sandbox, "a b%41?#", "file:x.db?immutable=0&mode=rw");
+    const auto& db = copy.db();
+    const auto result = report_elsewhere(sandbox, {"--db", db.string(), "--json"});
+    BOOST_TEST(result.exit_code == 0, result.err);
+    BOOST_TEST(parse_report(result)["overall"]["count"] == 4);
+    BOOST_TEST(folder_entries(db.parent_path()).size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(an_unwritable_folder_whose_wal_holds_changes_is_77_naming_the_wal)
+{
+    Sandbox sandbox;
+    sandbox.record(3);
+    // What a writer that was killed leaves: frames in the WAL, not yet in the file.
+    const UnwritableCopy copy(sandbox, "theirs", "hygiene.db", 4096);
+    const auto& db = copy.db();
+    const auto result = report_elsewhere(sandbox, {"--db", db.string(), "--json"});
+    BOOST_TEST(result.exit_code == 77, result.err);
+    BOOST_TEST(result.err.find("its WAL holds 4096 bytes") != std::string::npos, result.err);
+    BOOST_TEST(result.out.empty());
+}
 
 BOOST_AUTO_TEST_CASE(a_missing_database_is_exit_66)
 {
@@ -225,6 +265,92 @@ BOOST_AUTO_TEST_CASE(prometheus_output_passes_promtool_check_metrics,
     BOOST_TEST(check.err.empty(), check.err);
 }
 
+BOOST_AUTO_TEST_CASE(prometheus_with_agent_names_of_any_bytes_passes_promtool_check_metrics,
+                     *boost::unit_test::precondition(promtool_installed))
+{
+    Sandbox sandbox;
+    {
+        auto db = test_support::open_spawn_database(sandbox.db);
+        test_support::RunRecorder recorder(db);
+        BatchRun batch;
+        // Every byte value once, and sequences that are not UTF-8.
+        for (int byte = 0; byte < 256; ++byte)
+            batch.agents.push_back(
+                AgentRun{.agent = std::string("a") + static_cast<char>(byte) + "z"});
+        for (const auto* name : {"\xc3", "\xe2\x82", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xc0\xaf",
+                                 "x\r\ny", "\"}\\{", "\xef\xbb\xbf"})
+            batch.agents.push_back(AgentRun{.agent = name});
+        recorder.add(batch);
+    }
+    const auto result = sandbox.report({"--format", "prometheus", "--window", "all"});
+    BOOST_TEST_REQUIRE(result.exit_code == 0, result.err);
+    BOOST_TEST(result.out.find('\r') == std::string::npos);
+    const auto check = test_support::run_process({"promtool", "check", "metrics"}, result.out);
+    BOOST_TEST(check.exit_code == 0, check.out << check.err);
+    BOOST_TEST(check.err.empty(), check.err);
+}
+
+// The value of the sample that begins with `series` in Prometheus text; -1 when none.
+double sample_value(const std::string& text, const std::string& series)
+{
+    const auto at = text.find("\n" + series + " ");
+    if (at == std::string::npos) return -1;
+    return std::stod(text.substr(at + series.size() + 2));
+}
+
+BOOST_AUTO_TEST_CASE(total_counters_never_decrease_when_the_window_slides_or_rows_are_purged)
+{
+    Sandbox sandbox;
+    sandbox.record(10);
+    const auto before = sandbox.report({"--format", "prometheus", "--window", "5"});
+    BOOST_TEST_REQUIRE(before.exit_code == 0, before.err);
+    BOOST_TEST(sample_value(before.out, "spec_hygiene_runs_total{outcome=\"success\"}") == 10);
+    BOOST_TEST(sample_value(before.out, "spec_hygiene_window_runs{outcome=\"success\"}") == 5);
+    BOOST_TEST(sample_value(before.out, "spec_hygiene_batches_total{mode=\"parallel\"}") == 1);
+    BOOST_TEST(
+        sample_value(before.out,
+                     "spec_hygiene_agent_spawns_total{agent=\"gemini\",result=\"spawned\"}") == 5);
+    {
+        // What evidence-prune's row purge does.
+        auto db = common::Database::open(sandbox.db);
+        db.exec("DELETE FROM spawn_metrics; DELETE FROM agent_executions; DELETE FROM "
+                "spawn_batches");
+    }
+    sandbox.record(3, 1);
+    const auto after = sandbox.report({"--format", "prometheus"});
+    BOOST_TEST_REQUIRE(after.exit_code == 0, after.err);
+    BOOST_TEST(sample_value(after.out, "spec_hygiene_runs_total{outcome=\"success\"}") == 13);
+    BOOST_TEST(sample_value(after.out, "spec_hygiene_runs_total{outcome=\"exit\"}") == 1);
+    BOOST_TEST(sample_value(after.out, "spec_hygiene_window_runs{outcome=\"success\"}") == 3);
+    BOOST_TEST(sample_value(after.out, "spec_hygiene_spawns_total{result=\"spawned\"}") == 14);
+    // Window summaries carry no _count or _sum that would read as counter resets.
+    BOOST_TEST(after.out.find("_count") == std::string::npos);
+    BOOST_TEST(after.out.find("_sum") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(last_success_timestamp_per_tool_comes_from_its_last_ok_run)
+{
+    Sandbox sandbox;
+    sandbox.record(1);
+    {
+        auto db = common::Database::open(sandbox.db);
+        db.exec("INSERT INTO maintenance_runs (tool, started_at, finished_at, outcome, summary) "
+                "VALUES ('db-vacuum', '2026-11-26 02:00:00', '2026-11-26 02:00:04', 'ok', '{}'),"
+                "('db-vacuum', '2026-11-27 02:00:00', '2026-11-27 02:00:04', 'failed', '{}'),"
+                "('evidence-prune', '2026-11-27 02:00:00', '2026-11-27 02:00:09', 'failed', '{}')");
+    }
+    const auto result = sandbox.report({"--format", "prometheus"});
+    BOOST_TEST_REQUIRE(result.exit_code == 0, result.err);
+    // 2026-11-26 02:00:04 UTC
+    BOOST_TEST(sample_value(result.out,
+                            "spec_hygiene_last_success_timestamp_seconds{tool=\"db-vacuum\"}") ==
+               1795658404.0);
+    // A tool that never succeeded has no sample, so that absent() fires.
+    BOOST_TEST(
+        result.out.find("spec_hygiene_last_success_timestamp_seconds{tool=\"evidence-prune\"}") ==
+        std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(output_replaces_the_file_whole_and_leaves_no_temporary)
 {
     Sandbox sandbox;
@@ -236,7 +362,7 @@ BOOST_AUTO_TEST_CASE(output_replaces_the_file_whole_and_leaves_no_temporary)
     BOOST_TEST(result.exit_code == 0, result.err);
     BOOST_TEST(result.out.empty());
     const auto written = file_bytes(target);
-    BOOST_TEST(written.rfind("# HELP spec_hygiene_runs_total", 0) == 0u);
+    BOOST_TEST(written.rfind("# HELP spec_hygiene_spawns_total", 0) == 0u);
     BOOST_TEST(written == sandbox.report({"--format", "prometheus"}).out);
     BOOST_TEST(
         std::distance(fs::directory_iterator(target.parent_path()), fs::directory_iterator()) == 1);
@@ -335,8 +461,8 @@ BOOST_AUTO_TEST_CASE(every_format_prints_its_own_kind_of_report)
     const auto markdown = sandbox.report({"--format", "markdown"});
     BOOST_TEST(markdown.out.find("| agent | spawns |") != std::string::npos, markdown.out);
     const auto csv = sandbox.report({"--format", "csv"});
-    BOOST_TEST(csv.out.rfind("agent,spawns,successes,success_rate,", 0) == 0u, csv.out);
-    BOOST_TEST(csv.out.find("\n(all),25,25,1,") != std::string::npos, csv.out);
+    BOOST_TEST(csv.out.rfind("scope,agent,spawns,successes,success_rate,", 0) == 0u, csv.out);
+    BOOST_TEST(csv.out.find("\r\noverall,,25,25,1,") != std::string::npos, csv.out);
     // Not a terminal: JSON.
     BOOST_TEST(parse_report(sandbox.report({}))["tool"] == "metrics-report");
 }
@@ -398,4 +524,28 @@ BOOST_AUTO_TEST_CASE(quiet_keeps_notes_off_stderr_but_not_a_broken_gate)
     BOOST_TEST(strict.exit_code == 1);
     BOOST_TEST(strict.err.find("--max-p95-ms: only 0 spawn latencies") != std::string::npos,
                strict.err);
+}
+
+BOOST_AUTO_TEST_CASE(from_stdin_that_cannot_be_read_is_exit_74)
+{
+    Sandbox sandbox;
+    // A folder as standard input: every read fails with EISDIR.
+    const auto result =
+        test_support::run_process({"sh", "-c", "exec \"$0\" --from - --json < \"$1\"",
+                                   METRICS_REPORT_BIN, sandbox.dir.path().string()},
+                                  {}, sandbox.environment());
+    BOOST_TEST(result.exit_code == 74, result.err);
+    BOOST_TEST(result.err.find("stdin: cannot read") != std::string::npos, result.err);
+    BOOST_TEST(result.out.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_stream_line_longer_than_one_mebibyte_is_exit_65_naming_it)
+{
+    Sandbox sandbox;
+    const auto stream = sandbox.record(2);
+    const auto result = sandbox.report({"--from", "-", "--json"},
+                                       stream + std::string((1 << 20) + 1, ' ') + "{}\n");
+    BOOST_TEST(result.exit_code == 65, result.err);
+    BOOST_TEST(result.err.find("line 6: longer than 1048576 bytes") != std::string::npos,
+               result.err);
 }

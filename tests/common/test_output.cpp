@@ -52,7 +52,8 @@ BOOST_AUTO_TEST_CASE(csv_quotes_cells_with_commas_quotes_and_newlines)
     BOOST_TEST(common::csv_cell("a,b") == "\"a,b\"");
     BOOST_TEST(common::csv_cell("say \"hi\"") == "\"say \"\"hi\"\"\"");
     BOOST_TEST(common::csv_cell("two\nlines") == "\"two\nlines\"");
-    BOOST_TEST(common::render_csv(sample_table()) == "agent,count\ngemini,7\nclaude-code,1234\n");
+    BOOST_TEST(common::render_csv(sample_table()) ==
+               "agent,count\r\ngemini,7\r\nclaude-code,1234\r\n");
 }
 
 BOOST_AUTO_TEST_CASE(prometheus_label_values_are_escaped)
@@ -64,6 +65,15 @@ BOOST_AUTO_TEST_CASE(prometheus_label_values_are_escaped)
     BOOST_TEST(text.text() == "# HELP spec_hygiene_x_total Things\\ncounted \\\\ here.\n"
                               "# TYPE spec_hygiene_x_total counter\n"
                               "spec_hygiene_x_total{agent=\"we\\\"ird\"} 3\n");
+}
+
+BOOST_AUTO_TEST_CASE(prometheus_label_values_are_valid_utf8_without_control_characters)
+{
+    BOOST_TEST(common::escape_label_value("a\xff\xc3"
+                                          "b") == "a\uFFFD\uFFFDb");
+    BOOST_TEST(common::escape_label_value("a\rb\x1b[1m\x7f\t") == "a\uFFFDb\uFFFD[1m\uFFFD\uFFFD");
+    BOOST_TEST(common::escape_label_value(std::string("a\0b", 3)) == "a\uFFFDb");
+    BOOST_TEST(common::escape_label_value("gr\u00fc\u00df") == "gr\u00fc\u00df");
 }
 
 BOOST_AUTO_TEST_CASE(prometheus_values_are_spelled_as_the_format_expects)

@@ -39,10 +39,16 @@ std::pair<int, std::string> error_of(const std::function<void()>& action)
     return {0, ""};
 }
 
-// A database as schema version 2 left it: version 3's column taken away again.
+// A database as schema version 2 left it: version 3's counters, triggers and columns
+// taken away again.
 void downgrade_to_v2(Database& db)
 {
-    db.exec("ALTER TABLE agent_executions DROP COLUMN spawn_error;"
+    db.exec("DROP TRIGGER spec_hygiene_count_spawn; DROP TRIGGER spec_hygiene_count_batch;"
+            "DROP TRIGGER spec_hygiene_count_finished_insert;"
+            "DROP TRIGGER spec_hygiene_count_finished_update;"
+            "DROP TABLE spec_hygiene_counters;"
+            "DROP INDEX spec_hygiene_agent_executions_cancelled;"
+            "ALTER TABLE agent_executions DROP COLUMN spawn_error;"
             "ALTER TABLE agent_executions DROP COLUMN pid_start;"
             "DELETE FROM spec_hygiene_schema WHERE version = 3;");
 }
@@ -57,6 +63,36 @@ void downgrade_to_v1(Database& db)
             "ALTER TABLE spawn_batches DROP COLUMN phase_type;"
             "ALTER TABLE spawn_metrics DROP COLUMN agent_id;"
             "DELETE FROM spec_hygiene_schema WHERE version = 2;");
+}
+
+// The value of one all-time counter (0 when it has no row).
+std::int64_t counter(const Database& db, std::string_view name, std::string_view label,
+                     std::string_view outcome)
+{
+    auto query = db.prepare("SELECT value FROM spec_hygiene_counters WHERE counter = ? AND "
+                            "label = ? AND outcome = ?");
+    query.bind(1, name).bind(2, label).bind(3, outcome);
+    return query.step() ? query.column_int(0) : 0;
+}
+
+// One batch with one agent row (outcome `outcome`) and its spawn_metrics row.
+void insert_run(Database& db, std::int64_t batch, std::string_view agent_id,
+                std::string_view outcome)
+{
+    auto batch_row = db.prepare(
+        "INSERT OR IGNORE INTO spawn_batches (batch_id, spec_id, stage, mode, agent_count, "
+        "owner_pid, owner_start) VALUES (?, 'SPEC-KIT-1', 'plan', 'parallel', 1, 1, 1)");
+    batch_row.bind(1, batch).run();
+    auto run = db.prepare("INSERT INTO agent_executions (agent_id, spec_id, stage, phase_type, "
+                          "agent_name, batch_id, outcome) VALUES (?, 'SPEC-KIT-1', 'plan', "
+                          "'regular_stage', 'gemini', ?, ?)");
+    run.bind(1, agent_id).bind(2, batch).bind(3, outcome).run();
+    auto metric = db.prepare("INSERT INTO spawn_metrics (batch_id, agent_name, spawn_latency_us, "
+                             "success, agent_id) VALUES (?, 'gemini', 400, ?, ?)");
+    metric.bind(1, batch)
+        .bind(2, std::int64_t{outcome == "spawn_failed" ? 0 : 1})
+        .bind(3, agent_id);
+    metric.run();
 }
 
 // NOT NULL flags of the upstream columns, to compare two agent_executions tables.
@@ -314,4 +350,73 @@ BOOST_AUTO_TEST_CASE(open_for_writing_refuses_an_unmigratable_toolkit_database_b
     auto db = Database::open(dir / "t.db", {.mode = OpenMode::read_only});
     BOOST_TEST(db.query_text("PRAGMA journal_mode") == "delete");
     BOOST_TEST(common::schema::installed_version(db).value_or(0) == 1);
+}
+
+BOOST_AUTO_TEST_CASE(counters_count_spawns_exits_and_batches_as_they_are_recorded)
+{
+    TempDir dir;
+    auto db = make_empty(dir);
+    common::schema::migrate(db);
+    insert_run(db, 1, "a1", "running");
+    insert_run(db, 1, "a2", "spawn_failed");
+    insert_run(db, 2, "a3", "cancelled");
+    BOOST_TEST(counter(db, "spawns", "gemini", "spawned") == 2);
+    BOOST_TEST(counter(db, "spawns", "gemini", "failed") == 1);
+    BOOST_TEST(counter(db, "batches", "parallel", "") == 2);
+    BOOST_TEST(counter(db, "runs", "gemini", "spawn_failed") == 1);
+    BOOST_TEST(counter(db, "runs", "gemini", "cancelled") == 1);
+    BOOST_TEST(counter(db, "runs", "gemini", "success") == 0);
+
+    db.exec("UPDATE agent_executions SET outcome = 'success' WHERE agent_id = 'a1'");
+    BOOST_TEST(counter(db, "runs", "gemini", "success") == 1);
+    // Rewriting a finished row (another column, or the same outcome again) counts nothing.
+    db.exec("UPDATE agent_executions SET outcome = 'success', run_time_ms = 5 WHERE "
+            "agent_id = 'a1'");
+    BOOST_TEST(counter(db, "runs", "gemini", "success") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(counters_never_decrease_when_rows_are_purged)
+{
+    TempDir dir;
+    auto db = make_empty(dir);
+    common::schema::migrate(db);
+    insert_run(db, 1, "a1", "success");
+    db.exec("DELETE FROM agent_executions; DELETE FROM spawn_metrics; DELETE FROM spawn_batches");
+    BOOST_TEST(counter(db, "spawns", "gemini", "spawned") == 1);
+    BOOST_TEST(counter(db, "runs", "gemini", "success") == 1);
+    BOOST_TEST(counter(db, "batches", "parallel", "") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(rows_of_the_upstream_application_are_not_counted)
+{
+    TempDir dir;
+    auto db = make_empty(dir);
+    common::schema::migrate(db);
+    db.exec("INSERT INTO agent_executions (agent_id, spec_id, stage, phase_type, agent_name, "
+            "outcome) VALUES ('u1', 'SPEC-KIT-1', 'plan', 'regular_stage', 'gemini', 'success')");
+    BOOST_TEST(counter(db, "runs", "gemini", "success") == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_version_2_database_migrates_to_version_3_with_counters_seeded)
+{
+    TempDir dir;
+    auto db = make_empty(dir);
+    common::schema::migrate(db);
+    downgrade_to_v2(db);
+    BOOST_REQUIRE(common::schema::installed_version(db).value_or(0) == 2);
+    insert_run(db, 1, "a1", "success");
+    insert_run(db, 1, "a2", "running");
+    insert_run(db, 2, "a3", "spawn_failed");
+
+    BOOST_TEST(common::schema::migrate(db) == 2);
+    BOOST_TEST(common::schema::installed_version(db).value_or(0) == 3);
+    BOOST_TEST(counter(db, "spawns", "gemini", "spawned") == 2);
+    BOOST_TEST(counter(db, "spawns", "gemini", "failed") == 1);
+    BOOST_TEST(counter(db, "runs", "gemini", "success") == 1);
+    BOOST_TEST(counter(db, "runs", "gemini", "spawn_failed") == 1);
+    BOOST_TEST(counter(db, "runs", "gemini", "running") == 0);
+    BOOST_TEST(counter(db, "batches", "parallel", "") == 2);
+    // The running agent's exit, after the migration, is counted by the trigger.
+    db.exec("UPDATE agent_executions SET outcome = 'exit' WHERE agent_id = 'a2'");
+    BOOST_TEST(counter(db, "runs", "gemini", "exit") == 1);
 }

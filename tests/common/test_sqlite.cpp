@@ -432,3 +432,12 @@ BOOST_AUTO_TEST_CASE(a_nested_write_transaction_is_a_clear_error_and_rolls_back)
     BOOST_TEST(!db.in_transaction());
     BOOST_TEST(count_rows(db) == 0);
 }
+
+BOOST_AUTO_TEST_CASE(the_immutable_uri_percent_encodes_the_absolute_path)
+{
+    BOOST_TEST(common::immutable_uri("/a b/%x?#&=.db") ==
+               "file:/a%20b/%25x%3F%23%26%3D.db?immutable=1");
+    const auto relative = common::immutable_uri("file:x.db");
+    BOOST_TEST(relative.rfind("file:/", 0) == 0u);
+    BOOST_TEST(relative.find("/file%3Ax.db?immutable=1") != std::string::npos, relative);
+}

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -147,4 +148,68 @@ BOOST_AUTO_TEST_CASE(bootstrap_interval_of_an_empty_sample_is_null)
 {
     const std::vector<double> some{1, 2, 3};
     BOOST_TEST(!stats::bootstrap_interval(some, {}, ratio_of_medians).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(bootstrap_lower_bound_is_the_fiftieth_of_two_thousand)
+{
+    // The statistic of the i-th resample is i: sorted, rank r holds r.
+    double next = 0;
+    const std::vector<double> one{1.0};
+    const auto interval = common::stats::bootstrap_interval(
+        one, one, [&](std::span<const double>, std::span<const double>) { return ++next; }, 2000,
+        0.95);
+    BOOST_REQUIRE(interval.has_value());
+    BOOST_TEST(interval->lower == 50.0);
+    BOOST_TEST(interval->upper == 1950.0);
+}
+
+BOOST_AUTO_TEST_CASE(nearest_ranks_are_exact_for_every_count)
+{
+    for (std::int64_t n = 1; n <= 1000; ++n) {
+        std::vector<std::int64_t> values(static_cast<std::size_t>(n));
+        std::iota(values.begin(), values.end(), 1);
+        for (const std::int64_t p : {50, 95, 99}) {
+            const auto expected = (p * n + 99) / 100;
+            BOOST_TEST(*common::stats::nearest_rank(values, static_cast<double>(p)) == expected,
+                       "n = " << n << ", p = " << p);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(the_mean_of_the_largest_values_does_not_overflow)
+{
+    std::vector<std::int64_t> values(3, std::numeric_limits<std::int64_t>::max());
+    const auto summary = common::stats::summarize(values);
+    BOOST_TEST(*summary.mean == 9.223372036854775807e18, boost::test_tools::tolerance(1e-12));
+}
+
+BOOST_AUTO_TEST_CASE(the_fast_median_ratio_bootstrap_agrees_with_resampling_whole_samples)
+{
+    std::mt19937_64 engine(7);
+    std::lognormal_distribution<double> times(5.0, 0.4);
+    for (const auto& [size_a, size_b] : {std::pair{301, 400}, std::pair{250, 251}}) {
+        std::vector<double> a(static_cast<std::size_t>(size_a));
+        std::vector<double> b(static_cast<std::size_t>(size_b));
+        for (auto& value : a)
+            value = 2 * times(engine);
+        for (auto& value : b)
+            value = times(engine);
+        const auto slow = common::stats::bootstrap_interval(
+            a, b,
+            [](std::span<const double> x, std::span<const double> y) {
+                return *common::stats::median(x) / *common::stats::median(y);
+            },
+            4000);
+        const auto fast = common::stats::bootstrap_median_ratio(a, b, 4000);
+        BOOST_REQUIRE(slow && fast);
+        const double width = slow->upper - slow->lower;
+        BOOST_TEST(std::abs(fast->lower - slow->lower) < 0.1 * width,
+                   fast->lower << " vs " << slow->lower);
+        BOOST_TEST(std::abs(fast->upper - slow->upper) < 0.1 * width,
+                   fast->upper << " vs " << slow->upper);
+        // The same seed gives the same interval.
+        const auto again = common::stats::bootstrap_median_ratio(a, b, 4000);
+        BOOST_TEST(again->lower == fast->lower);
+        BOOST_TEST(again->upper == fast->upper);
+    }
 }

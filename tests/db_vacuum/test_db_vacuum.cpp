@@ -102,7 +102,8 @@ BOOST_AUTO_TEST_CASE(migrate_switches_to_incremental_and_frees_every_page)
     BOOST_REQUIRE(report.after.has_value());
     BOOST_TEST(report.after->auto_vacuum == "incremental");
     BOOST_TEST(report.after->freelist_pages == 0);
-    BOOST_TEST(report.reclaimed_bytes() >= 8 * mib);
+    // The 8 MiB of bloat, less a few pages that the toolkit's own tables and indexes take.
+    BOOST_TEST(report.reclaimed_bytes() >= 8 * mib - 64 * 1024);
     BOOST_REQUIRE(report.check.has_value());
     BOOST_TEST(report.check->ok());
     BOOST_TEST(db.query_int("PRAGMA auto_vacuum") == 2);

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include <limits>
 #include <sstream>
 
 namespace {
@@ -434,4 +435,109 @@ BOOST_AUTO_TEST_CASE(health_reads_an_evidence_root_that_is_itself_a_link)
     BOOST_TEST(health.evidence_bytes.size() == 1u);
     BOOST_TEST(health.evidence_bytes.at("SPEC-KIT-1") == 30u);
     BOOST_TEST(health.evidence_total == 30u);
+}
+
+BOOST_AUTO_TEST_CASE(negative_or_implausible_stream_values_are_65_naming_the_line)
+{
+    const std::string spawned =
+        R"({"event":"spawned","batch_id":1,"spec_id":"SPEC-A-1","stage":"plan","agent":"gemini","agent_id":"a1","pid":5,"outcome":"running","spawn_latency_us":LATENCY,"time":"2026-11-27T10:15:00Z"})"
+        "\n";
+    const auto with = [&](const std::string& latency) {
+        auto text = spawned;
+        return text.replace(text.find("LATENCY"), 7, latency);
+    };
+    BOOST_CHECK_EXCEPTION(stream_report_of("\n" + with("-1")), common::Error,
+                          [](const common::Error& e) {
+                              return data_error_naming(e, "stdin line 2: spawn_latency_us -1 is "
+                                                          "negative");
+                          });
+    BOOST_CHECK_EXCEPTION(stream_report_of(with("9223372036854775807")), common::Error,
+                          [](const common::Error& e) {
+                              return data_error_naming(e, "stdin line 1: spawn_latency_us "
+                                                          "9223372036854775807 is beyond");
+                          });
+    BOOST_CHECK_EXCEPTION(
+        stream_report_of(
+            with("5") +
+            R"({"event":"exited","agent_id":"a1","outcome":"success","run_time_ms":-20})"
+            "\n"),
+        common::Error, [](const common::Error& e) {
+            return data_error_naming(e, "stdin line 2: run_time_ms -20 is negative");
+        });
+}
+
+BOOST_AUTO_TEST_CASE(negative_or_implausible_database_values_are_65_naming_the_row)
+{
+    Recorded recorded;
+    recorded.recorder.add(BatchRun{.agents = {AgentRun{}, AgentRun{}}});
+    recorded.db.exec("UPDATE spawn_metrics SET spawn_latency_us = -3 WHERE metric_id = 2");
+    BOOST_CHECK_EXCEPTION(recorded.report(), common::Error, [](const common::Error& e) {
+        return data_error_naming(e, "spawn_metrics row 2: spawn_latency_us -3 is negative");
+    });
+    recorded.db.exec("UPDATE spawn_metrics SET spawn_latency_us = 5;"
+                     "UPDATE spawn_batches SET batch_wall_us = 9223372036854775807");
+    BOOST_CHECK_EXCEPTION(recorded.report(), common::Error, [](const common::Error& e) {
+        return data_error_naming(e, "spawn_batches row 1: batch_wall_us 9223372036854775807 is "
+                                    "beyond");
+    });
+}
+
+BOOST_AUTO_TEST_CASE(the_largest_plausible_values_are_summed_without_overflow)
+{
+    Recorded recorded;
+    BatchRun batch;
+    for (int i = 0; i < 3; ++i)
+        batch.agents.push_back(AgentRun{.run_time_ms = 366LL * 24 * 3600 * 1000,
+                                        .cpu_time_us = 366LL * 24 * 3600 * 1000000});
+    recorded.recorder.add(batch);
+    const auto report = recorded.report();
+    BOOST_TEST(*report.overall.run_time_ms.mean == 366.0 * 24 * 3600 * 1000);
+    BOOST_TEST(*report.overall.cpu_time_us.mean() == 366.0 * 24 * 3600 * 1000000);
+    metrics_report::Accumulator huge;
+    huge.add(std::numeric_limits<std::int64_t>::max());
+    huge.add(std::numeric_limits<std::int64_t>::max());
+    BOOST_TEST(*huge.mean() > 9e18);
+}
+
+BOOST_AUTO_TEST_CASE(the_window_is_the_newest_by_recorded_time_then_id)
+{
+    Recorded recorded;
+    // Recorded in this order, but the second batch happened first.
+    recorded.recorder.add(BatchRun{.agents = test_support::agents_with_latencies("new", 2, 100, 1),
+                                   .started_at = "2026-11-27 12:00:00"});
+    recorded.recorder.add(BatchRun{.agents = test_support::agents_with_latencies("old", 3, 900, 1),
+                                   .started_at = "2026-11-27 08:00:00"});
+    Selection selection;
+    selection.spawns = 3;
+    selection.batches = 1;
+    const auto report = recorded.report(selection);
+    BOOST_TEST(report.agents.at("new").count == 2);
+    BOOST_TEST(report.agents.at("old").count == 1);
+    BOOST_TEST(*report.agents.at("old").spawn_latency_us.min == 902);  // the later id of a tie
+    BOOST_TEST(report.batches.count == 1);
+    BOOST_TEST(report.batches.agents.min == 2);
+    BOOST_TEST(recorded.stream_report(selection).agents.at("old").count == 1);
+}
+
+BOOST_AUTO_TEST_CASE(agents_cancelled_before_they_started_are_counted_as_cancelled)
+{
+    Recorded recorded;
+    const auto batch = recorded.recorder.add(BatchRun{.agents = {AgentRun{}}});
+    // What spawn-agents records for an agent a signal stopped before it was started: an
+    // agent_executions row and no spawn_metrics row.
+    recorded.db.exec(fmt::format(
+        "INSERT INTO agent_executions (agent_id, spec_id, stage, phase_type, agent_name, "
+        "spawned_at, batch_id, outcome) VALUES ('c1', 'SPEC-KIT-933', 'validate', "
+        "'regular_stage', 'gemini', '2026-11-27 10:15:00', {}, 'cancelled')",
+        batch));
+    const auto report = recorded.report();
+    BOOST_TEST(report.overall.count == 2);
+    BOOST_TEST(report.overall.of(Outcome::cancelled) == 1);
+    BOOST_TEST(*report.overall.success_rate() == 0.5);
+
+    const auto stream = stream_report_of(
+        R"({"event":"exited","batch_id":1,"agent":"gemini","agent_id":"c1","outcome":"cancelled","exit_code":null,"signal":null,"run_time_ms":0,"cpu_time_us":0,"max_rss_kb":0,"evidence":null,"time":"2026-11-27T10:15:00Z"})"
+        "\n");
+    BOOST_TEST(stream.overall.count == 1);
+    BOOST_TEST(stream.overall.of(Outcome::cancelled) == 1);
 }

@@ -22,6 +22,12 @@ nlohmann::json or_null(const std::optional<std::int64_t>& value)
     return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
 }
 
+// One JSON line, invalid UTF-8 replaced as spawn-agents replaces it.
+std::string line(const nlohmann::json& event)
+{
+    return event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + '\n';
+}
+
 }  // namespace
 
 common::Database open_spawn_database(const std::filesystem::path& path)
@@ -99,24 +105,22 @@ std::int64_t RunRecorder::add(const BatchRun& batch, const common::ProcessIdenti
                                          {"spawn_latency_us", or_null(run.spawn_latency_us)},
                                          {"time", iso(batch.started_at)}};
             if (!spawned) spawned_event["error"] = "cannot execute";
-            events += spawned_event.dump() + '\n';
+            events += line(spawned_event);
             if (run.outcome == "success") ++successes;
             if (failures.count(run.outcome)) ++failures[run.outcome];
             if (!spawned || run.outcome == "running" || run.outcome == "lost") continue;
-            events += nlohmann::json{{"event", "exited"},
-                                     {"batch_id", batch_id},
-                                     {"agent", run.agent},
-                                     {"agent_id", agent_id},
-                                     {"outcome", run.outcome},
-                                     {"exit_code", run.outcome == "success" ? 0 : 1},
-                                     {"signal", nullptr},
-                                     {"run_time_ms", or_null(run.run_time_ms)},
-                                     {"cpu_time_us", or_null(run.cpu_time_us)},
-                                     {"max_rss_kb", or_null(run.max_rss_kb)},
-                                     {"evidence", "consensus/" + batch.spec + "/x.json"},
-                                     {"time", iso(batch.started_at)}}
-                          .dump() +
-                      '\n';
+            events += line(nlohmann::json{{"event", "exited"},
+                                          {"batch_id", batch_id},
+                                          {"agent", run.agent},
+                                          {"agent_id", agent_id},
+                                          {"outcome", run.outcome},
+                                          {"exit_code", run.outcome == "success" ? 0 : 1},
+                                          {"signal", nullptr},
+                                          {"run_time_ms", or_null(run.run_time_ms)},
+                                          {"cpu_time_us", or_null(run.cpu_time_us)},
+                                          {"max_rss_kb", or_null(run.max_rss_kb)},
+                                          {"evidence", "consensus/" + batch.spec + "/x.json"},
+                                          {"time", iso(batch.started_at)}});
         }
         if (finished) {
             auto finish = m_db.prepare("UPDATE spawn_batches SET successes = ? WHERE batch_id = ?");
@@ -124,23 +128,21 @@ std::int64_t RunRecorder::add(const BatchRun& batch, const common::ProcessIdenti
         }
     });
     if (finished)
-        events += nlohmann::json{{"event", "batch"},
-                                 {"tool", "spawn-agents"},
-                                 {"schema_version", 1},
-                                 {"batch_id", batch_id},
-                                 {"spec_id", batch.spec},
-                                 {"stage", batch.stage},
-                                 {"phase_type", "regular_stage"},
-                                 {"mode", batch.mode},
-                                 {"agents", batch.agents.size()},
-                                 {"successes", successes},
-                                 {"failures", failures},
-                                 {"spawn_wall_us", batch.spawn_wall_us},
-                                 {"batch_wall_us", *batch.batch_wall_us},
-                                 {"started_at", iso(batch.started_at)},
-                                 {"finished_at", iso(batch.started_at)}}
-                      .dump() +
-                  '\n';
+        events += line(nlohmann::json{{"event", "batch"},
+                                      {"tool", "spawn-agents"},
+                                      {"schema_version", 1},
+                                      {"batch_id", batch_id},
+                                      {"spec_id", batch.spec},
+                                      {"stage", batch.stage},
+                                      {"phase_type", "regular_stage"},
+                                      {"mode", batch.mode},
+                                      {"agents", batch.agents.size()},
+                                      {"successes", successes},
+                                      {"failures", failures},
+                                      {"spawn_wall_us", batch.spawn_wall_us},
+                                      {"batch_wall_us", *batch.batch_wall_us},
+                                      {"started_at", iso(batch.started_at)},
+                                      {"finished_at", iso(batch.started_at)}});
     m_stream += events;
     return batch_id;
 }

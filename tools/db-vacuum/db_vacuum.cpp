@@ -525,6 +525,10 @@ int run(const Options& options, const Host& host, std::ostream& out, std::ostrea
     Preflight found;
     {
         auto probe = Database::open(options.shared.database, read_only);
+        if (probe.is_immutable())
+            log.step(fmt::format("{}: no -shm file can be made beside it: read as an immutable "
+                                 "file",
+                                 probe.path().string()));
         common::schema::ensure_supported(probe);
         found = preflight(probe, options, host);
         if (!writes) opened.emplace(std::move(probe));

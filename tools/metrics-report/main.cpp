@@ -1,5 +1,6 @@
 #include "common/cli.hpp"
 #include "common/host.hpp"
+#include "common/jsonl.hpp"
 #include "common/paths.hpp"
 #include "common/runner.hpp"
 #include "metrics_report.hpp"
@@ -7,6 +8,7 @@
 #include <chrono>
 #include <iostream>
 #include <span>
+#include <unistd.h>
 
 int main(int argc, char** argv)
 {
@@ -22,6 +24,9 @@ int main(int argc, char** argv)
             std::cout << common::version_line("metrics-report") << '\n';
             return 0;
         }
-        return metrics_report::run(options, std::cin, std::cout, std::cerr);
+        // Read through the descriptor, so that a read error is told from the end of input.
+        common::FdInputBuffer stdin_buffer(STDIN_FILENO, "stdin");
+        std::istream in(&stdin_buffer);
+        return metrics_report::run(options, in, std::cout, std::cerr);
     });
 }

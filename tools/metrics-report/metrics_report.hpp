@@ -6,6 +6,7 @@
 #include "common/sqlite.hpp"
 #include "options.hpp"
 #include "report.hpp"
+#include "samples.hpp"
 
 #include <istream>
 #include <map>
@@ -36,22 +37,29 @@ struct BatchRecord {
     std::optional<std::int64_t> batch_wall_us;
 };
 
+// Why `value` of `field` cannot be a measurement: negative, or beyond the bound of the unit
+// its name ends in (_us, _ms: a year; _kb: 16 TiB; anything else: 2^40). nullopt when it can.
+std::optional<std::string> implausible(std::string_view field, std::int64_t value);
+
 // Adds up records into a Report. Latency and run-time samples are kept per agent for the
 // percentiles; everything else is summed as it comes, so memory grows with the window only.
 class ReportBuilder {
 public:
+    // Without `compare`, the batches' wall times are not kept for the comparison.
+    explicit ReportBuilder(bool compare = true) : m_compare(compare) {}
     void add(const SpawnRecord& spawn);
     void add(const BatchRecord& batch);
     // Computes the statistics (and the comparison when `compare`) into `report`.
     void finish(Report& report, bool compare);
 
 private:
-    struct Samples {
+    struct AgentSamples {
         AgentStats stats;
-        std::vector<std::int64_t> latency_us;
-        std::vector<std::int64_t> run_time_ms;
+        Samples latency_us;
+        Samples run_time_ms;
     };
-    std::map<std::string, Samples, std::less<>> m_agents;
+    std::map<std::string, AgentSamples, std::less<>> m_agents;
+    bool m_compare;
     BatchStats m_batches;
     std::vector<double> m_parallel_wall_us;
     std::vector<double> m_sequential_wall_us;
@@ -68,6 +76,9 @@ void read_database(const common::Database& db, const Selection& selection, Repor
 // of the wrong type, 74 when reading fails.
 void read_stream(std::istream& in, const std::string& source, const Selection& selection,
                  ReportBuilder& builder);
+
+// The all-time counters of `db`; nullopt when its schema does not keep them (before version 3).
+std::optional<Totals> read_totals(const common::Database& db);
 
 // The file, freelist and maintenance history of `db` and the evidence bytes per spec under
 // `evidence_root` (missing: none).

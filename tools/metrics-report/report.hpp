@@ -44,7 +44,7 @@ Outcome outcome_from_name(std::string_view name);
 // Count, sum, minimum and maximum of integer values, for quantities shown as mean/min/max.
 struct Accumulator {
     std::int64_t count = 0;
-    std::int64_t sum = 0;
+    long double sum = 0;  // cannot overflow, whatever the values
     std::int64_t min = 0;
     std::int64_t max = 0;
 
@@ -115,11 +115,25 @@ struct Health {
     std::optional<int> schema_version;
     std::optional<MaintenanceRun> last_vacuum;
     std::optional<MaintenanceRun> last_prune;
+    std::map<std::string, std::string> last_success;  // tool -> finished_at of its last "ok" run
     std::string evidence_root;
     bool evidence_exists = false;
     std::map<std::string, std::uint64_t> evidence_bytes;  // per spec
     std::uint64_t evidence_total = 0;
     EvidenceLimits limits;
+};
+
+// "ok", "warn" or "over" for a spec's evidence bytes.
+std::string_view evidence_state(std::uint64_t bytes, const EvidenceLimits& limits);
+
+// The all-time counters of the database (schema version 3 on), which never decrease: per
+// (label, outcome), spawn attempts (agent; spawned or failed), finished runs (agent; outcome)
+// and batches (mode; "").
+struct Totals {
+    using Key = std::pair<std::string, std::string>;
+    std::map<Key, std::int64_t> spawns;
+    std::map<Key, std::int64_t> runs;
+    std::map<Key, std::int64_t> batches;
 };
 
 // A whole report.
@@ -132,6 +146,7 @@ struct Report {
     BatchStats batches;
     std::optional<Comparison> comparison;
     std::optional<Health> health;
+    std::optional<Totals> totals;  // from a database that keeps them
 };
 
 // The version of the JSON that metrics-report prints.

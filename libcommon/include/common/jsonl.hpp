@@ -10,6 +10,7 @@
 #include <istream>
 #include <optional>
 #include <ostream>
+#include <streambuf>
 #include <string>
 #include <string_view>
 
@@ -34,12 +35,32 @@ private:
     std::string m_name;
 };
 
+// The longest line a JsonLinesReader takes by default: an event is a few hundred bytes.
+constexpr std::size_t max_json_line_bytes = std::size_t{1} << 20;
+
+// A std::streambuf reading a file descriptor it does not own, whose read errors throw Error
+// 74 naming `source` (a folder, an I/O error): std::cin tells them apart from the end.
+class FdInputBuffer : public std::streambuf {
+public:
+    FdInputBuffer(int fd, std::string source) : m_fd(fd), m_source(std::move(source)) {}
+
+protected:
+    int_type underflow() override;
+
+private:
+    int m_fd;
+    std::string m_source;
+    char m_buffer[65536];
+};
+
 // Reads JSON Lines from a stream, one object per line; blank lines are skipped. Errors name
 // the source and the line: Error 65 "stdin line 3: malformed JSON at byte 7: ..." for a line
-// that is not JSON or not an object, Error 74 when reading fails.
+// that is not JSON or not an object or longer than `max_line_bytes` (read no further than
+// that), Error 74 when reading fails.
 class JsonLinesReader {
 public:
-    JsonLinesReader(std::istream& in, std::string source);
+    JsonLinesReader(std::istream& in, std::string source,
+                    std::size_t max_line_bytes = max_json_line_bytes);
 
     // The next object, or nullopt at the end of the stream.
     std::optional<nlohmann::json> next();
@@ -50,8 +71,12 @@ public:
     std::string where() const;
 
 private:
+    // Reads the next line into `line` without its '\n'; false at the end.
+    bool read_line(std::string& line);
+
     std::istream& m_in;
     std::string m_source;
+    std::size_t m_max_line_bytes;
     std::size_t m_line = 0;
 };
 

@@ -15,19 +15,29 @@ namespace common {
 struct Table {
     std::vector<std::string> header;
     std::vector<std::vector<std::string>> rows;
-    std::vector<bool> numeric;  // per column; missing entries mean text
+    std::vector<bool> numeric;    // per column; missing entries mean text
+    std::size_t footer_rows = 0;  // last rows set apart (a total): a rule in text, bold in Markdown
 
     void add_row(std::vector<std::string> row) { rows.push_back(std::move(row)); }
 };
 
-// Columns padded to their widest cell and separated by two spaces; no trailing blanks.
+// `text` safe to show on a terminal: invalid UTF-8 as U+FFFD, and control characters (C0,
+// DEL, C1) written as escapes: \n, \r, \t, \x1b, \u009b.
+std::string printable(std::string_view text);
+
+// Columns padded to their widest cell and separated by two spaces; no trailing blanks. Cells
+// are shown printable().
 std::string render_text(const Table& table);
 
-// A GitHub-flavoured Markdown table; '|' in cells is escaped and newlines become spaces.
+// A GitHub-flavoured Markdown table: cells printable(), with every character CommonMark or
+// GFM reads as markup in a cell backslash-escaped, so that a cell renders as its text.
 std::string render_markdown(const Table& table);
+// `text` escaped as render_markdown() escapes a cell, for Markdown outside a table.
+std::string markdown_text(std::string_view text);
 
-// RFC 4180 CSV with '\n' line ends: a cell holding a comma, a quote, CR or LF is quoted and
-// its quotes doubled.
+// RFC 4180 CSV with CRLF line ends: a cell holding a comma, a quote, CR or LF is quoted and
+// its quotes doubled. render_csv() prefixes a text cell beginning with '=', '+', '-', '@',
+// tab or CR with a single quote, so that a spreadsheet does not run it as a formula (OWASP).
 std::string csv_cell(std::string_view cell);
 std::string render_csv(const Table& table);
 
@@ -50,7 +60,8 @@ private:
     std::string m_text;
 };
 
-// A label value with '\\', '"' and line feeds escaped as the exposition format requires.
+// A label value with '\\', '"' and line feeds escaped as the exposition format requires; invalid
+// UTF-8 and other control characters become U+FFFD, so the text is valid whatever the bytes.
 std::string escape_label_value(std::string_view value);
 
 // A sample value: integers without a decimal point, NaN, +Inf and -Inf spelled as Prometheus

@@ -13,8 +13,14 @@ namespace common::schema {
 
 // The schema version this build writes and understands. Version 2 added
 // agent_executions.cpu_time_us and max_rss_kb, spawn_batches.phase_type and
-// spawn_metrics.agent_id; version 3 agent_executions.spawn_error.
+// spawn_metrics.agent_id; version 3 agent_executions.spawn_error and the all-time counters
+// (spec_hygiene_counters, kept by triggers).
 constexpr int current_version = 3;
+
+// The table of all-time counters (schema version 3): rows (counter, label, outcome, value)
+// for "spawns" (label agent, outcome spawned|failed), "runs" (label agent, outcome as
+// agent_executions has it once finished) and "batches" (label mode, outcome "").
+constexpr std::string_view counters_table = "spec_hygiene_counters";
 
 // The table that records which toolkit schema versions were applied.
 constexpr std::string_view version_table = "spec_hygiene_schema";

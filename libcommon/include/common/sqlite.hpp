@@ -69,6 +69,10 @@ struct Connection;
 // "file:x.db" and ":memory:" become "./file:x.db" and "./:memory:".
 std::string sqlite_file_name(const std::filesystem::path& path);
 
+// The URI that opens the literal file `path` (made absolute, every byte outside RFC 3986's
+// unreserved set and '/' percent-encoded) read-only and immutable.
+std::string immutable_uri(const std::filesystem::path& path);
+
 // The longest full path, in bytes, of a database SQLite's unix VFS opens: 512 less room for
 // the "-journal" it may look for beside it.
 constexpr std::size_t sqlite_max_path_length = 504;
@@ -161,6 +165,9 @@ public:
     // an empty database); 77 when it cannot be opened for lack of permission or a writable
     // open gets a read-only file. A journal left by an interrupted
     // writer is rolled back first, even for a read-only open, as any SQLite writer would.
+    // A read-only open that cannot create the -shm (a folder the user cannot write, a
+    // read-only mount) falls back to SQLite's immutable open of the same file, unless a WAL or
+    // journal with content would then be ignored (77, saying so); is_immutable() tells.
     static Database open(const std::filesystem::path& path, const OpenOptions& options = {});
 
     Database(Database&& other) noexcept;
@@ -196,6 +203,8 @@ public:
     std::int64_t last_insert_rowid() const;
     int changes() const;
     bool is_read_only() const;
+    // True when open() fell back to SQLite's immutable read-only open.
+    bool is_immutable() const;
     // True between BEGIN and COMMIT/ROLLBACK.
     bool in_transaction() const;
     int busy_timeout_ms() const;
@@ -215,6 +224,8 @@ private:
     // Opens with SQLite `flags` and reads the schema, which proves the file is a database;
     // errors through fail_open().
     static Database connect(const std::filesystem::path& path, int flags, int busy_timeout_ms);
+    // Opens `path` read-only as immutable: no -shm, no locks, WAL and journal unread.
+    static Database connect_immutable(const std::filesystem::path& path, int busy_timeout_ms);
     // Throws the error for a failed open, saying plainly why (not a database, permissions,
     // a path too long for SQLite, the system's reason).
     [[noreturn]] void fail_open(int result_code) const;

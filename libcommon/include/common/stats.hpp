@@ -17,12 +17,14 @@ constexpr std::size_t min_tail_samples = 20;
 // The nearest-rank percentile of `sorted` (ascending): the value at 1-based rank
 // ceil(p / 100 * n), at least rank 1. nullopt when `sorted` is empty. `p` is in (0, 100].
 std::optional<std::int64_t> nearest_rank(std::span<const std::int64_t> sorted, double p);
+// That 1-based rank among `n` values (n > 0), computed in integers.
+std::size_t nearest_rank_of(std::size_t n, double p);
 
 // What a report shows of one quantity. Values are in the unit of the samples; mean is
 // sum / count. p95 and p99 are nullopt below min_tail_samples, everything else when empty.
 struct Summary {
     std::size_t count = 0;
-    std::int64_t sum = 0;
+    long double sum = 0;  // cannot overflow, whatever the samples
     std::optional<std::int64_t> min;
     std::optional<double> mean;
     std::optional<std::int64_t> max;
@@ -63,5 +65,14 @@ std::optional<Interval> bootstrap_interval(
     std::span<const double> a, std::span<const double> b,
     const std::function<double(std::span<const double>, std::span<const double>)>& statistic,
     int iterations = 2000, double confidence = 0.95, std::uint64_t seed = 0x5eed5eed);
+
+// The percentile bootstrap of median(a) / median(b), as bootstrap_interval() with that
+// statistic computes it, but without building or sorting any resample: the median of a
+// resample is drawn from its exact distribution (order statistics of uniforms, Beta deviates
+// from Gamma ones, all from a std::mt19937_64 seeded with `seed`), O(1) per resample once the
+// samples are sorted.
+std::optional<Interval> bootstrap_median_ratio(std::span<const double> a, std::span<const double> b,
+                                               int iterations = 2000, double confidence = 0.95,
+                                               std::uint64_t seed = 0x5eed5eed);
 
 }  // namespace common::stats

@@ -1,0 +1,353 @@
+// metrics-report's database source: spawn records, batches, all-time counters and health.
+#include "metrics_report.hpp"
+
+#include "common/clock.hpp"
+#include "common/error.hpp"
+#include "common/files.hpp"
+#include "common/runs.hpp"
+#include "common/schema.hpp"
+#include "common/spec_id.hpp"
+#include "common/tree.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <initializer_list>
+#include <limits>
+#include <unordered_map>
+
+namespace metrics_report {
+namespace {
+
+using common::Error;
+using common::Exit;
+namespace fs = std::filesystem;
+
+std::string column_or_null(const std::vector<std::string>& columns, std::string_view column,
+                           std::string_view expression)
+{
+    return std::find(columns.begin(), columns.end(), column) != columns.end()
+               ? std::string(expression)
+               : std::string("NULL");
+}
+
+// The filters of `selection` as SQL conditions and their parameters, in order.
+struct Conditions {
+    std::string sql;
+    std::vector<std::string> parameters;
+
+    void add(std::string condition, std::string parameter)
+    {
+        sql += " AND " + condition;
+        parameters.push_back(std::move(parameter));
+    }
+    void bind(common::Statement& statement) const
+    {
+        int index = 1;
+        for (const auto& parameter : parameters)
+            statement.bind(index++, parameter);
+    }
+};
+
+// Whether the spawn-agents process that owns a batch is gone, asked once per batch. An owner
+// whose liveness cannot be told is not gone, as mark_lost_runs() has it.
+class OwnerCheck {
+public:
+    explicit OwnerCheck(const common::Database& db)
+        : m_owner(db.prepare("SELECT owner_pid, owner_start FROM spawn_batches WHERE batch_id = ?"))
+    {
+    }
+
+    bool gone(std::int64_t batch)
+    {
+        const auto known = m_gone.find(batch);
+        if (known != m_gone.end()) return known->second;
+        bool gone = false;
+        m_owner.bind(1, batch);
+        if (m_owner.step())
+            gone = common::process_liveness({static_cast<pid_t>(m_owner.column_int(0)),
+                                             static_cast<std::uint64_t>(m_owner.column_int(1))}) ==
+                   common::Liveness::gone;
+        m_owner.reset();
+        m_gone.emplace(batch, gone);
+        return gone;
+    }
+
+private:
+    common::Statement m_owner;
+    std::unordered_map<std::int64_t, bool> m_gone;
+};
+
+// Throws Error 65 naming the row when a value of `row` is not a plausible measurement.
+void check_values(
+    const common::Database& db, std::string_view row,
+    std::initializer_list<std::pair<std::string_view, std::optional<std::int64_t>>> values)
+{
+    for (const auto& [field, value] : values)
+        if (const auto why = value ? implausible(field, *value) : std::nullopt)
+            throw Error(Exit::data, "{}: {}: {}", db.path().string(), row, *why);
+}
+
+// Agents cancelled before they started: an agent_executions row without a spawn_metrics row,
+// newest first, as (recorded time, agent name).
+std::vector<std::pair<std::string, std::string>> read_cancelled(const common::Database& db,
+                                                                const Selection& selection)
+{
+    Conditions where;
+    if (selection.since) where.add("e.spawned_at >= ?", common::sql_timestamp(*selection.since));
+    // None older than the window's oldest spawn can be in it.
+    if (selection.spawns) {
+        auto oldest = db.prepare("SELECT recorded_at FROM spawn_metrics ORDER BY recorded_at "
+                                 "DESC, metric_id DESC LIMIT 1 OFFSET ?");
+        oldest.bind(1, *selection.spawns - 1);
+        if (oldest.step()) where.add("e.spawned_at >= ?", oldest.column_text(0));
+    }
+    if (selection.spec) where.add("e.spec_id = ?", *selection.spec);
+    if (selection.stage) where.add("e.stage = ?", *selection.stage);
+    if (selection.agent) where.add("e.agent_name = ?", *selection.agent);
+    auto rows = db.prepare(fmt::format(
+        "SELECT e.spawned_at, e.agent_name FROM agent_executions e WHERE e.outcome = "
+        "'cancelled' AND e.batch_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM spawn_metrics m "
+        "WHERE m.batch_id = e.batch_id AND m.agent_id = e.agent_id) {} "
+        "ORDER BY e.spawned_at DESC, e.rowid DESC LIMIT {}",
+        where.sql, selection.spawns.value_or(-1)));
+    where.bind(rows);
+    std::vector<std::pair<std::string, std::string>> cancelled;
+    while (rows.step())
+        cancelled.emplace_back(rows.column_text(0), rows.column_text(1));
+    return cancelled;
+}
+
+std::string spawns_query(const common::Database& db, const Selection& selection,
+                         const Conditions& where, bool joined)
+{
+    const auto execution_columns =
+        joined ? db.column_names("agent_executions") : std::vector<std::string>{};
+    const bool by_batch = selection.spec || selection.stage;
+    return fmt::format(
+        "SELECT m.agent_name, m.success, m.spawn_latency_us, m.batch_id, {}, {}, {}, {}, "
+        "m.metric_id, m.recorded_at FROM spawn_metrics m {} {} WHERE 1 {} {}",
+        joined ? "e.outcome" : "NULL", joined ? "e.run_time_ms" : "NULL",
+        joined ? column_or_null(execution_columns, "cpu_time_us", "e.cpu_time_us") : "NULL",
+        joined ? column_or_null(execution_columns, "max_rss_kb", "e.max_rss_kb") : "NULL",
+        joined ? "LEFT JOIN agent_executions e ON e.agent_id = m.agent_id" : "",
+        by_batch ? "JOIN spawn_batches b ON b.batch_id = m.batch_id" : "", where.sql,
+        // Every row is summed the same in any order: a table scan is cheaper than the index.
+        selection.spawns ? fmt::format("ORDER BY m.recorded_at DESC, m.metric_id DESC LIMIT {}",
+                                       *selection.spawns)
+                         : std::string());
+}
+
+// The newest spawns by time (recorded_at, then id), merged with the agents cancelled before
+// they started, which have no spawn_metrics row.
+void read_spawns(const common::Database& db, const Selection& selection, ReportBuilder& builder)
+{
+    const auto metric_columns = db.column_names("spawn_metrics");
+    const bool joined =
+        db.table_exists("agent_executions") &&
+        std::find(metric_columns.begin(), metric_columns.end(), "agent_id") != metric_columns.end();
+    Conditions where;
+    if (selection.since) where.add("m.recorded_at >= ?", common::sql_timestamp(*selection.since));
+    if (selection.spec) where.add("b.spec_id = ?", *selection.spec);
+    if (selection.stage) where.add("b.stage = ?", *selection.stage);
+    if (selection.agent) where.add("m.agent_name = ?", *selection.agent);
+    auto rows = db.prepare(spawns_query(db, selection, where, joined));
+    where.bind(rows);
+
+    const auto cancelled =
+        joined ? read_cancelled(db, selection) : std::vector<std::pair<std::string, std::string>>{};
+    auto next_cancelled = cancelled.begin();
+    const auto limit = selection.spawns.value_or(std::numeric_limits<std::int64_t>::max());
+    std::int64_t added = 0;
+    const auto add_cancelled_after = [&](const std::string& time) {
+        for (; next_cancelled != cancelled.end() && next_cancelled->first > time && added < limit;
+             ++next_cancelled, ++added)
+            builder.add(
+                SpawnRecord{.agent = next_cancelled->second, .outcome = Outcome::cancelled});
+    };
+    OwnerCheck owners(db);
+    SpawnRecord spawn;
+    while (added < limit && rows.step()) {
+        if (selection.spawns) add_cancelled_after(rows.column_text(9));
+        if (added >= limit) break;
+        // Agent names repeat row after row: reuse the string when it is the same.
+        if (const auto name = rows.column_text(0); name != spawn.agent) spawn.agent = name;
+        spawn.spawned = rows.column_int(1) != 0;
+        spawn.spawn_latency_us = rows.column_int_optional(2);
+        spawn.outcome = rows.is_null(4) ? (spawn.spawned ? Outcome::unknown : Outcome::spawn_failed)
+                                        : outcome_from_name(rows.column_text(4));
+        if (spawn.outcome == Outcome::running && owners.gone(rows.column_int(3)))
+            spawn.outcome = Outcome::lost;
+        spawn.run_time_ms = rows.column_int_optional(5);
+        spawn.cpu_time_us = rows.column_int_optional(6);
+        spawn.max_rss_kb = rows.column_int_optional(7);
+        check_values(db, fmt::format("spawn_metrics row {}", rows.column_int(8)),
+                     {{"spawn_latency_us", spawn.spawn_latency_us},
+                      {"run_time_ms", spawn.run_time_ms},
+                      {"cpu_time_us", spawn.cpu_time_us},
+                      {"max_rss_kb", spawn.max_rss_kb}});
+        builder.add(spawn);
+        ++added;
+    }
+    add_cancelled_after("");
+}
+
+// Batches that spawn-agents finished (it reported them with a "batch" event): a batch still
+// running, or left behind by a spawner that died, has no wall time to show.
+void read_batches(const common::Database& db, const Selection& selection, ReportBuilder& builder)
+{
+    Conditions where;
+    if (selection.since) where.add("b.started_at >= ?", common::sql_timestamp(*selection.since));
+    if (selection.spec) where.add("b.spec_id = ?", *selection.spec);
+    if (selection.stage) where.add("b.stage = ?", *selection.stage);
+    if (selection.agent)
+        where.add("EXISTS (SELECT 1 FROM spawn_metrics m WHERE m.batch_id = b.batch_id AND "
+                  "m.agent_name = ?)",
+                  *selection.agent);
+    auto rows = db.prepare(
+        fmt::format("SELECT b.mode, b.agent_count, b.successes, b.spawn_wall_us, b.batch_wall_us, "
+                    "b.batch_id FROM spawn_batches b WHERE b.batch_wall_us IS NOT NULL {} "
+                    "ORDER BY b.started_at DESC, b.batch_id DESC LIMIT {}",
+                    where.sql, selection.batches.value_or(-1)));
+    where.bind(rows);
+    BatchRecord batch;
+    while (rows.step()) {
+        batch.mode = rows.column_text(0);
+        batch.agents = rows.column_int(1);
+        batch.successes = rows.column_int_optional(2);
+        batch.spawn_wall_us = rows.column_int_optional(3);
+        batch.batch_wall_us = rows.column_int_optional(4);
+        check_values(db, fmt::format("spawn_batches row {}", rows.column_int(5)),
+                     {{"agent_count", batch.agents},
+                      {"spawn_wall_us", batch.spawn_wall_us},
+                      {"batch_wall_us", batch.batch_wall_us}});
+        builder.add(batch);
+    }
+}
+
+// Bytes of the regular files below the folder `relative` of `root`; no link is followed.
+// walk() stops at the first folder it cannot read, so the tree is walked one folder at a
+// time: a folder that cannot be read is left out with what it holds, and nothing else.
+std::uint64_t tree_bytes(const common::TreeRoot& root, const std::string& relative)
+{
+    std::uint64_t bytes = 0;
+    std::vector<std::string> folders{relative};
+    while (!folders.empty()) {
+        const auto folder = std::move(folders.back());
+        folders.pop_back();
+        try {
+            root.walk(folder, [&](const common::TreeEntry& entry) {
+                if (entry.info.type == common::EntryType::file) bytes += entry.info.size;
+                if (entry.info.type == common::EntryType::directory) folders.push_back(entry.path);
+                return false;
+            });
+        } catch (const Error&) {
+        }
+    }
+    return bytes;
+}
+
+// Adds the evidence bytes of every spec folder (commands/SPEC-ID, consensus/SPEC-ID) under
+// the open evidence root to `health`.
+void add_evidence_bytes(const common::TreeRoot& root, Health& health)
+{
+    for (const auto* kind : {"commands", "consensus"}) {
+        const auto info = root.stat(kind);
+        if (!info || info->type != common::EntryType::directory) continue;
+        std::vector<std::string> specs;
+        try {
+            root.walk(kind, [&](const common::TreeEntry& entry) {
+                if (entry.info.type == common::EntryType::directory &&
+                    common::is_spec_id(common::split_parent(entry.path).second))
+                    specs.push_back(entry.path);
+                return false;
+            });
+        } catch (const Error&) {
+        }
+        for (const auto& spec : specs) {
+            const auto bytes = tree_bytes(root, spec);
+            health.evidence_bytes[std::string(common::split_parent(spec).second)] += bytes;
+            health.evidence_total += bytes;
+        }
+    }
+}
+
+std::optional<MaintenanceRun> last_run(const common::Database& db, std::string_view tool)
+{
+    auto query = db.prepare("SELECT finished_at, outcome FROM maintenance_runs WHERE tool = ? "
+                            "ORDER BY finished_at DESC, run_id DESC LIMIT 1");
+    query.bind(1, tool);
+    if (!query.step()) return std::nullopt;
+    return MaintenanceRun{query.column_text(0), query.column_text(1)};
+}
+
+// The last finished_at with outcome ok per tool.
+std::map<std::string, std::string> last_successes(const common::Database& db)
+{
+    std::map<std::string, std::string> last;
+    auto query = db.prepare("SELECT tool, max(finished_at) FROM maintenance_runs "
+                            "WHERE outcome = 'ok' GROUP BY tool");
+    while (query.step())
+        last.emplace(query.column_text(0), query.column_text(1));
+    return last;
+}
+
+}  // namespace
+
+void read_database(const common::Database& db, const Selection& selection, ReportBuilder& builder)
+{
+    if (db.table_exists("spawn_metrics")) read_spawns(db, selection, builder);
+    if (db.table_exists("spawn_batches")) read_batches(db, selection, builder);
+}
+
+std::optional<Totals> read_totals(const common::Database& db)
+{
+    if (!db.table_exists(common::schema::counters_table)) return std::nullopt;
+    Totals totals;
+    auto rows = db.prepare(fmt::format("SELECT counter, label, outcome, value FROM {}",
+                                       common::schema::counters_table));
+    while (rows.step()) {
+        const auto counter = rows.column_text(0);
+        auto* into = counter == "spawns"    ? &totals.spawns
+                     : counter == "runs"    ? &totals.runs
+                     : counter == "batches" ? &totals.batches
+                                            : nullptr;
+        if (into) (*into)[{rows.column_text(1), rows.column_text(2)}] += rows.column_int(3);
+    }
+    return totals;
+}
+
+Health read_health(const common::Database& db, const fs::path& evidence_root,
+                   const EvidenceLimits& limits)
+{
+    Health health;
+    health.database = db.path().string();
+    const auto file = db.file_path();
+    health.file_bytes = common::size_or_zero(file) + common::size_or_zero(file.string() + "-wal");
+    health.page_size = db.query_int("PRAGMA page_size");
+    health.freelist_bytes = static_cast<std::uint64_t>(db.query_int("PRAGMA freelist_count")) *
+                            static_cast<std::uint64_t>(health.page_size);
+    health.auto_vacuum = common::auto_vacuum_mode(db);
+    health.schema_version = common::schema::installed_version(db);
+    if (db.table_exists("maintenance_runs")) {
+        health.last_vacuum = last_run(db, "db-vacuum");
+        health.last_prune = last_run(db, "evidence-prune");
+        health.last_success = last_successes(db);
+    }
+
+    health.limits = limits;
+    health.evidence_root = evidence_root.string();
+    std::error_code ec;
+    health.evidence_exists = fs::is_directory(evidence_root, ec);
+    if (!health.evidence_exists) return health;
+    // The root the operator named may itself be a link (only read here); below it nothing is
+    // followed. A root that cannot be opened counts no bytes, as a folder that cannot be read.
+    const auto resolved = fs::canonical(evidence_root, ec);
+    if (ec) return health;
+    try {
+        add_evidence_bytes(common::TreeRoot::open(resolved), health);
+    } catch (const Error&) {
+    }
+    return health;
+}
+}  // namespace metrics_report
