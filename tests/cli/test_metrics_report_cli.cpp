@@ -13,6 +13,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -349,6 +351,24 @@ BOOST_AUTO_TEST_CASE(last_success_timestamp_per_tool_comes_from_its_last_ok_run)
     BOOST_TEST(
         result.out.find("spec_hygiene_last_success_timestamp_seconds{tool=\"evidence-prune\"}") ==
         std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(metrics_report_exports_its_own_success_as_the_time_it_wrote_the_report)
+{
+    Sandbox sandbox;
+    sandbox.record(1);
+    const auto before =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const auto result = sandbox.report({"--format", "prometheus"});
+    BOOST_TEST_REQUIRE(result.exit_code == 0, result.err);
+    const auto after =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    // Never recorded in maintenance_runs (metrics-report writes no rows), yet present, so that
+    // the absent() alert stays quiet while the daily job's file is rewritten.
+    const auto own = sample_value(
+        result.out, "spec_hygiene_last_success_timestamp_seconds{tool=\"metrics-report\"}");
+    BOOST_TEST(own >= std::floor(before));
+    BOOST_TEST(own <= std::ceil(after));
 }
 
 BOOST_AUTO_TEST_CASE(output_replaces_the_file_whole_and_leaves_no_temporary)
