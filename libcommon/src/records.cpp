@@ -1,5 +1,7 @@
 #include "common/records.hpp"
 
+#include <algorithm>
+
 #include <string_view>
 
 namespace common {
@@ -121,10 +123,25 @@ void finish_batch(Database& db, const BatchFinish& finish, const RetryPolicy& re
 
 namespace {
 
-// The rows of each table that count as older than ?1 (a sql_timestamp()).
-constexpr std::string_view old_executions =
-    "FROM agent_executions WHERE coalesce(completed_at, spawned_at) < ?1 "
-    "AND coalesce(outcome, '') <> 'running'";
+// The agent_executions rows that count as older than ?1 (a sql_timestamp()): the toolkit's
+// (they carry a batch_id) or, with RowOwners::all, every writer's; never one in flight.
+// Columns a database lacks (an upstream one the toolkit has not migrated) are not asked for.
+std::string old_executions(const Database& db, RowOwners owners)
+{
+    const auto columns = db.column_names("agent_executions");
+    const auto has = [&](std::string_view column) {
+        return std::find(columns.begin(), columns.end(), column) != columns.end();
+    };
+    std::string rows = "FROM agent_executions WHERE coalesce(completed_at, spawned_at) < ?1";
+    if (has("outcome"))
+        rows += " AND coalesce(outcome, '') <> 'running'";
+    else
+        rows += " AND completed_at IS NOT NULL";
+    if (owners == RowOwners::toolkit)
+        rows += has("batch_id") ? " AND batch_id IS NOT NULL" : " AND 0";
+    return rows;
+}
+
 constexpr std::string_view old_metrics = "FROM spawn_metrics WHERE recorded_at < ?1";
 constexpr std::string_view old_batches =
     "FROM spawn_batches WHERE coalesce(finished_at, started_at) < ?1 "
@@ -152,11 +169,12 @@ std::int64_t remove(Database& db, std::string_view table, std::string_view rows,
 
 }  // namespace
 
-OldRows count_rows_older_than(const Database& db, TimePoint cutoff)
+OldRows count_rows_older_than(const Database& db, TimePoint cutoff, RowOwners owners)
 {
     const auto stamp = sql_timestamp(cutoff);
     OldRows rows;
-    rows.agent_executions = count(db, "agent_executions", old_executions, stamp);
+    if (db.table_exists("agent_executions"))
+        rows.agent_executions = count(db, "agent_executions", old_executions(db, owners), stamp);
     rows.spawn_metrics = count(db, "spawn_metrics", old_metrics, stamp);
     // A batch's metrics go with it (ON DELETE CASCADE): count those not already counted.
     rows.spawn_batches = count(db, "spawn_batches", old_batches, stamp);
@@ -172,7 +190,8 @@ OldRows count_rows_older_than(const Database& db, TimePoint cutoff)
     return rows;
 }
 
-OldRows delete_rows_older_than(Database& db, TimePoint cutoff, const RetryPolicy& retry)
+OldRows delete_rows_older_than(Database& db, TimePoint cutoff, RowOwners owners,
+                               const RetryPolicy& retry)
 {
     const auto stamp = sql_timestamp(cutoff);
     OldRows rows;
@@ -180,7 +199,9 @@ OldRows delete_rows_older_than(Database& db, TimePoint cutoff, const RetryPolicy
         db,
         [&] {
             rows = {};
-            rows.agent_executions = remove(db, "agent_executions", old_executions, stamp);
+            if (db.table_exists("agent_executions"))
+                rows.agent_executions =
+                    remove(db, "agent_executions", old_executions(db, owners), stamp);
             rows.spawn_metrics = remove(db, "spawn_metrics", old_metrics, stamp);
             if (db.table_exists("spawn_metrics") && db.table_exists("spawn_batches")) {
                 // Deleted here rather than left to the cascade, so that they are counted.

@@ -1,6 +1,7 @@
 #include "archiver.hpp"
 
 #include "common/archive.hpp"
+#include "common/atomic_file.hpp"
 #include "common/digest.hpp"
 #include "common/error.hpp"
 
@@ -26,11 +27,6 @@ using common::UniqueFd;
 // Files up to this size are read once into memory (hashed, then archived); larger ones are
 // read twice, so that the digest is in the member's header before its content.
 constexpr std::uint64_t in_memory_limit = 8ull << 20;
-
-std::string temporary_name(std::string_view name)
-{
-    return fmt::format(".{}{}", name, partial_suffix);
-}
 
 bool read_all(int fd, std::string& content, std::uint64_t expected)
 {
@@ -112,40 +108,24 @@ bool same_file(const struct stat& status, const FileRecord& file)
            status.st_ino == file.inode;
 }
 
-// Renames without replacing: renameat2(RENAME_NOREPLACE), else link and unlink.
-void rename_no_replace(int directory, const std::string& from, const std::string& to,
-                       const std::string& what)
-{
-    if (::renameat2(directory, from.c_str(), directory, to.c_str(), RENAME_NOREPLACE) == 0) return;
-    if (errno != EINVAL && errno != ENOSYS) throw common::system_error(errno, what);
-    if (::linkat(directory, from.c_str(), directory, to.c_str(), 0) != 0)
-        throw common::system_error(errno, what);
-    ::unlinkat(directory, from.c_str(), 0);
-}
-
-// Removes the temporary file unless released.
+// A temporary file in a folder of the tree, removed unless released.
 struct TemporaryFile {
     int directory;
     std::string name;
-    bool armed = true;
+    bool armed = false;
     ~TemporaryFile()
     {
         if (armed) ::unlinkat(directory, name.c_str(), 0);
     }
 
-    // Creates the file for writing (mode 0600), replacing one a crashed run left. Throws as
-    // common::system_error(), naming `shown`.
-    UniqueFd create(const std::string& shown)
+    // Creates the temporary for `target` (mode 0600). Throws as common::system_error(),
+    // naming `shown`.
+    UniqueFd create(std::string_view target, const std::string& shown)
     {
-        ::unlinkat(directory, name.c_str(), 0);
-        UniqueFd out(::openat(directory, name.c_str(),
-                              O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-        if (!out) {
-            const int error = errno;
-            armed = false;
-            throw common::system_error(error, "cannot create " + shown);
-        }
-        return out;
+        auto [fd, temporary] = common::create_temporary_at(directory, target, 0600, shown);
+        name = std::move(temporary);
+        armed = true;
+        return UniqueFd(fd);
     }
 };
 
@@ -158,8 +138,8 @@ WrittenArchive write_archive(const common::TreeRoot& root, const std::string& ar
     const auto directory = root.open_directory(folder);
     const auto shown = (root.path() / archive).string();
     if (root.stat(archive)) throw Error(Exit::cant_create, "{} exists; not replacing it", shown);
-    TemporaryFile temporary{directory.get(), temporary_name(name)};
-    auto out = temporary.create(shown);
+    TemporaryFile temporary{directory.get(), {}};
+    auto out = temporary.create(name, shown);
 
     WrittenArchive written;
     // Names outside ASCII go in as raw bytes: libarchive cannot convert them in every locale.
@@ -234,8 +214,9 @@ WrittenArchive write_archive(const common::TreeRoot& root, const std::string& ar
                                 static_cast<long>(written.newest_mtime_ns % 1'000'000'000)}};
     if (::futimens(out.get(), times) != 0 || ::fsync(out.get()) != 0)
         throw common::system_error(errno, "cannot write " + shown);
-    rename_no_replace(directory.get(), temporary.name, std::string(name),
-                      "cannot rename the archive into place as " + shown);
+    if (const int error = common::rename_without_replacing_at(directory.get(), temporary.name,
+                                                              directory.get(), std::string(name)))
+        throw common::system_error(error, "cannot rename the archive into place as " + shown);
     temporary.armed = false;
     if (::fsync(directory.get()) != 0) throw common::system_error(errno, "cannot flush " + shown);
     return written;
@@ -273,7 +254,8 @@ std::pair<std::vector<Member>, VerifiedArchive> read_archive(const common::TreeR
                                       .mode = header.mode},
                            digest.hex_digest()});
     }
-    if (!checksums) throw Error(Exit::data, "{}: no checksum list ({})", shown, manifest_name);
+    if (!checksums)
+        throw ForeignArchive(Exit::data, "{}: no checksum list ({})", shown, manifest_name);
     for (const auto& member : members) {
         const auto found = checksums->find(member.file.path);
         if (found == checksums->end() || found->second != member.sha256)
@@ -385,8 +367,8 @@ RestoreResult restore_archive(const common::TreeRoot& root, const std::string& a
         const auto [folder, name] = common::split_parent(header.path);
         const auto shown = (root.path() / header.path).string();
         const auto directory = root.open_directory(folder, true);
-        TemporaryFile temporary{directory.get(), temporary_name(name)};
-        auto out = temporary.create(shown);
+        TemporaryFile temporary{directory.get(), {}};
+        auto out = temporary.create(name, shown);
         common::Sha256 digest;
         std::uint64_t size = 0;
         reader.read_data([&](std::string_view bytes) {

@@ -13,12 +13,14 @@
 
 namespace evidence_prune {
 
-// The suffix of temporary files: whatever carries it under the root is left by an
-// interrupted run and is removed by the next one.
-constexpr std::string_view partial_suffix = ".evidence-prune-partial";
-
 // The member, last in each archive, that lists the others' SHA-256 in sha256sum's format.
 constexpr std::string_view manifest_name = ".spec-hygiene.sha256";
+
+// A readable archive without the checksum list: not one evidence-prune made.
+class ForeignArchive : public common::Error {
+public:
+    using common::Error::Error;
+};
 
 // A file as archived, with the SHA-256 of its content.
 struct Member {
@@ -53,7 +55,8 @@ VerifiedArchive verify_archive(const common::TreeRoot& root, const std::string& 
                                const std::vector<Member>& members);
 
 // Reads every member of `archive` (relative to the root) and checks each against the SHA-256
-// it carries. Returns the members and the archive's own digest; throws Error 65 when damaged.
+// it carries. Returns the members and the archive's own digest; throws ForeignArchive when it
+// reads but carries no checksum list, Error 65 when damaged.
 std::pair<std::vector<Member>, VerifiedArchive> read_archive(const common::TreeRoot& root,
                                                              const std::string& archive);
 

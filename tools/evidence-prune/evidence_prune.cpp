@@ -13,6 +13,7 @@
 #include "common/spec_id.hpp"
 #include "common/sqlite.hpp"
 #include "common/tree.hpp"
+#include "liveness.hpp"
 #include "plan.hpp"
 #include "policy.hpp"
 
@@ -27,6 +28,7 @@
 #include <future>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <set>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -45,14 +47,10 @@ using common::TreeRoot;
 
 constexpr std::string_view archives_folder = "archives";
 constexpr std::string_view locks_folder = ".locks";
+// Archives without a record that failed verification: moved here, never deleted.
+constexpr std::string_view unverified_folder = ".unverified";
 constexpr std::array<std::string_view, 2> spec_folders{"commands", "consensus"};
 constexpr std::string_view archive_suffix = ".tar.gz";
-
-bool ends_with(std::string_view text, std::string_view suffix)
-{
-    return text.size() >= suffix.size() &&
-           text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 bool all_digits(std::string_view text)
 {
@@ -63,7 +61,7 @@ bool all_digits(std::string_view text)
 // The spec of "SPEC-KIT-933-20261127.tar.gz" or "SPEC-KIT-933-20261127-2.tar.gz".
 std::optional<std::string> spec_of_archive_name(std::string_view name)
 {
-    if (!ends_with(name, archive_suffix)) return std::nullopt;
+    if (!name.ends_with(archive_suffix)) return std::nullopt;
     auto stem = name.substr(0, name.size() - archive_suffix.size());
     auto last = stem.rfind('-');
     if (last == std::string_view::npos) return std::nullopt;
@@ -154,8 +152,16 @@ private:
     void load_database_state();
     void scan_top_level();
     void scan_archives();
-    void recover_orphan(const std::string& spec, const ArchiveFile& archive);
+    void recover_orphans();
+    bool recover_orphan(const std::string& spec, const ArchiveFile& archive);
     void process_spec(const std::string& spec, bool measure_only = false);
+    SpecState scan_spec(const std::string& spec, bool quiet);
+    void act_on_spec(const std::string& spec, bool measure_only);
+    bool lock_spec(const std::string& spec);
+    void perform_decision(const std::string& spec, const SpecDecision& decision,
+                          const std::vector<const ArchiveFile*>& due_archives);
+    void clean_temporaries(const SpecState& state);
+    void set_aside(const std::string& spec, const ArchiveFile& archive, Json& line);
     void delete_rows(std::int64_t cutoff_ns);
     void perform(PlannedAction action);
     void perform_archive(PlannedAction& action, Json& line);
@@ -170,6 +176,7 @@ private:
         Json line;
         std::size_t slot = 0;  // its line's place among m_held_lines
         std::future<VerifiedArchive> verified;
+        std::shared_ptr<common::FileLock> lock;  // the spec's, held until its originals go
     };
     std::optional<Pending> m_pending;
     bool m_completing = false;
@@ -177,6 +184,10 @@ private:
     void perform_purge(PlannedAction& action, Json& line);
     void perform_purge_archive(PlannedAction& action, Json& line);
     void apply_plan();
+    void apply_action(PlannedAction action);
+    void exempt(const std::string& spec, const std::string& reason);
+    SpecDecision decide_under_lock(const std::string& spec, SpecState& state, bool work);
+    SpecDecision m_fresh;  // --apply: the spec's decision at apply time
     int restore();
     bool spec_is_locked(const std::string& spec) const;
     bool spec_is_protected(const std::string& spec) const;
@@ -202,7 +213,7 @@ private:
     void explain(const std::string& text);
     void warn(const std::string& text);
     void progress(const std::string& spec, bool force = false);
-    void clean_partial(const std::string& path);
+    void clean_temporary(const std::string& path, const std::string& reason);
     Json summary(double duration_ms) const;
     void compute_limits();
 
@@ -223,6 +234,10 @@ private:
 
     std::set<std::string> m_specs;
     std::set<std::string> m_running;
+    // The lock of the spec being acted on, held until the spec is done (and its last archive
+    // verified and its originals removed).
+    std::shared_ptr<common::FileLock> m_spec_lock;
+    std::string m_locked_spec;
     std::map<std::string, RecordedArchive> m_recorded;
     std::map<std::string, std::vector<ArchiveFile>> m_archives;  // by spec
     std::set<std::string> m_names_chosen;
@@ -340,11 +355,11 @@ void Pruner::fail(Json& line, const Error& error)
     warn(error.what());
 }
 
-void Pruner::clean_partial(const std::string& path)
+void Pruner::clean_temporary(const std::string& path, const std::string& reason)
 {
     Json line{{"action", "clean"}};
     put_path(line, path);
-    line["reason"] = "temporary file of an interrupted run";
+    line["reason"] = reason;
     if (changes()) {
         try {
             m_root.remove_file(path);
@@ -353,8 +368,15 @@ void Pruner::clean_partial(const std::string& path)
         }
     }
     emit(line);
-    explain(fmt::format("{}: remove: temporary file of an interrupted run",
-                        common::sanitize_utf8(path)));
+    explain(fmt::format("{}: remove: {}", common::sanitize_utf8(path), reason));
+}
+
+void Pruner::clean_temporaries(const SpecState& state)
+{
+    // A writer's temporary lives for seconds; one a day old belongs to a writer that died.
+    const auto limit = std::chrono::duration_cast<std::chrono::nanoseconds>(Days(1)).count();
+    for (const auto& file : state.temporaries)
+        if (to_ns(m_now) - file.mtime_ns > limit) clean_temporary(file.path, "stale temporary");
 }
 
 void Pruner::lock_root()
@@ -400,15 +422,7 @@ bool Pruner::has_archive_table() const
 void Pruner::load_database_state()
 {
     if (!m_db) return;
-    if (m_db->table_exists("agent_executions")) {
-        const auto columns = m_db->column_names("agent_executions");
-        if (std::find(columns.begin(), columns.end(), "outcome") != columns.end()) {
-            auto running = m_db->prepare(
-                "SELECT DISTINCT spec_id FROM agent_executions WHERE outcome = 'running'");
-            while (running.step())
-                m_running.insert(running.column_text(0));
-        }
-    }
+    m_running = specs_in_flight(*m_db, changes(), m_now, m_options.policy.stale_after);
     if (!has_archive_table()) return;
     // The newest record of each archive path says what it is: archived, or purged already.
     auto archives =
@@ -466,8 +480,15 @@ void Pruner::scan_archives()
 {
     m_root.walk(archives_folder, [&](const common::TreeEntry& entry) {
         const auto [parent, name] = common::split_parent(entry.path);
-        if (entry.info.type == EntryType::file && ends_with(name, partial_suffix)) {
-            clean_partial(entry.path);
+        // Only evidence-prune writes here, and this run holds the root: a temporary here was
+        // left by one that was killed.
+        if (entry.info.type == EntryType::file && common::is_temporary_name(name)) {
+            clean_temporary(entry.path, "temporary file of an interrupted run");
+            return false;
+        }
+        if (entry.info.type == EntryType::directory && name == unverified_folder) {
+            report_entry(entry.path, "archives that failed verification, moved aside, never "
+                                     "deleted");
             return false;
         }
         if (entry.info.type != EntryType::file) {
@@ -509,9 +530,7 @@ bool Pruner::spec_is_locked(const std::string& spec) const
 bool Pruner::name_taken(const std::string& path) const
 {
     if (m_names_chosen.count(path) || m_recorded.count(path)) return true;
-    const auto [folder, name] = common::split_parent(path);
-    return m_root.stat(path).has_value() ||
-           m_root.stat(fmt::format("{}/.{}{}", folder, name, partial_suffix)).has_value();
+    return m_root.stat(path).has_value();
 }
 
 std::string Pruner::choose_archive_name(const std::string& spec, const std::string& wanted)
@@ -556,8 +575,37 @@ void Pruner::record(const std::string& spec, std::string_view action, const std:
     });
 }
 
-void Pruner::recover_orphan(const std::string& spec, const ArchiveFile& archive)
+void Pruner::recover_orphans()
 {
+    for (auto& [spec, archives] : m_archives)
+        for (auto it = archives.begin(); it != archives.end();) {
+            if (m_recorded.count(it->path)) {
+                ++it;
+                continue;
+            }
+            // One the run cannot prove it made is no longer the spec's: never purged.
+            if (!recover_orphan(spec, *it)) {
+                it = archives.erase(it);
+                continue;
+            }
+            if (!changes()) {
+                ++it;
+                continue;
+            }
+            const auto info = m_root.stat(it->path);
+            if (!info) {
+                it = archives.erase(it);
+                continue;
+            }
+            it->info = *info;
+            it->evidence_ns = m_recorded[it->path].evidence_ns;
+            ++it;
+        }
+}
+
+bool Pruner::recover_orphan(const std::string& spec, const ArchiveFile& archive)
+{
+    bool adopted = false;
     Json line{{"action", "recover"}, {"spec", spec}, {"archive", archive.path}};
     try {
         auto [members, verified] = read_archive(m_root, archive.path);
@@ -576,7 +624,7 @@ void Pruner::recover_orphan(const std::string& spec, const ArchiveFile& archive)
                    verified.bytes, &verified.sha256, rule, newest);
             m_recorded[archive.path] = {spec, newest, verified.sha256};
             // Originals still in place are copies of what the archive now safely holds.
-            const bool exempt = spec_is_protected(spec) || spec_is_locked(spec);
+            const bool exempt = spec_is_protected(spec) || !lock_spec(spec);
             common::FolderCache folders(m_root);
             for (const auto& member : members) {
                 if (exempt) break;
@@ -593,27 +641,46 @@ void Pruner::recover_orphan(const std::string& spec, const ArchiveFile& archive)
         }
         line["originals_removed"] = removed;
         ++m_recovered;
+        adopted = true;
+        m_spec_lock.reset();
+    } catch (const ForeignArchive&) {
+        line["action"] = "report";
+        line["reason"] = "not an archive evidence-prune made (no checksum list): left alone";
+        m_other_bytes += signed_bytes(archive.info.size);
     } catch (const Error& error) {
+        m_spec_lock.reset();
         if (error.code() != Exit::data) {
             line["reason"] = "archive without a record";
             fail(line, error);
             emit(line);
-            return;
+            return false;
         }
-        // Never recorded, so no original was removed on its account: they are all in place.
+        // It may be the only copy of a spec's evidence: never deleted, only moved aside.
         line["reason"] =
-            fmt::format("archive without a record failed verification ({}): removed", error.what());
-        if (changes()) {
-            try {
-                m_root.remove_file(archive.path);
-            } catch (const Error& removal) {
-                fail(line, removal);
-            }
-        }
-        ++m_recovered;
+            fmt::format("archive without a record failed verification ({})", error.what());
+        set_aside(spec, archive, line);
     }
     emit(line);
     explain(fmt::format("{}: {}: {}", spec, archive.path, line["reason"].get<std::string>()));
+    return adopted;
+}
+
+void Pruner::set_aside(const std::string& spec, const ArchiveFile& archive, Json& line)
+{
+    const auto [folder, name] = common::split_parent(archive.path);
+    const auto aside = fmt::format("{}/{}/{}", archives_folder, unverified_folder, name);
+    line["moved_to"] = aside;
+    ++m_failures;
+    warn(fmt::format("{}: {}: moved to {}", spec, line["reason"].get<std::string>(), aside));
+    if (!changes()) return;
+    const auto from = m_root.open_directory(folder);
+    const auto to =
+        m_root.open_directory(fmt::format("{}/{}", archives_folder, unverified_folder), true);
+    if (const int error = common::rename_without_replacing_at(from.get(), std::string(name),
+                                                              to.get(), std::string(name)))
+        fail(line, common::system_error(error, "cannot move " + archive.path + " aside"));
+    ::fsync(to.get());
+    ::fsync(from.get());
 }
 
 Json action_line(const PlannedAction& action)
@@ -709,7 +776,7 @@ void Pruner::perform_archive(PlannedAction& action, Json& line)
     // The archive before this one has been verified meanwhile: finish it, then hand this one
     // to the second thread and go on with the next spec.
     finish_pending();
-    Pending pending{action, std::move(written), line, m_held_lines.size(), {}};
+    Pending pending{action, std::move(written), line, m_held_lines.size(), {}, m_spec_lock};
     m_held_lines.emplace_back();
     pending.verified = std::async(std::launch::async, [&root = m_root, archive = action.archive,
                                                        members = pending.written.members] {
@@ -808,6 +875,8 @@ void Pruner::perform_purge_archive(PlannedAction& action, Json& line)
         return;
     }
     const auto found = m_recorded.find(action.archive);
+    // Without a record, only an archive that carries our checksum list and verifies is ours.
+    if (found == m_recorded.end()) read_archive(m_root, action.archive);
     record(action.spec, "purge", &action.archive, 1, expected.size, 0,
            found != m_recorded.end() ? &found->second.sha256 : nullptr, action.reason,
            found != m_recorded.end() ? found->second.evidence_ns : expected.mtime_ns);
@@ -817,15 +886,13 @@ void Pruner::perform_purge_archive(PlannedAction& action, Json& line)
     m_spec_bytes[action.spec] -= signed_bytes(expected.size);
 }
 
-void Pruner::process_spec(const std::string& spec, bool measure_only)
+SpecState Pruner::scan_spec(const std::string& spec, bool quiet)
 {
-    progress(spec);
     SpecState state{.spec = spec,
                     .files = {},
                     .is_protected = spec_is_protected(spec),
-                    .lock_held = spec_is_locked(spec),
+                    .lock_held = !(m_spec_lock && m_locked_spec == spec) && spec_is_locked(spec),
                     .running = m_running.count(spec) > 0};
-    std::int64_t bytes = 0;
     for (const auto folder : spec_folders) {
         const auto top = fmt::format("{}/{}", folder, spec);
         const auto info = m_root.stat(top);
@@ -833,22 +900,65 @@ void Pruner::process_spec(const std::string& spec, bool measure_only)
         m_root.walk(top, [&](const common::TreeEntry& entry) {
             switch (entry.info.type) {
             case EntryType::directory: return true;
-            case EntryType::symlink: report_entry(entry.path, "symlink, not followed"); break;
-            case EntryType::other: report_entry(entry.path, "not a regular file"); break;
+            case EntryType::symlink:
+                if (!quiet) report_entry(entry.path, "symlink, not followed");
+                break;
+            case EntryType::other:
+                if (!quiet) report_entry(entry.path, "not a regular file");
+                break;
             case EntryType::file:
-                if (ends_with(entry.path, partial_suffix)) {
-                    clean_partial(entry.path);
+                if (common::is_temporary_name(common::split_parent(entry.path).second)) {
+                    state.temporaries.push_back(record_of(entry));
                     break;
                 }
-                ++m_files_seen;
-                bytes += signed_bytes(entry.info.size);
+                if (!quiet) {
+                    ++m_files_seen;
+                    progress(spec);
+                }
                 state.files.push_back(record_of(entry));
-                progress(spec);
                 break;
             }
             return false;
         });
     }
+    return state;
+}
+
+void Pruner::process_spec(const std::string& spec, bool measure_only)
+{
+    progress(spec);
+    try {
+        act_on_spec(spec, measure_only);
+    } catch (const Error& error) {
+        // One spec's damage (an unreadable folder, an I/O error) never stops the others.
+        ++m_failures;
+        Json line{{"action", "skip"}, {"spec", spec}, {"ok", false}};
+        line["reason"] = common::sanitize_utf8(error.what());
+        emit(line);
+        warn(fmt::format("{}: skipped: {}", spec, error.what()));
+    }
+    m_spec_lock.reset();
+}
+
+// Takes the spec's lock for the time it is acted on; false when another process has it.
+bool Pruner::lock_spec(const std::string& spec)
+{
+    if (m_spec_lock && m_locked_spec == spec) return true;
+    m_spec_lock.reset();
+    const auto folder = m_root.open_directory(locks_folder, true);
+    auto lock = common::FileLock::try_acquire_at(folder.get(), spec + ".lock");
+    if (!lock) return false;
+    m_spec_lock = std::make_shared<common::FileLock>(std::move(*lock));
+    m_locked_spec = spec;
+    return true;
+}
+
+void Pruner::act_on_spec(const std::string& spec, bool measure_only)
+{
+    auto state = scan_spec(spec, false);
+    std::int64_t bytes = 0;
+    for (const auto& file : state.files)
+        bytes += signed_bytes(file.size);
     const auto archives = m_archives.find(spec);
     if (archives != m_archives.end())
         for (const auto& archive : archives->second)
@@ -857,13 +967,31 @@ void Pruner::process_spec(const std::string& spec, bool measure_only)
     ++m_specs_done;
     if (measure_only || m_options.mode == Mode::check) return;
 
-    const auto decision = decide(state, m_options.policy, m_now);
+    const auto due_archives = [&] {
+        std::vector<const ArchiveFile*> due;
+        if (archives != m_archives.end())
+            for (const auto& archive : archives->second)
+                if ((!has_archive_table() || m_recorded.count(archive.path)) &&
+                    past_purge_age(archive.evidence_ns, m_options.policy, m_now))
+                    due.push_back(&archive);
+        return due;
+    }();
+    const auto decision =
+        decide_under_lock(spec, state, !due_archives.empty() || !state.temporaries.empty());
     if (decision.exempt) {
-        m_exempted.push_back(spec);
-        emit(Json{{"action", "exempt"}, {"spec", spec}, {"reason", *decision.exempt}});
-        explain(fmt::format("{}: leave alone: {}", spec, *decision.exempt));
+        exempt(spec, *decision.exempt);
         return;
     }
+    clean_temporaries(state);
+    perform_decision(spec, decision, due_archives);
+    if (changes())
+        for (const auto folder : spec_folders)
+            m_root.remove_directory_if_empty(fmt::format("{}/{}", folder, spec));
+}
+
+void Pruner::perform_decision(const std::string& spec, const SpecDecision& decision,
+                              const std::vector<const ArchiveFile*>& due_archives)
+{
     for (const auto& kept : decision.keep) {
         Json line{{"action", "keep"}, {"spec", spec}};
         put_path(line, kept.file.path);
@@ -890,22 +1018,16 @@ void Pruner::process_spec(const std::string& spec, bool measure_only)
                  .reason = age_rule(m_options.policy.archive_after),
                  .archive = choose_archive_name(spec),
                  .files = sorted(decision.archive)});
-    if (archives != m_archives.end())
-        for (const auto& archive : archives->second) {
-            if (!past_purge_age(archive.evidence_ns, m_options.policy, m_now)) continue;
-            perform({.kind = ActionKind::purge_archive,
-                     .spec = spec,
-                     .reason = age_rule(m_options.policy.purge_after),
-                     .archive = archive.path,
-                     .files = {FileRecord{.path = archive.path,
-                                          .size = archive.info.size,
-                                          .mtime_ns = archive.info.mtime_ns,
-                                          .inode = archive.info.inode,
-                                          .mode = archive.info.mode}}});
-        }
-    if (changes())
-        for (const auto folder : spec_folders)
-            m_root.remove_directory_if_empty(fmt::format("{}/{}", folder, spec));
+    for (const auto* archive : due_archives)
+        perform({.kind = ActionKind::purge_archive,
+                 .spec = spec,
+                 .reason = age_rule(m_options.policy.purge_after),
+                 .archive = archive->path,
+                 .files = {FileRecord{.path = archive->path,
+                                      .size = archive->info.size,
+                                      .mtime_ns = archive->info.mtime_ns,
+                                      .inode = archive->info.inode,
+                                      .mode = archive->info.mode}}});
 }
 
 void Pruner::delete_rows(std::int64_t cutoff_ns)
@@ -916,8 +1038,10 @@ void Pruner::delete_rows(std::int64_t cutoff_ns)
               {"cutoff", common::iso8601(cutoff)},
               {"reason", age_rule(m_options.policy.purge_after)}};
     try {
-        const auto rows = changes() ? common::delete_rows_older_than(*m_db, cutoff)
-                                    : common::count_rows_older_than(*m_db, cutoff);
+        const auto owners =
+            m_options.rows_of_others ? common::RowOwners::all : common::RowOwners::toolkit;
+        const auto rows = changes() ? common::delete_rows_older_than(*m_db, cutoff, owners)
+                                    : common::count_rows_older_than(*m_db, cutoff, owners);
         if (rows.total() == 0) return;
         ++m_actions;
         line["rows"] = rows.total();
@@ -1052,16 +1176,71 @@ void Pruner::apply_plan()
             delete_rows(action.cutoff_ns);
             continue;
         }
-        if (spec_is_protected(action.spec) || spec_is_locked(action.spec)) {
-            const auto reason = spec_is_protected(action.spec) ? "protected" : "locked";
-            emit(Json{{"action", "exempt"}, {"spec", action.spec}, {"reason", reason}});
-            m_exempted.push_back(action.spec);
-            continue;
-        }
-        if (action.kind == ActionKind::archive)
-            action.archive = choose_archive_name(action.spec, action.archive);
-        perform(std::move(action));
+        apply_action(std::move(action));
     }
+    m_spec_lock.reset();
+}
+
+// A planned action, done only as far as a fresh run would do it now: the spec is decided
+// again under its lock, and only files that decision still archives or purges are touched.
+void Pruner::apply_action(PlannedAction action)
+{
+    const auto& spec = action.spec;
+    if (std::find(m_exempted.begin(), m_exempted.end(), spec) != m_exempted.end()) return;
+    if (!(m_spec_lock && m_locked_spec == spec)) {
+        m_spec_lock.reset();
+        auto state = scan_spec(spec, true);
+        m_fresh = decide_under_lock(spec, state, true);
+        if (m_fresh.exempt) {
+            exempt(spec, *m_fresh.exempt);
+            return;
+        }
+    }
+    const auto& due = action.kind == ActionKind::archive ? m_fresh.archive : m_fresh.purge;
+    std::vector<FileRecord> still_due;
+    for (const auto& file : action.files) {
+        const bool found = std::any_of(due.begin(), due.end(), [&](const FileRecord& fresh) {
+            return fresh.path == file.path && fresh.size == file.size &&
+                   fresh.mtime_ns == file.mtime_ns && fresh.inode == file.inode;
+        });
+        if (action.kind == ActionKind::purge_archive) {
+            const auto recorded = m_recorded.find(action.archive);
+            if (recorded != m_recorded.end() &&
+                past_purge_age(recorded->second.evidence_ns, m_options.policy, m_now))
+                still_due.push_back(file);
+            else
+                skip(spec, file.path, "no longer due");
+        } else if (found) {
+            still_due.push_back(file);
+        } else {
+            skip(spec, file.path, "changed since it was listed");
+        }
+    }
+    if (still_due.empty()) return;
+    action.files = std::move(still_due);
+    if (action.kind == ActionKind::archive)
+        action.archive = choose_archive_name(spec, action.archive);
+    perform(std::move(action));
+}
+
+void Pruner::exempt(const std::string& spec, const std::string& reason)
+{
+    m_exempted.push_back(spec);
+    emit(Json{{"action", "exempt"}, {"spec", spec}, {"reason", reason}});
+    explain(fmt::format("{}: leave alone: {}", spec, reason));
+}
+
+// The decision for a spec; when the run changes the tree and there is work, the spec's lock
+// is taken and the spec walked and decided again under it, so that what a writer did since
+// the first walk counts.
+SpecDecision Pruner::decide_under_lock(const std::string& spec, SpecState& state, bool work)
+{
+    auto decision = decide(state, m_options.policy, m_now);
+    work = work || !decision.archive.empty() || !decision.purge.empty();
+    if (!changes() || decision.exempt || !work) return decision;
+    if (!lock_spec(spec)) return SpecDecision{.exempt = "locked"};
+    state = scan_spec(spec, true);
+    return decide(state, m_options.policy, m_now);
 }
 
 int Pruner::restore()
@@ -1138,27 +1317,7 @@ int Pruner::execute()
         finish_pending();
     } else {
         scan_top_level();
-        if (has_archive_table() && m_options.mode != Mode::check)
-            for (auto& [spec, archives] : m_archives)
-                for (auto it = archives.begin(); it != archives.end();) {
-                    if (m_recorded.count(it->path)) {
-                        ++it;
-                        continue;
-                    }
-                    recover_orphan(spec, *it);
-                    if (!changes()) {
-                        ++it;
-                        continue;
-                    }
-                    const auto info = m_root.stat(it->path);
-                    if (!info) {
-                        it = archives.erase(it);
-                        continue;
-                    }
-                    it->info = *info;
-                    it->evidence_ns = m_recorded[it->path].evidence_ns;
-                    ++it;
-                }
+        if (has_archive_table() && m_options.mode != Mode::check) recover_orphans();
         for (const auto& spec : m_specs)
             process_spec(spec);
         finish_pending();

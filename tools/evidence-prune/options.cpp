@@ -40,6 +40,13 @@ cxxopts::Options make_cli()
            cxxopts::value<std::string>(), "AGE");
     policy("active-window", "a spec with a file changed within AGE is active (default 7d)",
            cxxopts::value<std::string>(), "AGE");
+    policy("stale-after",
+           "an agent row not completed and spawned within AGE keeps its spec active, whoever "
+           "wrote it (default 24h)",
+           cxxopts::value<std::string>(), "AGE");
+    policy("rows-of-others",
+           "also delete old agent_executions rows that another writer made (rows without a "
+           "batch_id); by default only the toolkit's own rows are deleted");
     policy("warn-mb", "warn when a spec passes N MiB (default 45)", cxxopts::value<double>(), "N");
     policy("limit-mb", "hard limit per spec, in MiB (default 50)", cxxopts::value<double>(), "N");
     policy("total-limit-mb", "hard limit for the whole tree, in MiB (default 500)",
@@ -126,6 +133,8 @@ Options parse_options(std::span<char*> args, const common::EnvLookup& env, bool 
     if (options.mode == Mode::restore && options.restore_archive.empty())
         throw Error(Exit::usage, "--restore needs an archive");
     options.explain = result.count("explain") > 0 || options.shared.verbose;
+    options.rows_of_others = result.count("rows-of-others") > 0 ||
+                             config.get<bool>(section, "rows_of_others").value_or(false);
 
     auto& policy = options.policy;
     policy.archive_after =
@@ -134,6 +143,8 @@ Options parse_options(std::span<char*> args, const common::EnvLookup& env, bool 
         age_setting(result, "purge-after", config, "purge_days", policy.purge_after);
     policy.active_window =
         age_setting(result, "active-window", config, "active_days", policy.active_window);
+    policy.stale_after =
+        age_setting(result, "stale-after", config, "stale_days", policy.stale_after);
     if (policy.purge_after < policy.archive_after)
         throw Error(Exit::usage, "the purge age ({}) is shorter than the archive age ({})",
                     age_text(policy.purge_after), age_text(policy.archive_after));

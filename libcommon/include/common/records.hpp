@@ -84,13 +84,21 @@ struct OldRows {
     std::int64_t total() const { return agent_executions + spawn_metrics + spawn_batches; }
 };
 
-// Counts the rows delete_rows_older_than() would delete; changes nothing.
-OldRows count_rows_older_than(const Database& db, TimePoint cutoff);
+// Whose agent_executions rows retention may delete: the toolkit's own (they carry a
+// batch_id), or every writer's (the operator asked for it).
+enum class RowOwners { toolkit, all };
 
-// Deletes, in one IMMEDIATE transaction, the agent_executions rows that finished (or, never
-// finished, were spawned) before `cutoff` and are not running, the spawn_metrics rows recorded
+// Counts the rows delete_rows_older_than() would delete; changes nothing.
+OldRows count_rows_older_than(const Database& db, TimePoint cutoff,
+                              RowOwners owners = RowOwners::toolkit);
+
+// Deletes, in one IMMEDIATE transaction, the agent_executions rows of `owners` that finished
+// (or, never finished, were spawned) before `cutoff` and are not running (in a database without
+// the toolkit's columns: that completed before it), the spawn_metrics rows recorded
 // before it, and the spawn_batches that finished before it with no running agent. Tables that
 // do not exist are passed over. Returns what was deleted.
-OldRows delete_rows_older_than(Database& db, TimePoint cutoff, const RetryPolicy& retry = {});
+OldRows delete_rows_older_than(Database& db, TimePoint cutoff,
+                               RowOwners owners = RowOwners::toolkit,
+                               const RetryPolicy& retry = {});
 
 }  // namespace common
