@@ -14,6 +14,7 @@
 #include <csignal>
 #include <fcntl.h>
 #include <map>
+#include <set>
 #include <spawn.h>
 #include <sstream>
 #include <sys/file.h>
@@ -132,6 +133,25 @@ fixture::EvidenceShape archivable()
     return shape;
 }
 
+// Whether a test can run the tool as a user without privileges: it is one, or (as root) it
+// can become one with setpriv.
+boost::test_tools::assertion_result can_run_unprivileged(boost::unit_test::test_unit_id)
+{
+    boost::test_tools::assertion_result result(::geteuid() != 0 ||
+                                               ::access("/usr/bin/setpriv", X_OK) == 0);
+    result.message() << "running as root without /usr/bin/setpriv";
+    return result;
+}
+
+// argv run as nobody (as root) or as is, for tests where permissions must bite.
+std::vector<std::string> unprivileged(std::vector<std::string> argv)
+{
+    if (::geteuid() != 0) return argv;
+    argv.insert(argv.begin(),
+                {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"});
+    return argv;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(help_lists_the_options_and_exits_0)
@@ -224,35 +244,57 @@ BOOST_AUTO_TEST_CASE(second_instance_exits_75)
     BOOST_TEST((snapshot(box.root) == before));
 }
 
-BOOST_AUTO_TEST_CASE(read_only_root_is_a_clear_error_and_nothing_is_half_done)
+BOOST_AUTO_TEST_CASE(read_only_root_is_a_clear_error_and_nothing_is_half_done,
+                     *boost::unit_test::label("unprivileged") *
+                         boost::unit_test::precondition(can_run_unprivileged))
 {
     Sandbox box;
     const auto before = snapshot(box.root);
-    std::vector<std::string> args;
-    if (::geteuid() == 0) {
-        // root writes anywhere; run as nobody over a tree it may read but not write.
-        if (::access("/usr/bin/setpriv", X_OK) != 0) {
-            BOOST_TEST_MESSAGE("setpriv missing: skipped");
-            return;
-        }
-        for (const auto& entry : fs::recursive_directory_iterator(box.root))
-            if (entry.is_directory()) fs::permissions(entry.path(), fs::perms(0755));
-        fs::permissions(box.root, fs::perms(0755));
-        fs::permissions(box.dir.path(), fs::perms(0777));
-        const auto result = test_support::run_process(
-            {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-             EVIDENCE_PRUNE_BIN, "--evidence", box.root.string(), "--db",
-             (box.dir / "nobody.db").string()},
-            {}, {{"XDG_CONFIG_HOME", (box.dir / "config").string()}, {"SPEC_HYGIENE_DB", ""}});
-        BOOST_TEST(result.exit_code == 77, result.err);
-        BOOST_TEST(result.err.find("read-only") != std::string::npos, result.err);
-    } else {
-        fs::permissions(box.root, fs::perms(0555));
-        const auto result = box.prune({});
-        fs::permissions(box.root, fs::perms(0755));
-        BOOST_TEST(result.exit_code == 77, result.err);
-    }
+    // Readable by everyone, writable by no one but root.
+    for (const auto& entry : fs::recursive_directory_iterator(box.root))
+        if (entry.is_directory()) fs::permissions(entry.path(), fs::perms(0755));
+    fs::permissions(box.root, fs::perms(0555));
+    fs::permissions(box.dir.path(), fs::perms(0777));
+    const auto result =
+        test_support::run_process(unprivileged({EVIDENCE_PRUNE_BIN, "--evidence", box.root.string(),
+                                                "--db", (box.dir / "nobody.db").string()}),
+                                  {}, test_support::isolated_environment(box.dir));
+    fs::permissions(box.root, fs::perms(0755));
+    BOOST_TEST(result.exit_code == 77, result.err);
+    BOOST_TEST(result.err.find("read-only") != std::string::npos, result.err);
     BOOST_TEST((snapshot(box.root) == before));
+}
+
+BOOST_AUTO_TEST_CASE(an_unreadable_folder_in_one_spec_leaves_the_others_processed_and_recorded,
+                     *boost::unit_test::label("unprivileged") *
+                         boost::unit_test::precondition(can_run_unprivileged))
+{
+    Sandbox box(archivable());
+    const auto blocked = box.root / "consensus" / fixture::fixture_spec(1);
+    BOOST_REQUIRE(fs::is_directory(blocked));
+    if (::geteuid() == 0)
+        BOOST_REQUIRE(
+            test_support::run_process({"/bin/chown", "-R", "65534:65534", box.dir.path().string()})
+                .exit_code == 0);
+    fs::permissions(blocked, fs::perms::none);
+    const auto result =
+        test_support::run_process(unprivileged({EVIDENCE_PRUNE_BIN, "--evidence", box.root.string(),
+                                                "--db", box.db.string()}),
+                                  {}, test_support::isolated_environment(box.dir));
+    fs::permissions(blocked, fs::perms(0755));
+    BOOST_TEST(result.exit_code == 1, result.err);
+    // One line naming the folder and the system's reason.
+    BOOST_TEST(result.err.find(blocked.string()) != std::string::npos, result.err);
+    BOOST_TEST(result.err.find("Permission denied") != std::string::npos, result.err);
+    std::set<std::string> archived;
+    for (const auto& line : lines_of(result))
+        if (line.value("action", "") == "archive" && line.value("ok", false))
+            archived.insert(line["spec"].get<std::string>());
+    BOOST_TEST(archived.size() == 3u);
+    BOOST_TEST(!archived.count(fixture::fixture_spec(1)));
+    const auto db = common::Database::open(box.db, {.mode = common::OpenMode::read_only});
+    BOOST_TEST(db.query_int("SELECT count(*) FROM maintenance_runs WHERE tool = "
+                            "'evidence-prune' AND outcome = 'failed'") == 1);
 }
 
 // A run killed with SIGKILL at `point`, then a normal run: every original is in place or in an
