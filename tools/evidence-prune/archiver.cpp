@@ -76,6 +76,8 @@ std::string manifest_line(const std::string& sha256, const std::string& path)
     return "\\" + sha256 + "  " + escaped + "\n";
 }
 
+}  // namespace
+
 std::map<std::string, std::string> parse_manifest(std::string_view text, const std::string& archive)
 {
     std::map<std::string, std::string> checksums;
@@ -100,6 +102,8 @@ std::map<std::string, std::string> parse_manifest(std::string_view text, const s
     }
     return checksums;
 }
+
+namespace {
 
 bool same_file(const struct stat& status, const FileRecord& file)
 {
@@ -317,92 +321,6 @@ VerifiedArchive verify_archive(const common::TreeRoot& root, const std::string& 
         throw Error(Exit::data, "{}: {} bytes on disk, {} read", shown, status.st_size,
                     reader.bytes_read());
     return {reader.file_sha256(), reader.bytes_read()};
-}
-
-namespace {
-
-void write_fully(int fd, std::string_view bytes, const std::string& what)
-{
-    while (!bytes.empty()) {
-        const auto n = ::write(fd, bytes.data(), bytes.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw common::system_error(errno, "cannot write " + what);
-        bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
-}
-
-}  // namespace
-
-RestoreResult restore_archive(const common::TreeRoot& root, const std::string& archive_path,
-                              const std::function<UniqueFd()>& open_archive)
-{
-    // First pass: every name is a plain path below the root and none exists; the checksum
-    // list, at the end, is read for the second.
-    std::map<std::string, std::string> checksums;
-    {
-        const auto in = open_archive();
-        common::ArchiveReader reader(in.get(), archive_path);
-        common::ArchiveMember header;
-        while (reader.next(header)) {
-            if (header.path == manifest_name) {
-                std::string text;
-                reader.read_data([&](std::string_view bytes) { text += bytes; });
-                checksums = parse_manifest(text, archive_path);
-                continue;
-            }
-            if (!common::is_safe_relative(header.path))
-                throw Error(Exit::data, "{}: member '{}' is not a plain path below the root",
-                            archive_path, header.path);
-            if (root.stat(header.path))
-                throw Error(Exit::cant_create, "{} exists; --restore never overwrites a file",
-                            (root.path() / header.path).string());
-        }
-    }
-    RestoreResult result;
-    const auto in = open_archive();
-    common::ArchiveReader reader(in.get(), archive_path);
-    common::ArchiveMember header;
-    while (reader.next(header)) {
-        if (header.path == manifest_name) continue;
-        const auto [folder, name] = common::split_parent(header.path);
-        const auto shown = (root.path() / header.path).string();
-        const auto directory = root.open_directory(folder, true);
-        TemporaryFile temporary{directory.get(), {}};
-        auto out = temporary.create(name, shown);
-        common::Sha256 digest;
-        std::uint64_t size = 0;
-        reader.read_data([&](std::string_view bytes) {
-            digest.update(bytes);
-            size += bytes.size();
-            write_fully(out.get(), bytes, shown);
-        });
-        auto sha = digest.hex_digest();
-        const auto recorded = checksums.find(header.path);
-        if (size != header.size || (recorded != checksums.end() && sha != recorded->second) ||
-            (recorded == checksums.end() && !header.sha256.empty() && sha != header.sha256))
-            throw Error(Exit::data, "{}: member {} does not match its recorded size and SHA-256",
-                        archive_path, header.path);
-        const timespec times[2] = {{0, UTIME_OMIT},
-                                   {static_cast<time_t>(header.mtime_ns / 1'000'000'000),
-                                    static_cast<long>(header.mtime_ns % 1'000'000'000)}};
-        if (::fchmod(out.get(), static_cast<mode_t>(header.mode & 07777)) != 0 ||
-            ::futimens(out.get(), times) != 0 || ::fsync(out.get()) != 0)
-            throw common::system_error(errno, "cannot write " + shown);
-        // link() refuses an existing name, symlink or not: nothing is overwritten.
-        if (::linkat(directory.get(), temporary.name.c_str(), directory.get(),
-                     std::string(name).c_str(), 0) != 0)
-            throw common::system_error(errno, "cannot restore " + shown);
-        if (::fsync(directory.get()) != 0)
-            throw common::system_error(errno, "cannot flush " + shown);
-        result.restored.push_back({FileRecord{.path = header.path,
-                                              .size = size,
-                                              .mtime_ns = header.mtime_ns,
-                                              .inode = 0,
-                                              .mode = header.mode},
-                                   std::move(sha)});
-    }
-    result.sha256 = reader.file_sha256();
-    return result;
 }
 
 }  // namespace evidence_prune

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,18 +61,9 @@ VerifiedArchive verify_archive(const common::TreeRoot& root, const std::string& 
 std::pair<std::vector<Member>, VerifiedArchive> read_archive(const common::TreeRoot& root,
                                                              const std::string& archive);
 
-// What --restore did.
-struct RestoreResult {
-    std::vector<Member> restored;
-    std::string sha256;  // of the archive file
-};
-
-// Puts the members of the archive open on `archive_fd` back under `root`, each with its mode
-// and mtime, after checking that none exists: Error 73 naming the first that does, before
-// anything is written. Never writes through a symlink (O_NOFOLLOW on every component,
-// O_EXCL on the file). A member whose content does not match its SHA-256 is Error 65; the
-// files restored before it stay.
-RestoreResult restore_archive(const common::TreeRoot& root, const std::string& archive_path,
-                              const std::function<common::UniqueFd()>& open_archive);
+// The checksum list's lines (sha256sum's format) as path -> SHA-256. Throws Error 65 naming
+// `archive` when a line is malformed.
+std::map<std::string, std::string> parse_manifest(std::string_view text,
+                                                  const std::string& archive);
 
 }  // namespace evidence_prune

@@ -16,6 +16,7 @@
 #include "liveness.hpp"
 #include "plan.hpp"
 #include "policy.hpp"
+#include "restore.hpp"
 
 #include <fmt/format.h>
 
@@ -74,7 +75,7 @@ std::optional<std::string> spec_of_archive_name(std::string_view name)
             return std::nullopt;
     }
     const std::string spec(stem.substr(0, last));
-    if (!common::is_spec_id(spec)) return std::nullopt;
+    if (!common::is_spec_folder(spec)) return std::nullopt;
     return spec;
 }
 
@@ -450,7 +451,7 @@ void Pruner::scan_top_level()
             std::find(spec_folders.begin(), spec_folders.end(), name) != spec_folders.end()) {
             m_root.walk(name, [&](const common::TreeEntry& child) {
                 const auto [parent, spec] = common::split_parent(child.path);
-                if (child.info.type == EntryType::directory && common::is_spec_id(spec)) {
+                if (child.info.type == EntryType::directory && common::is_spec_folder(spec)) {
                     m_specs.insert(std::string(spec));
                 } else if (child.info.type == EntryType::symlink) {
                     report_entry(child.path, "symlink, not followed");
@@ -1247,8 +1248,12 @@ int Pruner::restore()
 {
     const auto& archive = m_options.restore_archive;
     const auto open_archive = [&] {
-        common::UniqueFd fd(::open(archive.c_str(), O_RDONLY | O_CLOEXEC));
+        // Non-blocking: a FIFO in place of the archive must not hang the run.
+        common::UniqueFd fd(::open(archive.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
         if (!fd) throw common::system_error(errno, archive.string());
+        struct stat status {};
+        if (::fstat(fd.get(), &status) != 0 || !S_ISREG(status.st_mode))
+            throw Error(Exit::data, "{}: not a regular file; nothing restored", archive.string());
         return fd;
     };
     open_archive();
@@ -1265,7 +1270,8 @@ int Pruner::restore()
             throw Error(Exit::data, "{}: SHA-256 {} differs from the recorded {}; nothing restored",
                         archive.string(), sha, recorded->second.sha256);
     }
-    const auto result = restore_archive(m_root, archive.string(), open_archive);
+    const auto result =
+        restore_archive(m_root, archive.string(), open_archive, m_options.force_unverified);
     for (const auto& member : result.restored) {
         Json line{{"action", "restore"}};
         put_path(line, member.file.path);

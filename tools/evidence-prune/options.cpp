@@ -32,6 +32,9 @@ cxxopts::Options make_cli()
            cxxopts::value<std::string>(), "FILE");
     action("restore", "put an archive's files back where they were, never overwriting one",
            cxxopts::value<std::string>(), "ARCHIVE");
+    action("force-unverified",
+           "with --restore: restore an archive that carries no checksum list (one "
+           "evidence-prune did not make)");
     action("explain", "print each decision and its reason on stderr");
     auto policy = cli.add_options("Policy");
     policy("archive-after", "archive files older than AGE (default 30d)",
@@ -133,6 +136,9 @@ Options parse_options(std::span<char*> args, const common::EnvLookup& env, bool 
     if (options.mode == Mode::restore && options.restore_archive.empty())
         throw Error(Exit::usage, "--restore needs an archive");
     options.explain = result.count("explain") > 0 || options.shared.verbose;
+    options.force_unverified = result.count("force-unverified") > 0;
+    if (options.force_unverified && options.mode != Mode::restore)
+        throw Error(Exit::usage, "--force-unverified goes with --restore");
     options.rows_of_others = result.count("rows-of-others") > 0 ||
                              config.get<bool>(section, "rows_of_others").value_or(false);
 
@@ -156,8 +162,10 @@ Options parse_options(std::span<char*> args, const common::EnvLookup& env, bool 
 
     if (auto specs = common::flag<std::vector<std::string>>(result, "protect")) {
         for (const auto& spec : *specs)
-            if (!common::is_spec_id(spec))
-                throw Error(Exit::usage, "--protect: '{}' is not a SPEC-ID (e.g. SPEC-KIT-933)",
+            if (!common::is_spec_folder(spec))
+                throw Error(Exit::usage,
+                            "--protect: '{}' is not a spec folder name (a SPEC-ID such as "
+                            "SPEC-KIT-933, optionally with a lower-case slug)",
                             spec);
         options.protect = *specs;
     }
