@@ -187,6 +187,24 @@ BOOST_AUTO_TEST_CASE(bad_configuration_exits_78)
     BOOST_TEST(box.prune({"--dry-run"}).exit_code == 78);
 }
 
+BOOST_AUTO_TEST_CASE(protect_repeats_and_a_contradiction_in_the_configuration_is_78)
+{
+    Sandbox box;
+    const auto protect = box.prune({"--dry-run", "--protect", fixture::fixture_spec(0),
+                                    "--protect=" + fixture::fixture_spec(1)});
+    BOOST_TEST(protect.exit_code == 0, protect.err);
+    std::set<std::string> exempted;
+    for (const auto& line : lines_of(protect))
+        if (line.value("reason", "") == "protected") exempted.insert(line["spec"]);
+    BOOST_TEST(exempted.size() == 2u);
+
+    fs::create_directories(box.dir / "config/spec-hygiene");
+    write_file(box.dir / "config/spec-hygiene/config.json",
+               R"({"evidence-prune": {"archive_days": 100, "purge_days": 90}})");
+    BOOST_TEST(box.prune({"--dry-run"}).exit_code == 78);
+    BOOST_TEST(box.prune({"--dry-run", "--archive-after", "100d"}).exit_code == 64);
+}
+
 BOOST_AUTO_TEST_CASE(missing_evidence_root_is_66)
 {
     Sandbox box;

@@ -10,6 +10,9 @@
 #include <sys/file.h>
 #include <sys/wait.h>
 
+#include <functional>
+#include <sstream>
+
 namespace {
 
 using namespace evidence_tree;
@@ -200,4 +203,69 @@ BOOST_AUTO_TEST_CASE(our_archive_with_a_flipped_byte_and_no_record_is_moved_asid
     BOOST_TEST(!fs::exists(archive));
     BOOST_TEST(file_bytes(tree.root / "archives/.unverified/SPEC-KIT-100-20260501.tar.gz") ==
                bytes);
+}
+
+namespace {
+
+// A plan of the typical tree with `edit` applied to each action line, then --apply of it:
+// the exit code the refusal carries, or the run's.
+int apply_edited_plan(const Tree& tree, const std::function<void(json&)>& edit)
+{
+    auto plan = tree.options(Mode::plan);
+    plan.plan_file = tree.dir / "plan.jsonl";
+    BOOST_REQUIRE(tree.run(plan).code == 0);
+    std::istringstream lines(file_bytes(plan.plan_file));
+    std::string edited;
+    int number = 0;
+    for (std::string line; std::getline(lines, line);) {
+        auto parsed = json::parse(line);
+        if (number++ > 0) edit(parsed);
+        edited += parsed.dump() + "\n";
+    }
+    write_file(plan.plan_file, edited);
+    auto apply = tree.options(Mode::apply);
+    apply.plan_file = plan.plan_file;
+    try {
+        return tree.run(apply).code;
+    } catch (const common::Error& error) {
+        return static_cast<int>(error.code());
+    }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(an_edited_plan_that_reaches_beyond_its_spec_is_refused_and_changes_nothing)
+{
+    for (const auto* archive : {"consensus/SPEC-YO-1/EVIL.tar.gz", ".locks/EVIL.tar.gz",
+                                "archives/SPEC-OPS-200-20260601.tar.gz", "archives/EVIL.tar.gz"}) {
+        Tree tree;
+        typical_tree(tree.root);
+        const auto before = snapshot(tree.root);
+        const int code = apply_edited_plan(tree, [&](json& line) {
+            if (line["action"] == "archive") line["archive"] = archive;
+        });
+        BOOST_TEST(code == 65, archive);
+        BOOST_TEST((snapshot(tree.root) == before), archive);
+        // Refused before the database was opened for writing.
+        BOOST_TEST(!fs::exists(tree.db), archive);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_plan_deleting_rows_newer_than_the_purge_age_is_refused)
+{
+    Tree tree;
+    typical_tree(tree.root);
+    {
+        auto db = common::Database::open(tree.db, {.mode = common::OpenMode::create});
+        common::schema::migrate(db);
+        db.exec(fmt::format("INSERT INTO spawn_batches (batch_id, spec_id, stage, mode, "
+                            "agent_count, started_at, finished_at, owner_pid, owner_start) VALUES "
+                            "(1, 'SPEC-KIT-1', 'plan', 'parallel', 1, '{0}', '{0}', 1, 1)",
+                            common::sql_timestamp(at(now_s - 200 * day))));
+    }
+    const int code = apply_edited_plan(tree, [&](json& line) {
+        if (line["action"] == "delete-rows") line["cutoff_ns"] = (now_s + 30 * day) * 1'000'000'000;
+    });
+    BOOST_TEST(code == 65);
+    BOOST_TEST(tree.query("SELECT count(*) FROM spawn_batches") == 1);
 }

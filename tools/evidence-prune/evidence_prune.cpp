@@ -184,7 +184,8 @@ private:
     std::vector<std::string> m_held_lines;
     void perform_purge(PlannedAction& action, Json& line);
     void perform_purge_archive(PlannedAction& action, Json& line);
-    void apply_plan();
+    std::vector<PlannedAction> read_plan();
+    void apply_plan(std::vector<PlannedAction> actions);
     void apply_action(PlannedAction action);
     void exempt(const std::string& spec, const std::string& reason);
     SpecDecision decide_under_lock(const std::string& spec, SpecState& state, bool work);
@@ -1144,7 +1145,10 @@ void Pruner::record_run(common::TimePoint started, const Json& summary, bool fai
     }
 }
 
-void Pruner::apply_plan()
+// Reads and checks the whole plan, before the database is opened and before anything is
+// done: a bad plan changes nothing. Each line must be what a fresh run could plan: archives
+// named for their spec under archives/, rows older than the purge age.
+std::vector<PlannedAction> Pruner::read_plan()
 {
     const auto source = m_options.plan_file.string();
     std::ifstream file;
@@ -1172,6 +1176,25 @@ void Pruner::apply_plan()
     }
     if (in->bad()) throw Error(Exit::io, "cannot read {}", source);
     if (number == 0) throw Error(Exit::data, "{}: empty plan", source);
+    const auto oldest_kept =
+        to_ns(m_now) -
+        std::chrono::duration_cast<std::chrono::nanoseconds>(m_options.policy.purge_after).count();
+    for (const auto& action : actions) {
+        if (action.kind == ActionKind::delete_rows && action.cutoff_ns > oldest_kept)
+            throw Error(Exit::data, "{}: delete-rows with a cutoff newer than the purge age",
+                        source);
+        if (action.kind != ActionKind::archive && action.kind != ActionKind::purge_archive)
+            continue;
+        const auto [folder, name] = common::split_parent(action.archive);
+        if (folder != archives_folder || spec_of_archive_name(name) != action.spec)
+            throw Error(Exit::data, "{}: {} is not an archive name of {} under {}/", source,
+                        action.archive, action.spec, archives_folder);
+    }
+    return actions;
+}
+
+void Pruner::apply_plan(std::vector<PlannedAction> actions)
+{
     for (auto& action : actions) {
         if (action.kind == ActionKind::delete_rows) {
             delete_rows(action.cutoff_ns);
@@ -1289,6 +1312,8 @@ int Pruner::execute()
     const auto started = std::chrono::system_clock::now();
     lock_root();
     if (changes()) preflight_writable();
+    // A refused plan leaves even the database as it was.
+    auto plan = m_options.mode == Mode::apply ? read_plan() : std::vector<PlannedAction>{};
     open_database();
     load_database_state();
 
@@ -1319,7 +1344,7 @@ int Pruner::execute()
         // Sizes as found, so that the summary's sizes are those left after the plan.
         for (const auto& spec : m_specs)
             process_spec(spec, true);
-        apply_plan();
+        apply_plan(std::move(plan));
         finish_pending();
     } else {
         scan_top_level();

@@ -104,10 +104,47 @@ std::string_view mode_name(Mode mode)
     return "?";
 }
 
+namespace {
+
+// --protect repeats, where every other option may be given once: its values are joined into
+// one --protect=A,B argument before parsing.
+std::vector<std::string> join_repeated_protect(std::span<char*> args)
+{
+    std::vector<std::string> kept;
+    std::vector<std::string> specs;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string_view arg = args[i];
+        if (arg == "--") {
+            for (; i < args.size(); ++i)
+                kept.emplace_back(args[i]);
+            break;
+        }
+        if (arg == "--protect" && i + 1 < args.size())
+            specs.emplace_back(args[++i]);
+        else if (arg.starts_with("--protect="))
+            specs.emplace_back(arg.substr(10));
+        else
+            kept.emplace_back(arg);
+    }
+    if (!specs.empty()) {
+        std::string joined = "--protect=";
+        for (const auto& spec : specs)
+            joined += (joined.back() == '=' ? "" : ",") + spec;
+        kept.push_back(std::move(joined));
+    }
+    return kept;
+}
+
+}  // namespace
+
 Options parse_options(std::span<char*> args, const common::EnvLookup& env, bool stderr_is_terminal)
 {
     auto cli = make_cli();
-    const auto result = common::parse_arguments(cli, args);
+    auto joined = join_repeated_protect(args);
+    std::vector<char*> argv;
+    for (auto& arg : joined)
+        argv.push_back(arg.data());
+    const auto result = common::parse_arguments(cli, argv);
 
     Options options;
     options.shared =
@@ -151,8 +188,11 @@ Options parse_options(std::span<char*> args, const common::EnvLookup& env, bool 
         age_setting(result, "active-window", config, "active_days", policy.active_window);
     policy.stale_after =
         age_setting(result, "stale-after", config, "stale_days", policy.stale_after);
+    const bool ages_from_flags =
+        result.count("archive-after") > 0 || result.count("purge-after") > 0;
     if (policy.purge_after < policy.archive_after)
-        throw Error(Exit::usage, "the purge age ({}) is shorter than the archive age ({})",
+        throw Error(ages_from_flags ? Exit::usage : Exit::config,
+                    "the purge age ({}) is shorter than the archive age ({})",
                     age_text(policy.purge_after), age_text(policy.archive_after));
     policy.warn_bytes = size_setting(result, "warn-mb", config, "warn_spec_mb", policy.warn_bytes);
     policy.limit_bytes =
