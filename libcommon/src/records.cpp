@@ -219,4 +219,72 @@ OldRows delete_rows_older_than(Database& db, TimePoint cutoff, RowOwners owners,
     return rows;
 }
 
+void record_maintenance_run(Database& db, const MaintenanceRun& run, const RetryPolicy& retry)
+{
+    write_transaction(
+        db,
+        [&] {
+            auto insert = db.prepare(
+                "INSERT INTO maintenance_runs (tool, started_at, finished_at, outcome, summary) "
+                "VALUES (?, ?, ?, ?, ?)");
+            insert.bind(1, run.tool)
+                .bind(2, sql_timestamp(run.started_at))
+                .bind(3, sql_timestamp(run.finished_at))
+                .bind(4, run.failed ? "failed" : "ok")
+                .bind(5, run.summary)
+                .run();
+        },
+        retry);
+}
+
+std::int64_t record_evidence(Database& db, const EvidenceRecord& record, const RetryPolicy& retry)
+{
+    return write_transaction(
+        db,
+        [&] {
+            auto insert = db.prepare(
+                "INSERT INTO evidence_archives (spec_id, action, archive_path, file_count, "
+                "bytes_before, bytes_after, sha256, rule, evidence_time, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            insert.bind(1, record.spec_id)
+                .bind(2, record.action)
+                .bind(3, record.archive_path)
+                .bind(4, record.file_count)
+                .bind(5, record.bytes_before)
+                .bind(6, record.bytes_after)
+                .bind(7, record.sha256)
+                .bind(8, record.rule)
+                .bind(9, sql_timestamp(record.evidence_time))
+                .bind(10, sql_timestamp(record.created_at))
+                .run();
+            return db.last_insert_rowid();
+        },
+        retry);
+}
+
+void correct_evidence_count(Database& db, std::int64_t archive_id, std::int64_t file_count,
+                            std::int64_t bytes_before, const RetryPolicy& retry)
+{
+    write_transaction(
+        db,
+        [&] {
+            auto update = db.prepare("UPDATE evidence_archives SET file_count = ?, "
+                                     "bytes_before = ? WHERE archive_id = ?");
+            update.bind(1, file_count).bind(2, bytes_before).bind(3, archive_id).run();
+        },
+        retry);
+}
+
+std::vector<KnownArchive> known_archives(const Database& db)
+{
+    std::vector<KnownArchive> known;
+    auto rows =
+        db.prepare("SELECT archive_path, spec_id, evidence_time, sha256 FROM evidence_archives "
+                   "WHERE action = 'archive' AND archive_path IS NOT NULL ORDER BY archive_id");
+    while (rows.step())
+        known.push_back(
+            {rows.column_text(0), rows.column_text(1), rows.column_text(2), rows.column_text(3)});
+    return known;
+}
+
 }  // namespace common

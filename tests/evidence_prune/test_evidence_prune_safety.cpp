@@ -269,3 +269,47 @@ BOOST_AUTO_TEST_CASE(a_plan_deleting_rows_newer_than_the_purge_age_is_refused)
     BOOST_TEST(code == 65);
     BOOST_TEST(tree.query("SELECT count(*) FROM spawn_batches") == 1);
 }
+
+BOOST_AUTO_TEST_CASE(recovery_after_a_crash_finishes_the_removal_of_files_with_nanosecond_mtimes)
+{
+    Tree tree;
+    for (const auto* name : {"consensus/SPEC-KIT-100/a.json", "consensus/SPEC-KIT-100/b.json"}) {
+        put(tree.root, name, 45);
+        const timespec times[2] = {{now_s - 45 * day, 123456789}, {now_s - 45 * day, 987654321}};
+        BOOST_REQUIRE(::utimensat(AT_FDCWD, (tree.root / name).c_str(), times, 0) == 0);
+    }
+    // What a run killed after the rename leaves: the archive, the originals, no record.
+    const auto root = common::TreeRoot::open(tree.root);
+    fs::create_directories(tree.root / "archives");
+    std::vector<evidence_prune::FileRecord> files;
+    for (const auto* name : {"consensus/SPEC-KIT-100/a.json", "consensus/SPEC-KIT-100/b.json"}) {
+        const auto info = root.stat(name);
+        files.push_back({name, info->size, info->mtime_ns, info->inode, info->mode});
+    }
+    evidence_prune::write_archive(root, "archives/SPEC-KIT-100-20260531.tar.gz", files);
+    const auto result = tree.run();
+    BOOST_TEST(result.code == 0, result.err);
+    BOOST_TEST(result.of("recover").at(0)["originals_removed"] == 2);
+    BOOST_TEST(result.of("archive").empty());
+    BOOST_TEST(!fs::exists(tree.root / "consensus/SPEC-KIT-100/a.json"));
+    BOOST_TEST(only_archive(tree.root) == "archives/SPEC-KIT-100-20260531.tar.gz");
+}
+
+BOOST_AUTO_TEST_CASE(a_purge_row_records_the_files_that_were_removed)
+{
+    Tree tree;
+    put(tree.root, "consensus/SPEC-OPS-200/a.json", 120, "aaaa");
+    put(tree.root, "consensus/SPEC-OPS-200/b.json", 120, "bbbb");
+    auto options = tree.options();
+    options.crash_hook = [&](std::string_view point) {
+        if (point != "mid-purge") return;
+        // The other file vanishes before its turn: it cannot be removed by this run.
+        for (const auto* name : {"a.json", "b.json"})
+            fs::remove(tree.root / "consensus/SPEC-OPS-200" / name);
+    };
+    const auto result = tree.run(options);
+    BOOST_TEST(result.code == 1);
+    BOOST_TEST(tree.query("SELECT file_count FROM evidence_archives WHERE action = 'purge'") == 1);
+    BOOST_TEST(tree.query("SELECT bytes_before FROM evidence_archives WHERE action = 'purge'") ==
+               4);
+}

@@ -3,6 +3,7 @@
 #include "archiver.hpp"
 #include "common/atomic_file.hpp"
 #include "common/digest.hpp"
+#include "common/duration.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/input.hpp"
@@ -77,18 +78,6 @@ std::optional<std::string> spec_of_archive_name(std::string_view name)
     const std::string spec(stem.substr(0, last));
     if (!common::is_spec_folder(spec)) return std::nullopt;
     return spec;
-}
-
-// "YYYY-MM-DD HH:MM:SS" (UTC, as sql_timestamp() writes it) as nanoseconds since the epoch.
-std::optional<std::int64_t> parse_sql_timestamp(const std::string& text)
-{
-    std::tm parts{};
-    if (std::sscanf(text.c_str(), "%4d-%2d-%2d %2d:%2d:%2d", &parts.tm_year, &parts.tm_mon,
-                    &parts.tm_mday, &parts.tm_hour, &parts.tm_min, &parts.tm_sec) != 6)
-        return std::nullopt;
-    parts.tm_year -= 1900;
-    parts.tm_mon -= 1;
-    return static_cast<std::int64_t>(::timegm(&parts)) * 1'000'000'000;
 }
 
 std::string date_stamp(common::TimePoint now)
@@ -195,9 +184,11 @@ private:
     bool spec_is_protected(const std::string& spec) const;
     std::string choose_archive_name(const std::string& spec, const std::string& wanted = {});
     bool name_taken(const std::string& path) const;
-    void record(const std::string& spec, std::string_view action, const std::string* archive,
-                std::int64_t files, std::uint64_t bytes_before, std::uint64_t bytes_after,
-                const std::string* sha256, const std::string& rule, std::int64_t evidence_ns);
+    // Adds an evidence_archives row (when the database has the table); returns its id or 0.
+    std::int64_t record(const std::string& spec, std::string_view action,
+                        const std::string* archive, std::int64_t files, std::uint64_t bytes_before,
+                        std::uint64_t bytes_after, const std::string* sha256,
+                        const std::string& rule, std::int64_t evidence_ns);
     void record_run(common::TimePoint started, const Json& summary, bool failed);
     bool has_archive_table() const;
     // The root as a plan names it: absolute, so that --apply may run from another folder.
@@ -427,14 +418,13 @@ void Pruner::load_database_state()
     m_running = specs_in_flight(*m_db, changes(), m_now, m_options.policy.stale_after);
     if (!has_archive_table()) return;
     // The newest record of each archive path says what it is: archived, or purged already.
-    auto archives =
-        m_db->prepare("SELECT archive_path, spec_id, evidence_time, sha256 FROM evidence_archives "
-                      "WHERE action = 'archive' AND archive_path IS NOT NULL ORDER BY archive_id");
-    while (archives.step()) {
-        RecordedArchive recorded{archives.column_text(1), 0, archives.column_text(3)};
-        if (auto evidence = parse_sql_timestamp(archives.column_text(2)))
-            recorded.evidence_ns = *evidence;
-        m_recorded[archives.column_text(0)] = std::move(recorded);
+    for (auto& known : common::known_archives(*m_db)) {
+        RecordedArchive recorded{std::move(known.spec_id), 0, std::move(known.sha256)};
+        try {
+            recorded.evidence_ns = to_ns(common::parse_time(known.evidence_time));
+        } catch (const Error&) {
+        }
+        m_recorded[known.archive_path] = std::move(recorded);
     }
 }
 
@@ -554,27 +544,24 @@ std::string Pruner::choose_archive_name(const std::string& spec, const std::stri
     }
 }
 
-void Pruner::record(const std::string& spec, std::string_view action, const std::string* archive,
-                    std::int64_t files, std::uint64_t bytes_before, std::uint64_t bytes_after,
-                    const std::string* sha256, const std::string& rule, std::int64_t evidence_ns)
+std::int64_t Pruner::record(const std::string& spec, std::string_view action,
+                            const std::string* archive, std::int64_t files,
+                            std::uint64_t bytes_before, std::uint64_t bytes_after,
+                            const std::string* sha256, const std::string& rule,
+                            std::int64_t evidence_ns)
 {
-    if (!has_archive_table()) return;
-    common::write_transaction(*m_db, [&] {
-        auto insert = m_db->prepare(
-            "INSERT INTO evidence_archives (spec_id, action, archive_path, file_count, "
-            "bytes_before, bytes_after, sha256, rule, evidence_time, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-        insert.bind(1, spec).bind(2, action);
-        archive ? insert.bind(3, *archive) : insert.bind(3, nullptr);
-        insert.bind(4, files)
-            .bind(5, signed_bytes(bytes_before))
-            .bind(6, signed_bytes(bytes_after));
-        sha256 ? insert.bind(7, *sha256) : insert.bind(7, nullptr);
-        insert.bind(8, rule)
-            .bind(9, common::sql_timestamp(from_ns(evidence_ns)))
-            .bind(10, common::sql_timestamp(m_now))
-            .run();
-    });
+    if (!has_archive_table()) return 0;
+    return common::record_evidence(
+        *m_db, {.spec_id = spec,
+                .action = std::string(action),
+                .archive_path = archive ? std::optional(*archive) : std::nullopt,
+                .file_count = files,
+                .bytes_before = signed_bytes(bytes_before),
+                .bytes_after = signed_bytes(bytes_after),
+                .sha256 = sha256 ? std::optional(*sha256) : std::nullopt,
+                .rule = rule,
+                .evidence_time = from_ns(evidence_ns),
+                .created_at = m_now});
 }
 
 void Pruner::recover_orphans()
@@ -631,8 +618,10 @@ bool Pruner::recover_orphan(const std::string& spec, const ArchiveFile& archive)
             for (const auto& member : members) {
                 if (exempt) break;
                 const auto info = folders.stat(member.file.path);
+                // A tar header may keep whole seconds only; the content's SHA-256 decides.
+                constexpr std::int64_t second = 1'000'000'000;
                 if (!info || info->type != EntryType::file || info->size != member.file.size ||
-                    info->mtime_ns != member.file.mtime_ns)
+                    info->mtime_ns / second != member.file.mtime_ns / second)
                     continue;
                 const auto file = folders.open_file(member.file.path);
                 if (common::sha256_fd(file.get()) != member.sha256) continue;
@@ -844,9 +833,11 @@ void Pruner::perform_purge(PlannedAction& action, Json& line)
     line["bytes"] = bytes;
     if (unchanged.empty()) return;
     // Recorded before anything is removed: the audit trail never misses a purge.
-    record(action.spec, "purge", nullptr, static_cast<std::int64_t>(unchanged.size()), bytes, 0,
-           nullptr, action.reason, newest);
+    const auto row =
+        record(action.spec, "purge", nullptr, static_cast<std::int64_t>(unchanged.size()), bytes, 0,
+               nullptr, action.reason, newest);
     std::int64_t failed = 0;
+    std::uint64_t failed_bytes = 0;
     for (const auto& file : unchanged) {
         try {
             folders.remove_file(file.path);
@@ -856,6 +847,7 @@ void Pruner::perform_purge(PlannedAction& action, Json& line)
             if (m_files_purged == 1 && m_options.crash_hook) m_options.crash_hook("mid-purge");
         } catch (const Error& error) {
             ++failed;
+            failed_bytes += file.size;
             ++m_failures;
             warn(error.what());
         }
@@ -863,6 +855,11 @@ void Pruner::perform_purge(PlannedAction& action, Json& line)
     if (failed > 0) {
         line["ok"] = false;
         line["failed"] = failed;
+        // The row says what happened: the files that are gone.
+        if (row != 0)
+            common::correct_evidence_count(*m_db, row,
+                                           static_cast<std::int64_t>(unchanged.size()) - failed,
+                                           signed_bytes(bytes - failed_bytes));
     }
 }
 
@@ -1130,16 +1127,11 @@ void Pruner::record_run(common::TimePoint started, const Json& summary, bool fai
 {
     if (!m_db || !m_db->table_exists("maintenance_runs")) return;
     try {
-        common::write_transaction(*m_db, [&] {
-            auto insert = m_db->prepare(
-                "INSERT INTO maintenance_runs (tool, started_at, finished_at, outcome, summary) "
-                "VALUES ('evidence-prune', ?, ?, ?, ?)");
-            insert.bind(1, common::sql_timestamp(started))
-                .bind(2, common::sql_timestamp(std::chrono::system_clock::now()))
-                .bind(3, failed ? "failed" : "ok")
-                .bind(4, common::json_text(summary))
-                .run();
-        });
+        common::record_maintenance_run(*m_db, {.tool = "evidence-prune",
+                                               .started_at = started,
+                                               .finished_at = std::chrono::system_clock::now(),
+                                               .failed = failed,
+                                               .summary = common::json_text(summary)});
     } catch (const Error& error) {
         warn(fmt::format("cannot record the run in maintenance_runs: {}", error.what()));
     }
