@@ -15,14 +15,11 @@
 #include <fcntl.h>
 #include <map>
 #include <set>
-#include <spawn.h>
 #include <sstream>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-extern char** environ;
 
 namespace {
 
@@ -48,8 +45,10 @@ struct Sandbox {
     ProcessResult prune(std::vector<std::string> args,
                         const std::map<std::string, std::string>& extra = {}) const
     {
-        std::vector<std::string> argv{EVIDENCE_PRUNE_BIN, "--evidence", root.string(), "--db",
-                                      db.string()};
+        // The crash hook is compiled only into the test build of the tool.
+        const bool hook = extra.count("SPEC_HYGIENE_TEST_CRASH_AT") > 0;
+        std::vector<std::string> argv{hook ? EVIDENCE_PRUNE_TEST_BIN : EVIDENCE_PRUNE_BIN,
+                                      "--evidence", root.string(), "--db", db.string()};
         argv.insert(argv.end(), args.begin(), args.end());
         auto env = test_support::isolated_environment(dir);
         for (const auto& [name, value] : extra)
@@ -390,25 +389,18 @@ BOOST_AUTO_TEST_CASE(kill_at_moments_spread_over_a_run_loses_nothing)
     shape.files_per_spec = 200;
     Sandbox box(shape);
     const auto originals = evidence_files(box.root);
-    const std::vector<std::string> argv{EVIDENCE_PRUNE_BIN, "--evidence", box.root.string(), "--db",
-                                        box.db.string(),    "--quiet"};
-    std::vector<char*> args;
-    for (const auto& arg : argv)
-        args.push_back(const_cast<char*>(arg.c_str()));
-    args.push_back(nullptr);
-    // Each attempt is killed a little later than the one before, wherever the run then is:
-    // writing an archive, verifying, recording, removing originals.
-    for (int attempt = 1; attempt <= 6; ++attempt) {
-        pid_t pid = 0;
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-        BOOST_REQUIRE(::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ) == 0);
-        posix_spawn_file_actions_destroy(&actions);
-        ::usleep(static_cast<useconds_t>(attempt * 40'000));
-        ::kill(pid, SIGKILL);
-        int status = 0;
-        ::waitpid(pid, &status, 0);
+    // Points chosen from the run's own progress, not from the clock: after the first file
+    // removed, at each named point, then spread over the files each later run has left.
+    const auto kill_at = [&](const std::string& point) {
+        const auto killed = box.prune({"--quiet"}, {{"SPEC_HYGIENE_TEST_CRASH_AT", point}});
+        BOOST_TEST(killed.exit_code == 128 + 9, point << ": " << killed.err);
+    };
+    for (const auto* point : {"files:1", "archive-written", "archive-recorded"})
+        kill_at(point);
+    for (const int part : {7, 3, 2}) {
+        const auto left = lines_of(box.prune({"--dry-run"})).back()["files_archived"].get<int>();
+        BOOST_REQUIRE(left > part);
+        kill_at(fmt::format("files:{}", left / part));
     }
     const auto rerun = box.prune({});
     BOOST_TEST(rerun.exit_code == 0, rerun.err);
@@ -422,6 +414,16 @@ BOOST_AUTO_TEST_CASE(kill_at_moments_spread_over_a_run_loses_nothing)
                    path << " lost");
     }
     BOOST_TEST(present.size() == static_cast<std::size_t>(shape.specs));
+}
+
+BOOST_AUTO_TEST_CASE(the_installed_binary_has_no_crash_hook)
+{
+    Sandbox box(archivable());
+    auto env = test_support::isolated_environment(box.dir);
+    env["SPEC_HYGIENE_TEST_CRASH_AT"] = "archive-written";
+    const auto result = test_support::run_process(
+        {EVIDENCE_PRUNE_BIN, "--evidence", box.root.string(), "--db", box.db.string()}, {}, env);
+    BOOST_TEST(result.exit_code == 0, result.err);
 }
 
 BOOST_AUTO_TEST_CASE(output_is_json_lines_with_the_summary_last)

@@ -800,6 +800,7 @@ void Pruner::complete_archive(const PlannedAction& action, const WrittenArchive&
         }
         try {
             folders.remove_file(member.file.path);
+            if (m_options.crash_hook) m_options.crash_hook("file-removed");
             ++m_files_archived;
             m_bytes_reclaimed += signed_bytes(member.file.size);
             m_spec_bytes[action.spec] -= signed_bytes(member.file.size);
@@ -844,7 +845,10 @@ void Pruner::perform_purge(PlannedAction& action, Json& line)
             ++m_files_purged;
             m_bytes_reclaimed += signed_bytes(file.size);
             m_spec_bytes[action.spec] -= signed_bytes(file.size);
-            if (m_files_purged == 1 && m_options.crash_hook) m_options.crash_hook("mid-purge");
+            if (m_options.crash_hook) {
+                m_options.crash_hook("file-removed");
+                if (m_files_purged == 1) m_options.crash_hook("mid-purge");
+            }
         } catch (const Error& error) {
             ++failed;
             failed_bytes += file.size;
