@@ -313,3 +313,43 @@ BOOST_AUTO_TEST_CASE(a_purge_row_records_the_files_that_were_removed)
     BOOST_TEST(tree.query("SELECT bytes_before FROM evidence_archives WHERE action = 'purge'") ==
                4);
 }
+
+BOOST_AUTO_TEST_CASE(an_upstream_shaped_tree_is_archived_by_folder_with_one_synthesis_per_stage)
+{
+    Tree tree;
+    const std::string mini = "consensus/SPEC-KIT-045-mini/";
+    const std::string conflict = "commands/SPEC-KIT-025-add-automated-conflict-resolution-with/";
+    for (const auto* stage : {"plan", "tasks", "implement", "validate", "audit", "unlock"}) {
+        put(tree.root, mini + stage + "_20251001_synthesis.json", 60);
+        put(tree.root, mini + stage + "_20251010_synthesis.json", 50);
+        put(tree.root, mini + stage + "_gemini_20251010.json", 50);
+    }
+    put(tree.root, conflict + "spec-plan_20251010_telemetry.json", 40);
+    put(tree.root, conflict + "spec-plan_20251011_cost.json", 41);
+    put(tree.root, "consensus/SPEC-KIT-070-active/plan_20251010_synthesis.json", 1);
+    put(tree.root, "consensus/Not-A-Spec/plan.json", 60);
+    const auto result = tree.run();
+    BOOST_TEST(result.code == 0, result.err);
+
+    const auto mini_archive =
+        archive_contents(tree.root / "archives/SPEC-KIT-045-mini-20260601.tar.gz");
+    BOOST_TEST(mini_archive.size() == 12u);
+    for (const auto* stage : {"plan", "tasks", "implement", "validate", "audit", "unlock"}) {
+        // The newest synthesis of every stage is left, the older one and the rest archived.
+        BOOST_TEST(fs::exists(tree.root / (mini + stage + "_20251010_synthesis.json")), stage);
+        BOOST_TEST(mini_archive.count(mini + stage + "_20251001_synthesis.json") == 1u, stage);
+        BOOST_TEST(mini_archive.count(mini + stage + "_gemini_20251010.json") == 1u, stage);
+    }
+    const auto conflict_archive = archive_contents(
+        tree.root / "archives/SPEC-KIT-025-add-automated-conflict-resolution-with-20260601.tar.gz");
+    BOOST_TEST(conflict_archive.size() == 2u);
+    BOOST_TEST(!fs::exists(tree.root / conflict));
+    // Active: left; not a spec folder: reported and left.
+    BOOST_TEST(
+        fs::exists(tree.root / "consensus/SPEC-KIT-070-active/plan_20251010_synthesis.json"));
+    BOOST_TEST(fs::exists(tree.root / "consensus/Not-A-Spec/plan.json"));
+    bool reported = false;
+    for (const auto& line : result.of("report"))
+        reported |= line.value("path", "") == "consensus/Not-A-Spec";
+    BOOST_TEST(reported);
+}
