@@ -445,3 +445,28 @@ BOOST_AUTO_TEST_CASE(output_is_json_lines_with_the_summary_last)
     BOOST_TEST(result.err.find("active: modified 2d ago") != std::string::npos);
     BOOST_TEST(result.err.find('\r') == std::string::npos);
 }
+
+BOOST_AUTO_TEST_CASE(the_gate_and_the_health_report_measure_a_spec_alike)
+{
+    Sandbox box(archivable());
+    // Archives, loose files, a writer's temporary, a file of no spec, a slugged spec folder.
+    BOOST_REQUIRE(box.prune({"--archive-after", "60d"}).exit_code == 0);
+    write_file(box.root / "consensus" / fixture::fixture_spec(0) / ".a.json.Ab12Cd.tmp", "half");
+    write_file(box.root / "consensus/stray.json", "not a spec's");
+    fs::create_directories(box.root / "consensus/SPEC-KIT-045-mini");
+    write_file(box.root / "consensus/SPEC-KIT-045-mini/plan_synthesis.json", "{}");
+
+    const auto gate = box.prune({"--check"});
+    BOOST_TEST_REQUIRE(gate.exit_code == 0, gate.err);
+    const auto gate_specs = lines_of(gate).back()["specs"];
+    const auto health = test_support::run_process(
+        {METRICS_REPORT_BIN, "--format", "json"}, {},
+        test_support::isolated_environment(box.dir, box.db.string(), box.root.string()));
+    BOOST_TEST_REQUIRE(health.exit_code == 0, health.err);
+    json health_specs = json::object();
+    const auto report = json::parse(health.out);
+    for (const auto& spec : report["health"]["evidence"]["specs"])
+        health_specs[spec["spec"].get<std::string>()] = spec["bytes"];
+    BOOST_TEST(gate_specs.size() == 5u);
+    BOOST_TEST(gate_specs.dump() == health_specs.dump());
+}

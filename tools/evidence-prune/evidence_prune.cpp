@@ -5,6 +5,7 @@
 #include "common/digest.hpp"
 #include "common/duration.hpp"
 #include "common/error.hpp"
+#include "common/evidence_size.hpp"
 #include "common/files.hpp"
 #include "common/input.hpp"
 #include "common/json.hpp"
@@ -53,32 +54,6 @@ constexpr std::string_view locks_folder = ".locks";
 constexpr std::string_view unverified_folder = ".unverified";
 constexpr std::array<std::string_view, 2> spec_folders{"commands", "consensus"};
 constexpr std::string_view archive_suffix = ".tar.gz";
-
-bool all_digits(std::string_view text)
-{
-    return !text.empty() &&
-           std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
-// The spec of "SPEC-KIT-933-20261127.tar.gz" or "SPEC-KIT-933-20261127-2.tar.gz".
-std::optional<std::string> spec_of_archive_name(std::string_view name)
-{
-    if (!name.ends_with(archive_suffix)) return std::nullopt;
-    auto stem = name.substr(0, name.size() - archive_suffix.size());
-    auto last = stem.rfind('-');
-    if (last == std::string_view::npos) return std::nullopt;
-    if (stem.size() - last - 1 != 8 || !all_digits(stem.substr(last + 1))) {
-        if (!all_digits(stem.substr(last + 1))) return std::nullopt;
-        stem = stem.substr(0, last);
-        last = stem.rfind('-');
-        if (last == std::string_view::npos || stem.size() - last - 1 != 8 ||
-            !all_digits(stem.substr(last + 1)))
-            return std::nullopt;
-    }
-    const std::string spec(stem.substr(0, last));
-    if (!common::is_spec_folder(spec)) return std::nullopt;
-    return spec;
-}
 
 std::string date_stamp(common::TimePoint now)
 {
@@ -493,7 +468,7 @@ void Pruner::scan_archives()
         if (const auto found = m_recorded.find(entry.path); found != m_recorded.end()) {
             spec = found->second.spec;
             archive.evidence_ns = found->second.evidence_ns;
-        } else if (auto parsed = spec_of_archive_name(name)) {
+        } else if (auto parsed = common::spec_of_archive_name(name)) {
             spec = *parsed;
         } else {
             report_entry(entry.path, "unknown entry");
@@ -1182,7 +1157,7 @@ std::vector<PlannedAction> Pruner::read_plan()
         if (action.kind != ActionKind::archive && action.kind != ActionKind::purge_archive)
             continue;
         const auto [folder, name] = common::split_parent(action.archive);
-        if (folder != archives_folder || spec_of_archive_name(name) != action.spec)
+        if (folder != archives_folder || common::spec_of_archive_name(name) != action.spec)
             throw Error(Exit::data, "{}: {} is not an archive name of {} under {}/", source,
                         action.archive, action.spec, archives_folder);
     }
@@ -1354,6 +1329,10 @@ int Pruner::execute()
                                            .count());
     }
     if (m_options.progress) m_err << "\r\033[K" << std::flush;
+    // The gate measures as the health report does: one measure of a spec's evidence.
+    if (m_options.mode == Mode::check)
+        for (const auto& [spec, bytes] : common::measure_evidence(m_root))
+            m_spec_bytes[spec] = signed_bytes(bytes);
     compute_limits();
 
     if (m_plan) m_plan->commit();
