@@ -1,5 +1,7 @@
 #include "restore.hpp"
 
+#include "pruner.hpp"
+
 #include "common/archive.hpp"
 #include "common/atomic_file.hpp"
 #include "common/digest.hpp"
@@ -169,3 +171,46 @@ RestoreResult restore_archive(const common::TreeRoot& root, const std::string& a
 }
 
 }  // namespace evidence_prune
+
+namespace evidence_prune::pruning {
+
+int Pruner::restore()
+{
+    const auto& archive = m_options.restore_archive;
+    const auto open_archive = [&] {
+        // Non-blocking: a FIFO in place of the archive must not hang the run.
+        common::UniqueFd fd(::open(archive.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+        if (!fd) throw common::system_error(errno, archive.string());
+        struct stat status {};
+        if (::fstat(fd.get(), &status) != 0 || !S_ISREG(status.st_mode))
+            throw Error(Exit::data, "{}: not a regular file; nothing restored", archive.string());
+        return fd;
+    };
+    open_archive();
+    // An archive of this root's archives/ is checked against its record first.
+    std::error_code ec;
+    const auto folder = std::filesystem::weakly_canonical(archive, ec).parent_path();
+    const auto relative = fmt::format("{}/{}", archives_folder, archive.filename().string());
+    const auto recorded = m_recorded.find(relative);
+    if (!ec && folder == std::filesystem::weakly_canonical(m_root.path() / archives_folder, ec) &&
+        recorded != m_recorded.end() && !recorded->second.sha256.empty()) {
+        const auto fd = open_archive();
+        const auto sha = common::sha256_fd(fd.get());
+        if (sha != recorded->second.sha256)
+            throw Error(Exit::data, "{}: SHA-256 {} differs from the recorded {}; nothing restored",
+                        archive.string(), sha, recorded->second.sha256);
+    }
+    const auto result =
+        restore_archive(m_root, archive.string(), open_archive, m_options.force_unverified);
+    for (const auto& member : result.restored) {
+        Json line{{"action", "restore"}};
+        put_path(line, member.file.path);
+        line["size"] = member.file.size;
+        line["sha256"] = member.sha256;
+        emit(line);
+        explain(fmt::format("restored {}", common::sanitize_utf8(member.file.path)));
+    }
+    return static_cast<int>(result.restored.size());
+}
+
+}  // namespace evidence_prune::pruning
