@@ -2,14 +2,17 @@
 
 #include "common/error.hpp"
 #include "common/files.hpp"
+#include "common/tree.hpp"
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <random>
 #include <string>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,15 +26,9 @@ std::filesystem::path folder_of(const std::filesystem::path& file)
     return file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
 }
 
-// Renames without replacing: renameat2 where the file system supports it, else a hard link
-// (which fails on an existing name) and the removal of the temporary name.
 int place_without_replacing(const std::filesystem::path& from, const std::filesystem::path& to)
 {
-    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
-    if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) return errno;
-    if (::link(from.c_str(), to.c_str()) != 0) return errno;
-    ::unlink(from.c_str());
-    return 0;
+    return rename_without_replacing_at(AT_FDCWD, from.string(), AT_FDCWD, to.string());
 }
 
 }  // namespace
@@ -150,6 +147,57 @@ void AtomicFile::commit(FolderSync folder)
     // A renamed file whose folder was not flushed may come back under its old name after a
     // crash.
     if (folder == FolderSync::now) sync_path(folder_of(m_target));
+}
+
+bool is_temporary_name(std::string_view name) noexcept
+{
+    constexpr std::string_view suffix = ".tmp";
+    constexpr std::size_t random = 6;
+    if (name.size() < 1 + 1 + 1 + random + suffix.size() || name.front() != '.' ||
+        !name.ends_with(suffix))
+        return false;
+    const auto stem = name.substr(0, name.size() - suffix.size());
+    const auto dot = stem.size() - random - 1;
+    if (stem[dot] != '.') return false;
+    for (const char c : stem.substr(dot + 1))
+        if (!std::isalnum(static_cast<unsigned char>(c))) return false;
+    return true;
+}
+
+std::pair<int, std::string> create_temporary_at(int folder, std::string_view name, mode_t mode,
+                                                std::string_view shown)
+{
+    constexpr std::string_view letters =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    std::random_device device;
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        std::string random(6, 'x');
+        for (auto& c : random)
+            c = letters[device() % letters.size()];
+        auto temporary = fmt::format(".{}.{}.tmp", name, random);
+        const int fd = ::openat(folder, temporary.c_str(),
+                                O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd >= 0) {
+            if (::fchmod(fd, mode) == 0) return {fd, std::move(temporary)};
+            const int error = errno;
+            ::close(fd);
+            ::unlinkat(folder, temporary.c_str(), 0);
+            throw system_error(error, fmt::format("cannot create {}", shown));
+        }
+        if (errno != EEXIST) throw system_error(errno, fmt::format("cannot create {}", shown));
+    }
+    throw system_error(EEXIST, fmt::format("cannot create {}", shown));
+}
+
+int rename_without_replacing_at(int from_folder, const std::string& from, int to_folder,
+                                const std::string& to) noexcept
+{
+    if (::renameat2(from_folder, from.c_str(), to_folder, to.c_str(), RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) return errno;
+    if (::linkat(from_folder, from.c_str(), to_folder, to.c_str(), 0) != 0) return errno;
+    ::unlinkat(from_folder, from.c_str(), 0);
+    return 0;
 }
 
 void write_file_atomically(const std::filesystem::path& target, std::string_view content,

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 #include <utility>
@@ -32,30 +33,44 @@ int flock_retrying(int fd, int operation)
     return rc;
 }
 
+// Takes LOCK_EX on `fd` without waiting for an exclusive holder; shared holders (probes,
+// which hold for an instant) are waited out for up to a second. 0, or the errno of flock.
+int lock_exclusively(int fd)
+{
+    constexpr int attempts = 1000;
+    for (int attempt = 0; attempt < attempts; ++attempt) {
+        if (flock_retrying(fd, LOCK_EX | LOCK_NB) == 0) return 0;
+        if (errno != EWOULDBLOCK) return errno;
+        if (flock_retrying(fd, LOCK_SH | LOCK_NB) != 0) return errno;
+        flock_retrying(fd, LOCK_UN);
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return EWOULDBLOCK;
+}
+
 }  // namespace
+
+std::optional<FileLock> FileLock::try_acquire_at(int folder, const std::string& name) noexcept
+{
+    const int fd = ::openat(folder, name.c_str(),
+                            O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+    if (fd < 0) return std::nullopt;
+    struct stat status {};
+    if (::fstat(fd, &status) != 0 || !S_ISREG(status.st_mode) || lock_exclusively(fd) != 0) {
+        ::close(fd);
+        return std::nullopt;
+    }
+    return FileLock(fd);
+}
 
 std::optional<FileLock> FileLock::try_acquire(const std::filesystem::path& file)
 {
     const int fd = open_lock_file(file);
-    const auto fail = [&](int error) {
-        ::close(fd);
-        throw Error(Exit::io, "cannot lock {}: {}", file.string(), std::strerror(error));
-    };
-    // A probe holds a shared lock for an instant. While the only holders are shared ones
-    // (a shared lock of our own is granted), wait for them; an exclusive holder refuses the
-    // shared lock too, and then the lock is taken.
-    constexpr int attempts = 1000;
-    for (int attempt = 0; attempt < attempts; ++attempt) {
-        if (flock_retrying(fd, LOCK_EX | LOCK_NB) == 0) return FileLock(fd);
-        if (errno != EWOULDBLOCK) fail(errno);
-        if (flock_retrying(fd, LOCK_SH | LOCK_NB) != 0) {
-            if (errno != EWOULDBLOCK) fail(errno);
-            break;
-        }
-        flock_retrying(fd, LOCK_UN);
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    const int error = lock_exclusively(fd);
+    if (error == 0) return FileLock(fd);
     ::close(fd);
+    if (error != EWOULDBLOCK)
+        throw Error(Exit::io, "cannot lock {}: {}", file.string(), std::strerror(error));
     return std::nullopt;
 }
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <string_view>
 
 namespace common {
@@ -161,10 +163,25 @@ void finish_batch(Database& db, const BatchFinish& finish, const RetryPolicy& re
 
 namespace {
 
-// The rows of each table that count as older than ?1 (a sql_timestamp()).
-constexpr std::string_view old_executions =
-    "FROM agent_executions WHERE coalesce(completed_at, spawned_at) < ?1 "
-    "AND coalesce(outcome, '') <> 'running'";
+// The agent_executions rows that count as older than ?1 (a sql_timestamp()): the toolkit's
+// (they carry a batch_id) or, with RowOwners::all, every writer's; never one in flight.
+// Columns a database lacks (an upstream one the toolkit has not migrated) are not asked for.
+std::string old_executions(const Database& db, RowOwners owners)
+{
+    const auto columns = db.column_names("agent_executions");
+    const auto has = [&](std::string_view column) {
+        return std::find(columns.begin(), columns.end(), column) != columns.end();
+    };
+    std::string rows = "FROM agent_executions WHERE coalesce(completed_at, spawned_at) < ?1";
+    if (has("outcome"))
+        rows += " AND coalesce(outcome, '') <> 'running'";
+    else
+        rows += " AND completed_at IS NOT NULL";
+    if (owners == RowOwners::toolkit)
+        rows += has("batch_id") ? " AND batch_id IS NOT NULL" : " AND 0";
+    return rows;
+}
+
 constexpr std::string_view old_metrics = "FROM spawn_metrics WHERE recorded_at < ?1";
 constexpr std::string_view old_batches =
     "FROM spawn_batches WHERE coalesce(finished_at, started_at) < ?1 "
@@ -192,11 +209,12 @@ std::int64_t remove(Database& db, std::string_view table, std::string_view rows,
 
 }  // namespace
 
-OldRows count_rows_older_than(const Database& db, TimePoint cutoff)
+OldRows count_rows_older_than(const Database& db, TimePoint cutoff, RowOwners owners)
 {
     const auto stamp = sql_timestamp(cutoff);
     OldRows rows;
-    rows.agent_executions = count(db, "agent_executions", old_executions, stamp);
+    if (db.table_exists("agent_executions"))
+        rows.agent_executions = count(db, "agent_executions", old_executions(db, owners), stamp);
     rows.spawn_metrics = count(db, "spawn_metrics", old_metrics, stamp);
     // A batch's metrics go with it (ON DELETE CASCADE): count those not already counted.
     rows.spawn_batches = count(db, "spawn_batches", old_batches, stamp);
@@ -212,7 +230,8 @@ OldRows count_rows_older_than(const Database& db, TimePoint cutoff)
     return rows;
 }
 
-OldRows delete_rows_older_than(Database& db, TimePoint cutoff, const RetryPolicy& retry)
+OldRows delete_rows_older_than(Database& db, TimePoint cutoff, RowOwners owners,
+                               const RetryPolicy& retry)
 {
     const auto stamp = sql_timestamp(cutoff);
     OldRows rows;
@@ -220,7 +239,9 @@ OldRows delete_rows_older_than(Database& db, TimePoint cutoff, const RetryPolicy
         db,
         [&] {
             rows = {};
-            rows.agent_executions = remove(db, "agent_executions", old_executions, stamp);
+            if (db.table_exists("agent_executions"))
+                rows.agent_executions =
+                    remove(db, "agent_executions", old_executions(db, owners), stamp);
             rows.spawn_metrics = remove(db, "spawn_metrics", old_metrics, stamp);
             if (db.table_exists("spawn_metrics") && db.table_exists("spawn_batches")) {
                 // Deleted here rather than left to the cascade, so that they are counted.
@@ -236,6 +257,74 @@ OldRows delete_rows_older_than(Database& db, TimePoint cutoff, const RetryPolicy
         },
         retry);
     return rows;
+}
+
+void record_maintenance_run(Database& db, const MaintenanceRun& run, const RetryPolicy& retry)
+{
+    write_transaction(
+        db,
+        [&] {
+            auto insert = db.prepare(
+                "INSERT INTO maintenance_runs (tool, started_at, finished_at, outcome, summary) "
+                "VALUES (?, ?, ?, ?, ?)");
+            insert.bind(1, run.tool)
+                .bind(2, sql_timestamp(run.started_at))
+                .bind(3, sql_timestamp(run.finished_at))
+                .bind(4, run.failed ? "failed" : "ok")
+                .bind(5, run.summary)
+                .run();
+        },
+        retry);
+}
+
+std::int64_t record_evidence(Database& db, const EvidenceRecord& record, const RetryPolicy& retry)
+{
+    return write_transaction(
+        db,
+        [&] {
+            auto insert = db.prepare(
+                "INSERT INTO evidence_archives (spec_id, action, archive_path, file_count, "
+                "bytes_before, bytes_after, sha256, rule, evidence_time, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            insert.bind(1, record.spec_id)
+                .bind(2, record.action)
+                .bind(3, record.archive_path)
+                .bind(4, record.file_count)
+                .bind(5, record.bytes_before)
+                .bind(6, record.bytes_after)
+                .bind(7, record.sha256)
+                .bind(8, record.rule)
+                .bind(9, sql_timestamp(record.evidence_time))
+                .bind(10, sql_timestamp(record.created_at))
+                .run();
+            return db.last_insert_rowid();
+        },
+        retry);
+}
+
+void correct_evidence_count(Database& db, std::int64_t archive_id, std::int64_t file_count,
+                            std::int64_t bytes_before, const RetryPolicy& retry)
+{
+    write_transaction(
+        db,
+        [&] {
+            auto update = db.prepare("UPDATE evidence_archives SET file_count = ?, "
+                                     "bytes_before = ? WHERE archive_id = ?");
+            update.bind(1, file_count).bind(2, bytes_before).bind(3, archive_id).run();
+        },
+        retry);
+}
+
+std::vector<KnownArchive> known_archives(const Database& db)
+{
+    std::vector<KnownArchive> known;
+    auto rows =
+        db.prepare("SELECT archive_path, spec_id, evidence_time, sha256 FROM evidence_archives "
+                   "WHERE action = 'archive' AND archive_path IS NOT NULL ORDER BY archive_id");
+    while (rows.step())
+        known.push_back(
+            {rows.column_text(0), rows.column_text(1), rows.column_text(2), rows.column_text(3)});
+    return known;
 }
 
 }  // namespace common

@@ -121,7 +121,11 @@ bool is_safe_relative(std::string_view relative) noexcept
 
 TreeRoot TreeRoot::open(const std::filesystem::path& root)
 {
-    const int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    // "link/" makes the kernel follow a symlink that O_NOFOLLOW refuses as "link".
+    std::string name = root.string();
+    while (name.size() > 1 && name.back() == '/')
+        name.pop_back();
+    const int fd = ::open(name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         const int error = errno;
         if (error == ELOOP || error == ENOTDIR)
@@ -181,8 +185,9 @@ UniqueFd TreeRoot::open_file(std::string_view relative) const
     check_relative(m_path, relative);
     const auto [parent, name] = split_parent(relative);
     const auto directory = open_directory(parent);
-    const int fd =
-        ::openat(directory.get(), std::string(name).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    // O_NONBLOCK: a FIFO put where a file was must not hang the caller; it is refused below.
+    const int fd = ::openat(directory.get(), std::string(name).c_str(),
+                            O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) throw system_error(errno, describe(m_path, relative));
     UniqueFd file(fd);
     struct stat status {};
@@ -320,7 +325,8 @@ UniqueFd FolderCache::open_file(std::string_view relative)
 {
     const int folder = folder_of(relative);
     const std::string name(split_parent(relative).second);
-    UniqueFd file(::openat(folder, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    // O_NONBLOCK: a FIFO put where a file was must not hang the caller; it is refused below.
+    UniqueFd file(::openat(folder, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
     if (!file) throw system_error(errno, describe(m_root.path(), relative));
     struct stat status {};
     if (::fstat(file.get(), &status) != 0)

@@ -14,14 +14,12 @@
 #include <csignal>
 #include <fcntl.h>
 #include <map>
-#include <spawn.h>
+#include <set>
 #include <sstream>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-extern char** environ;
 
 namespace {
 
@@ -47,8 +45,10 @@ struct Sandbox {
     ProcessResult prune(std::vector<std::string> args,
                         const std::map<std::string, std::string>& extra = {}) const
     {
-        std::vector<std::string> argv{EVIDENCE_PRUNE_BIN, "--evidence", root.string(), "--db",
-                                      db.string()};
+        // The crash hook is compiled only into the test build of the tool.
+        const bool hook = extra.count("SPEC_HYGIENE_TEST_CRASH_AT") > 0;
+        std::vector<std::string> argv{hook ? EVIDENCE_PRUNE_TEST_BIN : EVIDENCE_PRUNE_BIN,
+                                      "--evidence", root.string(), "--db", db.string()};
         argv.insert(argv.end(), args.begin(), args.end());
         auto env = test_support::isolated_environment(dir);
         for (const auto& [name, value] : extra)
@@ -132,6 +132,25 @@ fixture::EvidenceShape archivable()
     return shape;
 }
 
+// Whether a test can run the tool as a user without privileges: it is one, or (as root) it
+// can become one with setpriv.
+boost::test_tools::assertion_result can_run_unprivileged(boost::unit_test::test_unit_id)
+{
+    boost::test_tools::assertion_result result(::geteuid() != 0 ||
+                                               ::access("/usr/bin/setpriv", X_OK) == 0);
+    result.message() << "running as root without /usr/bin/setpriv";
+    return result;
+}
+
+// argv run as nobody (as root) or as is, for tests where permissions must bite.
+std::vector<std::string> unprivileged(std::vector<std::string> argv)
+{
+    if (::geteuid() != 0) return argv;
+    argv.insert(argv.begin(),
+                {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"});
+    return argv;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(help_lists_the_options_and_exits_0)
@@ -165,6 +184,24 @@ BOOST_AUTO_TEST_CASE(bad_configuration_exits_78)
     write_file(box.dir / "config/spec-hygiene/config.json",
                R"({"evidence-prune": {"purge_days": "ninety"}})");
     BOOST_TEST(box.prune({"--dry-run"}).exit_code == 78);
+}
+
+BOOST_AUTO_TEST_CASE(protect_repeats_and_a_contradiction_in_the_configuration_is_78)
+{
+    Sandbox box;
+    const auto protect = box.prune({"--dry-run", "--protect", fixture::fixture_spec(0),
+                                    "--protect=" + fixture::fixture_spec(1)});
+    BOOST_TEST(protect.exit_code == 0, protect.err);
+    std::set<std::string> exempted;
+    for (const auto& line : lines_of(protect))
+        if (line.value("reason", "") == "protected") exempted.insert(line["spec"]);
+    BOOST_TEST(exempted.size() == 2u);
+
+    fs::create_directories(box.dir / "config/spec-hygiene");
+    write_file(box.dir / "config/spec-hygiene/config.json",
+               R"({"evidence-prune": {"archive_days": 100, "purge_days": 90}})");
+    BOOST_TEST(box.prune({"--dry-run"}).exit_code == 78);
+    BOOST_TEST(box.prune({"--dry-run", "--archive-after", "100d"}).exit_code == 64);
 }
 
 BOOST_AUTO_TEST_CASE(missing_evidence_root_is_66)
@@ -224,35 +261,57 @@ BOOST_AUTO_TEST_CASE(second_instance_exits_75)
     BOOST_TEST((snapshot(box.root) == before));
 }
 
-BOOST_AUTO_TEST_CASE(read_only_root_is_a_clear_error_and_nothing_is_half_done)
+BOOST_AUTO_TEST_CASE(read_only_root_is_a_clear_error_and_nothing_is_half_done,
+                     *boost::unit_test::label("unprivileged") *
+                         boost::unit_test::precondition(can_run_unprivileged))
 {
     Sandbox box;
     const auto before = snapshot(box.root);
-    std::vector<std::string> args;
-    if (::geteuid() == 0) {
-        // root writes anywhere; run as nobody over a tree it may read but not write.
-        if (::access("/usr/bin/setpriv", X_OK) != 0) {
-            BOOST_TEST_MESSAGE("setpriv missing: skipped");
-            return;
-        }
-        for (const auto& entry : fs::recursive_directory_iterator(box.root))
-            if (entry.is_directory()) fs::permissions(entry.path(), fs::perms(0755));
-        fs::permissions(box.root, fs::perms(0755));
-        fs::permissions(box.dir.path(), fs::perms(0777));
-        const auto result = test_support::run_process(
-            {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-             EVIDENCE_PRUNE_BIN, "--evidence", box.root.string(), "--db",
-             (box.dir / "nobody.db").string()},
-            {}, {{"XDG_CONFIG_HOME", (box.dir / "config").string()}, {"SPEC_HYGIENE_DB", ""}});
-        BOOST_TEST(result.exit_code == 77, result.err);
-        BOOST_TEST(result.err.find("read-only") != std::string::npos, result.err);
-    } else {
-        fs::permissions(box.root, fs::perms(0555));
-        const auto result = box.prune({});
-        fs::permissions(box.root, fs::perms(0755));
-        BOOST_TEST(result.exit_code == 77, result.err);
-    }
+    // Readable by everyone, writable by no one but root.
+    for (const auto& entry : fs::recursive_directory_iterator(box.root))
+        if (entry.is_directory()) fs::permissions(entry.path(), fs::perms(0755));
+    fs::permissions(box.root, fs::perms(0555));
+    fs::permissions(box.dir.path(), fs::perms(0777));
+    const auto result =
+        test_support::run_process(unprivileged({EVIDENCE_PRUNE_BIN, "--evidence", box.root.string(),
+                                                "--db", (box.dir / "nobody.db").string()}),
+                                  {}, test_support::isolated_environment(box.dir));
+    fs::permissions(box.root, fs::perms(0755));
+    BOOST_TEST(result.exit_code == 77, result.err);
+    BOOST_TEST(result.err.find("read-only") != std::string::npos, result.err);
     BOOST_TEST((snapshot(box.root) == before));
+}
+
+BOOST_AUTO_TEST_CASE(an_unreadable_folder_in_one_spec_leaves_the_others_processed_and_recorded,
+                     *boost::unit_test::label("unprivileged") *
+                         boost::unit_test::precondition(can_run_unprivileged))
+{
+    Sandbox box(archivable());
+    const auto blocked = box.root / "consensus" / fixture::fixture_spec(1);
+    BOOST_REQUIRE(fs::is_directory(blocked));
+    if (::geteuid() == 0)
+        BOOST_REQUIRE(
+            test_support::run_process({"/bin/chown", "-R", "65534:65534", box.dir.path().string()})
+                .exit_code == 0);
+    fs::permissions(blocked, fs::perms::none);
+    const auto result =
+        test_support::run_process(unprivileged({EVIDENCE_PRUNE_BIN, "--evidence", box.root.string(),
+                                                "--db", box.db.string()}),
+                                  {}, test_support::isolated_environment(box.dir));
+    fs::permissions(blocked, fs::perms(0755));
+    BOOST_TEST(result.exit_code == 1, result.err);
+    // One line naming the folder and the system's reason.
+    BOOST_TEST(result.err.find(blocked.string()) != std::string::npos, result.err);
+    BOOST_TEST(result.err.find("Permission denied") != std::string::npos, result.err);
+    std::set<std::string> archived;
+    for (const auto& line : lines_of(result))
+        if (line.value("action", "") == "archive" && line.value("ok", false))
+            archived.insert(line["spec"].get<std::string>());
+    BOOST_TEST(archived.size() == 3u);
+    BOOST_TEST(!archived.count(fixture::fixture_spec(1)));
+    const auto db = common::Database::open(box.db, {.mode = common::OpenMode::read_only});
+    BOOST_TEST(db.query_int("SELECT count(*) FROM maintenance_runs WHERE tool = "
+                            "'evidence-prune' AND outcome = 'failed'") == 1);
 }
 
 // A run killed with SIGKILL at `point`, then a normal run: every original is in place or in an
@@ -330,25 +389,18 @@ BOOST_AUTO_TEST_CASE(kill_at_moments_spread_over_a_run_loses_nothing)
     shape.files_per_spec = 200;
     Sandbox box(shape);
     const auto originals = evidence_files(box.root);
-    const std::vector<std::string> argv{EVIDENCE_PRUNE_BIN, "--evidence", box.root.string(), "--db",
-                                        box.db.string(),    "--quiet"};
-    std::vector<char*> args;
-    for (const auto& arg : argv)
-        args.push_back(const_cast<char*>(arg.c_str()));
-    args.push_back(nullptr);
-    // Each attempt is killed a little later than the one before, wherever the run then is:
-    // writing an archive, verifying, recording, removing originals.
-    for (int attempt = 1; attempt <= 6; ++attempt) {
-        pid_t pid = 0;
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-        BOOST_REQUIRE(::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ) == 0);
-        posix_spawn_file_actions_destroy(&actions);
-        ::usleep(static_cast<useconds_t>(attempt * 40'000));
-        ::kill(pid, SIGKILL);
-        int status = 0;
-        ::waitpid(pid, &status, 0);
+    // Points chosen from the run's own progress, not from the clock: after the first file
+    // removed, at each named point, then spread over the files each later run has left.
+    const auto kill_at = [&](const std::string& point) {
+        const auto killed = box.prune({"--quiet"}, {{"SPEC_HYGIENE_TEST_CRASH_AT", point}});
+        BOOST_TEST(killed.exit_code == 128 + 9, point << ": " << killed.err);
+    };
+    for (const auto* point : {"files:1", "archive-written", "archive-recorded"})
+        kill_at(point);
+    for (const int part : {7, 3, 2}) {
+        const auto left = lines_of(box.prune({"--dry-run"})).back()["files_archived"].get<int>();
+        BOOST_REQUIRE(left > part);
+        kill_at(fmt::format("files:{}", left / part));
     }
     const auto rerun = box.prune({});
     BOOST_TEST(rerun.exit_code == 0, rerun.err);
@@ -362,6 +414,16 @@ BOOST_AUTO_TEST_CASE(kill_at_moments_spread_over_a_run_loses_nothing)
                    path << " lost");
     }
     BOOST_TEST(present.size() == static_cast<std::size_t>(shape.specs));
+}
+
+BOOST_AUTO_TEST_CASE(the_installed_binary_has_no_crash_hook)
+{
+    Sandbox box(archivable());
+    auto env = test_support::isolated_environment(box.dir);
+    env["SPEC_HYGIENE_TEST_CRASH_AT"] = "archive-written";
+    const auto result = test_support::run_process(
+        {EVIDENCE_PRUNE_BIN, "--evidence", box.root.string(), "--db", box.db.string()}, {}, env);
+    BOOST_TEST(result.exit_code == 0, result.err);
 }
 
 BOOST_AUTO_TEST_CASE(output_is_json_lines_with_the_summary_last)
@@ -382,4 +444,29 @@ BOOST_AUTO_TEST_CASE(output_is_json_lines_with_the_summary_last)
     // Explanations go to stderr, and no progress line when stderr is not a terminal.
     BOOST_TEST(result.err.find("active: modified 2d ago") != std::string::npos);
     BOOST_TEST(result.err.find('\r') == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(the_gate_and_the_health_report_measure_a_spec_alike)
+{
+    Sandbox box(archivable());
+    // Archives, loose files, a writer's temporary, a file of no spec, a slugged spec folder.
+    BOOST_REQUIRE(box.prune({"--archive-after", "60d"}).exit_code == 0);
+    write_file(box.root / "consensus" / fixture::fixture_spec(0) / ".a.json.Ab12Cd.tmp", "half");
+    write_file(box.root / "consensus/stray.json", "not a spec's");
+    fs::create_directories(box.root / "consensus/SPEC-KIT-045-mini");
+    write_file(box.root / "consensus/SPEC-KIT-045-mini/plan_synthesis.json", "{}");
+
+    const auto gate = box.prune({"--check"});
+    BOOST_TEST_REQUIRE(gate.exit_code == 0, gate.err);
+    const auto gate_specs = lines_of(gate).back()["specs"];
+    const auto health = test_support::run_process(
+        {METRICS_REPORT_BIN, "--format", "json"}, {},
+        test_support::isolated_environment(box.dir, box.db.string(), box.root.string()));
+    BOOST_TEST_REQUIRE(health.exit_code == 0, health.err);
+    json health_specs = json::object();
+    const auto report = json::parse(health.out);
+    for (const auto& spec : report["health"]["evidence"]["specs"])
+        health_specs[spec["spec"].get<std::string>()] = spec["bytes"];
+    BOOST_TEST(gate_specs.size() == 5u);
+    BOOST_TEST(gate_specs.dump() == health_specs.dump());
 }

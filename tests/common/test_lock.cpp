@@ -123,3 +123,31 @@ BOOST_AUTO_TEST_CASE(symlinked_lock_file_is_refused)
     }
     BOOST_TEST(test_support::file_bytes(dir / "target") == "keep");
 }
+
+BOOST_AUTO_TEST_CASE(try_acquire_at_takes_a_free_lock_and_refuses_a_held_one)
+{
+    TempDir dir;
+    const int folder = ::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY);
+    BOOST_REQUIRE(folder >= 0);
+    {
+        auto first = FileLock::try_acquire_at(folder, "a.lock");
+        BOOST_TEST(first.has_value());
+        BOOST_TEST(std::filesystem::is_regular_file(dir / "a.lock"));
+        BOOST_TEST(FileLock::probe(dir / "a.lock") == LockState::held);
+        BOOST_TEST(!FileLock::try_acquire_at(folder, "a.lock").has_value());
+    }
+    BOOST_TEST(FileLock::try_acquire_at(folder, "a.lock").has_value());
+    ::close(folder);
+}
+
+BOOST_AUTO_TEST_CASE(try_acquire_at_refuses_a_symlink_and_a_fifo_without_blocking)
+{
+    TempDir dir;
+    const int folder = ::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY);
+    std::filesystem::create_symlink(dir / "elsewhere", dir / "link.lock");
+    BOOST_REQUIRE(::mkfifo((dir / "fifo.lock").c_str(), 0644) == 0);
+    BOOST_TEST(!FileLock::try_acquire_at(folder, "link.lock").has_value());
+    BOOST_TEST(!std::filesystem::exists(dir / "elsewhere"));
+    BOOST_TEST(!FileLock::try_acquire_at(folder, "fifo.lock").has_value());
+    ::close(folder);
+}

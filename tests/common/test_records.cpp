@@ -124,10 +124,10 @@ INSERT INTO spawn_batches (batch_id, spec_id, stage, mode, agent_count, started_
 INSERT INTO spawn_metrics (batch_id, agent_name, success, recorded_at) VALUES
   (1, 'a', 1, '2020-01-01 00:00:00'), (2, 'a', 1, '2030-01-01 00:00:00');
 INSERT INTO agent_executions (agent_id, spec_id, stage, phase_type, agent_name, spawned_at,
-    outcome) VALUES
-  ('old', 'S-1', 'plan', 'regular_stage', 'a', '2020-01-01 00:00:00', 'success'),
-  ('stuck', 'S-1', 'plan', 'regular_stage', 'a', '2020-01-01 00:00:00', 'running'),
-  ('new', 'S-1', 'plan', 'regular_stage', 'a', '2030-01-01 00:00:00', 'success');
+    outcome, batch_id) VALUES
+  ('old', 'S-1', 'plan', 'regular_stage', 'a', '2020-01-01 00:00:00', 'success', 1),
+  ('stuck', 'S-1', 'plan', 'regular_stage', 'a', '2020-01-01 00:00:00', 'running', 1),
+  ('new', 'S-1', 'plan', 'regular_stage', 'a', '2030-01-01 00:00:00', 'success', 2);
 )sql");
     const auto cutoff = common::TimePoint(std::chrono::seconds(1735689600));  // 2025-01-01
     const auto counted = common::count_rows_older_than(db, cutoff);
@@ -138,4 +138,21 @@ INSERT INTO agent_executions (agent_id, spec_id, stage, phase_type, agent_name, 
     BOOST_TEST(deleted.spawn_batches == 1);
     BOOST_TEST(db.query_int("SELECT count(*) FROM agent_executions") == 2);
     BOOST_TEST(db.query_int("SELECT count(*) FROM spawn_batches") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(rows_of_other_writers_are_kept_unless_asked_and_upstream_columns_suffice)
+{
+    test_support::TempDir dir;
+    auto db = common::Database::open(dir / "t.db", {.mode = common::OpenMode::create});
+    // The upstream's own table, never migrated: no outcome, no batch_id.
+    db.exec("CREATE TABLE agent_executions (agent_id TEXT PRIMARY KEY, spec_id TEXT, "
+            "spawned_at TEXT, completed_at TEXT)");
+    db.exec("INSERT INTO agent_executions VALUES ('done', 'S-1', '2020-01-01 00:00:00', "
+            "'2020-01-01 00:00:01'), ('open', 'S-1', '2020-01-01 00:00:00', NULL)");
+    const auto cutoff = common::TimePoint(std::chrono::seconds(1735689600));  // 2025-01-01
+    BOOST_TEST(common::count_rows_older_than(db, cutoff).total() == 0);
+    BOOST_TEST(common::delete_rows_older_than(db, cutoff).total() == 0);
+    BOOST_TEST(common::count_rows_older_than(db, cutoff, common::RowOwners::all).total() == 1);
+    BOOST_TEST(common::delete_rows_older_than(db, cutoff, common::RowOwners::all).total() == 1);
+    BOOST_TEST(db.query_int("SELECT count(*) FROM agent_executions WHERE agent_id = 'open'") == 1);
 }

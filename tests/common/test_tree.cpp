@@ -99,12 +99,26 @@ BOOST_AUTO_TEST_CASE(symlinked_root_is_refused)
     TempDir dir;
     fs::create_directory(dir / "real");
     fs::create_directory_symlink(dir / "real", dir / "link");
-    try {
-        TreeRoot::open(dir / "link");
-        BOOST_FAIL("a symlinked root must not be followed");
-    } catch (const common::Error& error) {
-        BOOST_TEST(static_cast<int>(error.code()) == 66);
+    // With a trailing slash the kernel would follow it: however the root is written.
+    for (const auto& written :
+         {(dir / "link").string(), (dir / "link").string() + "/", (dir / "link").string() + "//"}) {
+        try {
+            TreeRoot::open(written);
+            BOOST_FAIL("a symlinked root must not be followed: " << written);
+        } catch (const common::Error& error) {
+            BOOST_TEST(static_cast<int>(error.code()) == 66);
+        }
     }
+}
+
+BOOST_AUTO_TEST_CASE(a_fifo_where_a_file_was_is_refused_without_blocking)
+{
+    TempDir dir;
+    BOOST_REQUIRE(::mkfifo((dir / "fifo").c_str(), 0600) == 0);
+    const auto root = TreeRoot::open(dir.path());
+    BOOST_CHECK_THROW(root.open_file("fifo"), common::Error);
+    common::FolderCache folders(root);
+    BOOST_CHECK_THROW(folders.open_file("fifo"), common::Error);
 }
 
 BOOST_AUTO_TEST_CASE(walk_memory_does_not_hold_the_listing)

@@ -9,6 +9,7 @@
 #include "common/sqlite.hpp"
 #include "common/tree.hpp"
 #include "evidence_prune.hpp"
+#include "evidence_tree.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -24,157 +25,7 @@
 
 namespace {
 
-namespace fs = std::filesystem;
-using evidence_prune::Mode;
-using evidence_prune::Options;
-using nlohmann::json;
-using test_support::file_bytes;
-using test_support::TempDir;
-using test_support::write_file;
-
-constexpr std::int64_t day = 86400;
-// The test's "now": 2026-06-01 00:00:00 UTC.
-constexpr std::int64_t now_s = 1780272000;
-
-common::TimePoint at(std::int64_t seconds)
-{
-    return common::TimePoint(std::chrono::seconds(seconds));
-}
-
-// Writes `content` to root/relative (with its folders), `age_days` old.
-void put(const fs::path& root, const std::string& relative, double age_days,
-         const std::string& content = {})
-{
-    const auto file = root / relative;
-    fs::create_directories(file.parent_path());
-    write_file(file, content.empty() ? "evidence of " + relative : content);
-    const auto mtime = now_s - static_cast<std::int64_t>(age_days * day);
-    const timespec times[2] = {{mtime, 0}, {mtime, 0}};
-    BOOST_REQUIRE(::utimensat(AT_FDCWD, file.c_str(), times, AT_SYMLINK_NOFOLLOW) == 0);
-}
-
-struct Result {
-    int code = -1;
-    std::vector<json> lines;
-    json summary;
-    std::string err;
-
-    // The lines of one action ("archive", "purge", ...).
-    std::vector<json> of(const std::string& action) const
-    {
-        std::vector<json> found;
-        for (const auto& line : lines)
-            if (line.value("action", "") == action) found.push_back(line);
-        return found;
-    }
-};
-
-// An evidence root with a database, and the core run against them at a chosen time.
-struct Tree {
-    TempDir dir;
-    fs::path root = dir / "evidence";
-    fs::path db = dir / "hygiene.db";
-
-    Tree() { fs::create_directories(root); }
-
-    Options options(Mode mode = Mode::run) const
-    {
-        Options options;
-        options.mode = mode;
-        options.shared.evidence = root;
-        options.shared.database = db;
-        options.database = db;
-        options.evidence_required = true;
-        return options;
-    }
-
-    Result run(const Options& options, std::int64_t time = now_s) const
-    {
-        std::ostringstream out;
-        std::ostringstream err;
-        Result result;
-        result.code = evidence_prune::run(
-            options, [time] { return at(time); }, out, err);
-        std::istringstream lines(out.str());
-        for (std::string line; std::getline(lines, line);)
-            result.lines.push_back(json::parse(line));
-        BOOST_REQUIRE(!result.lines.empty());
-        result.summary = result.lines.back();
-        result.lines.pop_back();
-        result.err = err.str();
-        return result;
-    }
-
-    Result run(Mode mode = Mode::run, std::int64_t time = now_s) const
-    {
-        return run(options(mode), time);
-    }
-
-    std::int64_t query(const std::string& sql) const
-    {
-        return common::Database::open(db, {.mode = common::OpenMode::read_only}).query_int(sql);
-    }
-};
-
-// Every file under `root`: relative path -> content, mode and mtime, to compare trees.
-std::map<std::string, std::string> snapshot(const fs::path& root)
-{
-    std::map<std::string, std::string> files;
-    for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator();
-         ++it) {
-        struct stat status {};
-        ::lstat(it->path().c_str(), &status);
-        auto& entry = files[fs::relative(it->path(), root).string()];
-        entry = fmt::format("{:o} {}.{} ", status.st_mode, status.st_mtim.tv_sec,
-                            status.st_mtim.tv_nsec);
-        if (S_ISREG(status.st_mode)) entry += file_bytes(it->path());
-    }
-    return files;
-}
-
-// path -> content of every member of a tar.gz but its checksum list.
-std::map<std::string, std::string> archive_contents(const fs::path& archive,
-                                                    bool with_checksums = false)
-{
-    const int fd = ::open(archive.c_str(), O_RDONLY);
-    BOOST_REQUIRE(fd >= 0);
-    std::map<std::string, std::string> contents;
-    {
-        common::ArchiveReader reader(fd, archive.string());
-        common::ArchiveMember member;
-        while (reader.next(member)) {
-            std::string content;
-            reader.read_data([&](std::string_view bytes) { content += bytes; });
-            if (with_checksums || member.path != evidence_prune::manifest_name)
-                contents[member.path] = content;
-        }
-    }
-    ::close(fd);
-    return contents;
-}
-
-std::string only_archive(const fs::path& root)
-{
-    std::vector<std::string> names;
-    for (const auto& entry : fs::directory_iterator(root / "archives"))
-        names.push_back(entry.path().filename().string());
-    BOOST_REQUIRE_EQUAL(names.size(), 1u);
-    return "archives/" + names.front();
-}
-
-// A spec of each kind: old enough to archive, to purge, and active.
-void typical_tree(const fs::path& root)
-{
-    put(root, "consensus/SPEC-KIT-100/SPEC-KIT-100_plan_gemini_1.json", 40);
-    put(root, "consensus/SPEC-KIT-100/SPEC-KIT-100_plan_claude_1.json", 45);
-    put(root, "commands/SPEC-KIT-100/SPEC-KIT-100_plan_telemetry_1.json", 50);
-    put(root, "consensus/SPEC-KIT-100/SPEC-KIT-100_plan_synthesis_1.json", 60);
-    put(root, "consensus/SPEC-KIT-100/SPEC-KIT-100_plan_synthesis_2.json", 40);
-    put(root, "consensus/SPEC-OPS-200/SPEC-OPS-200_audit_code_1.json", 100);
-    put(root, "commands/SPEC-OPS-200/SPEC-OPS-200_audit_telemetry_1.json", 120);
-    put(root, "consensus/SPEC-NEW-300/SPEC-NEW-300_tasks_code_1.json", 2);
-    put(root, "consensus/SPEC-NEW-300/SPEC-NEW-300_tasks_code_0.json", 50);
-}
+using namespace evidence_tree;
 
 }  // namespace
 
@@ -334,22 +185,6 @@ BOOST_AUTO_TEST_CASE(protected_spec_is_left_alone)
     const auto result = tree.run(options);
     BOOST_TEST(fs::exists(tree.root / "consensus/SPEC-OPS-200/SPEC-OPS-200_audit_code_1.json"));
     BOOST_TEST(result.summary["files_purged"] == 0);
-}
-
-BOOST_AUTO_TEST_CASE(spec_with_a_running_agent_is_left_alone)
-{
-    Tree tree;
-    typical_tree(tree.root);
-    {
-        auto db = common::Database::open(tree.db, {.mode = common::OpenMode::create});
-        common::schema::migrate(db);
-        db.exec("INSERT INTO agent_executions (agent_id, spec_id, stage, phase_type, agent_name, "
-                "outcome, spawned_at) VALUES ('a1', 'SPEC-KIT-100', 'plan', 'regular_stage', "
-                "'gemini', 'running', datetime('now'))");
-    }
-    const auto result = tree.run();
-    BOOST_TEST(!fs::exists(tree.root / "archives"));
-    BOOST_TEST(result.of("exempt").at(0)["reason"] == "active: agent run in progress");
 }
 
 BOOST_AUTO_TEST_CASE(future_mtimes_are_not_old)
@@ -572,19 +407,27 @@ INSERT INTO spawn_batches (batch_id, spec_id, stage, mode, agent_count, started_
 INSERT INTO spawn_metrics (batch_id, agent_name, spawn_latency_us, success, recorded_at) VALUES
   (1, 'gemini', 100, 1, '2026-01-01 00:00:00'), (2, 'gemini', 100, 1, '2026-05-20 00:00:00');
 INSERT INTO agent_executions (agent_id, spec_id, stage, phase_type, agent_name, spawned_at,
-    completed_at, outcome) VALUES
+    completed_at, outcome, batch_id) VALUES
   ('old', 'SPEC-KIT-1', 'plan', 'regular_stage', 'gemini', '2026-01-01 00:00:00',
-   '2026-01-01 00:00:01', 'success'),
+   '2026-01-01 00:00:01', 'success', 1),
   ('new', 'SPEC-KIT-1', 'plan', 'regular_stage', 'gemini', '2026-05-20 00:00:00',
-   '2026-05-20 00:00:01', 'success');
+   '2026-05-20 00:00:01', 'success', 2),
+  ('theirs', 'SPEC-KIT-1', 'plan', 'regular_stage', 'gemini', '2026-01-01 00:00:00',
+   '2026-01-01 00:00:01', NULL, NULL);
 )sql");
     }
     const auto dry = tree.run(Mode::dry_run);
     BOOST_TEST(dry.summary["rows_deleted"] == 3);
-    BOOST_TEST(tree.query("SELECT count(*) FROM agent_executions") == 2);
+    BOOST_TEST(tree.query("SELECT count(*) FROM agent_executions") == 3);
     const auto result = tree.run();
     BOOST_TEST(result.summary["rows_deleted"] == 3);
     BOOST_TEST(tree.query("SELECT count(*) FROM agent_executions WHERE agent_id = 'new'") == 1);
+    // Another writer's row is left to its own cleanup, unless the operator asks.
+    BOOST_TEST(tree.query("SELECT count(*) FROM agent_executions WHERE agent_id = 'theirs'") == 1);
+    BOOST_TEST(tree.query("SELECT count(*) FROM agent_executions") == 2);
+    auto others = tree.options();
+    others.rows_of_others = true;
+    BOOST_TEST(tree.run(others).summary["rows_deleted"] == 1);
     BOOST_TEST(tree.query("SELECT count(*) FROM agent_executions") == 1);
     BOOST_TEST(tree.query("SELECT count(*) FROM spawn_batches") == 1);
     BOOST_TEST(tree.query("SELECT count(*) FROM spawn_metrics") == 1);
@@ -657,29 +500,60 @@ BOOST_AUTO_TEST_CASE(archive_without_a_record_is_verified_recorded_and_finished)
                           "archive_path = 'archives/SPEC-KIT-100-20260531.tar.gz'") == 1);
 }
 
-BOOST_AUTO_TEST_CASE(damaged_archive_without_a_record_is_removed_and_the_files_archived_again)
+BOOST_AUTO_TEST_CASE(damaged_archive_without_a_record_is_moved_aside_and_the_files_archived_again)
 {
     Tree tree;
     put(tree.root, "consensus/SPEC-KIT-100/a.json", 45);
-    put(tree.root, "archives/SPEC-KIT-100-20260531.tar.gz", 1, "not gzip at all");
+    put(tree.root, "archives/SPEC-KIT-100-20260531.tar.gz", 5, "not gzip at all");
     const auto result = tree.run();
-    BOOST_TEST(result.code == 0, result.err);
+    BOOST_TEST(result.code == 1, result.err);
     BOOST_TEST(!fs::exists(tree.root / "archives/SPEC-KIT-100-20260531.tar.gz"));
+    BOOST_TEST(file_bytes(tree.root / "archives/.unverified/SPEC-KIT-100-20260531.tar.gz") ==
+               "not gzip at all");
+    BOOST_TEST(result.of("recover").at(0)["moved_to"] ==
+               "archives/.unverified/SPEC-KIT-100-20260531.tar.gz");
     BOOST_TEST(archive_contents(tree.root / "archives/SPEC-KIT-100-20260601.tar.gz").size() == 1u);
+    // Never deleted on a later run either, however old.
+    BOOST_TEST(tree.run(Mode::run, now_s + 400 * day).code == 0);
+    BOOST_TEST(fs::exists(tree.root / "archives/.unverified/SPEC-KIT-100-20260531.tar.gz"));
 }
 
-BOOST_AUTO_TEST_CASE(temporary_files_of_an_interrupted_run_are_removed)
+BOOST_AUTO_TEST_CASE(temporaries_of_an_interrupted_run_and_stale_ones_of_writers_are_removed)
 {
     Tree tree;
-    put(tree.root, "archives/.SPEC-KIT-100-20260601.tar.gz.evidence-prune-partial", 0, "half");
-    put(tree.root, "consensus/SPEC-KIT-100/.a.json.evidence-prune-partial", 0, "half");
+    put(tree.root, "archives/.SPEC-KIT-100-20260601.tar.gz.Ab12Cd.tmp", 0, "half");
+    put(tree.root, "consensus/SPEC-KIT-100/.a.json.Xy34Zw.tmp", 2, "a killed writer's");
+    put(tree.root, "consensus/SPEC-KIT-100/.b.json.Qr56St.tmp", 0.5, "a live writer's");
     put(tree.root, "consensus/SPEC-KIT-100/a.json", 45);
     const auto result = tree.run();
+    BOOST_TEST(result.code == 0, result.err);
     BOOST_TEST(result.of("clean").size() == 2u);
-    BOOST_TEST(
-        !fs::exists(tree.root / "archives/.SPEC-KIT-100-20260601.tar.gz.evidence-prune-partial"));
-    BOOST_TEST(!fs::exists(tree.root / "consensus/SPEC-KIT-100/.a.json.evidence-prune-partial"));
+    BOOST_TEST(!fs::exists(tree.root / "archives/.SPEC-KIT-100-20260601.tar.gz.Ab12Cd.tmp"));
+    BOOST_TEST(!fs::exists(tree.root / "consensus/SPEC-KIT-100/.a.json.Xy34Zw.tmp"));
+    BOOST_TEST(fs::exists(tree.root / "consensus/SPEC-KIT-100/.b.json.Qr56St.tmp"));
     BOOST_TEST(result.of("archive").at(0)["archive"] == "archives/SPEC-KIT-100-20260601.tar.gz");
+    // A temporary is never evidence.
+    const auto members = archive_contents(tree.root / "archives/SPEC-KIT-100-20260601.tar.gz");
+    BOOST_TEST(members.size() == 1u);
+    BOOST_TEST(members.count("consensus/SPEC-KIT-100/a.json") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_file_that_merely_ends_like_an_old_temporary_is_the_users)
+{
+    Tree tree;
+    put(tree.root, "consensus/SPEC-KIT-100/.a.json.evidence-prune-partial", 45, "mine");
+    put(tree.root, "consensus/SPEC-OPS-200/.b.json.evidence-prune-partial", 45, "mine too");
+    put(tree.root, "consensus/SPEC-OPS-200/.c.json.Xy34Zw.tmp", 45, "protected");
+    auto options = tree.options();
+    options.protect = {"SPEC-OPS-200"};
+    const auto result = tree.run(options);
+    BOOST_TEST(result.code == 0, result.err);
+    BOOST_TEST(result.of("clean").empty());
+    BOOST_TEST(file_bytes(tree.root / "consensus/SPEC-OPS-200/.b.json.evidence-prune-partial") ==
+               "mine too");
+    BOOST_TEST(fs::exists(tree.root / "consensus/SPEC-OPS-200/.c.json.Xy34Zw.tmp"));
+    const auto members = archive_contents(tree.root / "archives/SPEC-KIT-100-20260601.tar.gz");
+    BOOST_TEST(members.at("consensus/SPEC-KIT-100/.a.json.evidence-prune-partial") == "mine");
 }
 
 BOOST_AUTO_TEST_CASE(second_instance_on_the_same_root_is_refused_with_75)

@@ -4,6 +4,7 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/json.hpp"
+#include "common/records.hpp"
 #include "common/runs.hpp"
 #include "common/schema.hpp"
 
@@ -450,22 +451,16 @@ bool record_run(Database& db, const Report& report, common::TimePoint started,
                 const common::RetryPolicy& retry)
 {
     if (!common::schema::installed_version(db)) return false;
-    common::write_transaction(
+    auto summary = to_json(report);
+    summary["recorded"] = true;
+    if (!failure.empty()) summary["error"] = failure;
+    common::record_maintenance_run(
         db,
-        [&] {
-            auto insert = db.prepare(
-                "INSERT INTO maintenance_runs (tool, started_at, finished_at, outcome, summary) "
-                "VALUES ('db-vacuum', ?, ?, ?, ?)");
-            auto summary = to_json(report);
-            summary["recorded"] = true;
-            const bool failed = !failure.empty() || (report.check && !report.check->ok());
-            if (!failure.empty()) summary["error"] = failure;
-            insert.bind(1, common::sql_timestamp(started))
-                .bind(2, common::sql_timestamp(finished))
-                .bind(3, failed ? "failed" : "ok")
-                .bind(4, common::json_text(summary))
-                .run();
-        },
+        {.tool = "db-vacuum",
+         .started_at = started,
+         .finished_at = finished,
+         .failed = !failure.empty() || (report.check && !report.check->ok()),
+         .summary = common::json_text(summary)},
         retry);
     return true;
 }

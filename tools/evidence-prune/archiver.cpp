@@ -1,6 +1,7 @@
 #include "archiver.hpp"
 
 #include "common/archive.hpp"
+#include "common/atomic_file.hpp"
 #include "common/digest.hpp"
 #include "common/error.hpp"
 
@@ -26,11 +27,6 @@ using common::UniqueFd;
 // Files up to this size are read once into memory (hashed, then archived); larger ones are
 // read twice, so that the digest is in the member's header before its content.
 constexpr std::uint64_t in_memory_limit = 8ull << 20;
-
-std::string temporary_name(std::string_view name)
-{
-    return fmt::format(".{}{}", name, partial_suffix);
-}
 
 bool read_all(int fd, std::string& content, std::uint64_t expected)
 {
@@ -80,6 +76,8 @@ std::string manifest_line(const std::string& sha256, const std::string& path)
     return "\\" + sha256 + "  " + escaped + "\n";
 }
 
+}  // namespace
+
 std::map<std::string, std::string> parse_manifest(std::string_view text, const std::string& archive)
 {
     std::map<std::string, std::string> checksums;
@@ -105,6 +103,8 @@ std::map<std::string, std::string> parse_manifest(std::string_view text, const s
     return checksums;
 }
 
+namespace {
+
 bool same_file(const struct stat& status, const FileRecord& file)
 {
     return S_ISREG(status.st_mode) && static_cast<std::uint64_t>(status.st_size) == file.size &&
@@ -112,40 +112,24 @@ bool same_file(const struct stat& status, const FileRecord& file)
            status.st_ino == file.inode;
 }
 
-// Renames without replacing: renameat2(RENAME_NOREPLACE), else link and unlink.
-void rename_no_replace(int directory, const std::string& from, const std::string& to,
-                       const std::string& what)
-{
-    if (::renameat2(directory, from.c_str(), directory, to.c_str(), RENAME_NOREPLACE) == 0) return;
-    if (errno != EINVAL && errno != ENOSYS) throw common::system_error(errno, what);
-    if (::linkat(directory, from.c_str(), directory, to.c_str(), 0) != 0)
-        throw common::system_error(errno, what);
-    ::unlinkat(directory, from.c_str(), 0);
-}
-
-// Removes the temporary file unless released.
+// A temporary file in a folder of the tree, removed unless released.
 struct TemporaryFile {
     int directory;
     std::string name;
-    bool armed = true;
+    bool armed = false;
     ~TemporaryFile()
     {
         if (armed) ::unlinkat(directory, name.c_str(), 0);
     }
 
-    // Creates the file for writing (mode 0600), replacing one a crashed run left. Throws as
-    // common::system_error(), naming `shown`.
-    UniqueFd create(const std::string& shown)
+    // Creates the temporary for `target` (mode 0600). Throws as common::system_error(),
+    // naming `shown`.
+    UniqueFd create(std::string_view target, const std::string& shown)
     {
-        ::unlinkat(directory, name.c_str(), 0);
-        UniqueFd out(::openat(directory, name.c_str(),
-                              O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-        if (!out) {
-            const int error = errno;
-            armed = false;
-            throw common::system_error(error, "cannot create " + shown);
-        }
-        return out;
+        auto [fd, temporary] = common::create_temporary_at(directory, target, 0600, shown);
+        name = std::move(temporary);
+        armed = true;
+        return UniqueFd(fd);
     }
 };
 
@@ -158,8 +142,8 @@ WrittenArchive write_archive(const common::TreeRoot& root, const std::string& ar
     const auto directory = root.open_directory(folder);
     const auto shown = (root.path() / archive).string();
     if (root.stat(archive)) throw Error(Exit::cant_create, "{} exists; not replacing it", shown);
-    TemporaryFile temporary{directory.get(), temporary_name(name)};
-    auto out = temporary.create(shown);
+    TemporaryFile temporary{directory.get(), {}};
+    auto out = temporary.create(name, shown);
 
     WrittenArchive written;
     // Names outside ASCII go in as raw bytes: libarchive cannot convert them in every locale.
@@ -234,8 +218,9 @@ WrittenArchive write_archive(const common::TreeRoot& root, const std::string& ar
                                 static_cast<long>(written.newest_mtime_ns % 1'000'000'000)}};
     if (::futimens(out.get(), times) != 0 || ::fsync(out.get()) != 0)
         throw common::system_error(errno, "cannot write " + shown);
-    rename_no_replace(directory.get(), temporary.name, std::string(name),
-                      "cannot rename the archive into place as " + shown);
+    if (const int error = common::rename_without_replacing_at(directory.get(), temporary.name,
+                                                              directory.get(), std::string(name)))
+        throw common::system_error(error, "cannot rename the archive into place as " + shown);
     temporary.armed = false;
     if (::fsync(directory.get()) != 0) throw common::system_error(errno, "cannot flush " + shown);
     return written;
@@ -273,7 +258,8 @@ std::pair<std::vector<Member>, VerifiedArchive> read_archive(const common::TreeR
                                       .mode = header.mode},
                            digest.hex_digest()});
     }
-    if (!checksums) throw Error(Exit::data, "{}: no checksum list ({})", shown, manifest_name);
+    if (!checksums)
+        throw ForeignArchive(Exit::data, "{}: no checksum list ({})", shown, manifest_name);
     for (const auto& member : members) {
         const auto found = checksums->find(member.file.path);
         if (found == checksums->end() || found->second != member.sha256)
@@ -335,92 +321,6 @@ VerifiedArchive verify_archive(const common::TreeRoot& root, const std::string& 
         throw Error(Exit::data, "{}: {} bytes on disk, {} read", shown, status.st_size,
                     reader.bytes_read());
     return {reader.file_sha256(), reader.bytes_read()};
-}
-
-namespace {
-
-void write_fully(int fd, std::string_view bytes, const std::string& what)
-{
-    while (!bytes.empty()) {
-        const auto n = ::write(fd, bytes.data(), bytes.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw common::system_error(errno, "cannot write " + what);
-        bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
-}
-
-}  // namespace
-
-RestoreResult restore_archive(const common::TreeRoot& root, const std::string& archive_path,
-                              const std::function<UniqueFd()>& open_archive)
-{
-    // First pass: every name is a plain path below the root and none exists; the checksum
-    // list, at the end, is read for the second.
-    std::map<std::string, std::string> checksums;
-    {
-        const auto in = open_archive();
-        common::ArchiveReader reader(in.get(), archive_path);
-        common::ArchiveMember header;
-        while (reader.next(header)) {
-            if (header.path == manifest_name) {
-                std::string text;
-                reader.read_data([&](std::string_view bytes) { text += bytes; });
-                checksums = parse_manifest(text, archive_path);
-                continue;
-            }
-            if (!common::is_safe_relative(header.path))
-                throw Error(Exit::data, "{}: member '{}' is not a plain path below the root",
-                            archive_path, header.path);
-            if (root.stat(header.path))
-                throw Error(Exit::cant_create, "{} exists; --restore never overwrites a file",
-                            (root.path() / header.path).string());
-        }
-    }
-    RestoreResult result;
-    const auto in = open_archive();
-    common::ArchiveReader reader(in.get(), archive_path);
-    common::ArchiveMember header;
-    while (reader.next(header)) {
-        if (header.path == manifest_name) continue;
-        const auto [folder, name] = common::split_parent(header.path);
-        const auto shown = (root.path() / header.path).string();
-        const auto directory = root.open_directory(folder, true);
-        TemporaryFile temporary{directory.get(), temporary_name(name)};
-        auto out = temporary.create(shown);
-        common::Sha256 digest;
-        std::uint64_t size = 0;
-        reader.read_data([&](std::string_view bytes) {
-            digest.update(bytes);
-            size += bytes.size();
-            write_fully(out.get(), bytes, shown);
-        });
-        auto sha = digest.hex_digest();
-        const auto recorded = checksums.find(header.path);
-        if (size != header.size || (recorded != checksums.end() && sha != recorded->second) ||
-            (recorded == checksums.end() && !header.sha256.empty() && sha != header.sha256))
-            throw Error(Exit::data, "{}: member {} does not match its recorded size and SHA-256",
-                        archive_path, header.path);
-        const timespec times[2] = {{0, UTIME_OMIT},
-                                   {static_cast<time_t>(header.mtime_ns / 1'000'000'000),
-                                    static_cast<long>(header.mtime_ns % 1'000'000'000)}};
-        if (::fchmod(out.get(), static_cast<mode_t>(header.mode & 07777)) != 0 ||
-            ::futimens(out.get(), times) != 0 || ::fsync(out.get()) != 0)
-            throw common::system_error(errno, "cannot write " + shown);
-        // link() refuses an existing name, symlink or not: nothing is overwritten.
-        if (::linkat(directory.get(), temporary.name.c_str(), directory.get(),
-                     std::string(name).c_str(), 0) != 0)
-            throw common::system_error(errno, "cannot restore " + shown);
-        if (::fsync(directory.get()) != 0)
-            throw common::system_error(errno, "cannot flush " + shown);
-        result.restored.push_back({FileRecord{.path = header.path,
-                                              .size = size,
-                                              .mtime_ns = header.mtime_ns,
-                                              .inode = 0,
-                                              .mode = header.mode},
-                                   std::move(sha)});
-    }
-    result.sha256 = reader.file_sha256();
-    return result;
 }
 
 }  // namespace evidence_prune

@@ -7,18 +7,21 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace evidence_prune {
 
-// The suffix of temporary files: whatever carries it under the root is left by an
-// interrupted run and is removed by the next one.
-constexpr std::string_view partial_suffix = ".evidence-prune-partial";
-
 // The member, last in each archive, that lists the others' SHA-256 in sha256sum's format.
 constexpr std::string_view manifest_name = ".spec-hygiene.sha256";
+
+// A readable archive without the checksum list: not one evidence-prune made.
+class ForeignArchive : public common::Error {
+public:
+    using common::Error::Error;
+};
 
 // A file as archived, with the SHA-256 of its content.
 struct Member {
@@ -53,22 +56,14 @@ VerifiedArchive verify_archive(const common::TreeRoot& root, const std::string& 
                                const std::vector<Member>& members);
 
 // Reads every member of `archive` (relative to the root) and checks each against the SHA-256
-// it carries. Returns the members and the archive's own digest; throws Error 65 when damaged.
+// it carries. Returns the members and the archive's own digest; throws ForeignArchive when it
+// reads but carries no checksum list, Error 65 when damaged.
 std::pair<std::vector<Member>, VerifiedArchive> read_archive(const common::TreeRoot& root,
                                                              const std::string& archive);
 
-// What --restore did.
-struct RestoreResult {
-    std::vector<Member> restored;
-    std::string sha256;  // of the archive file
-};
-
-// Puts the members of the archive open on `archive_fd` back under `root`, each with its mode
-// and mtime, after checking that none exists: Error 73 naming the first that does, before
-// anything is written. Never writes through a symlink (O_NOFOLLOW on every component,
-// O_EXCL on the file). A member whose content does not match its SHA-256 is Error 65; the
-// files restored before it stay.
-RestoreResult restore_archive(const common::TreeRoot& root, const std::string& archive_path,
-                              const std::function<common::UniqueFd()>& open_archive);
+// The checksum list's lines (sha256sum's format) as path -> SHA-256. Throws Error 65 naming
+// `archive` when a line is malformed.
+std::map<std::string, std::string> parse_manifest(std::string_view text,
+                                                  const std::string& archive);
 
 }  // namespace evidence_prune

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <iostream>
 #include <span>
+#include <string>
 #include <unistd.h>
 
 int main(int argc, char** argv)
@@ -21,12 +22,18 @@ int main(int argc, char** argv)
             std::cout << common::version_line("evidence-prune") << '\n';
             return 0;
         }
-        // Test hook: SPEC_HYGIENE_TEST_CRASH_AT=POINT kills the process with SIGKILL at that
-        // point of no return, so that tests can check what the next run finds.
+#ifdef SPEC_HYGIENE_TEST_HOOKS
+        // Only in the test build: SPEC_HYGIENE_TEST_CRASH_AT=POINT kills the process with
+        // SIGKILL at that point of no return, or =files:N once N originals are gone, so that
+        // tests can check what the next run finds.
         if (auto point = common::process_env("SPEC_HYGIENE_TEST_CRASH_AT"))
-            options.crash_hook = [point = *point](std::string_view reached) {
+            options.crash_hook = [point = *point, removed = 0](std::string_view reached) mutable {
+                if (reached == "file-removed" && point.starts_with("files:") &&
+                    std::to_string(++removed) == point.substr(6))
+                    ::kill(::getpid(), SIGKILL);
                 if (reached == point) ::kill(::getpid(), SIGKILL);
             };
+#endif
         return evidence_prune::run(options, common::system_clock(), std::cout, std::cerr);
     });
 }

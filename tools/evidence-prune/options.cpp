@@ -32,6 +32,9 @@ cxxopts::Options make_cli()
            cxxopts::value<std::string>(), "FILE");
     action("restore", "put an archive's files back where they were, never overwriting one",
            cxxopts::value<std::string>(), "ARCHIVE");
+    action("force-unverified",
+           "with --restore: restore an archive that carries no checksum list (one "
+           "evidence-prune did not make)");
     action("explain", "print each decision and its reason on stderr");
     auto policy = cli.add_options("Policy");
     policy("archive-after", "archive files older than AGE (default 30d)",
@@ -40,6 +43,13 @@ cxxopts::Options make_cli()
            cxxopts::value<std::string>(), "AGE");
     policy("active-window", "a spec with a file changed within AGE is active (default 7d)",
            cxxopts::value<std::string>(), "AGE");
+    policy("stale-after",
+           "an agent row not completed and spawned within AGE keeps its spec active, whoever "
+           "wrote it (default 24h)",
+           cxxopts::value<std::string>(), "AGE");
+    policy("rows-of-others",
+           "also delete old agent_executions rows that another writer made (rows without a "
+           "batch_id); by default only the toolkit's own rows are deleted");
     policy("warn-mb", "warn when a spec passes N MiB (default 45)", cxxopts::value<double>(), "N");
     policy("limit-mb", "hard limit per spec, in MiB (default 50)", cxxopts::value<double>(), "N");
     policy("total-limit-mb", "hard limit for the whole tree, in MiB (default 500)",
@@ -94,10 +104,47 @@ std::string_view mode_name(Mode mode)
     return "?";
 }
 
+namespace {
+
+// --protect repeats, where every other option may be given once: its values are joined into
+// one --protect=A,B argument before parsing.
+std::vector<std::string> join_repeated_protect(std::span<char*> args)
+{
+    std::vector<std::string> kept;
+    std::vector<std::string> specs;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string_view arg = args[i];
+        if (arg == "--") {
+            for (; i < args.size(); ++i)
+                kept.emplace_back(args[i]);
+            break;
+        }
+        if (arg == "--protect" && i + 1 < args.size())
+            specs.emplace_back(args[++i]);
+        else if (arg.starts_with("--protect="))
+            specs.emplace_back(arg.substr(10));
+        else
+            kept.emplace_back(arg);
+    }
+    if (!specs.empty()) {
+        std::string joined = "--protect=";
+        for (const auto& spec : specs)
+            joined += (joined.back() == '=' ? "" : ",") + spec;
+        kept.push_back(std::move(joined));
+    }
+    return kept;
+}
+
+}  // namespace
+
 Options parse_options(std::span<char*> args, const common::EnvLookup& env, bool stderr_is_terminal)
 {
     auto cli = make_cli();
-    const auto result = common::parse_arguments(cli, args);
+    auto joined = join_repeated_protect(args);
+    std::vector<char*> argv;
+    for (auto& arg : joined)
+        argv.push_back(arg.data());
+    const auto result = common::parse_arguments(cli, argv);
 
     Options options;
     options.shared =
@@ -126,6 +173,11 @@ Options parse_options(std::span<char*> args, const common::EnvLookup& env, bool 
     if (options.mode == Mode::restore && options.restore_archive.empty())
         throw Error(Exit::usage, "--restore needs an archive");
     options.explain = result.count("explain") > 0 || options.shared.verbose;
+    options.force_unverified = result.count("force-unverified") > 0;
+    if (options.force_unverified && options.mode != Mode::restore)
+        throw Error(Exit::usage, "--force-unverified goes with --restore");
+    options.rows_of_others = result.count("rows-of-others") > 0 ||
+                             config.get<bool>(section, "rows_of_others").value_or(false);
 
     auto& policy = options.policy;
     policy.archive_after =
@@ -134,8 +186,13 @@ Options parse_options(std::span<char*> args, const common::EnvLookup& env, bool 
         age_setting(result, "purge-after", config, "purge_days", policy.purge_after);
     policy.active_window =
         age_setting(result, "active-window", config, "active_days", policy.active_window);
+    policy.stale_after =
+        age_setting(result, "stale-after", config, "stale_days", policy.stale_after);
+    const bool ages_from_flags =
+        result.count("archive-after") > 0 || result.count("purge-after") > 0;
     if (policy.purge_after < policy.archive_after)
-        throw Error(Exit::usage, "the purge age ({}) is shorter than the archive age ({})",
+        throw Error(ages_from_flags ? Exit::usage : Exit::config,
+                    "the purge age ({}) is shorter than the archive age ({})",
                     age_text(policy.purge_after), age_text(policy.archive_after));
     policy.warn_bytes = size_setting(result, "warn-mb", config, "warn_spec_mb", policy.warn_bytes);
     policy.limit_bytes =
@@ -145,8 +202,10 @@ Options parse_options(std::span<char*> args, const common::EnvLookup& env, bool 
 
     if (auto specs = common::flag<std::vector<std::string>>(result, "protect")) {
         for (const auto& spec : *specs)
-            if (!common::is_spec_id(spec))
-                throw Error(Exit::usage, "--protect: '{}' is not a SPEC-ID (e.g. SPEC-KIT-933)",
+            if (!common::is_spec_folder(spec))
+                throw Error(Exit::usage,
+                            "--protect: '{}' is not a spec folder name (a SPEC-ID such as "
+                            "SPEC-KIT-933, optionally with a lower-case slug)",
                             spec);
         options.protect = *specs;
     }

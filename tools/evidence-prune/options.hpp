@@ -23,6 +23,8 @@ struct Options {
     Mode mode = Mode::run;
     Policy policy;
     std::vector<std::string> protect;       // SPEC-IDs never touched
+    bool force_unverified = false;          // --restore an archive without a checksum list
+    bool rows_of_others = false;            // retention also on rows without a batch_id
     bool explain = false;                   // each decision and its reason on stderr
     bool progress = false;                  // a progress line on stderr (stderr is a terminal)
     std::filesystem::path plan_file;        // --plan output or --apply input ("-": stdout/stdin)

@@ -144,7 +144,7 @@ PlannedAction read_plan_line(const nlohmann::json& line, std::string_view source
     if (archive && !common::is_safe_relative(*archive))
         fields.fail("archive", "expected a path below the root");
     action.spec = fields.required<std::string>("spec");
-    if (!common::is_spec_id(action.spec)) fields.fail("spec", "expected a SPEC-ID");
+    if (!common::is_spec_folder(action.spec)) fields.fail("spec", "expected a spec folder name");
     const auto* entries = fields.value("entries");
     if (entries == nullptr || !entries->is_array())
         fields.fail("entries", "expected an array of objects");

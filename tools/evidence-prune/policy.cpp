@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
 
 namespace evidence_prune {
 namespace {
@@ -23,6 +24,19 @@ bool is_synthesis(const std::string& path)
     if (at == std::string_view::npos) return false;
     const auto rest = name.substr(at + 10);
     return rest == extension || rest.starts_with("_");
+}
+
+// The stage a synthesis belongs to: the first '_'-separated word of its name after the
+// spec's own prefix ("plan" of "plan_20251114_synthesis.json" and of
+// "SPEC-KIT-933_plan_synthesis_1.json").
+std::string synthesis_stage(const std::string& spec, const std::string& path)
+{
+    const auto slash = path.rfind('/');
+    std::string_view name = slash == std::string::npos ? std::string_view(path)
+                                                       : std::string_view(path).substr(slash + 1);
+    if (name.starts_with(spec) && name.substr(spec.size()).starts_with("_"))
+        name.remove_prefix(spec.size() + 1);
+    return std::string(name.substr(0, name.find('_')));
 }
 
 }  // namespace
@@ -109,16 +123,22 @@ SpecDecision decide(const SpecState& state, const Policy& policy, common::TimePo
                                           std::chrono::nanoseconds(now_ns - *newest))));
     if (decision.exempt) return decision;
 
-    // The newest synthesis stays uncompressed, whatever its age.
-    const FileRecord* synthesis = nullptr;
+    // The newest synthesis of each stage stays uncompressed, whatever its age: the workflow
+    // reads it.
+    std::map<std::string, const FileRecord*> newest_of_stage;
     for (const auto& file : state.files) {
         if (!is_synthesis(file.path)) continue;
+        auto& synthesis = newest_of_stage[synthesis_stage(state.spec, file.path)];
         if (synthesis == nullptr || file.mtime_ns > synthesis->mtime_ns ||
             (file.mtime_ns == synthesis->mtime_ns && file.path > synthesis->path))
             synthesis = &file;
     }
+    const auto kept_synthesis = [&](const FileRecord& file) {
+        return std::any_of(newest_of_stage.begin(), newest_of_stage.end(),
+                           [&](const auto& entry) { return entry.second == &file; });
+    };
     for (const auto& file : state.files) {
-        if (&file == synthesis) {
+        if (kept_synthesis(file)) {
             decision.keep.push_back({file, "newest synthesis"});
             continue;
         }

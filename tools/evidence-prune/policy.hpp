@@ -20,6 +20,8 @@ struct Policy {
     std::chrono::seconds archive_after = Days(30);
     std::chrono::seconds purge_after = Days(90);
     std::chrono::seconds active_window = Days(7);
+    // A row not completed and spawned within this keeps its spec active, whoever wrote it.
+    std::chrono::seconds stale_after = Days(1);
     std::uint64_t warn_bytes = 45ull << 20;
     std::uint64_t limit_bytes = 50ull << 20;
     std::uint64_t total_limit_bytes = 500ull << 20;
@@ -38,6 +40,7 @@ struct FileRecord {
 struct SpecState {
     std::string spec;
     std::vector<FileRecord> files;
+    std::vector<FileRecord> temporaries;  // ".NAME.XXXXXX.tmp": a writer's, never evidence
     bool is_protected = false;
     bool lock_held = false;  // held, or its holder cannot be told
     bool running = false;    // the database has running agent rows for it

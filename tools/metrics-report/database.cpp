@@ -3,10 +3,10 @@
 
 #include "common/clock.hpp"
 #include "common/error.hpp"
+#include "common/evidence_size.hpp"
 #include "common/files.hpp"
 #include "common/runs.hpp"
 #include "common/schema.hpp"
-#include "common/spec_id.hpp"
 #include "common/tree.hpp"
 
 #include <fmt/format.h>
@@ -225,50 +225,13 @@ void read_batches(const common::Database& db, const Selection& selection, Report
     }
 }
 
-// Bytes of the regular files below the folder `relative` of `root`; no link is followed.
-// walk() stops at the first folder it cannot read, so the tree is walked one folder at a
-// time: a folder that cannot be read is left out with what it holds, and nothing else.
-std::uint64_t tree_bytes(const common::TreeRoot& root, const std::string& relative)
-{
-    std::uint64_t bytes = 0;
-    std::vector<std::string> folders{relative};
-    while (!folders.empty()) {
-        const auto folder = std::move(folders.back());
-        folders.pop_back();
-        try {
-            root.walk(folder, [&](const common::TreeEntry& entry) {
-                if (entry.info.type == common::EntryType::file) bytes += entry.info.size;
-                if (entry.info.type == common::EntryType::directory) folders.push_back(entry.path);
-                return false;
-            });
-        } catch (const Error&) {
-        }
-    }
-    return bytes;
-}
-
-// Adds the evidence bytes of every spec folder (commands/SPEC-ID, consensus/SPEC-ID) under
-// the open evidence root to `health`.
+// Adds each spec's evidence bytes under the open evidence root to `health`, measured as
+// evidence-prune's gate measures them.
 void add_evidence_bytes(const common::TreeRoot& root, Health& health)
 {
-    for (const auto* kind : {"commands", "consensus"}) {
-        const auto info = root.stat(kind);
-        if (!info || info->type != common::EntryType::directory) continue;
-        std::vector<std::string> specs;
-        try {
-            root.walk(kind, [&](const common::TreeEntry& entry) {
-                if (entry.info.type == common::EntryType::directory &&
-                    common::is_spec_id(common::split_parent(entry.path).second))
-                    specs.push_back(entry.path);
-                return false;
-            });
-        } catch (const Error&) {
-        }
-        for (const auto& spec : specs) {
-            const auto bytes = tree_bytes(root, spec);
-            health.evidence_bytes[std::string(common::split_parent(spec).second)] += bytes;
-            health.evidence_total += bytes;
-        }
+    for (const auto& [spec, bytes] : common::measure_evidence(root)) {
+        health.evidence_bytes[spec] += bytes;
+        health.evidence_total += bytes;
     }
 }
 

@@ -5,7 +5,9 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <string>
 #include <string_view>
+#include <utility>
 
 namespace common {
 
@@ -85,6 +87,23 @@ private:
     bool m_flushed = false;
     bool m_committed = false;
 };
+
+// True when `name` (a file name, no folder) follows the toolkit's one convention for
+// temporary files, ".NAME.XXXXXX.tmp" with six letters or digits: what an AtomicFile, an
+// archive being written or a file being restored is called until it is put in place.
+bool is_temporary_name(std::string_view name) noexcept;
+
+// Creates a temporary for the file `name` in the folder open on `folder`, named by that
+// convention (O_EXCL, never through a symlink), with exactly `mode`. Returns its descriptor
+// and its name. Throws as system_error() naming `shown`.
+std::pair<int, std::string> create_temporary_at(int folder, std::string_view name, mode_t mode,
+                                                std::string_view shown);
+
+// Renames `from` in the folder open on `from_folder` to `to` in `to_folder` without ever
+// replacing `to`: renameat2(RENAME_NOREPLACE), or where the file system lacks it a hard link
+// and the removal of `from`. Returns 0 or the errno (EEXIST when `to` exists).
+int rename_without_replacing_at(int from_folder, const std::string& from, int to_folder,
+                                const std::string& to) noexcept;
 
 // Writes `content` to `target` through an AtomicFile and commits it.
 void write_file_atomically(const std::filesystem::path& target, std::string_view content,

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <optional>
+#include <string>
 
 namespace common {
 
@@ -33,6 +34,12 @@ public:
     // processes in other pid namespaces (and of exited processes whose children keep the
     // descriptor), so an empty answer there proves nothing.
     static LockState probe(const std::filesystem::path& file) noexcept;
+    // Takes the lock on the file `name` of the folder open on `folder` without waiting for a
+    // holder (shared probes are waited out, as try_acquire does), creating it (0644) when
+    // missing. Never follows a symlink and never blocks on a FIFO: nullopt when another holder
+    // has it or when `name` is not a regular file that can be opened and locked, so that a
+    // caller leaves alone what the lock guards. Never throws.
+    static std::optional<FileLock> try_acquire_at(int folder, const std::string& name) noexcept;
 
     FileLock(FileLock&& other) noexcept;
     FileLock& operator=(FileLock&&) = delete;

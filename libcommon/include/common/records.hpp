@@ -103,13 +103,66 @@ struct OldRows {
     std::int64_t total() const { return agent_executions + spawn_metrics + spawn_batches; }
 };
 
-// Counts the rows delete_rows_older_than() would delete; changes nothing.
-OldRows count_rows_older_than(const Database& db, TimePoint cutoff);
+// Whose agent_executions rows retention may delete: the toolkit's own (they carry a
+// batch_id), or every writer's (the operator asked for it).
+enum class RowOwners { toolkit, all };
 
-// Deletes, in one IMMEDIATE transaction, the agent_executions rows that finished (or, never
-// finished, were spawned) before `cutoff` and are not running, the spawn_metrics rows recorded
+// Counts the rows delete_rows_older_than() would delete; changes nothing.
+OldRows count_rows_older_than(const Database& db, TimePoint cutoff,
+                              RowOwners owners = RowOwners::toolkit);
+
+// Deletes, in one IMMEDIATE transaction, the agent_executions rows of `owners` that finished
+// (or, never finished, were spawned) before `cutoff` and are not running (in a database without
+// the toolkit's columns: that completed before it), the spawn_metrics rows recorded
 // before it, and the spawn_batches that finished before it with no running agent. Tables that
 // do not exist are passed over. Returns what was deleted.
-OldRows delete_rows_older_than(Database& db, TimePoint cutoff, const RetryPolicy& retry = {});
+OldRows delete_rows_older_than(Database& db, TimePoint cutoff,
+                               RowOwners owners = RowOwners::toolkit,
+                               const RetryPolicy& retry = {});
+
+// A maintenance_runs row: one run of a maintenance tool and its summary (JSON text).
+struct MaintenanceRun {
+    std::string tool;
+    TimePoint started_at;
+    TimePoint finished_at;
+    bool failed = false;
+    std::string summary;
+};
+
+// Adds the run's maintenance_runs row in a transaction of its own: the one place every tool
+// records a run.
+void record_maintenance_run(Database& db, const MaintenanceRun& run, const RetryPolicy& retry = {});
+
+// An evidence_archives row: an archive made (or adopted), or a purge of files or of an archive.
+struct EvidenceRecord {
+    std::string spec_id;
+    std::string action;  // archive or purge
+    std::optional<std::string> archive_path;
+    std::int64_t file_count = 0;
+    std::int64_t bytes_before = 0;
+    std::int64_t bytes_after = 0;
+    std::optional<std::string> sha256;
+    std::string rule;
+    TimePoint evidence_time;  // the newest file's modification time
+    TimePoint created_at;
+};
+
+// Adds the row in a transaction of its own; returns its archive_id.
+std::int64_t record_evidence(Database& db, const EvidenceRecord& record,
+                             const RetryPolicy& retry = {});
+
+// Corrects a row once its action is done, so that it says what happened (a purge that could
+// remove only some of its files).
+void correct_evidence_count(Database& db, std::int64_t archive_id, std::int64_t file_count,
+                            std::int64_t bytes_before, const RetryPolicy& retry = {});
+
+// The archives evidence_archives knows, newest record of each path last.
+struct KnownArchive {
+    std::string archive_path;
+    std::string spec_id;
+    std::string evidence_time;  // as stored (sql_timestamp)
+    std::string sha256;
+};
+std::vector<KnownArchive> known_archives(const Database& db);
 
 }  // namespace common
