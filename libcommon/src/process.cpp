@@ -148,6 +148,71 @@ void wait_for_exec(int report_fd)
     }
 }
 
+// Why `command` cannot start, when that is known without trying.
+std::optional<SpawnResult> refusal_of(const Command& command)
+{
+    SpawnResult result;
+    if (command.argv.empty() || command.argv.front().empty()) {
+        result.error = ENOENT;
+        result.message = "empty command";
+        return result;
+    }
+    if (command.cwd) {
+        std::error_code ec;
+        if (!std::filesystem::is_directory(*command.cwd, ec)) {
+            result.error = ec ? ec.value() : ENOTDIR;
+            result.message = fmt::format("cannot run {} in {}: {}", command.argv.front(),
+                                         command.cwd->string(), std::strerror(result.error));
+            return result;
+        }
+    }
+    return std::nullopt;
+}
+
+struct Spawned {
+    int error = 0;  // posix_spawnp's
+    pid_t pid = -1;
+    SteadyTime before;  // just before posix_spawnp
+    SteadyTime after;   // once the child had exec'd
+};
+
+// Starts `command` with the pipes given as its standard streams (the command's own
+// descriptors, or /dev/null for stdin, where none is) and waits until it has exec'd, which
+// closes `report`'s write end.
+Spawned spawn_with(const Command& command, Pipe& report, const std::optional<Pipe>& in,
+                   const std::optional<Pipe>& out, const std::optional<Pipe>& err)
+{
+    SpawnSetup setup;
+    setup.isolate_signals();
+    if (in)
+        setup.dup_to(in->read, STDIN_FILENO);
+    else
+        setup.null_stdin();
+    setup.dup_to(out ? out->write : command.stdout_fd, STDOUT_FILENO);
+    setup.dup_to(err ? err->write : command.stderr_fd, STDERR_FILENO);
+    if (command.cwd) setup.change_dir(*command.cwd);
+
+    std::vector<char*> argv;
+    for (const auto& arg : command.argv)
+        argv.push_back(const_cast<char*>(arg.c_str()));
+    argv.push_back(nullptr);
+    std::vector<char*> envp;
+    if (command.environment) {
+        for (const auto& entry : *command.environment)
+            envp.push_back(const_cast<char*>(entry.c_str()));
+        envp.push_back(nullptr);
+    }
+
+    Spawned spawned;
+    spawned.before = SteadyClock::now();
+    spawned.error = ::posix_spawnp(&spawned.pid, argv.front(), setup.actions(), setup.attr(),
+                                   argv.data(), command.environment ? envp.data() : environ);
+    close_fd(report.write);
+    if (spawned.error == 0) wait_for_exec(report.read);
+    spawned.after = SteadyClock::now();
+    return spawned;
+}
+
 }  // namespace
 
 std::size_t make_room_for_children(std::size_t wanted, std::size_t reserve)
@@ -322,71 +387,29 @@ std::size_t ProcessSet::running() const
 
 SpawnResult ProcessSet::start(const Command& command)
 {
-    SpawnResult result;
-    if (command.argv.empty() || command.argv.front().empty()) {
-        result.error = ENOENT;
-        result.message = "empty command";
-        return result;
-    }
-    const auto& program = command.argv.front();
-    if (command.cwd) {
-        std::error_code ec;
-        if (!std::filesystem::is_directory(*command.cwd, ec)) {
-            result.error = ec ? ec.value() : ENOTDIR;
-            result.message = fmt::format("cannot run {} in {}: {}", program, command.cwd->string(),
-                                         std::strerror(result.error));
-            return result;
-        }
-    }
-
+    if (auto refused = refusal_of(command)) return *refused;
     Pipe report;
     std::optional<Pipe> out;
     std::optional<Pipe> err;
     if (command.stdout_fd < 0) out.emplace();
     if (command.stderr_fd < 0) err.emplace();
     std::optional<Pipe> in;
-    SpawnSetup setup;
-    setup.isolate_signals();
-    if (command.input) {
-        in.emplace();
-        setup.dup_to(in->read, STDIN_FILENO);
-    } else {
-        setup.null_stdin();
-    }
-    setup.dup_to(out ? out->write : command.stdout_fd, STDOUT_FILENO);
-    setup.dup_to(err ? err->write : command.stderr_fd, STDERR_FILENO);
-    if (command.cwd) setup.change_dir(*command.cwd);
+    if (command.input) in.emplace();
+    const auto spawned = spawn_with(command, report, in, out, err);
 
-    std::vector<char*> argv;
-    for (const auto& arg : command.argv)
-        argv.push_back(const_cast<char*>(arg.c_str()));
-    argv.push_back(nullptr);
-    std::vector<char*> envp;
-    if (command.environment) {
-        for (const auto& entry : *command.environment)
-            envp.push_back(const_cast<char*>(entry.c_str()));
-        envp.push_back(nullptr);
-    }
-
-    pid_t pid = -1;
-    const auto before = SteadyClock::now();
-    const int rc = ::posix_spawnp(&pid, argv.front(), setup.actions(), setup.attr(), argv.data(),
-                                  command.environment ? envp.data() : environ);
-    close_fd(report.write);
-    if (rc == 0) wait_for_exec(report.read);
-    const auto after = SteadyClock::now();
-
-    if (rc != 0) {
-        result.error = rc;
-        result.message = fmt::format("cannot run {}: {}", program, std::strerror(rc));
+    SpawnResult result;
+    if (spawned.error != 0) {
+        result.error = spawned.error;
+        result.message =
+            fmt::format("cannot run {}: {}", command.argv.front(), std::strerror(spawned.error));
         return result;
     }
 
     auto child = std::make_unique<Child>();
     child->id = m_next_id++;
-    child->pid = pid;
-    child->started = before;
-    child->pidfd = open_pidfd(pid);
+    child->pid = spawned.pid;
+    child->started = spawned.before;
+    child->pidfd = open_pidfd(spawned.pid);
     if (out) {
         child->out = out->release_read();
         set_nonblocking(child->out);
@@ -401,13 +424,13 @@ SpawnResult ProcessSet::start(const Command& command)
         child->input = *command.input;
         if (child->input.empty()) close_fd(child->in);
     }
-    if (command.timeout) child->terminate_at = before + *command.timeout;
+    if (command.timeout) child->terminate_at = spawned.before + *command.timeout;
     child->result.id = child->id;
-    child->result.pid = pid;
+    child->result.pid = spawned.pid;
 
     result.id = child->id;
-    result.pid = pid;
-    result.latency_us = micros(after - before);
+    result.pid = spawned.pid;
+    result.latency_us = micros(spawned.after - spawned.before);
     m_children.push_back(std::move(child));
     return result;
 }
