@@ -148,6 +148,71 @@ void wait_for_exec(int report_fd)
     }
 }
 
+// Why `command` cannot start, when that is known without trying.
+std::optional<SpawnResult> refusal_of(const Command& command)
+{
+    SpawnResult result;
+    if (command.argv.empty() || command.argv.front().empty()) {
+        result.error = ENOENT;
+        result.message = "empty command";
+        return result;
+    }
+    if (command.cwd) {
+        std::error_code ec;
+        if (!std::filesystem::is_directory(*command.cwd, ec)) {
+            result.error = ec ? ec.value() : ENOTDIR;
+            result.message = fmt::format("cannot run {} in {}: {}", command.argv.front(),
+                                         command.cwd->string(), std::strerror(result.error));
+            return result;
+        }
+    }
+    return std::nullopt;
+}
+
+struct Spawned {
+    int error = 0;  // posix_spawnp's
+    pid_t pid = -1;
+    SteadyTime before;  // just before posix_spawnp
+    SteadyTime after;   // once the child had exec'd
+};
+
+// Starts `command` with the pipes given as its standard streams (the command's own
+// descriptors, or /dev/null for stdin, where none is) and waits until it has exec'd, which
+// closes `report`'s write end.
+Spawned spawn_with(const Command& command, Pipe& report, const std::optional<Pipe>& in,
+                   const std::optional<Pipe>& out, const std::optional<Pipe>& err)
+{
+    SpawnSetup setup;
+    setup.isolate_signals();
+    if (in)
+        setup.dup_to(in->read, STDIN_FILENO);
+    else
+        setup.null_stdin();
+    setup.dup_to(out ? out->write : command.stdout_fd, STDOUT_FILENO);
+    setup.dup_to(err ? err->write : command.stderr_fd, STDERR_FILENO);
+    if (command.cwd) setup.change_dir(*command.cwd);
+
+    std::vector<char*> argv;
+    for (const auto& arg : command.argv)
+        argv.push_back(const_cast<char*>(arg.c_str()));
+    argv.push_back(nullptr);
+    std::vector<char*> envp;
+    if (command.environment) {
+        for (const auto& entry : *command.environment)
+            envp.push_back(const_cast<char*>(entry.c_str()));
+        envp.push_back(nullptr);
+    }
+
+    Spawned spawned;
+    spawned.before = SteadyClock::now();
+    spawned.error = ::posix_spawnp(&spawned.pid, argv.front(), setup.actions(), setup.attr(),
+                                   argv.data(), command.environment ? envp.data() : environ);
+    close_fd(report.write);
+    if (spawned.error == 0) wait_for_exec(report.read);
+    spawned.after = SteadyClock::now();
+    return spawned;
+}
+
 }  // namespace
 
 std::size_t make_room_for_children(std::size_t wanted, std::size_t reserve)
@@ -322,71 +387,29 @@ std::size_t ProcessSet::running() const
 
 SpawnResult ProcessSet::start(const Command& command)
 {
-    SpawnResult result;
-    if (command.argv.empty() || command.argv.front().empty()) {
-        result.error = ENOENT;
-        result.message = "empty command";
-        return result;
-    }
-    const auto& program = command.argv.front();
-    if (command.cwd) {
-        std::error_code ec;
-        if (!std::filesystem::is_directory(*command.cwd, ec)) {
-            result.error = ec ? ec.value() : ENOTDIR;
-            result.message = fmt::format("cannot run {} in {}: {}", program, command.cwd->string(),
-                                         std::strerror(result.error));
-            return result;
-        }
-    }
-
+    if (auto refused = refusal_of(command)) return *refused;
     Pipe report;
     std::optional<Pipe> out;
     std::optional<Pipe> err;
     if (command.stdout_fd < 0) out.emplace();
     if (command.stderr_fd < 0) err.emplace();
     std::optional<Pipe> in;
-    SpawnSetup setup;
-    setup.isolate_signals();
-    if (command.input) {
-        in.emplace();
-        setup.dup_to(in->read, STDIN_FILENO);
-    } else {
-        setup.null_stdin();
-    }
-    setup.dup_to(out ? out->write : command.stdout_fd, STDOUT_FILENO);
-    setup.dup_to(err ? err->write : command.stderr_fd, STDERR_FILENO);
-    if (command.cwd) setup.change_dir(*command.cwd);
+    if (command.input) in.emplace();
+    const auto spawned = spawn_with(command, report, in, out, err);
 
-    std::vector<char*> argv;
-    for (const auto& arg : command.argv)
-        argv.push_back(const_cast<char*>(arg.c_str()));
-    argv.push_back(nullptr);
-    std::vector<char*> envp;
-    if (command.environment) {
-        for (const auto& entry : *command.environment)
-            envp.push_back(const_cast<char*>(entry.c_str()));
-        envp.push_back(nullptr);
-    }
-
-    pid_t pid = -1;
-    const auto before = SteadyClock::now();
-    const int rc = ::posix_spawnp(&pid, argv.front(), setup.actions(), setup.attr(), argv.data(),
-                                  command.environment ? envp.data() : environ);
-    close_fd(report.write);
-    if (rc == 0) wait_for_exec(report.read);
-    const auto after = SteadyClock::now();
-
-    if (rc != 0) {
-        result.error = rc;
-        result.message = fmt::format("cannot run {}: {}", program, std::strerror(rc));
+    SpawnResult result;
+    if (spawned.error != 0) {
+        result.error = spawned.error;
+        result.message =
+            fmt::format("cannot run {}: {}", command.argv.front(), std::strerror(spawned.error));
         return result;
     }
 
     auto child = std::make_unique<Child>();
     child->id = m_next_id++;
-    child->pid = pid;
-    child->started = before;
-    child->pidfd = open_pidfd(pid);
+    child->pid = spawned.pid;
+    child->started = spawned.before;
+    child->pidfd = open_pidfd(spawned.pid);
     if (out) {
         child->out = out->release_read();
         set_nonblocking(child->out);
@@ -401,13 +424,13 @@ SpawnResult ProcessSet::start(const Command& command)
         child->input = *command.input;
         if (child->input.empty()) close_fd(child->in);
     }
-    if (command.timeout) child->terminate_at = before + *command.timeout;
+    if (command.timeout) child->terminate_at = spawned.before + *command.timeout;
     child->result.id = child->id;
-    child->result.pid = pid;
+    child->result.pid = spawned.pid;
 
     result.id = child->id;
-    result.pid = pid;
-    result.latency_us = micros(after - before);
+    result.pid = spawned.pid;
+    result.latency_us = micros(spawned.after - spawned.before);
     m_children.push_back(std::move(child));
     return result;
 }
@@ -423,113 +446,123 @@ void ProcessSet::cancel_all(int signal)
     }
 }
 
+bool ProcessSet::reap(Child& child, WaitResult& result)
+{
+    int status = 0;
+    rusage usage{};
+    const pid_t done = ::wait4(child.pid, &status, WNOHANG, &usage);
+    if (done != child.pid) return false;
+    auto& finished = child.result;
+    finished.run_time_us = micros(SteadyClock::now() - child.started);
+    finished.cpu_time_us = timeval_us(usage.ru_utime) + timeval_us(usage.ru_stime);
+    finished.max_rss_kb = usage.ru_maxrss;
+    if (WIFEXITED(status)) finished.exit_code = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) {
+        finished.signal = WTERMSIG(status);
+        if (finished.ending == Ending::exited) finished.ending = Ending::signaled;
+    }
+    // What it wrote before it ended is in the pipes; a grandchild that keeps them open
+    // does not hold the batch.
+    child.read_from(child.out, finished.out, true);
+    child.read_from(child.err, finished.err, true);
+    if (child.in >= 0 && child.written < child.input.size()) finished.input_complete = false;
+    if (child.kill_at) m_lingering.push_back({child.pid, *child.kill_at, child.tree});
+    child.pid = -1;
+    result.finished.push_back(std::move(finished));
+    return true;
+}
+
+std::optional<ProcessSet::SteadyTime>
+ProcessSet::send_due_signals(SteadyTime now, std::optional<SteadyTime> deadline)
+{
+    std::optional<SteadyTime> next_timer = deadline;
+    const auto consider = [&](SteadyTime when) {
+        if (!next_timer || when < *next_timer) next_timer = when;
+    };
+    for (const auto& child : m_children) {
+        if (child->terminate_at && now >= *child->terminate_at) {
+            child->signal_all(SIGTERM);
+            child->result.ending = Ending::timed_out;
+            child->terminate_at.reset();
+            child->kill_at = now + m_kill_grace;
+        }
+        if (child->kill_at && now >= *child->kill_at) {
+            child->signal_all(SIGKILL);
+            child->kill_at.reset();
+        }
+        if (child->terminate_at) consider(*child->terminate_at);
+        if (child->kill_at) consider(*child->kill_at);
+        if (child->pidfd < 0) consider(now + reap_interval);
+    }
+    std::erase_if(m_lingering, [&](const Lingering& group) {
+        if (now < group.kill_at) return false;
+        ::kill(-group.group, SIGKILL);
+        signal_processes(group.tree, SIGKILL);
+        return true;
+    });
+    for (const auto& group : m_lingering)
+        consider(group.kill_at);
+    return next_timer;
+}
+
+bool ProcessSet::poll_once(SteadyTime now, std::optional<SteadyTime> next_timer,
+                           SignalWatch* signals, WaitResult& result)
+{
+    std::vector<pollfd> fds;
+    // For each poll entry, the child and what it is: 0 stdout, 1 stderr, 2 stdin, 3 pidfd.
+    std::vector<std::pair<Child*, int>> owners;
+    const auto watch = [&](Child* child, int fd, short events, int what) {
+        if (fd < 0) return;
+        fds.push_back({fd, events, 0});
+        owners.emplace_back(child, what);
+    };
+    if (signals) watch(nullptr, signals->fd(), POLLIN, 4);
+    for (const auto& child : m_children) {
+        watch(child.get(), child->out, POLLIN, 0);
+        watch(child.get(), child->err, POLLIN, 1);
+        watch(child.get(), child->in, POLLOUT, 2);
+        watch(child.get(), child->pidfd, POLLIN, 3);
+    }
+    int timeout_ms = -1;
+    if (next_timer) {
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(*next_timer - now).count();
+        timeout_ms = static_cast<int>(std::clamp<std::int64_t>(left, 0, 60'000));
+    }
+    if (fds.empty() && timeout_ms < 0) return false;  // nothing to wait for
+    const int ready = ::poll(fds.data(), fds.size(), timeout_ms);
+    if (ready < 0 && errno != EINTR)
+        throw Error(Exit::software, "poll failed: {}", std::strerror(errno));
+
+    for (std::size_t i = 0; ready > 0 && i < fds.size(); ++i) {
+        if (fds[i].revents == 0) continue;
+        auto* child = owners[i].first;
+        switch (owners[i].second) {
+        case 0: child->read_from(child->out, child->result.out, false); break;
+        case 1: child->read_from(child->err, child->result.err, false); break;
+        case 2: child->feed_input(); break;
+        case 4: result.signal = signals->take(); break;
+        default: child->exited = true; break;
+        }
+    }
+    return true;
+}
+
 WaitResult ProcessSet::wait(std::optional<std::chrono::milliseconds> max_wait, SignalWatch* signals)
 {
     WaitResult result;
-    auto& lingering = m_lingering;
     const auto deadline =
         max_wait ? std::optional<SteadyTime>(SteadyClock::now() + *max_wait) : std::nullopt;
-
-    const auto reap = [&](std::unique_ptr<Child>& child) {
-        int status = 0;
-        rusage usage{};
-        const pid_t done = ::wait4(child->pid, &status, WNOHANG, &usage);
-        if (done != child->pid) return false;
-        auto& finished = child->result;
-        finished.run_time_us = micros(SteadyClock::now() - child->started);
-        finished.cpu_time_us = timeval_us(usage.ru_utime) + timeval_us(usage.ru_stime);
-        finished.max_rss_kb = usage.ru_maxrss;
-        if (WIFEXITED(status)) finished.exit_code = WEXITSTATUS(status);
-        if (WIFSIGNALED(status)) {
-            finished.signal = WTERMSIG(status);
-            if (finished.ending == Ending::exited) finished.ending = Ending::signaled;
-        }
-        // What it wrote before it ended is in the pipes; a grandchild that keeps them open
-        // does not hold the batch.
-        child->read_from(child->out, finished.out, true);
-        child->read_from(child->err, finished.err, true);
-        if (child->in >= 0 && child->written < child->input.size()) finished.input_complete = false;
-        if (child->kill_at) lingering.push_back({child->pid, *child->kill_at, child->tree});
-        child->pid = -1;
-        result.finished.push_back(std::move(finished));
-        return true;
-    };
-
     bool looked = false;
     for (;;) {
         const auto now = SteadyClock::now();
-        std::optional<SteadyTime> next_timer = deadline;
-        const auto consider = [&](SteadyTime when) {
-            if (!next_timer || when < *next_timer) next_timer = when;
-        };
-        for (const auto& child : m_children) {
-            if (child->terminate_at && now >= *child->terminate_at) {
-                child->signal_all(SIGTERM);
-                child->result.ending = Ending::timed_out;
-                child->terminate_at.reset();
-                child->kill_at = now + m_kill_grace;
-            }
-            if (child->kill_at && now >= *child->kill_at) {
-                child->signal_all(SIGKILL);
-                child->kill_at.reset();
-            }
-            if (child->terminate_at) consider(*child->terminate_at);
-            if (child->kill_at) consider(*child->kill_at);
-            if (child->pidfd < 0) consider(now + reap_interval);
-        }
-        std::erase_if(lingering, [&](const Lingering& group) {
-            if (now < group.kill_at) return false;
-            ::kill(-group.group, SIGKILL);
-            signal_processes(group.tree, SIGKILL);
-            return true;
-        });
-        for (const auto& group : lingering)
-            consider(group.kill_at);
-
+        const auto next_timer = send_due_signals(now, deadline);
         if (!result.finished.empty() || result.signal) break;
         // A wait of zero still looks once.
         if (deadline && now >= *deadline && looked) break;
-
-        std::vector<pollfd> fds;
-        // For each poll entry, the child and what it is: 0 stdout, 1 stderr, 2 stdin, 3 pidfd.
-        std::vector<std::pair<Child*, int>> owners;
-        const auto watch = [&](Child* child, int fd, short events, int what) {
-            if (fd < 0) return;
-            fds.push_back({fd, events, 0});
-            owners.emplace_back(child, what);
-        };
-        if (signals) watch(nullptr, signals->fd(), POLLIN, 4);
-        for (const auto& child : m_children) {
-            watch(child.get(), child->out, POLLIN, 0);
-            watch(child.get(), child->err, POLLIN, 1);
-            watch(child.get(), child->in, POLLOUT, 2);
-            watch(child.get(), child->pidfd, POLLIN, 3);
-        }
-        int timeout_ms = -1;
-        if (next_timer) {
-            const auto left =
-                std::chrono::ceil<std::chrono::milliseconds>(*next_timer - now).count();
-            timeout_ms = static_cast<int>(std::clamp<std::int64_t>(left, 0, 60'000));
-        }
-        if (fds.empty() && timeout_ms < 0) break;  // nothing to wait for
-        const int ready = ::poll(fds.data(), fds.size(), timeout_ms);
+        if (!poll_once(now, next_timer, signals, result)) break;
         looked = true;
-        if (ready < 0 && errno != EINTR)
-            throw Error(Exit::software, "poll failed: {}", std::strerror(errno));
-
-        for (std::size_t i = 0; ready > 0 && i < fds.size(); ++i) {
-            if (fds[i].revents == 0) continue;
-            auto* child = owners[i].first;
-            switch (owners[i].second) {
-            case 0: child->read_from(child->out, child->result.out, false); break;
-            case 1: child->read_from(child->err, child->result.err, false); break;
-            case 2: child->feed_input(); break;
-            case 4: result.signal = signals->take(); break;
-            default: child->exited = true; break;
-            }
-        }
         for (auto& child : m_children)
-            if (child->exited || child->pidfd < 0) reap(child);
+            if (child->exited || child->pidfd < 0) reap(*child, result);
         std::erase_if(m_children, [](const auto& child) { return child->pid <= 0; });
     }
     return result;

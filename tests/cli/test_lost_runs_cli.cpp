@@ -53,7 +53,56 @@ test_support::ProcessResult vacuum(const test_support::TempDir& dir,
     return test_support::run_process(argv, {}, test_support::isolated_environment(dir));
 }
 
+test_support::ProcessResult spawn_agents(const test_support::TempDir& dir, const std::string& batch)
+{
+    fs::create_directories(dir / "config");
+    return test_support::run_process({SPAWN_AGENTS_BIN, "--db", (dir / "hygiene.db").string(),
+                                      "--evidence", (dir / "evidence").string()},
+                                     batch, test_support::isolated_environment(dir));
+}
+
 }  // namespace
+
+// Finishing a batch and writing its exits is one transaction: when the exits cannot be
+// written, the batch is not marked finished either, and the next tool marks its agents lost.
+BOOST_AUTO_TEST_CASE(a_batch_whose_exits_cannot_be_written_stays_unfinished_until_marked_lost)
+{
+    test_support::TempDir dir;
+    const auto path = dir / "hygiene.db";
+    fixture::make_upstream_database(path, {.bloat_bytes = 0, .specs = 1, .toolkit_schema = true});
+    {
+        auto db = Database::open(path);
+        // Every write of an agent's end fails, as on a full disk; marking it lost does not.
+        db.exec("CREATE TRIGGER exits_fail BEFORE UPDATE OF outcome ON agent_executions "
+                "WHEN NEW.outcome <> 'lost' BEGIN SELECT RAISE(ABORT, 'no room for exits'); END");
+    }
+
+    const auto spawned =
+        spawn_agents(dir, R"({"spec_id": "SPEC-KIT-933", "stage": "validate", "agents": [
+            {"name": "ok", "command": ["true"]}, {"name": "bad", "command": ["false"]}]})");
+    BOOST_TEST_INFO("stderr: " << spawned.err);
+    BOOST_TEST(spawned.exit_code != 0);
+    BOOST_TEST(spawned.exit_code != 1);  // a failure of the tool, not of an agent
+    {
+        auto db = Database::open(path, {.mode = OpenMode::read_only});
+        BOOST_TEST(db.query_int("SELECT count(*) FROM agent_executions e JOIN spawn_batches b "
+                                "USING (batch_id) WHERE b.finished_at IS NOT NULL "
+                                "AND e.outcome = 'running'") == 0);
+        BOOST_TEST(db.query_int("SELECT count(*) FROM spawn_batches WHERE finished_at IS NULL") ==
+                   1);
+        BOOST_TEST(
+            db.query_int("SELECT count(*) FROM agent_executions WHERE outcome = 'running'") == 2);
+    }
+
+    const auto result = vacuum(dir, {"--auto", "--json", "--db", path.string()});
+    BOOST_TEST_INFO("stderr: " << result.err);
+    BOOST_TEST(result.exit_code == 0);
+    BOOST_TEST(nlohmann::json::parse(result.out).at("lost_runs_marked") == 2);
+    auto db = Database::open(path, {.mode = OpenMode::read_only});
+    BOOST_TEST(db.query_text("SELECT group_concat(outcome, ',') FROM agent_executions") ==
+               "lost,lost");
+    BOOST_TEST(db.query_int("SELECT count(*) FROM spawn_batches WHERE finished_at IS NULL") == 0);
+}
 
 BOOST_AUTO_TEST_CASE(auto_marks_runs_of_a_dead_spawner_lost_and_keeps_live_ones)
 {

@@ -3,6 +3,8 @@
 
 #include "batch.hpp"
 #include "common/error.hpp"
+#include "common/process_tree.hpp"
+#include "common/runs.hpp"
 #include "common/schema.hpp"
 #include "evidence.hpp"
 #include "options.hpp"
@@ -15,9 +17,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -259,6 +263,62 @@ BOOST_AUTO_TEST_CASE(run_batch_reports_a_sequential_batch_and_its_failures)
     BOOST_TEST(summary.at("successes") == 1);
     BOOST_TEST(summary.at("failures").at("exit") == 1);
     BOOST_TEST(err.str().empty());  // no status line without a terminal, nothing verbose
+}
+
+namespace {
+
+// A terminal that goes away at the status line's second draw: the batch throws part-way.
+class FailingTerminal : public std::stringbuf {
+protected:
+    std::streamsize xsputn(const char* text, std::streamsize n) override
+    {
+        if (n > 0 && text[0] == '\r' && ++m_draws == 2) throw std::runtime_error("stderr is gone");
+        return std::stringbuf::xsputn(text, n);
+    }
+
+private:
+    int m_draws = 0;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_batch_that_throws_part_way_still_ends_what_its_agents_left_behind)
+{
+    BOOST_TEST_REQUIRE(common::become_subreaper());
+    test_support::TempDir dir;
+    auto options = options_for(dir);
+    options.sequential = true;
+    options.status_line = true;
+    const auto pid_file = dir / "daemon.pid";
+    // The first agent leaves a daemon of its own session behind and ends; the status line's
+    // next draw, while or after the second one runs, throws.
+    const auto batch = parse_batch(
+        nlohmann::json{{"spec_id", "SPEC-KIT-1"},
+                       {"stage", "plan"},
+                       {"agents",
+                        {{{"name", "leaver"},
+                          {"command",
+                           {"sh", "-c",
+                            "setsid sleep 300 </dev/null >/dev/null 2>&1 & echo $! > '" +
+                                pid_file.string() + "'"}}},
+                         {{"name", "slow"}, {"command", {"sleep", "0.5"}}}}}}
+            .dump(),
+        "batch.json");
+    std::ostringstream out;
+    FailingTerminal terminal;
+    std::ostream err(&terminal);
+    err.exceptions(std::ios::badbit);
+
+    BOOST_CHECK_THROW(spawn_agents::run_batch(batch, options, open_database(dir), out, err),
+                      std::exception);
+
+    std::ifstream in(pid_file);
+    pid_t daemon = 0;
+    BOOST_TEST_REQUIRE(static_cast<bool>(in >> daemon));
+    const auto stat = common::read_process_stat(daemon);
+    const bool alive = stat && !stat->zombie;
+    if (alive) ::kill(daemon, SIGKILL);  // not left behind by a failing test
+    BOOST_TEST(!alive);
 }
 
 BOOST_AUTO_TEST_CASE(options_read_the_configuration_section)

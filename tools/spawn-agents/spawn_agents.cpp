@@ -50,6 +50,299 @@ struct AgentRun {
     StagedOutput staged;  // the files it writes into, while it runs
 };
 
+// Ends, when it goes, whatever is still below this process. Placed before the ProcessSet,
+// it goes after it: on the way out of a batch that threw, the processes the agents left
+// behind (daemons, processes that left their group) would otherwise outlive the batch.
+class StrayGuard {
+public:
+    StrayGuard() = default;
+    StrayGuard(const StrayGuard&) = delete;
+    StrayGuard& operator=(const StrayGuard&) = delete;
+    ~StrayGuard()
+    {
+        if (m_done) return;
+        try {
+            common::end_descendants();
+        } catch (...) {  // NOLINT(bugprone-empty-catch): a destructor never throws
+        }
+    }
+    // Returns how many it ended.
+    std::size_t end_now()
+    {
+        m_done = true;
+        return common::end_descendants();
+    }
+
+private:
+    bool m_done = false;
+};
+
+// One batch: start() places agents while there is room for them, drain() takes what the
+// running ones did, finish() ends what they left behind and writes the batch's end.
+class BatchRunner {
+public:
+    BatchRunner(const Batch& batch, const Options& options, common::Database db, std::ostream& out,
+                std::ostream& err, common::SignalWatch& signals);
+    BatchRunner(const BatchRunner&) = delete;
+    BatchRunner& operator=(const BatchRunner&) = delete;
+
+    int run();
+
+private:
+    void start();
+    void start_agent(AgentRun& agent);
+    // Posts the spawns not posted yet: until the batch ends, only the agents started so far;
+    // then the others, cancelled.
+    void post_spawns();
+    void drain(std::optional<std::chrono::milliseconds> max_wait);
+    int finish();
+
+    const Batch& m_batch;
+    const Options& m_options;
+    std::ostream& m_err;
+    common::SignalWatch& m_signals;
+    const common::Clock m_clock = common::system_clock();
+    const common::TimePoint m_started_at = m_clock();
+    const common::Stopwatch m_batch_watch;
+    std::ostream* m_log;
+    // Outlives the writer, whose retries it tells about under --verbose.
+    const common::Log m_logger;
+    // Set by SIGINT or SIGTERM: waits for a busy database or a held lock end at once.
+    std::atomic<bool> m_stopping{false};
+    // Agents write their output straight into files staged here; the writer names them.
+    EvidenceStore m_staging;
+    std::optional<BatchWriter> m_writer;
+    std::vector<AgentRun> m_agents;
+    std::size_t m_limit = 1;  // agents running at once
+    // With fewer places than agents, each spawn is recorded as it happens: a batch killed
+    // half-way still shows what it started.
+    bool m_one_by_one = false;
+    StrayGuard m_strays;
+    common::ProcessSet m_children;
+    std::map<std::size_t, std::size_t> m_agent_of_child;  // ProcessSet id -> index in agents
+    StatusLine m_status;
+    Progress m_progress;
+    BatchTotals m_totals;
+
+    std::size_t m_next = 0;           // the next agent to start
+    std::size_t m_posted = 0;         // agents[0, posted) have had their spawn posted
+    std::optional<int> m_stopped_by;  // SIGINT or SIGTERM received
+    bool m_spawns_posted = false;
+    std::optional<common::Stopwatch> m_spawn_phase;
+    std::int64_t m_spawn_wall_us = 0;
+};
+
+BatchRunner::BatchRunner(const Batch& batch, const Options& options, common::Database db,
+                         std::ostream& out, std::ostream& err, common::SignalWatch& signals)
+    : m_batch(batch), m_options(options), m_err(err), m_signals(signals),
+      m_log(options.shared.verbose ? &err : nullptr), m_logger("spawn-agents", err, options.shared),
+      m_staging(options.shared.evidence, batch.spec_id, batch.stage, m_started_at,
+                options.lock_timeout, &m_stopping),
+      m_children(options.kill_grace), m_status(options.status_line ? &err : nullptr,
+                                               fmt::format("{} {}", batch.spec_id, batch.stage)),
+      m_progress{.agents = batch.agents.size()}
+{
+    auto retry = m_logger.retry_policy();
+    retry.on_retry = [tell = retry.on_retry, this](int attempt, std::chrono::milliseconds wait,
+                                                   const common::SqliteError& error) {
+        if (tell) tell(attempt, wait, error);
+        if (m_stopping.load())
+            throw Error(Exit::temp_fail, "stopped waiting for a busy database: {}", error.what());
+    };
+    m_staging.prepare();
+    db.stop_waiting_when(m_stopping);
+    m_writer.emplace(std::move(db),
+                     EvidenceStore(options.shared.evidence, batch.spec_id, batch.stage,
+                                   m_started_at, options.lock_timeout, &m_stopping),
+                     out, static_cast<std::size_t>(options.max_response), retry, m_log);
+
+    std::random_device seed;
+    std::mt19937_64 random((static_cast<std::uint64_t>(seed()) << 32) ^ seed() ^
+                           static_cast<std::uint64_t>(m_batch_watch.elapsed_us()));
+    m_agents.resize(batch.agents.size());
+    for (std::size_t i = 0; i < m_agents.size(); ++i) {
+        const auto& spec = batch.agents[i];
+        auto& agent = m_agents[i];
+        agent.spec = &spec;
+        agent.info = {new_agent_id(random), spec.name, spec.command, names_of(spec.env)};
+        agent.record.agent_id = agent.info.agent_id;
+        agent.record.agent_name = spec.name;
+        agent.record.outcome = "cancelled";  // until it is started
+        agent.record.spawned_at = m_started_at;
+    }
+
+    const std::size_t asked = options.sequential ? 1
+                              : options.jobs > 0 ? static_cast<std::size_t>(options.jobs)
+                                                 : m_agents.size();
+    // More agents than the open-file limit allows wait for a free place, as with --jobs.
+    m_limit = common::make_room_for_children(asked);
+    m_one_by_one = m_limit < m_agents.size();
+    if (m_log && m_limit < asked)
+        *m_log << fmt::format("spawn-agents: at most {} agents at once: the limit on open files\n",
+                              m_limit);
+    // Orphans of the agents come back to this process, so that none outlives the batch.
+    if (!common::become_subreaper() && m_log)
+        *m_log << "spawn-agents: cannot become a child subreaper: a process that leaves its "
+                  "agent's tree is not ended\n";
+}
+
+int BatchRunner::run()
+{
+    for (;;) {
+        start();
+        if (!m_spawns_posted && (m_next == m_agents.size() || m_stopped_by)) post_spawns();
+        m_status.show(m_progress);
+        if (m_children.running() == 0 && m_spawns_posted) break;
+        drain(std::nullopt);
+    }
+    return finish();
+}
+
+void BatchRunner::start()
+{
+    while (!m_stopped_by && m_next < m_agents.size() && m_children.running() < m_limit) {
+        start_agent(m_agents[m_next++]);
+        if (m_one_by_one && m_next < m_agents.size()) post_spawns();
+        // Between two starts, what is ready without waiting: output keeps draining, and the
+        // files of agents that have already ended are written while others start.
+        if (m_next < m_agents.size()) drain(std::chrono::milliseconds(0));
+    }
+}
+
+void BatchRunner::start_agent(AgentRun& agent)
+{
+    const auto& spec = *agent.spec;
+    const auto timeout = spec.timeout_s
+                             ? std::chrono::milliseconds(std::llround(*spec.timeout_s * 1000.0))
+                             : m_options.timeout;
+    agent.record.spawned_at = m_clock();
+    if (!m_spawn_phase) m_spawn_phase.emplace();
+    common::SpawnResult started;
+    try {
+        agent.staged = m_staging.stage_agent(spec.name);
+        started = m_children.start({.argv = spec.command,
+                                    .environment = common::environment_with(spec.env),
+                                    .cwd = spec.cwd,
+                                    .input = spec.prompt,
+                                    .timeout = timeout,
+                                    .stdout_fd = agent.staged.output->fd(),
+                                    .stderr_fd = agent.staged.errors->fd()});
+        // The agent holds its own copies: none is held here while it runs.
+        agent.staged.output->close_unflushed();
+        agent.staged.errors->close_unflushed();
+    } catch (const Error& error) {
+        started.error = EIO;
+        started.message = error.what();
+    }
+    m_spawn_wall_us = m_spawn_phase->elapsed_us();
+    ++m_progress.started;
+    if (!started.ok()) {
+        agent.staged = {};
+        agent.record.outcome = "spawn_failed";
+        agent.record.error = started.message;
+        ++m_progress.failed;
+        ++m_totals.failures["spawn_failed"];
+        // Said to people as well as in the row and the event: an agent that never ran.
+        m_logger.note(fmt::format("{}: not started: {}", spec.name, started.message));
+        return;
+    }
+    agent.record.outcome = "running";
+    agent.record.pid = started.pid;
+    if (const auto stat = common::read_process_stat(started.pid))
+        agent.record.pid_start = stat->start_ticks;
+    agent.record.spawn_latency_us = started.latency_us;
+    m_agent_of_child[started.id] = static_cast<std::size_t>(&agent - m_agents.data());
+    ++m_progress.running;
+    if (m_log)
+        *m_log << fmt::format("spawn-agents: started {} (pid {}) in {} us\n", spec.name,
+                              started.pid, started.latency_us);
+}
+
+void BatchRunner::post_spawns()
+{
+    common::BatchRecord record{.spec_id = m_batch.spec_id,
+                               .stage = m_batch.stage,
+                               .run_id = m_batch.run_id,
+                               .branch_id = m_batch.branch_id,
+                               .phase_type = m_batch.phase_type,
+                               .mode = m_options.sequential ? "sequential" : "parallel",
+                               .spawn_wall_us = m_spawn_wall_us,
+                               .agent_count = static_cast<std::int64_t>(m_agents.size()),
+                               .started_at = m_started_at,
+                               .owner = common::current_process()};
+    const bool last = m_next == m_agents.size() || m_stopped_by;
+    const auto upto = last ? m_agents.size() : m_next;
+    std::vector<common::AgentRecord> records;
+    std::vector<AgentInfo> infos;
+    for (; m_posted < upto; ++m_posted) {
+        auto& agent = m_agents[m_posted];
+        if (agent.record.outcome == "cancelled") {
+            ++m_progress.failed;
+            ++m_totals.failures["cancelled"];
+        }
+        records.push_back(agent.record);
+        infos.push_back(agent.info);
+    }
+    if (!records.empty())
+        m_writer->post_spawns(std::move(record), std::move(records), std::move(infos));
+    m_spawns_posted = last;
+}
+
+void BatchRunner::drain(std::optional<std::chrono::milliseconds> max_wait)
+{
+    auto events = m_children.wait(max_wait, &m_signals);
+    if (events.signal) m_stopping = true;
+    if (events.signal && !m_stopped_by) {
+        m_stopped_by = events.signal;
+        if (m_log)
+            *m_log << fmt::format("spawn-agents: signal {} received; passing it to every agent\n",
+                                  *events.signal);
+        m_children.cancel_all(*events.signal);
+    }
+    for (auto& child : events.finished) {
+        const auto index = m_agent_of_child.at(child.id);
+        const auto outcome = outcome_of(child);
+        --m_progress.running;
+        if (outcome == "success") {
+            ++m_progress.finished;
+            ++m_totals.successes;
+        } else {
+            ++m_progress.failed;
+            ++m_totals.failures[outcome];
+        }
+        m_writer->post_exit(m_agents[index].info, std::move(child),
+                            std::move(m_agents[index].staged));
+    }
+}
+
+int BatchRunner::finish()
+{
+    // What the agents left behind (daemons, processes that left their group) ends with them.
+    if (const auto ended = m_strays.end_now(); m_log && ended > 0)
+        *m_log << fmt::format("spawn-agents: ended {} processes the agents left behind\n", ended);
+
+    m_totals.batch_wall_us = m_batch_watch.elapsed_us();
+    m_totals.spawn_wall_us = m_spawn_wall_us;
+    m_totals.finished_at = m_clock();
+    const bool all_succeeded = m_totals.successes == static_cast<std::int64_t>(m_agents.size());
+    m_writer->post_finish(std::move(m_totals));
+    try {
+        m_writer->close(&m_signals, [&](int signal) {
+            m_stopping = true;
+            if (!m_stopped_by) m_stopped_by = signal;
+        });
+    } catch (const Error& error) {
+        // Stopped by a signal, the batch ends as interrupted; what could not be written is
+        // said all the same.
+        if (!m_stopped_by) throw;
+        m_err << fmt::format("spawn-agents: error: {}\n", error.what());
+    }
+    // The shell's convention, so that a service manager or a loop tells "interrupted" from
+    // "failed".
+    if (m_stopped_by) return 128 + *m_stopped_by;
+    return all_succeeded ? 0 : 1;
+}
+
 }  // namespace
 
 int run_batch(const Batch& batch, const Options& options, common::Database db, std::ostream& out,
@@ -58,215 +351,8 @@ int run_batch(const Batch& batch, const Options& options, common::Database db, s
     // Before the writer's thread starts, so that it blocks SIGINT and SIGTERM too and they
     // arrive here, on the descriptor the drain loop watches.
     common::SignalWatch signals;
-    const auto clock = common::system_clock();
-    const auto started_at = clock();
-    const common::Stopwatch batch_watch;
-    std::ostream* log = options.shared.verbose ? &err : nullptr;
-
-    // Outlives the writer, whose retries it tells about under --verbose.
-    const common::Log logger("spawn-agents", err, options.shared);
-    // Set by SIGINT or SIGTERM: waits for a busy database or a held lock end at once.
-    std::atomic<bool> stopping{false};
-    auto retry = logger.retry_policy();
-    retry.on_retry = [tell = retry.on_retry, &stopping](int attempt, std::chrono::milliseconds wait,
-                                                        const common::SqliteError& error) {
-        if (tell) tell(attempt, wait, error);
-        if (stopping.load())
-            throw Error(Exit::temp_fail, "stopped waiting for a busy database: {}", error.what());
-    };
-    // Agents write their output straight into files staged here; the writer names them.
-    EvidenceStore staging(options.shared.evidence, batch.spec_id, batch.stage, started_at,
-                          options.lock_timeout, &stopping);
-    staging.prepare();
-    db.stop_waiting_when(stopping);
-    BatchWriter writer(std::move(db),
-                       EvidenceStore(options.shared.evidence, batch.spec_id, batch.stage,
-                                     started_at, options.lock_timeout, &stopping),
-                       out, static_cast<std::size_t>(options.max_response), retry, log);
-
-    std::random_device seed;
-    std::mt19937_64 random((static_cast<std::uint64_t>(seed()) << 32) ^ seed() ^
-                           static_cast<std::uint64_t>(batch_watch.elapsed_us()));
-    std::vector<AgentRun> agents(batch.agents.size());
-    for (std::size_t i = 0; i < agents.size(); ++i) {
-        const auto& spec = batch.agents[i];
-        agents[i].spec = &spec;
-        agents[i].info = {new_agent_id(random), spec.name, spec.command, names_of(spec.env)};
-        agents[i].record.agent_id = agents[i].info.agent_id;
-        agents[i].record.agent_name = spec.name;
-        agents[i].record.outcome = "cancelled";  // until it is started
-        agents[i].record.spawned_at = started_at;
-    }
-
-    const std::size_t asked = options.sequential ? 1
-                              : options.jobs > 0 ? static_cast<std::size_t>(options.jobs)
-                                                 : agents.size();
-    // More agents than the open-file limit allows wait for a free place, as with --jobs.
-    const std::size_t limit = common::make_room_for_children(asked);
-    if (log && limit < asked)
-        *log << fmt::format("spawn-agents: at most {} agents at once: the limit on open files\n",
-                            limit);
-    // Orphans of the agents come back to this process, so that none outlives the batch.
-    const bool subreaper = common::become_subreaper();
-    if (log && !subreaper)
-        *log << "spawn-agents: cannot become a child subreaper: a process that leaves its "
-                "agent's tree is not ended\n";
-    common::ProcessSet children(options.kill_grace);
-    std::map<std::size_t, std::size_t> agent_of_child;  // ProcessSet id -> index in agents
-    StatusLine status(options.status_line ? &err : nullptr,
-                      fmt::format("{} {}", batch.spec_id, batch.stage));
-    Progress progress{.agents = agents.size()};
-    BatchTotals totals;
-
-    std::size_t next = 0;
-    std::optional<int> stopped_by;  // SIGINT or SIGTERM received
-    bool spawns_posted = false;
-    std::optional<common::Stopwatch> spawn_phase;
-    std::int64_t spawn_wall_us = 0;
-
-    const auto start_agent = [&](AgentRun& agent) {
-        const auto& spec = *agent.spec;
-        const auto timeout = spec.timeout_s
-                                 ? std::chrono::milliseconds(std::llround(*spec.timeout_s * 1000.0))
-                                 : options.timeout;
-        agent.record.spawned_at = clock();
-        if (!spawn_phase) spawn_phase.emplace();
-        common::SpawnResult started;
-        try {
-            agent.staged = staging.stage_agent(spec.name);
-            started = children.start({.argv = spec.command,
-                                      .environment = common::environment_with(spec.env),
-                                      .cwd = spec.cwd,
-                                      .input = spec.prompt,
-                                      .timeout = timeout,
-                                      .stdout_fd = agent.staged.output->fd(),
-                                      .stderr_fd = agent.staged.errors->fd()});
-            // The agent holds its own copies: none is held here while it runs.
-            agent.staged.output->close_unflushed();
-            agent.staged.errors->close_unflushed();
-        } catch (const Error& error) {
-            started.error = EIO;
-            started.message = error.what();
-        }
-        spawn_wall_us = spawn_phase->elapsed_us();
-        ++progress.started;
-        if (!started.ok()) {
-            agent.staged = {};
-            agent.record.outcome = "spawn_failed";
-            agent.record.error = started.message;
-            ++progress.failed;
-            ++totals.failures["spawn_failed"];
-            // Said to people as well as in the row and the event: an agent that never ran.
-            logger.note(fmt::format("{}: not started: {}", spec.name, started.message));
-            return;
-        }
-        agent.record.outcome = "running";
-        agent.record.pid = started.pid;
-        if (const auto stat = common::read_process_stat(started.pid))
-            agent.record.pid_start = stat->start_ticks;
-        agent.record.spawn_latency_us = started.latency_us;
-        agent_of_child[started.id] = static_cast<std::size_t>(&agent - agents.data());
-        ++progress.running;
-        if (log)
-            *log << fmt::format("spawn-agents: started {} (pid {}) in {} us\n", spec.name,
-                                started.pid, started.latency_us);
-    };
-
-    std::size_t posted = 0;  // agents[0, posted) have had their spawn posted
-    const auto post_spawns = [&] {
-        common::BatchRecord record{.spec_id = batch.spec_id,
-                                   .stage = batch.stage,
-                                   .run_id = batch.run_id,
-                                   .branch_id = batch.branch_id,
-                                   .phase_type = batch.phase_type,
-                                   .mode = options.sequential ? "sequential" : "parallel",
-                                   .spawn_wall_us = spawn_wall_us,
-                                   .agent_count = static_cast<std::int64_t>(agents.size()),
-                                   .started_at = started_at,
-                                   .owner = common::current_process()};
-        // Until the batch ends, only the agents started so far; then the others, cancelled.
-        const bool last = next == agents.size() || stopped_by;
-        const auto upto = last ? agents.size() : next;
-        std::vector<common::AgentRecord> records;
-        std::vector<AgentInfo> infos;
-        for (; posted < upto; ++posted) {
-            auto& agent = agents[posted];
-            if (agent.record.outcome == "cancelled") {
-                ++progress.failed;
-                ++totals.failures["cancelled"];
-            }
-            records.push_back(agent.record);
-            infos.push_back(agent.info);
-        }
-        if (!records.empty())
-            writer.post_spawns(std::move(record), std::move(records), std::move(infos));
-        spawns_posted = last;
-    };
-    // With fewer places than agents, each spawn is recorded as it happens: a batch killed
-    // half-way still shows what it started.
-    const bool one_by_one = limit < agents.size();
-
-    const auto take = [&](common::WaitResult events) {
-        if (events.signal) stopping = true;
-        if (events.signal && !stopped_by) {
-            stopped_by = events.signal;
-            if (log)
-                *log << fmt::format("spawn-agents: signal {} received; passing it to every agent\n",
-                                    *events.signal);
-            children.cancel_all(*events.signal);
-        }
-        for (auto& child : events.finished) {
-            const auto index = agent_of_child.at(child.id);
-            const auto outcome = outcome_of(child);
-            --progress.running;
-            if (outcome == "success") {
-                ++progress.finished;
-                ++totals.successes;
-            } else {
-                ++progress.failed;
-                ++totals.failures[outcome];
-            }
-            writer.post_exit(agents[index].info, std::move(child), std::move(agents[index].staged));
-        }
-    };
-
-    for (;;) {
-        while (!stopped_by && next < agents.size() && children.running() < limit) {
-            start_agent(agents[next++]);
-            if (one_by_one && next < agents.size()) post_spawns();
-            // Between two starts, what is ready without waiting: output keeps draining, and
-            // the files of agents that have already ended are written while others start.
-            if (next < agents.size()) take(children.wait(std::chrono::milliseconds(0), &signals));
-        }
-        if (!spawns_posted && (next == agents.size() || stopped_by)) post_spawns();
-        status.show(progress);
-        if (children.running() == 0 && spawns_posted) break;
-        take(children.wait(std::nullopt, &signals));
-    }
-    // What the agents left behind (daemons, processes that left their group) ends with them.
-    if (const auto ended = common::end_descendants(); log && ended > 0)
-        *log << fmt::format("spawn-agents: ended {} processes the agents left behind\n", ended);
-
-    totals.batch_wall_us = batch_watch.elapsed_us();
-    totals.spawn_wall_us = spawn_wall_us;
-    totals.finished_at = clock();
-    const bool all_succeeded = totals.successes == static_cast<std::int64_t>(agents.size());
-    writer.post_finish(std::move(totals));
-    try {
-        writer.close(&signals, [&](int signal) {
-            stopping = true;
-            if (!stopped_by) stopped_by = signal;
-        });
-    } catch (const Error& error) {
-        // Stopped by a signal, the batch ends as interrupted; what could not be written is
-        // said all the same.
-        if (!stopped_by) throw;
-        err << fmt::format("spawn-agents: error: {}\n", error.what());
-    }
-    // The shell's convention, so that a service manager or a loop tells "interrupted" from
-    // "failed".
-    if (stopped_by) return 128 + *stopped_by;
-    return all_succeeded ? 0 : 1;
+    BatchRunner runner(batch, options, std::move(db), out, err, signals);
+    return runner.run();
 }
 
 int run(const Options& options, std::ostream& out, std::ostream& err)

@@ -38,7 +38,12 @@ StatusLine::StatusLine(std::ostream* out, std::string label, std::function<std::
 
 StatusLine::~StatusLine()
 {
-    if (m_out && m_drawn) *m_out << "\r\x1b[K" << std::flush;
+    if (!m_out || !m_drawn) return;
+    // Also on the way out of a batch that threw, maybe because this stream did.
+    try {
+        *m_out << "\r\x1b[K" << std::flush;
+    } catch (...) {  // NOLINT(bugprone-empty-catch): a destructor never throws
+    }
 }
 
 void StatusLine::show(const Progress& progress)

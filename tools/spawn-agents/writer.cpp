@@ -274,44 +274,47 @@ void BatchWriter::record_exit_rows(std::span<const ExitJob> exits)
     if (m_batch_id && !attempt([&] { common::record_exits(m_db, *m_batch_id, records, m_retry); }))
         m_unrecorded.insert(m_unrecorded.end(), records.begin(), records.end());
 
-    for (std::size_t i = 0; i < exits.size(); ++i) {
-        const auto& info = exits[i].info;
-        const auto& child = exits[i].child;
-        const auto& exit = records[i];
-        if (m_log)
-            *m_log << fmt::format("spawn-agents: {} ended: {}{}\n", info.name, exit.outcome,
-                                  child.exit_code ? fmt::format(" (exit {})", *child.exit_code)
-                                  : child.signal  ? fmt::format(" (signal {})", *child.signal)
-                                                  : std::string());
-        auto& telemetry = m_telemetry[info.agent_id];
-        telemetry["outcome"] = exit.outcome;
-        telemetry["exit_code"] = nullable(exit.exit_code);
-        telemetry["signal"] = nullable(exit.signal);
-        telemetry["run_time_ms"] = exit.run_time_ms;
-        telemetry["cpu_time_us"] = exit.cpu_time_us;
-        telemetry["max_rss_kb"] = exit.max_rss_kb;
-        const auto& facts = exits[i].facts;
-        telemetry["stdout_bytes"] = facts.stdout_bytes;
-        telemetry["stderr_bytes"] = facts.stderr_bytes;
-        telemetry["response_truncated"] = facts.stdout_bytes > m_max_response;
-        telemetry["input_complete"] = child.input_complete;
-        telemetry["evidence"] = exit.evidence_path ? Json(*exit.evidence_path) : Json(nullptr);
-        telemetry["stderr_evidence"] =
-            exits[i].evidence.errors.empty() ? Json(nullptr) : Json(exits[i].evidence.errors);
+    for (std::size_t i = 0; i < exits.size(); ++i)
+        tell_exit(exits[i], records[i]);
+}
 
-        emit(Json{{"event", "exited"},
-                  {"batch_id", nullable(m_batch_id)},
-                  {"agent", info.name},
-                  {"agent_id", info.agent_id},
-                  {"outcome", exit.outcome},
-                  {"exit_code", nullable(exit.exit_code)},
-                  {"signal", nullable(exit.signal)},
-                  {"run_time_ms", exit.run_time_ms},
-                  {"cpu_time_us", exit.cpu_time_us},
-                  {"max_rss_kb", exit.max_rss_kb},
-                  {"evidence", telemetry["evidence"]},
-                  {"time", common::iso8601(exit.completed_at)}});
-    }
+void BatchWriter::tell_exit(const ExitJob& job, const common::ExitRecord& exit)
+{
+    const auto& info = job.info;
+    const auto& child = job.child;
+    if (m_log)
+        *m_log << fmt::format("spawn-agents: {} ended: {}{}\n", info.name, exit.outcome,
+                              child.exit_code ? fmt::format(" (exit {})", *child.exit_code)
+                              : child.signal  ? fmt::format(" (signal {})", *child.signal)
+                                              : std::string());
+    auto& telemetry = m_telemetry[info.agent_id];
+    telemetry["outcome"] = exit.outcome;
+    telemetry["exit_code"] = nullable(exit.exit_code);
+    telemetry["signal"] = nullable(exit.signal);
+    telemetry["run_time_ms"] = exit.run_time_ms;
+    telemetry["cpu_time_us"] = exit.cpu_time_us;
+    telemetry["max_rss_kb"] = exit.max_rss_kb;
+    const auto& facts = job.facts;
+    telemetry["stdout_bytes"] = facts.stdout_bytes;
+    telemetry["stderr_bytes"] = facts.stderr_bytes;
+    telemetry["response_truncated"] = facts.stdout_bytes > m_max_response;
+    telemetry["input_complete"] = child.input_complete;
+    telemetry["evidence"] = exit.evidence_path ? Json(*exit.evidence_path) : Json(nullptr);
+    telemetry["stderr_evidence"] =
+        job.evidence.errors.empty() ? Json(nullptr) : Json(job.evidence.errors);
+
+    emit(Json{{"event", "exited"},
+              {"batch_id", nullable(m_batch_id)},
+              {"agent", info.name},
+              {"agent_id", info.agent_id},
+              {"outcome", exit.outcome},
+              {"exit_code", nullable(exit.exit_code)},
+              {"signal", nullable(exit.signal)},
+              {"run_time_ms", exit.run_time_ms},
+              {"cpu_time_us", exit.cpu_time_us},
+              {"max_rss_kb", exit.max_rss_kb},
+              {"evidence", telemetry["evidence"]},
+              {"time", common::iso8601(exit.completed_at)}});
 }
 
 void BatchWriter::post_finish(BatchTotals totals)

@@ -108,6 +108,8 @@ private:
     void record_waiting_exits();
     // The rows and events of exits whose files are written.
     void record_exit_rows(std::span<const ExitJob> exits);
+    // An exit's --verbose line, telemetry and "exited" event.
+    void tell_exit(const ExitJob& job, const common::ExitRecord& exit);
     // Runs `step`; a thrown error is kept (the first one) and false returned.
     bool attempt(const std::function<void()>& step);
     void emit(const common::Json& event);

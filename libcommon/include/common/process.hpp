@@ -144,6 +144,15 @@ private:
         std::chrono::steady_clock::time_point kill_at;
         std::vector<ProcessIdentity> tree;  // what was below the child when it was signalled
     };
+    using SteadyTime = std::chrono::steady_clock::time_point;
+    // The cases of wait(): the signals due by `now` sent, returning when the next timer is
+    // due (`deadline` included); one poll of every descriptor and what it found; a child's
+    // end collected into `result` when it has one.
+    std::optional<SteadyTime> send_due_signals(SteadyTime now, std::optional<SteadyTime> deadline);
+    bool poll_once(SteadyTime now, std::optional<SteadyTime> next_timer, SignalWatch* signals,
+                   WaitResult& result);
+    bool reap(Child& child, WaitResult& result);
+
     std::vector<std::unique_ptr<Child>> m_children;
     std::vector<Lingering> m_lingering;
     std::chrono::milliseconds m_kill_grace;
