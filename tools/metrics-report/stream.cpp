@@ -223,8 +223,6 @@ public:
 
     void spawned(StreamSpawn spawn, std::string agent_id);
     void exited(const Event& event, Outcome outcome);
-    void never_started(const Event& event, Outcome outcome, std::uint64_t order,
-                       const std::string& agent_id);
     void batch(StreamBatch batch);
     void finish(ReportBuilder& builder);
 
@@ -234,12 +232,15 @@ private:
     bool by_batch_spec() const { return m_selection.spec || m_selection.stage; }
     void offer(StreamSpawn spawn, std::uint64_t order, const std::string& agent_id);
     void resolve(StreamSpawn& spawn) const;
+    void never_started(const Event& event, Outcome outcome, std::uint64_t order,
+                       const std::string& agent_id);
 
     const Selection& m_selection;
     std::uint64_t m_order = 0;
     Spawns m_spawns;
     std::unordered_map<std::string, Spawns::Map::iterator> m_by_agent_id;
-    // Spawns pushed out of the window before they exited: their exits are not new agents.
+    // Spawns not picked or pushed out of the window before they exited: their exits add
+    // nothing and are not agents cancelled before they started.
     std::unordered_set<std::string> m_gone_running;
     // Agents that never started, whose spec is their batch's: with --spec/--stage they wait
     // for it; spawn-agents writes a batch's event after its exits.
