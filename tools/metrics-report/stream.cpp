@@ -10,8 +10,10 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace metrics_report {
 namespace {
@@ -94,7 +96,7 @@ struct StreamSpawn {
     std::string spec;
     std::string stage;
     std::optional<common::TimePoint> time;
-    bool spec_from_batch = false;  // an exit alone names no spec: its batch event does
+    std::string agent_id;
 };
 
 struct StreamBatch {
@@ -127,17 +129,9 @@ std::optional<std::int64_t> measurement(const Event& event, std::string_view key
     return value;
 }
 
-// Everything the stream holds, in stream order; spawns by agent id for their exits.
-struct StreamRecords {
-    std::vector<StreamSpawn> spawns;
-    std::unordered_map<std::string, std::size_t> by_agent_id;
-    std::vector<StreamBatch> batches;
-};
-
-void add_spawned(const Event& event, StreamRecords& records)
+StreamSpawn spawned_event(const Event& event)
 {
     StreamSpawn spawn;
-    const auto agent_id = event.text("agent_id");
     spawn.record.agent = event.text("agent");
     // Null when spawn-agents could not record the batch: it is still in the stream.
     spawn.batch_id = event.optional_integer("batch_id").value_or(-1);
@@ -149,37 +143,26 @@ void add_spawned(const Event& event, StreamRecords& records)
         event.fail("outcome", "\"running\" or \"spawn_failed\"");
     spawn.record.spawned = spawn.record.outcome == Outcome::running;
     spawn.record.spawn_latency_us = measurement(event, "spawn_latency_us");
-    records.by_agent_id[agent_id] = records.spawns.size();
-    records.spawns.push_back(std::move(spawn));
+    return spawn;
 }
 
-void add_exited(const Event& event, StreamRecords& records)
+Outcome exit_outcome(const Event& event)
 {
     const auto outcome = outcome_from_name(event.text("outcome"));
     if (!known_outcome(outcome) || outcome == Outcome::running)
         event.fail("outcome", "success, exit, timeout, signal, cancelled or lost");
-    const auto agent_id = event.text("agent_id");
-    auto found = records.by_agent_id.find(agent_id);
-    if (found == records.by_agent_id.end()) {
-        // An agent cancelled before it started has an exit and no spawn; any other exit
-        // whose spawn is not in the stream (a cut stream) has nothing to add to.
-        if (outcome != Outcome::cancelled) return;
-        StreamSpawn never_started;
-        never_started.record.agent = event.text("agent");
-        never_started.batch_id = event.optional_integer("batch_id").value_or(-1);
-        never_started.time = event.optional_time("time");
-        never_started.spec_from_batch = true;
-        found = records.by_agent_id.emplace(agent_id, records.spawns.size()).first;
-        records.spawns.push_back(std::move(never_started));
-    }
-    auto& record = records.spawns[found->second].record;
+    return outcome;
+}
+
+void set_exit(const Event& event, Outcome outcome, SpawnRecord& record)
+{
     record.outcome = outcome;
     record.run_time_ms = measurement(event, "run_time_ms");
     record.cpu_time_us = measurement(event, "cpu_time_us");
     record.max_rss_kb = measurement(event, "max_rss_kb");
 }
 
-void add_batch(const Event& event, StreamRecords& records)
+StreamBatch batch_event(const Event& event)
 {
     StreamBatch batch;
     batch.batch_id = event.optional_integer("batch_id").value_or(-1);
@@ -193,54 +176,201 @@ void add_batch(const Event& event, StreamRecords& records)
     batch.record.successes = event.optional_integer("successes");
     batch.record.spawn_wall_us = measurement(event, "spawn_wall_us");
     batch.record.batch_wall_us = measurement(event, "batch_wall_us");
-    records.batches.push_back(std::move(batch));
+    return batch;
 }
 
-// The newest `window` of `picked` by time (stream order among equal or missing times), oldest
-// first.
-template <typename T, typename Time>
-std::vector<const T*> newest(std::vector<const T*> picked,
-                             const std::optional<std::int64_t>& window, Time time)
+// The newest `limit` of what is put in, by (time, stream order), a missing time oldest: the
+// window of a stream held in O(limit) however long the stream is. Without a limit, everything.
+template <typename T> class Newest {
+public:
+    using Key = std::pair<std::optional<common::TimePoint>, std::uint64_t>;
+    using Map = std::map<Key, T>;
+
+    explicit Newest(std::optional<std::int64_t> limit) : m_limit(limit) {}
+
+    // Puts `value` in; returns where, or end() when it is older than the whole window.
+    // `evicting` is called with what is pushed out, before it goes.
+    template <typename Evicting> typename Map::iterator add(Key key, T value, Evicting evicting)
+    {
+        if (full() && key < m_values.begin()->first) return m_values.end();
+        const auto placed = m_values.emplace(std::move(key), std::move(value)).first;
+        if (m_limit && m_values.size() > static_cast<std::size_t>(*m_limit)) {
+            evicting(m_values.begin());
+            m_values.erase(m_values.begin());
+        }
+        return placed;
+    }
+    Map& values() { return m_values; }
+    typename Map::iterator end() { return m_values.end(); }
+
+private:
+    bool full() const { return m_limit && m_values.size() >= static_cast<std::size_t>(*m_limit); }
+
+    std::optional<std::int64_t> m_limit;
+    Map m_values;
+};
+
+// The stream read so far, keeping only what the window can still hold: the newest spawns
+// (by agent id for their exits) and batches the selection picks.
+class StreamWindow {
+public:
+    explicit StreamWindow(const Selection& selection)
+        : m_selection(selection), m_spawns(selection.spawns),
+          m_batches(selection.agent ? std::nullopt : selection.batches)
+    {
+        // With --agent a batch is picked by the spawns of the whole stream, known at its end.
+    }
+
+    void spawned(StreamSpawn spawn, std::string agent_id);
+    void exited(const Event& event, Outcome outcome);
+    void batch(StreamBatch batch);
+    void finish(ReportBuilder& builder);
+
+private:
+    using Spawns = Newest<StreamSpawn>;
+
+    bool by_batch_spec() const { return m_selection.spec || m_selection.stage; }
+    void offer(StreamSpawn spawn, std::uint64_t order, const std::string& agent_id);
+    void resolve(StreamSpawn& spawn) const;
+    void never_started(const Event& event, Outcome outcome, std::uint64_t order,
+                       const std::string& agent_id);
+
+    const Selection& m_selection;
+    std::uint64_t m_order = 0;
+    Spawns m_spawns;
+    std::unordered_map<std::string, Spawns::Map::iterator> m_by_agent_id;
+    // Spawns not picked or pushed out of the window before they exited: their exits add
+    // nothing and are not agents cancelled before they started.
+    std::unordered_set<std::string> m_gone_running;
+    // Agents that never started, whose spec is their batch's: with --spec/--stage they wait
+    // for it; spawn-agents writes a batch's event after its exits.
+    std::unordered_multimap<std::int64_t, std::pair<std::uint64_t, StreamSpawn>> m_waiting;
+    std::unordered_map<std::int64_t, std::pair<std::string, std::string>> m_batch_specs;
+    std::set<std::int64_t> m_agent_batches;
+    Newest<StreamBatch> m_batches;
+};
+
+void StreamWindow::resolve(StreamSpawn& spawn) const
 {
-    std::stable_sort(picked.begin(), picked.end(),
-                     [&](const T* a, const T* b) { return time(*a) < time(*b); });
-    if (window && picked.size() > static_cast<std::size_t>(*window))
-        picked.erase(picked.begin(), picked.end() - static_cast<std::ptrdiff_t>(*window));
-    return picked;
+    if (const auto batch = m_batch_specs.find(spawn.batch_id); batch != m_batch_specs.end()) {
+        spawn.spec = batch->second.first;
+        spawn.stage = batch->second.second;
+    }
 }
 
-// Feeds the records `selection` picks into `builder`.
-void pick(StreamRecords& records, const Selection& selection, ReportBuilder& builder)
+void StreamWindow::offer(StreamSpawn spawn, std::uint64_t order, const std::string& agent_id)
 {
-    std::unordered_map<std::int64_t, const StreamBatch*> batch_of;
-    for (const auto& batch : records.batches)
-        batch_of.emplace(batch.batch_id, &batch);
-    std::set<std::int64_t> agent_batches;
-    std::vector<const StreamSpawn*> picked;
-    for (auto& spawn : records.spawns) {
+    const bool running = spawn.record.outcome == Outcome::running;
+    if (!selected(m_selection, spawn.time, spawn.spec, spawn.stage)) {
+        if (running) m_gone_running.insert(agent_id);
+        return;
+    }
+    Spawns::Key key{spawn.time, order};
+    const auto placed = m_spawns.add(std::move(key), std::move(spawn), [&](auto oldest) {
+        const auto& id = oldest->second.agent_id;
+        const auto known = m_by_agent_id.find(id);
+        if (known == m_by_agent_id.end() || known->second != oldest) return;
+        m_by_agent_id.erase(known);
+        if (oldest->second.record.outcome == Outcome::running) m_gone_running.insert(id);
+    });
+    if (placed != m_spawns.end())
+        m_by_agent_id[agent_id] = placed;
+    else if (running)
+        m_gone_running.insert(agent_id);
+}
+
+void StreamWindow::spawned(StreamSpawn spawn, std::string agent_id)
+{
+    const auto order = m_order++;
+    m_gone_running.erase(agent_id);
+    if (m_selection.agent && spawn.record.agent != *m_selection.agent) {
+        if (spawn.record.outcome == Outcome::running) m_gone_running.insert(agent_id);
+        return;
+    }
+    if (m_selection.agent) m_agent_batches.insert(spawn.batch_id);
+    spawn.agent_id = agent_id;
+    offer(std::move(spawn), order, agent_id);
+}
+
+void StreamWindow::exited(const Event& event, Outcome outcome)
+{
+    const auto order = m_order++;
+    const auto agent_id = event.text("agent_id");
+    if (const auto found = m_by_agent_id.find(agent_id); found != m_by_agent_id.end()) {
+        set_exit(event, outcome, found->second->second.record);
+        return;
+    }
+    if (m_gone_running.erase(agent_id) > 0) {
+        SpawnRecord unused;  // the window has no use for it, but a bad exit is still refused
+        set_exit(event, outcome, unused);
+        return;
+    }
+    // The exit of a spawn not in the stream (a cut stream) adds nothing, unless it is of an
+    // agent cancelled before it started: such an agent has no spawn.
+    if (outcome == Outcome::cancelled) never_started(event, outcome, order, agent_id);
+}
+
+void StreamWindow::never_started(const Event& event, Outcome outcome, std::uint64_t order,
+                                 const std::string& agent_id)
+{
+    StreamSpawn spawn;
+    spawn.record.agent = event.text("agent");
+    spawn.batch_id = event.optional_integer("batch_id").value_or(-1);
+    spawn.time = event.optional_time("time");
+    spawn.agent_id = agent_id;
+    set_exit(event, outcome, spawn.record);
+    if (m_selection.agent && spawn.record.agent != *m_selection.agent) return;
+    if (m_selection.agent) m_agent_batches.insert(spawn.batch_id);
+    if (by_batch_spec() && !m_batch_specs.count(spawn.batch_id)) {
+        m_waiting.emplace(spawn.batch_id, std::pair{order, std::move(spawn)});
+        return;
+    }
+    resolve(spawn);
+    offer(std::move(spawn), order, agent_id);
+}
+
+void StreamWindow::batch(StreamBatch batch)
+{
+    const auto order = m_order++;
+    if (by_batch_spec() && !m_batch_specs.count(batch.batch_id)) {
+        m_batch_specs.emplace(batch.batch_id, std::pair{batch.spec, batch.stage});
+        const auto [first, last] = m_waiting.equal_range(batch.batch_id);
+        std::vector<std::pair<std::uint64_t, StreamSpawn>> ready;
+        for (auto it = first; it != last; ++it)
+            ready.push_back(std::move(it->second));
+        m_waiting.erase(first, last);
+        for (auto& [waited, spawn] : ready) {
+            resolve(spawn);
+            const auto id = spawn.agent_id;
+            offer(std::move(spawn), waited, id);
+        }
+    }
+    if (!selected(m_selection, batch.started, batch.spec, batch.stage)) return;
+    Newest<StreamBatch>::Key key{batch.started, order};
+    m_batches.add(std::move(key), std::move(batch), [](auto) {});
+}
+
+void StreamWindow::finish(ReportBuilder& builder)
+{
+    // Agents whose batch never came have no spec.
+    for (auto& [batch_id, waiting] : m_waiting) {
+        const auto id = waiting.second.agent_id;
+        offer(std::move(waiting.second), waiting.first, id);
+    }
+    m_waiting.clear();
+    for (auto& [key, spawn] : m_spawns.values()) {
         // The stream has ended, so its writer has: an agent that never exited was lost.
         if (spawn.record.outcome == Outcome::running) spawn.record.outcome = Outcome::lost;
-        if (const auto batch = batch_of.find(spawn.batch_id);
-            spawn.spec_from_batch && batch != batch_of.end()) {
-            spawn.spec = batch->second->spec;
-            spawn.stage = batch->second->stage;
-        }
-        if (selection.agent && spawn.record.agent != *selection.agent) continue;
-        if (selection.agent) agent_batches.insert(spawn.batch_id);
-        if (selected(selection, spawn.time, spawn.spec, spawn.stage)) picked.push_back(&spawn);
+        builder.add(spawn.record);
     }
-    for (const auto* spawn : newest(std::move(picked), selection.spawns,
-                                    [](const StreamSpawn& spawn) { return spawn.time; }))
-        builder.add(spawn->record);
-
-    std::vector<const StreamBatch*> picked_batches;
-    for (const auto& batch : records.batches) {
-        if (selection.agent && agent_batches.count(batch.batch_id) == 0) continue;
-        if (selected(selection, batch.started, batch.spec, batch.stage))
-            picked_batches.push_back(&batch);
-    }
-    for (const auto* batch : newest(std::move(picked_batches), selection.batches,
-                                    [](const StreamBatch& batch) { return batch.started; }))
+    std::vector<const StreamBatch*> picked;
+    for (const auto& [key, batch] : m_batches.values())
+        if (!m_selection.agent || m_agent_batches.count(batch.batch_id) > 0)
+            picked.push_back(&batch);
+    if (m_selection.batches && picked.size() > static_cast<std::size_t>(*m_selection.batches))
+        picked.erase(picked.begin(),
+                     picked.end() - static_cast<std::ptrdiff_t>(*m_selection.batches));
+    for (const auto* batch : picked)
         builder.add(batch->record);
 }
 
@@ -250,16 +380,19 @@ void read_stream(std::istream& in, const std::string& source, const Selection& s
                  ReportBuilder& builder)
 {
     common::JsonLinesReader reader(in, source);
-    StreamRecords records;
+    StreamWindow window(selection);
     while (const auto line = reader.next()) {
         const Event event(*line, reader);
         const auto kind = event.text("event");
-        if (kind == "spawned") add_spawned(event, records);
-        if (kind == "exited") add_exited(event, records);
-        if (kind == "batch") add_batch(event, records);
+        if (kind == "spawned") {
+            auto agent_id = event.text("agent_id");
+            window.spawned(spawned_event(event), std::move(agent_id));
+        }
+        if (kind == "exited") window.exited(event, exit_outcome(event));
+        if (kind == "batch") window.batch(batch_event(event));
         // Other events are for other readers: a newer spawn-agents may add some.
     }
-    pick(records, selection, builder);
+    window.finish(builder);
 }
 
 }  // namespace metrics_report
