@@ -31,6 +31,15 @@ int place_without_replacing(const std::filesystem::path& from, const std::filesy
     return rename_without_replacing_at(AT_FDCWD, from.string(), AT_FDCWD, to.string());
 }
 
+// The part of `name` a temporary carries: ".NAME.XXXXXX.tmp" adds 12 bytes, so a name near
+// the file system's limit is cut short to keep its temporary a valid name.
+std::string temporary_stem(std::string_view name)
+{
+    constexpr std::size_t name_max = 255;
+    constexpr std::size_t added = std::string_view("..XXXXXX.tmp").size();
+    return std::string(name.substr(0, name_max - added));
+}
+
 }  // namespace
 
 AtomicFile::AtomicFile(std::filesystem::path target, mode_t mode, Existing existing)
@@ -39,7 +48,8 @@ AtomicFile::AtomicFile(std::filesystem::path target, mode_t mode, Existing exist
     if (m_target.filename().empty())
         throw Error(Exit::cant_create, "cannot create {}: not a file name", m_target.string());
     std::string pattern =
-        (folder_of(m_target) / fmt::format(".{}.XXXXXX.tmp", m_target.filename().string()))
+        (folder_of(m_target) /
+         fmt::format(".{}.XXXXXX.tmp", temporary_stem(m_target.filename().string())))
             .string();
     m_fd = ::mkostemps(pattern.data(), 4, O_CLOEXEC);
     if (m_fd < 0)
@@ -174,7 +184,7 @@ std::pair<int, std::string> create_temporary_at(int folder, std::string_view nam
         std::string random(6, 'x');
         for (auto& c : random)
             c = letters[device() % letters.size()];
-        auto temporary = fmt::format(".{}.{}.tmp", name, random);
+        auto temporary = fmt::format(".{}.{}.tmp", temporary_stem(name), random);
         const int fd = ::openat(folder, temporary.c_str(),
                                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
         if (fd >= 0) {

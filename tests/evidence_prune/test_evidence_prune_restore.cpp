@@ -147,3 +147,92 @@ BOOST_AUTO_TEST_CASE(a_fifo_in_place_of_the_archive_is_refused_without_blocking)
     BOOST_REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
     BOOST_TEST(restore(tree, fifo) == 65);
 }
+
+namespace {
+
+// An application's own database at `db`, with one table of its own.
+void make_application_database(const fs::path& db)
+{
+    auto database = common::Database::open(db, {.mode = common::OpenMode::create});
+    database.exec("CREATE TABLE app_users (id INTEGER PRIMARY KEY, name TEXT)");
+}
+
+std::int64_t table_count(const fs::path& db)
+{
+    return common::Database::open(db, {.mode = common::OpenMode::read_only})
+        .query_int("SELECT count(*) FROM sqlite_master");
+}
+
+// --apply of a plan file holding `text`; the exit code the error carries, or 0.
+int apply(const Tree& tree, const std::string& text)
+{
+    auto options = tree.options(Mode::apply);
+    options.plan_file = tree.dir / "plan.jsonl";
+    write_file(options.plan_file, text);
+    try {
+        return tree.run(options).code;
+    } catch (const common::Error& error) {
+        return static_cast<int>(error.code());
+    }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_refused_restore_creates_no_database)
+{
+    Tree tree;
+    const auto not_ours = tree.dir / "plain.tar.gz";
+    make_archive(not_ours, {{"consensus/SPEC-KIT-100/a.json", "a"}}, "");
+    const auto not_an_archive = tree.dir / "junk.tar.gz";
+    write_file(not_an_archive, "this is not a tar.gz");
+    const std::vector<Entry> entries{{"consensus/SPEC-KIT-100/a.json", "a"}};
+    auto manifest = manifest_of(entries);
+    manifest.replace(0, 64, std::string(64, '0'));
+    const auto failing = tree.dir / "failing.tar.gz";
+    make_archive(failing, entries, manifest);
+    for (const auto& archive : {not_ours, not_an_archive, failing}) {
+        BOOST_TEST(restore(tree, archive) == 65, archive);
+        BOOST_TEST(!fs::exists(tree.db), archive);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_refused_restore_adds_no_table_to_an_application_database)
+{
+    Tree tree;
+    make_application_database(tree.db);
+    const auto before = table_count(tree.db);
+    const auto not_ours = tree.dir / "plain.tar.gz";
+    make_archive(not_ours, {{"consensus/SPEC-KIT-100/a.json", "a"}}, "");
+    BOOST_TEST(restore(tree, not_ours) == 65);
+    BOOST_TEST(table_count(tree.db) == before);
+}
+
+BOOST_AUTO_TEST_CASE(a_refused_apply_creates_no_database_and_adds_no_table)
+{
+    for (const auto* plan : {"not json\n", "", "{\"tool\":\"something else\"}\n"}) {
+        Tree tree;
+        BOOST_TEST(apply(tree, plan) != 0, plan);
+        BOOST_TEST(!fs::exists(tree.db), plan);
+        make_application_database(tree.db);
+        const auto before = table_count(tree.db);
+        BOOST_TEST(apply(tree, plan) != 0, plan);
+        BOOST_TEST(table_count(tree.db) == before, plan);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(names_of_232_to_255_bytes_are_restored)
+{
+    for (const std::size_t length : {232u, 243u, 244u, 255u}) {
+        Tree tree;
+        const auto path = "consensus/SPEC-KIT-100/" + std::string(length, 'n');
+        const std::vector<Entry> entries{{path, "long"}};
+        const auto archive = tree.dir / "long.tar.gz";
+        make_archive(archive, entries, manifest_of(entries));
+        BOOST_TEST(restore(tree, archive) == 0, length);
+        BOOST_TEST(file_bytes(tree.root / path) == "long", length);
+        std::size_t others = 0;
+        for (const auto& entry : fs::directory_iterator(tree.root / "consensus/SPEC-KIT-100"))
+            others += entry.path().filename() != std::string(length, 'n');
+        BOOST_TEST(others == 0u, length);
+    }
+}

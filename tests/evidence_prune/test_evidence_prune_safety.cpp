@@ -353,3 +353,61 @@ BOOST_AUTO_TEST_CASE(an_upstream_shaped_tree_is_archived_by_folder_with_one_synt
         reported |= line.value("path", "") == "consensus/Not-A-Spec";
     BOOST_TEST(reported);
 }
+
+namespace {
+
+// Writes root/relative, `age_days` old by the real clock: the tool run as a process reads it.
+void put_real(const fs::path& root, const std::string& relative, int age_days)
+{
+    put(root, relative, 0);
+    const timespec times[2] = {{::time(nullptr) - age_days * day, 0},
+                               {::time(nullptr) - age_days * day, 0}};
+    BOOST_REQUIRE(::utimensat(AT_FDCWD, (root / relative).c_str(), times, 0) == 0);
+}
+
+// A run of the test build that receives `signal` once its first archive is written.
+void check_signal_after_the_first_archive(const std::string& hook, int signal,
+                                          const std::string& name)
+{
+    Tree tree;
+    const std::vector<std::string> files{
+        "consensus/SPEC-KIT-100/SPEC-KIT-100_plan_gemini_1.json",
+        "commands/SPEC-KIT-100/SPEC-KIT-100_plan_telemetry_1.json",
+        "consensus/SPEC-OPS-200/SPEC-OPS-200_audit_code_1.json",
+        "commands/SPEC-OPS-200/SPEC-OPS-200_audit_telemetry_1.json"};
+    for (const auto& file : files)
+        put_real(tree.root, file, 40);
+    auto env = test_support::isolated_environment(tree.dir);
+    env["SPEC_HYGIENE_TEST_SIGNAL_AT"] = hook;
+    const auto result = test_support::run_process(
+        {EVIDENCE_PRUNE_TEST_BIN, "--evidence", tree.root.string(), "--db", tree.db.string()}, {},
+        env);
+    BOOST_TEST(result.exit_code == 128 + signal, result.err);
+    // The summary is the last line, and says why the run stopped.
+    const auto last = result.out.rfind('\n', result.out.size() - 2);
+    const auto summary = json::parse(result.out.substr(last == std::string::npos ? 0 : last + 1));
+    BOOST_TEST(summary.value("interrupted", "") == name);
+    BOOST_TEST(tree.query("SELECT count(*) FROM maintenance_runs") == 1);
+    BOOST_TEST(tree.query("SELECT count(*) FROM evidence_archives WHERE action = 'archive'") == 1);
+    // The archive made is recorded and its originals gone; the other spec is untouched.
+    std::size_t archives = 0;
+    for (const auto& entry : fs::directory_iterator(tree.root / "archives"))
+        archives += entry.path().filename().string().ends_with(".tar.gz");
+    BOOST_TEST(archives == 1u);
+    std::size_t left = 0;
+    for (const auto& file : files)
+        left += fs::exists(tree.root / file);
+    BOOST_TEST(left == 2u);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(sigterm_mid_run_records_what_was_done_and_exits_143)
+{
+    check_signal_after_the_first_archive("archive-written", SIGTERM, "SIGTERM");
+}
+
+BOOST_AUTO_TEST_CASE(sigint_mid_run_records_what_was_done_and_exits_130)
+{
+    check_signal_after_the_first_archive("archive-written:INT", SIGINT, "SIGINT");
+}

@@ -53,6 +53,7 @@ std::vector<PlannedAction> Pruner::read_plan()
 void Pruner::apply_plan(std::vector<PlannedAction> actions)
 {
     for (auto& action : actions) {
+        if (stopping()) break;
         if (action.kind == ActionKind::delete_rows) {
             delete_rows(action.cutoff_ns);
             continue;

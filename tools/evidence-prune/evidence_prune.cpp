@@ -38,14 +38,24 @@ void Pruner::open_database()
     common::schema::ensure_supported(*m_db);
 }
 
+bool Pruner::stopping()
+{
+    if (!m_stopped_by && m_signals) m_stopped_by = m_signals->take();
+    return m_stopped_by.has_value();
+}
+
 int Pruner::execute()
 {
+    // Before any thread starts, so that every thread holds the signals back.
+    if (m_options.mode == Mode::run || m_options.mode == Mode::apply) m_signals.emplace();
     const common::Stopwatch watch;
     const auto started = std::chrono::system_clock::now();
     lock_root();
     if (changes()) preflight_writable();
     // A refused plan leaves even the database as it was.
     auto plan = m_options.mode == Mode::apply ? read_plan() : std::vector<PlannedAction>{};
+    if (m_options.mode == Mode::restore)
+        check_restore_archive(m_root, m_options.restore_archive, m_options.force_unverified);
     open_database();
     load_database_state();
 
@@ -81,10 +91,12 @@ int Pruner::execute()
     } else {
         scan_top_level();
         if (has_archive_table() && m_options.mode != Mode::check) recover_orphans();
-        for (const auto& spec : m_specs)
+        for (const auto& spec : m_specs) {
+            if (stopping()) break;
             process_spec(spec);
+        }
         finish_pending();
-        if (m_options.mode != Mode::check)
+        if (m_options.mode != Mode::check && !stopping())
             delete_rows(to_ns(m_now) - std::chrono::duration_cast<std::chrono::nanoseconds>(
                                            m_options.policy.purge_after)
                                            .count());
@@ -98,11 +110,14 @@ int Pruner::execute()
 
     if (m_plan) m_plan->commit();
 
-    const auto line = summary(watch.elapsed_ms());
+    auto line = summary(watch.elapsed_ms());
+    if (stopping()) line["interrupted"] = *m_stopped_by == SIGINT ? "SIGINT" : "SIGTERM";
     emit(line);
     const bool failed = m_failures > 0 || m_skipped > 0;
-    if (changes() && (m_actions > 0 || m_recovered > 0 || failed))
-        record_run(started, line, m_failures > 0);
+    if (changes() && (m_actions > 0 || m_recovered > 0 || failed || m_stopped_by.has_value()))
+        record_run(started, line, m_failures > 0 || m_stopped_by.has_value());
+    // The shell's convention: a caller tells an interrupted run from a failed one.
+    if (m_stopped_by) return 128 + *m_stopped_by;
     if (m_options.mode == Mode::check && m_limit_passed) return common::to_int(Exit::limit);
     return failed ? common::to_int(Exit::failed) : 0;
 }

@@ -26,6 +26,16 @@ int main(int argc, char** argv)
         // Only in the test build: SPEC_HYGIENE_TEST_CRASH_AT=POINT kills the process with
         // SIGKILL at that point of no return, or =files:N once N originals are gone, so that
         // tests can check what the next run finds.
+        // SPEC_HYGIENE_TEST_SIGNAL_AT=POINT sends SIGTERM to the process there, or
+        // =POINT:INT SIGINT, as a user or a service manager would.
+        if (auto point = common::process_env("SPEC_HYGIENE_TEST_SIGNAL_AT")) {
+            const auto colon = point->find(':');
+            const int signal =
+                colon != std::string::npos && point->substr(colon + 1) == "INT" ? SIGINT : SIGTERM;
+            options.crash_hook = [at = point->substr(0, colon), signal](std::string_view reached) {
+                if (reached == at) ::kill(::getpid(), signal);
+            };
+        }
         if (auto point = common::process_env("SPEC_HYGIENE_TEST_CRASH_AT"))
             options.crash_hook = [point = *point, removed = 0](std::string_view reached) mutable {
                 if (reached == "file-removed" && point.starts_with("files:") &&

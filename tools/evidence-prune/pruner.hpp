@@ -14,6 +14,7 @@
 #include "common/input.hpp"
 #include "common/json.hpp"
 #include "common/lock.hpp"
+#include "common/process.hpp"
 #include "common/records.hpp"
 #include "common/schema.hpp"
 #include "common/spec_id.hpp"
@@ -27,6 +28,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <csignal>
 #include <ctime>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -167,6 +169,11 @@ private:
                         std::uint64_t bytes_after, const std::string* sha256,
                         const std::string& rule, std::int64_t evidence_ns);
     void record_run(common::TimePoint started, const Json& summary, bool failed);
+    // SIGINT or SIGTERM, held back while a changing run works and read between specs and
+    // planned actions: the run stops there, having recorded what it did.
+    std::optional<common::SignalWatch> m_signals;
+    std::optional<int> m_stopped_by;
+    bool stopping();
     bool has_archive_table() const;
     // The root as a plan names it: absolute, so that --apply may run from another folder.
     std::string plan_root() const

@@ -136,6 +136,22 @@ void restore_member(const common::TreeRoot& root, common::ArchiveReader& reader,
 
 }  // namespace
 
+common::UniqueFd open_archive_file(const std::filesystem::path& archive)
+{
+    common::UniqueFd fd(::open(archive.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+    if (!fd) throw common::system_error(errno, archive.string());
+    struct stat status {};
+    if (::fstat(fd.get(), &status) != 0 || !S_ISREG(status.st_mode))
+        throw Error(Exit::data, "{}: not a regular file; nothing restored", archive.string());
+    return fd;
+}
+
+void check_restore_archive(const common::TreeRoot& root, const std::filesystem::path& archive,
+                           bool allow_unverified)
+{
+    check_archive(root, archive.string(), open_archive_file(archive), allow_unverified);
+}
+
 RestoreResult restore_archive(const common::TreeRoot& root, const std::string& archive_path,
                               const std::function<UniqueFd()>& open_archive, bool allow_unverified)
 {
@@ -177,16 +193,7 @@ namespace evidence_prune::pruning {
 int Pruner::restore()
 {
     const auto& archive = m_options.restore_archive;
-    const auto open_archive = [&] {
-        // Non-blocking: a FIFO in place of the archive must not hang the run.
-        common::UniqueFd fd(::open(archive.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-        if (!fd) throw common::system_error(errno, archive.string());
-        struct stat status {};
-        if (::fstat(fd.get(), &status) != 0 || !S_ISREG(status.st_mode))
-            throw Error(Exit::data, "{}: not a regular file; nothing restored", archive.string());
-        return fd;
-    };
-    open_archive();
+    const auto open_archive = [&] { return open_archive_file(archive); };
     // An archive of this root's archives/ is checked against its record first.
     std::error_code ec;
     const auto folder = std::filesystem::weakly_canonical(archive, ec).parent_path();

@@ -4,6 +4,7 @@
 #include "archiver.hpp"
 #include "common/tree.hpp"
 
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -25,6 +26,15 @@ struct RestoreResult {
 // through a symlink; when a write fails, the files this call restored are removed again.
 // Throws Error 65 (damaged, not ours, a member outside the spec folders), 73 (a member
 // exists), 74/77 (a write failed).
+// Opens the archive at `archive` for reading, without blocking on a FIFO: Error 65 unless it
+// is a regular file.
+common::UniqueFd open_archive_file(const std::filesystem::path& archive);
+
+// The checks restore_archive() makes before it writes, alone: run before the database is
+// opened, so that a refused --restore changes nothing anywhere. Throws as restore_archive().
+void check_restore_archive(const common::TreeRoot& root, const std::filesystem::path& archive,
+                           bool allow_unverified);
+
 RestoreResult restore_archive(const common::TreeRoot& root, const std::string& archive_path,
                               const std::function<common::UniqueFd()>& open_archive,
                               bool allow_unverified);
