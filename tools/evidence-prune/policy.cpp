@@ -98,6 +98,14 @@ bool past_purge_age(std::int64_t evidence_ns, const Policy& policy, common::Time
            std::chrono::duration_cast<std::chrono::nanoseconds>(policy.purge_after).count();
 }
 
+bool archive_due(std::int64_t evidence_ns, std::int64_t made_ns, const Policy& policy,
+                 common::TimePoint now)
+{
+    return past_purge_age(evidence_ns, policy, now) &&
+           to_ns(now) - made_ns >
+               std::chrono::duration_cast<std::chrono::nanoseconds>(policy.purge_grace).count();
+}
+
 SpecDecision decide(const SpecState& state, const Policy& policy, common::TimePoint now)
 {
     SpecDecision decision;
