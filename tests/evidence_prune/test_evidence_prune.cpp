@@ -449,6 +449,31 @@ BOOST_AUTO_TEST_CASE(archive_is_purged_by_the_age_of_its_evidence)
                           "archive_path IS NOT NULL") == 1);
 }
 
+BOOST_AUTO_TEST_CASE(archive_is_purged_no_sooner_than_the_grace_after_it_was_made)
+{
+    Tree tree;
+    put(tree.root, "consensus/SPEC-KIT-100/a.json", 89);
+    tree.run();
+    const auto archive = only_archive(tree.root);
+    // Two days later the evidence is past the purge age, but the archive is two days old.
+    auto options = tree.options();
+    options.explain = true;
+    const auto within = tree.run(options, now_s + 2 * day);
+    BOOST_TEST(within.of("purge").empty());
+    BOOST_TEST(fs::exists(tree.root / archive));
+    BOOST_TEST(within.err.find("within the purge grace of 7d") != std::string::npos, within.err);
+    // A shorter grace, or the archive's row made a week earlier, lets it go.
+    auto short_grace = tree.options(Mode::dry_run);
+    short_grace.policy.purge_grace = std::chrono::hours(24);
+    BOOST_TEST(tree.run(short_grace, now_s + 2 * day).of("purge").size() == 1u);
+    {
+        auto db = common::Database::open(tree.db);
+        db.exec("UPDATE evidence_archives SET created_at = datetime(created_at, '-8 days')");
+    }
+    BOOST_TEST(tree.run(Mode::run, now_s + 2 * day).of("purge").size() == 1u);
+    BOOST_TEST(!fs::exists(tree.root / archive));
+}
+
 BOOST_AUTO_TEST_CASE(without_a_database_archives_age_by_their_own_mtime)
 {
     Tree tree;
