@@ -613,3 +613,25 @@ BOOST_AUTO_TEST_CASE(explain_gives_each_decision_its_reason)
     BOOST_TEST(result.err.find("SPEC-OPS-200: purge 2 files") != std::string::npos);
     BOOST_TEST(result.err.find("age>90d") != std::string::npos);
 }
+
+BOOST_AUTO_TEST_CASE(ages_are_common_durations_or_plain_days)
+{
+    using evidence_prune::parse_age;
+    using std::chrono::seconds;
+    BOOST_TEST(parse_age("30d", "--x").count() == seconds(30 * 86400).count());
+    BOOST_TEST(parse_age("12h", "--x").count() == 12 * 3600);
+    BOOST_TEST(parse_age("90m", "--x").count() == 90 * 60);
+    BOOST_TEST(parse_age("45s", "--x").count() == 45);
+    BOOST_TEST(parse_age("2w", "--x").count() == 14 * 86400);
+    BOOST_TEST(parse_age("30", "--x").count() == 30 * 86400);
+    BOOST_TEST(parse_age("0", "--x").count() == 0);
+    for (const auto* bad : {"", "d", "3x", "-1d", "1.5d", "40000d", "99999999999999999999d"}) {
+        try {
+            parse_age(bad, "--purge-grace");
+            BOOST_ERROR("accepted '" << bad << "'");
+        } catch (const common::Error& error) {
+            BOOST_TEST(static_cast<int>(error.code()) == 64);
+            BOOST_TEST(std::string(error.what()).starts_with("--purge-grace: "), error.what());
+        }
+    }
+}

@@ -80,7 +80,8 @@ std::string age_rule(std::chrono::seconds limit);
 // "2d", "5h", "12m", "30s": an age for people.
 std::string age_text(std::chrono::seconds age);
 
-// Parses "30d", "12h", "90m", "45s" or a plain number of days. Throws Error 64 naming `what`.
+// Parses "30d", "12h", "90m", "45s", "2w" or a plain number of days (common::parse_duration).
+// Throws Error 64 naming `what`.
 std::chrono::seconds parse_age(std::string_view text, std::string_view what);
 
 // Nanoseconds since the epoch of a time point, and back.
