@@ -319,11 +319,12 @@ std::vector<KnownArchive> known_archives(const Database& db)
 {
     std::vector<KnownArchive> known;
     auto rows =
-        db.prepare("SELECT archive_path, spec_id, evidence_time, sha256 FROM evidence_archives "
-                   "WHERE action = 'archive' AND archive_path IS NOT NULL ORDER BY archive_id");
+        db.prepare("SELECT archive_path, spec_id, evidence_time, sha256, created_at FROM "
+                   "evidence_archives WHERE action = 'archive' AND archive_path IS NOT NULL "
+                   "ORDER BY archive_id");
     while (rows.step())
-        known.push_back(
-            {rows.column_text(0), rows.column_text(1), rows.column_text(2), rows.column_text(3)});
+        known.push_back({rows.column_text(0), rows.column_text(1), rows.column_text(2),
+                         rows.column_text(3), rows.column_text(4)});
     return known;
 }
 

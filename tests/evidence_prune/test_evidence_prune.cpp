@@ -449,6 +449,31 @@ BOOST_AUTO_TEST_CASE(archive_is_purged_by_the_age_of_its_evidence)
                           "archive_path IS NOT NULL") == 1);
 }
 
+BOOST_AUTO_TEST_CASE(archive_is_purged_no_sooner_than_the_grace_after_it_was_made)
+{
+    Tree tree;
+    put(tree.root, "consensus/SPEC-KIT-100/a.json", 89);
+    tree.run();
+    const auto archive = only_archive(tree.root);
+    // Two days later the evidence is past the purge age, but the archive is two days old.
+    auto options = tree.options();
+    options.explain = true;
+    const auto within = tree.run(options, now_s + 2 * day);
+    BOOST_TEST(within.of("purge").empty());
+    BOOST_TEST(fs::exists(tree.root / archive));
+    BOOST_TEST(within.err.find("within the purge grace of 7d") != std::string::npos, within.err);
+    // A shorter grace, or the archive's row made a week earlier, lets it go.
+    auto short_grace = tree.options(Mode::dry_run);
+    short_grace.policy.purge_grace = std::chrono::hours(24);
+    BOOST_TEST(tree.run(short_grace, now_s + 2 * day).of("purge").size() == 1u);
+    {
+        auto db = common::Database::open(tree.db);
+        db.exec("UPDATE evidence_archives SET created_at = datetime(created_at, '-8 days')");
+    }
+    BOOST_TEST(tree.run(Mode::run, now_s + 2 * day).of("purge").size() == 1u);
+    BOOST_TEST(!fs::exists(tree.root / archive));
+}
+
 BOOST_AUTO_TEST_CASE(without_a_database_archives_age_by_their_own_mtime)
 {
     Tree tree;
@@ -587,4 +612,26 @@ BOOST_AUTO_TEST_CASE(explain_gives_each_decision_its_reason)
                std::string::npos);
     BOOST_TEST(result.err.find("SPEC-OPS-200: purge 2 files") != std::string::npos);
     BOOST_TEST(result.err.find("age>90d") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(ages_are_common_durations_or_plain_days)
+{
+    using evidence_prune::parse_age;
+    using std::chrono::seconds;
+    BOOST_TEST(parse_age("30d", "--x").count() == seconds(30 * 86400).count());
+    BOOST_TEST(parse_age("12h", "--x").count() == 12 * 3600);
+    BOOST_TEST(parse_age("90m", "--x").count() == 90 * 60);
+    BOOST_TEST(parse_age("45s", "--x").count() == 45);
+    BOOST_TEST(parse_age("2w", "--x").count() == 14 * 86400);
+    BOOST_TEST(parse_age("30", "--x").count() == 30 * 86400);
+    BOOST_TEST(parse_age("0", "--x").count() == 0);
+    for (const auto* bad : {"", "d", "3x", "-1d", "1.5d", "40000d", "99999999999999999999d"}) {
+        try {
+            parse_age(bad, "--purge-grace");
+            BOOST_ERROR("accepted '" << bad << "'");
+        } catch (const common::Error& error) {
+            BOOST_TEST(static_cast<int>(error.code()) == 64);
+            BOOST_TEST(std::string(error.what()).starts_with("--purge-grace: "), error.what());
+        }
+    }
 }

@@ -325,7 +325,7 @@ void Pruner::act_on_spec(const std::string& spec, bool measure_only)
         if (archives != m_archives.end())
             for (const auto& archive : archives->second)
                 if ((!has_archive_table() || m_recorded.count(archive.path)) &&
-                    past_purge_age(archive.evidence_ns, m_options.policy, m_now))
+                    archive_purgeable(spec, archive))
                     due.push_back(&archive);
         return due;
     }();

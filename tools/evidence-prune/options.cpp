@@ -41,6 +41,10 @@ cxxopts::Options make_cli()
            cxxopts::value<std::string>(), "AGE");
     policy("purge-after", "purge files and archives whose evidence is older than AGE (default 90d)",
            cxxopts::value<std::string>(), "AGE");
+    policy("purge-grace",
+           "purge an archive no sooner than AGE after it was made; files past the purge age are "
+           "archived first (default 7d)",
+           cxxopts::value<std::string>(), "AGE");
     policy("active-window", "a spec with a file changed within AGE is active (default 7d)",
            cxxopts::value<std::string>(), "AGE");
     policy("stale-after",
@@ -184,6 +188,8 @@ Options parse_options(std::span<char*> args, const common::EnvLookup& env, bool 
         age_setting(result, "archive-after", config, "archive_days", policy.archive_after);
     policy.purge_after =
         age_setting(result, "purge-after", config, "purge_days", policy.purge_after);
+    policy.purge_grace =
+        age_setting(result, "purge-grace", config, "purge_grace_days", policy.purge_grace);
     policy.active_window =
         age_setting(result, "active-window", config, "active_days", policy.active_window);
     policy.stale_after =

@@ -1,11 +1,11 @@
 #include "policy.hpp"
 
+#include "common/duration.hpp"
 #include "common/error.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 #include <map>
 
 namespace evidence_prune {
@@ -68,34 +68,34 @@ std::string age_rule(std::chrono::seconds limit)
 
 std::chrono::seconds parse_age(std::string_view text, std::string_view what)
 {
-    std::int64_t value = 0;
-    const auto* end = text.data() + text.size();
-    const auto [rest, error] = std::from_chars(text.data(), end, value);
-    std::int64_t unit = 86400;
-    if (error == std::errc() && rest + 1 == end) {
-        switch (*rest) {
-        case 'd': unit = 86400; break;
-        case 'h': unit = 3600; break;
-        case 'm': unit = 60; break;
-        case 's': unit = 1; break;
-        default: unit = 0; break;
-        }
-    } else if (error != std::errc() || rest != end) {
-        unit = 0;
+    // A plain number is days, as the configuration file counts them.
+    const bool plain = !text.empty() && std::all_of(text.begin(), text.end(),
+                                                    [](char c) { return c >= '0' && c <= '9'; });
+    constexpr auto most = std::chrono::seconds(std::int64_t{100} * 365 * 86400);
+    try {
+        const auto age =
+            common::parse_duration(plain ? std::string(text) + "d" : std::string(text));
+        if (age <= most) return age;
+    } catch (const common::Error&) {
     }
-    constexpr std::int64_t max_days = 100 * 365;
-    if (unit == 0 || value < 0 || value > max_days * 86400 / unit)
-        throw common::Error(common::Exit::usage,
-                            "{}: expected an age such as 30d, 12h or 90m (at most 100 years), "
-                            "not '{}'",
-                            what, text);
-    return std::chrono::seconds(value * unit);
+    throw common::Error(common::Exit::usage,
+                        "{}: expected an age such as 30d, 12h or 90m (at most 100 years), "
+                        "not '{}'",
+                        what, text);
 }
 
 bool past_purge_age(std::int64_t evidence_ns, const Policy& policy, common::TimePoint now)
 {
     return to_ns(now) - evidence_ns >
            std::chrono::duration_cast<std::chrono::nanoseconds>(policy.purge_after).count();
+}
+
+bool archive_due(std::int64_t evidence_ns, std::int64_t made_ns, const Policy& policy,
+                 common::TimePoint now)
+{
+    return past_purge_age(evidence_ns, policy, now) &&
+           to_ns(now) - made_ns >
+               std::chrono::duration_cast<std::chrono::nanoseconds>(policy.purge_grace).count();
 }
 
 SpecDecision decide(const SpecState& state, const Policy& policy, common::TimePoint now)

@@ -19,6 +19,8 @@ using Days = std::chrono::duration<std::int64_t, std::ratio<86400>>;
 struct Policy {
     std::chrono::seconds archive_after = Days(30);
     std::chrono::seconds purge_after = Days(90);
+    // An archive is purged no sooner than this after it was made, so that any run can be undone.
+    std::chrono::seconds purge_grace = Days(7);
     std::chrono::seconds active_window = Days(7);
     // A row not completed and spawned within this keeps its spec active, whoever wrote it.
     std::chrono::seconds stale_after = Days(1);
@@ -67,13 +69,19 @@ SpecDecision decide(const SpecState& state, const Policy& policy, common::TimePo
 // True when evidence last changed at `evidence_ns` is past the purge age at `now`.
 bool past_purge_age(std::int64_t evidence_ns, const Policy& policy, common::TimePoint now);
 
+// True when an archive of evidence last changed at `evidence_ns`, made at `made_ns`, may be
+// purged at `now`: past the purge age and past the grace since it was made.
+bool archive_due(std::int64_t evidence_ns, std::int64_t made_ns, const Policy& policy,
+                 common::TimePoint now);
+
 // "age>30d": the rule that fires for an age limit.
 std::string age_rule(std::chrono::seconds limit);
 
 // "2d", "5h", "12m", "30s": an age for people.
 std::string age_text(std::chrono::seconds age);
 
-// Parses "30d", "12h", "90m", "45s" or a plain number of days. Throws Error 64 naming `what`.
+// Parses "30d", "12h", "90m", "45s", "2w" or a plain number of days (common::parse_duration).
+// Throws Error 64 naming `what`.
 std::chrono::seconds parse_age(std::string_view text, std::string_view what);
 
 // Nanoseconds since the epoch of a time point, and back.

@@ -175,6 +175,7 @@ private:
     std::optional<int> m_stopped_by;
     bool stopping();
     bool has_archive_table() const;
+    bool archive_purgeable(const std::string& spec, const ArchiveFile& archive);
     // The root as a plan names it: absolute, so that --apply may run from another folder.
     std::string plan_root() const
     {
@@ -216,6 +217,7 @@ private:
     std::shared_ptr<common::FileLock> m_spec_lock;
     std::string m_locked_spec;
     std::map<std::string, RecordedArchive> m_recorded;
+    std::map<std::string, std::int64_t> m_made_ns;  // archive path -> when its row says it was made
     std::map<std::string, std::vector<ArchiveFile>> m_archives;  // by spec
     std::set<std::string> m_names_chosen;
 

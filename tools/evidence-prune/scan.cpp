@@ -19,8 +19,28 @@ void Pruner::load_database_state()
             recorded.evidence_ns = to_ns(common::parse_time(known.evidence_time));
         } catch (const Error&) {
         }
+        try {
+            m_made_ns[known.archive_path] = to_ns(common::parse_time(known.created_at));
+        } catch (const Error&) {
+        }
         m_recorded[known.archive_path] = std::move(recorded);
     }
+}
+
+// Past the purge age and the grace since it was made (its row's created_at, else its mtime).
+bool Pruner::archive_purgeable(const std::string& spec, const ArchiveFile& archive)
+{
+    if (!past_purge_age(archive.evidence_ns, m_options.policy, m_now)) return false;
+    const auto made = m_made_ns.find(archive.path);
+    const auto made_ns = made != m_made_ns.end() ? made->second : archive.info.mtime_ns;
+    if (archive_due(archive.evidence_ns, made_ns, m_options.policy, m_now)) return true;
+    explain(fmt::format(
+        "{}: keep {}: made {} ago, within the purge grace of {}", spec,
+        common::sanitize_utf8(archive.path),
+        age_text(std::chrono::duration_cast<std::chrono::seconds>(
+            std::chrono::nanoseconds(std::max<std::int64_t>(to_ns(m_now) - made_ns, 0)))),
+        age_text(m_options.policy.purge_grace)));
+    return false;
 }
 
 void Pruner::scan_top_level()

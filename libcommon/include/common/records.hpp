@@ -162,6 +162,7 @@ struct KnownArchive {
     std::string spec_id;
     std::string evidence_time;  // as stored (sql_timestamp)
     std::string sha256;
+    std::string created_at;  // as stored (sql_timestamp): when the archive was made
 };
 std::vector<KnownArchive> known_archives(const Database& db);
 
