@@ -385,8 +385,9 @@ BOOST_AUTO_TEST_CASE(kill_mid_purge_then_rerun_finishes_the_purge)
 BOOST_AUTO_TEST_CASE(kill_at_moments_spread_over_a_run_loses_nothing)
 {
     fixture::EvidenceShape shape = archivable();
-    shape.specs = 12;
-    shape.files_per_spec = 200;
+    // More specs than one flush takes (32 archives), so that runs are killed in several.
+    shape.specs = 200;
+    shape.files_per_spec = 12;
     Sandbox box(shape);
     const auto originals = evidence_files(box.root);
     // Points chosen from the run's own progress, not from the clock: after the first file

@@ -2,7 +2,26 @@
 
 namespace evidence_prune::pruning {
 
-void Pruner::finish_pending()
+namespace {
+
+// Archives verified before one flush: a journal commit for this many instead of two for each,
+// and their members' lists and spec locks held meanwhile.
+constexpr std::size_t archives_per_flush = 32;
+
+}  // namespace
+
+void Pruner::discard_archive(Pending& pending, const Error& error)
+{
+    // The originals are all in place; a bad or unflushed archive is only in the way.
+    try {
+        m_root.remove_file(pending.action.archive);
+    } catch (const Error&) {
+    }
+    fail(pending.line, error);
+    m_held_lines[pending.slot] = common::json_line(pending.line);
+}
+
+void Pruner::collect_pending()
 {
     if (!m_pending) return;
     auto pending = std::move(*m_pending);
@@ -10,20 +29,39 @@ void Pruner::finish_pending()
     // Lines of later actions wait for this archive's line, so that the output keeps the
     // order a dry run shows.
     m_completing = true;
-    Json line = std::move(pending.line);
     try {
-        complete_archive(pending.action, pending.written, pending.verified.get(), line);
-        line["ok"] = true;
+        pending.result = pending.verified.get();
+        m_unflushed.push_back(std::move(pending));
     } catch (const Error& error) {
-        // The originals are all in place; a bad archive is only in the way.
+        discard_archive(pending, error);
+    }
+}
+
+void Pruner::finish_pending()
+{
+    collect_pending();
+    auto batch = std::move(m_unflushed);
+    m_unflushed.clear();
+    if (!batch.empty()) {
         try {
-            m_root.remove_file(pending.action.archive);
-        } catch (const Error&) {
+            flush_archives(m_root, std::string(archives_folder));
+        } catch (const Error& error) {
+            for (auto& pending : batch)
+                discard_archive(pending, error);
+            batch.clear();
         }
-        fail(line, error);
+    }
+    for (auto& pending : batch) {
+        try {
+            complete_archive(pending.action, pending.written, pending.result, pending.line);
+            pending.line["ok"] = true;
+        } catch (const Error& error) {
+            discard_archive(pending, error);
+            continue;
+        }
+        m_held_lines[pending.slot] = common::json_line(pending.line);
     }
     m_completing = false;
-    m_held_lines[pending.slot] = common::json_line(line);
     for (const auto& text : m_held_lines)
         m_out << text;
     m_held_lines.clear();
@@ -144,7 +182,7 @@ void Pruner::perform(PlannedAction action)
 void Pruner::perform_archive(PlannedAction& action, Json& line)
 {
     m_root.open_directory(archives_folder, true);
-    auto written = write_archive(m_root, action.archive, action.files);
+    auto written = write_archive(m_root, action.archive, action.files, Flush::deferred);
     for (const auto& file : written.changed)
         skip(action.spec, file.path, "changed since it was listed");
     line["files"] = written.members.size();
@@ -152,9 +190,10 @@ void Pruner::perform_archive(PlannedAction& action, Json& line)
     if (written.members.empty()) return;
     m_names_chosen.insert(action.archive);
     if (m_options.crash_hook) m_options.crash_hook("archive-written");
-    // The archive before this one has been verified meanwhile: finish it, then hand this one
-    // to the second thread and go on with the next spec.
-    finish_pending();
+    // The archive before this one has been verified meanwhile: queue it for the next flush,
+    // then hand this one to the second thread and go on with the next spec.
+    collect_pending();
+    if (m_unflushed.size() >= archives_per_flush) finish_pending();
     Pending pending{action, std::move(written), line, m_held_lines.size(), {}, m_spec_lock};
     m_held_lines.emplace_back();
     pending.verified = std::async(std::launch::async, [&root = m_root, archive = action.archive,

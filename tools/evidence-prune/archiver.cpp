@@ -136,7 +136,7 @@ struct TemporaryFile {
 }  // namespace
 
 WrittenArchive write_archive(const common::TreeRoot& root, const std::string& archive,
-                             const std::vector<FileRecord>& files)
+                             const std::vector<FileRecord>& files, Flush flush)
 {
     const auto [folder, name] = common::split_parent(archive);
     const auto directory = root.open_directory(folder);
@@ -216,14 +216,25 @@ WrittenArchive write_archive(const common::TreeRoot& root, const std::string& ar
     const timespec times[2] = {{0, UTIME_OMIT},
                                {static_cast<time_t>(written.newest_mtime_ns / 1'000'000'000),
                                 static_cast<long>(written.newest_mtime_ns % 1'000'000'000)}};
-    if (::futimens(out.get(), times) != 0 || ::fsync(out.get()) != 0)
+    if (::futimens(out.get(), times) != 0 || (flush == Flush::each && ::fsync(out.get()) != 0))
         throw common::system_error(errno, "cannot write " + shown);
     if (const int error = common::rename_without_replacing_at(directory.get(), temporary.name,
                                                               directory.get(), std::string(name)))
         throw common::system_error(error, "cannot rename the archive into place as " + shown);
     temporary.armed = false;
-    if (::fsync(directory.get()) != 0) throw common::system_error(errno, "cannot flush " + shown);
+    if (flush == Flush::each && ::fsync(directory.get()) != 0)
+        throw common::system_error(errno, "cannot flush " + shown);
     return written;
+}
+
+void flush_archives(const common::TreeRoot& root, const std::string& folder)
+{
+    const auto directory = root.open_directory(folder);
+    const auto shown = (root.path() / folder).string();
+    // One syncfs writes every dirty archive and commits the journal once; an fsync per archive
+    // would commit it once per archive.
+    if (::syncfs(directory.get()) != 0 || ::fsync(directory.get()) != 0)
+        throw common::system_error(errno, "cannot flush the archives in " + shown);
 }
 
 std::pair<std::vector<Member>, VerifiedArchive> read_archive(const common::TreeRoot& root,

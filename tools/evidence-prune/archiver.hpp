@@ -43,12 +43,20 @@ struct VerifiedArchive {
     std::uint64_t bytes = 0;
 };
 
+// Whether write_archive flushes the archive and its folder itself, or leaves that to one
+// flush_archives for all of a run's archives (one journal commit instead of two per archive).
+enum class Flush { each, deferred };
+
 // Writes `files` into the tar.gz `archive` (relative to the root, in an existing folder):
-// temporary name, fsync of file and folder, rename without replacing. A file whose size,
-// mtime or inode differ from `files` is left out and listed. Writes nothing when no file is
-// left. Throws Error 74/77 (the temporary file is removed) and 73 when `archive` exists.
+// temporary name, fsync of file and folder (unless deferred), rename without replacing. A file
+// whose size, mtime or inode differ from `files` is left out and listed. Writes nothing when no
+// file is left. Throws Error 74/77 (the temporary file is removed) and 73 when `archive` exists.
 WrittenArchive write_archive(const common::TreeRoot& root, const std::string& archive,
-                             const std::vector<FileRecord>& files);
+                             const std::vector<FileRecord>& files, Flush flush = Flush::each);
+
+// Makes every archive written with Flush::deferred in `folder` (relative to the root) durable:
+// syncfs(2) of the file system that holds it, then an fsync of the folder. Throws Error 74.
+void flush_archives(const common::TreeRoot& root, const std::string& folder);
 
 // Reads `archive` back: exactly `members`, in order, each with its size and SHA-256.
 // Throws Error 65 naming the first difference.

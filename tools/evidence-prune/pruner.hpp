@@ -136,7 +136,9 @@ private:
     void perform_archive(PlannedAction& action, Json& line);
     void complete_archive(const PlannedAction& action, const WrittenArchive& written,
                           const VerifiedArchive& verified, Json& line);
+    // Records the archives written so far and removes their originals, after one flush.
     void finish_pending();
+    void collect_pending();
 
     // An archive being verified on a second thread while the next spec is compressed.
     struct Pending {
@@ -146,8 +148,12 @@ private:
         std::size_t slot = 0;  // its line's place among m_held_lines
         std::future<VerifiedArchive> verified;
         std::shared_ptr<common::FileLock> lock;  // the spec's, held until its originals go
+        VerifiedArchive result{};
     };
+    void discard_archive(Pending& pending, const Error& error);
     std::optional<Pending> m_pending;
+    // Verified, not yet flushed: their originals stay until flush_archives has run.
+    std::vector<Pending> m_unflushed;
     bool m_completing = false;
     std::vector<std::string> m_held_lines;
     void perform_purge(PlannedAction& action, Json& line);
