@@ -177,6 +177,20 @@ BOOST_AUTO_TEST_CASE(bad_usage_exits_64_and_changes_nothing)
     BOOST_TEST((snapshot(box.root) == before));
 }
 
+BOOST_AUTO_TEST_CASE(a_run_with_nothing_to_do_is_recorded_as_a_success_and_a_dry_run_is_not)
+{
+    Sandbox box;
+    BOOST_TEST_REQUIRE(box.prune({}).exit_code == 0);
+    const auto again = box.prune({});
+    BOOST_TEST_REQUIRE(again.exit_code == 0, again.err);
+    const auto dry = box.prune({"--dry-run"});
+    BOOST_TEST_REQUIRE(dry.exit_code == 0, dry.err);
+    // The daily job's last success comes from these rows: a quiet day is a success too.
+    const auto db = common::Database::open(box.db, {.mode = common::OpenMode::read_only});
+    BOOST_TEST(db.query_int("SELECT count(*) FROM maintenance_runs WHERE tool = "
+                            "'evidence-prune' AND outcome = 'ok'") == 2);
+}
+
 BOOST_AUTO_TEST_CASE(bad_configuration_exits_78)
 {
     Sandbox box;

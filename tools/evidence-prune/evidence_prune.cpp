@@ -114,8 +114,9 @@ int Pruner::execute()
     if (stopping()) line["interrupted"] = *m_stopped_by == SIGINT ? "SIGINT" : "SIGTERM";
     emit(line);
     const bool failed = m_failures > 0 || m_skipped > 0;
-    if (changes() && (m_actions > 0 || m_recovered > 0 || failed || m_stopped_by.has_value()))
-        record_run(started, line, m_failures > 0 || m_stopped_by.has_value());
+    // Every run that may change the tree is recorded, also one that found nothing to do: the
+    // daily job's last success is read from maintenance_runs, and a quiet day is a success.
+    if (changes()) record_run(started, line, m_failures > 0 || m_stopped_by.has_value());
     // The shell's convention: a caller tells an interrupted run from a failed one.
     if (m_stopped_by) return 128 + *m_stopped_by;
     if (m_options.mode == Mode::check && m_limit_passed) return common::to_int(Exit::limit);
