@@ -677,7 +677,8 @@ BOOST_AUTO_TEST_CASE(ten_mb_on_each_stream_complete_with_response_capped_and_evi
     BOOST_TEST(file_bytes(output).find_first_not_of('a') == std::string::npos);
 }
 
-BOOST_AUTO_TEST_CASE(four_agents_writing_200_mb_each_keep_the_peak_rss_under_32_mb_and_the_cap)
+BOOST_AUTO_TEST_CASE(four_agents_writing_200_mb_each_keep_the_peak_rss_under_32_mb_and_the_cap,
+                     *boost::unit_test::label("measures_memory"))
 {
     Sandbox sandbox;
     std::vector<json> agents;
