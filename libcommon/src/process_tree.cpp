@@ -1,15 +1,11 @@
 #include "common/process_tree.hpp"
 
-#include <fmt/format.h>
-
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <dirent.h>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -26,27 +22,12 @@ struct ProcEntry {
     bool zombie = false;
 };
 
-// Fields 3 (state), 4 (ppid) and 22 (starttime) of /proc/<pid>/stat; parsing starts after the
-// last ')' because the command name may hold spaces and parentheses.
+// The /proc entry of `pid`, as runs.hpp reads it.
 std::optional<ProcEntry> read_entry(pid_t pid)
 {
-    std::ifstream in(fmt::format("/proc/{}/stat", pid));
-    std::string line;
-    if (!std::getline(in, line)) return std::nullopt;
-    const auto close = line.rfind(')');
-    if (close == std::string::npos || close + 2 > line.size()) return std::nullopt;
-    std::istringstream fields(line.substr(close + 2));
-    std::string state;
-    long parent = 0;
-    std::string field;
-    if (!(fields >> state >> parent)) return std::nullopt;
-    for (int i = 5; i <= 22; ++i)
-        if (!(fields >> field)) return std::nullopt;
-    try {
-        return ProcEntry{pid, static_cast<pid_t>(parent), std::stoull(field), state == "Z"};
-    } catch (const std::exception&) {
-        return std::nullopt;
-    }
+    const auto stat = read_process_stat(pid);
+    if (!stat) return std::nullopt;
+    return ProcEntry{pid, stat->parent, stat->start_ticks, stat->zombie};
 }
 
 // Every process /proc lists, by parent.

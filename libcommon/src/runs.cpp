@@ -12,8 +12,8 @@
 
 namespace common {
 
-// Field 3 (state) and field 22 (starttime) of /proc/<pid>/stat. The command name (field 2)
-// may hold spaces and parentheses, so parsing starts after the last ')'.
+// Fields 3 (state), 4 (ppid) and 22 (starttime) of /proc/<pid>/stat. The command name
+// (field 2) may hold spaces and parentheses, so parsing starts after the last ')'.
 std::optional<ProcessStat> read_process_stat(pid_t pid)
 {
     std::ifstream in(fmt::format("/proc/{}/stat", pid));
@@ -23,12 +23,13 @@ std::optional<ProcessStat> read_process_stat(pid_t pid)
     if (close == std::string::npos || close + 2 > line.size()) return std::nullopt;
     std::istringstream fields(line.substr(close + 2));
     std::string state;
+    long parent = 0;
     std::string field;
-    if (!(fields >> state)) return std::nullopt;
-    for (int i = 4; i <= 22; ++i)
+    if (!(fields >> state >> parent)) return std::nullopt;
+    for (int i = 5; i <= 22; ++i)
         if (!(fields >> field)) return std::nullopt;
     try {
-        return ProcessStat{std::stoull(field), state == "Z"};
+        return ProcessStat{std::stoull(field), state == "Z", static_cast<pid_t>(parent)};
     } catch (const std::exception&) {
         return std::nullopt;
     }

@@ -29,6 +29,7 @@ enum class Liveness {
 struct ProcessStat {
     std::uint64_t start_ticks = 0;
     bool zombie = false;
+    pid_t parent = 0;
 };
 std::optional<ProcessStat> read_process_stat(pid_t pid);
 
