@@ -152,13 +152,16 @@ const char* file_kind(mode_t mode)
     return "not a regular file";
 }
 
-// True when `path`, a regular file of size 0, still yields bytes: a /proc or /sys file.
+// True when `path`, a regular file of size 0, still yields bytes while its size stays 0: a
+// /proc or /sys file. A database another process is creating at this moment also yields bytes
+// after an empty stat, but its size has grown by then.
 bool has_hidden_content(const std::filesystem::path& path)
 {
     const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) return false;
     char byte = 0;
-    const bool content = ::read(fd, &byte, 1) > 0;
+    struct stat after {};
+    const bool content = ::read(fd, &byte, 1) > 0 && ::fstat(fd, &after) == 0 && after.st_size == 0;
     ::close(fd);
     return content;
 }

@@ -8,6 +8,9 @@
 #include <optional>
 #include <stdexcept>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
 
 using common::Database;
 using common::Exit;
@@ -228,6 +231,49 @@ BOOST_AUTO_TEST_CASE(not_a_database_is_exit_65_and_unchanged)
         BOOST_TEST(std::string(error.what()).find("not a SQLite database") != std::string::npos);
     }
     BOOST_TEST(test_support::file_bytes(dir / "notes.db") == text);
+}
+
+// Processes that find no database and create it at the same moment: the file one of them
+// has just made is empty to the others' stat and full by their next read, which is a database
+// being born, not a /proc file.
+BOOST_AUTO_TEST_CASE(processes_creating_one_database_at_once_all_open_it)
+{
+    constexpr int rounds = 30;
+    constexpr int creators = 12;
+    int failed = 0;
+    for (int round = 0; round < rounds; ++round) {
+        TempDir dir;
+        const auto path = dir / "new.db";
+        int go[2];
+        BOOST_TEST_REQUIRE(::pipe(go) == 0);
+        std::vector<pid_t> children;
+        for (int i = 0; i < creators; ++i) {
+            const pid_t child = ::fork();
+            BOOST_TEST_REQUIRE(child >= 0);
+            if (child == 0) {
+                ::close(go[1]);
+                char byte = 0;
+                // Returns when the parent closes its end, so that all start together.
+                if (::read(go[0], &byte, 1) < 0) ::_exit(2);
+                try {
+                    auto db = Database::open(path, {.mode = OpenMode::create});
+                    db.exec("CREATE TABLE IF NOT EXISTS t (v INTEGER)");
+                    ::_exit(0);
+                } catch (...) {
+                    ::_exit(1);
+                }
+            }
+            children.push_back(child);
+        }
+        ::close(go[0]);
+        ::close(go[1]);
+        for (const pid_t child : children) {
+            int status = 0;
+            ::waitpid(child, &status, 0);
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failed;
+        }
+    }
+    BOOST_TEST(failed == 0);
 }
 
 BOOST_AUTO_TEST_CASE(create_mode_makes_parent_folders)
