@@ -309,7 +309,10 @@ Database Database::open(const std::filesystem::path& path, const OpenOptions& op
         throw SqliteError(SQLITE_READONLY,
                           fmt::format("{} is read-only: cannot write to it", path.string()));
     // Only before the first table: the mode the toolkit exists to keep free pages in check.
-    if (created) db->exec("PRAGMA auto_vacuum=INCREMENTAL");
+    // Whoever comes first to a file still empty sets it, the process that created the file or
+    // another one that opened it a moment later.
+    if (created || db->query_int("PRAGMA page_count") == 0)
+        db->exec("PRAGMA auto_vacuum=INCREMENTAL");
     if (switch_to_wal(*db, options.busy_timeout_ms) != "wal")
         throw Error(Exit::software, "{}: could not switch to WAL journal mode", path.string());
     db->exec("PRAGMA synchronous=NORMAL");

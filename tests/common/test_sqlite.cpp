@@ -272,6 +272,7 @@ BOOST_AUTO_TEST_CASE(processes_creating_one_database_at_once_all_open_it)
             ::waitpid(child, &status, 0);
             if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failed;
         }
+        BOOST_TEST(Database::open(path).query_int("PRAGMA auto_vacuum") == 2);  // INCREMENTAL
     }
     BOOST_TEST(failed == 0);
 }
