@@ -23,6 +23,7 @@ EntryInfo info_of(const struct stat& status)
         info.type = EntryType::symlink;
     info.size = static_cast<std::uint64_t>(status.st_size);
     info.mtime_ns = to_ns(status.st_mtim.tv_sec, status.st_mtim.tv_nsec);
+    info.ctime_ns = to_ns(status.st_ctim.tv_sec, status.st_ctim.tv_nsec);
     info.inode = status.st_ino;
     info.device = status.st_dev;
     info.mode = status.st_mode & 07777;

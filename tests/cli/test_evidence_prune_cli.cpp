@@ -248,7 +248,8 @@ BOOST_AUTO_TEST_CASE(dry_run_on_the_fixture_leaves_it_byte_identical_and_matches
     BOOST_TEST(summary["tool"] == "evidence-prune");
     BOOST_TEST(summary["schema_version"] == 1);
     BOOST_TEST(summary["files_archived"].get<int>() > 0);
-    BOOST_TEST(summary["files_purged"].get<int>() > 0);
+    // The fixture's 120- and 400-day-old files are archived first, never purged loose.
+    BOOST_TEST(summary["files_purged"] == 0);
     BOOST_TEST(dry_lines.back()["dry_run"] == true);
 }
 
@@ -363,37 +364,44 @@ BOOST_AUTO_TEST_CASE(kill_before_the_originals_are_removed_loses_nothing)
     check_crash_at("archive-recorded");
 }
 
-BOOST_AUTO_TEST_CASE(kill_mid_purge_then_rerun_finishes_the_purge)
+BOOST_AUTO_TEST_CASE(first_run_on_an_old_tree_archives_and_a_run_after_the_grace_purges)
 {
     fixture::EvidenceShape shape;
     shape.specs = 3;
     shape.files_per_spec = 20;
-    shape.ages_days = {120, 45, 2};
+    shape.ages_days = {120, 400, 2};
     Sandbox box(shape);
     const auto originals = evidence_files(box.root);
-    const auto killed = box.prune({}, {{"SPEC_HYGIENE_TEST_CRASH_AT", "mid-purge"}});
-    BOOST_TEST(killed.exit_code == 128 + 9, killed.err);
-    // The purge was recorded before its first file went.
-    BOOST_TEST(common::Database::open(box.db, {.mode = common::OpenMode::read_only})
-                   .query_int("SELECT count(*) FROM evidence_archives WHERE action = 'purge'") ==
-               1);
-    const auto rerun = box.prune({});
-    BOOST_TEST(rerun.exit_code == 0, rerun.err);
+    const auto first = box.prune({});
+    BOOST_TEST(first.exit_code == 0, first.err);
+    BOOST_TEST(lines_of(first).back()["files_purged"] == 0);
+    BOOST_TEST(lines_of(first).back()["archives_made"] == 2);
+    // Nothing is gone: every file is loose or in a recorded archive, to be restored all week.
     const auto present = evidence_files(box.root);
     const auto archived = recorded_archive_members(box.root, box.db);
-    const auto old_spec = fixture::fixture_spec(0);
-    // The newest synthesis (the later time stamp in its name) stays; the rest of the spec goes.
-    std::string newest_synthesis;
-    for (const auto& [path, content] : originals)
-        if (path.find(old_spec + "_validate_synthesis") != std::string::npos)
-            newest_synthesis = std::max(newest_synthesis, path);
     for (const auto& [path, content] : originals) {
-        if (path.find(old_spec + "_") != std::string::npos && path != newest_synthesis) {
-            BOOST_TEST(!present.count(path), path << " not purged");
-            continue;
-        }
-        BOOST_TEST((present.count(path) == 1u || archived.count(path) == 1u), path << " lost");
+        const auto here = present.find(path);
+        const auto there = archived.find(path);
+        BOOST_TEST(((here != present.end() && here->second == content) ||
+                    (there != archived.end() && there->second == content)),
+                   path << " lost");
     }
+    const auto within = box.prune({"--explain"});
+    BOOST_TEST(within.exit_code == 0, within.err);
+    BOOST_TEST(lines_of(within).back()["archives_purged"] == 0);
+    BOOST_TEST(within.err.find("within the purge grace of 7d") != std::string::npos, within.err);
+    {
+        auto db = common::Database::open(box.db);
+        db.exec("UPDATE evidence_archives SET created_at = datetime(created_at, '-8 days')");
+    }
+    const auto after = box.prune({});
+    BOOST_TEST(after.exit_code == 0, after.err);
+    BOOST_TEST(lines_of(after).back()["archives_purged"] == 2);
+    BOOST_TEST(lines_of(after).back()["files_purged"] == 0);
+    BOOST_TEST(fs::is_empty(box.root / "archives"));
+    BOOST_TEST(common::Database::open(box.db, {.mode = common::OpenMode::read_only})
+                   .query_int("SELECT count(*) FROM evidence_archives WHERE action = 'purge' "
+                              "AND archive_path IS NOT NULL") == 2);
 }
 
 BOOST_AUTO_TEST_CASE(kill_at_moments_spread_over_a_run_loses_nothing)

@@ -159,7 +159,18 @@ inline std::string only_archive(const fs::path& root)
     return "archives/" + names.front();
 }
 
-// A spec of each kind: old enough to archive, to purge, and active.
+// The one archive of `spec` ("archives/<name>").
+inline std::string archive_of(const fs::path& root, const std::string& spec)
+{
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(root / "archives"))
+        if (entry.path().filename().string().starts_with(spec + "-"))
+            names.push_back(entry.path().filename().string());
+    BOOST_REQUIRE_EQUAL(names.size(), 1u);
+    return "archives/" + names.front();
+}
+
+// A spec of each kind: old enough to archive, past the purge age (archived first), and active.
 inline void typical_tree(const fs::path& root)
 {
     put(root, "consensus/SPEC-KIT-100/SPEC-KIT-100_plan_gemini_1.json", 40);

@@ -29,7 +29,7 @@ using namespace evidence_tree;
 
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(real_run_archives_verifies_and_purges_as_the_policy_says)
+BOOST_AUTO_TEST_CASE(real_run_archives_verifies_and_exempts_as_the_policy_says)
 {
     Tree tree;
     typical_tree(tree.root);
@@ -37,7 +37,7 @@ BOOST_AUTO_TEST_CASE(real_run_archives_verifies_and_purges_as_the_policy_says)
     const auto result = tree.run();
     BOOST_TEST(result.code == 0, result.err);
 
-    const auto archive = only_archive(tree.root);
+    const auto archive = archive_of(tree.root, "SPEC-KIT-100");
     BOOST_TEST(archive == "archives/SPEC-KIT-100-20260601.tar.gz");
     const auto members = archive_contents(tree.root / archive);
     BOOST_TEST(members.size() == 4u);
@@ -48,16 +48,15 @@ BOOST_AUTO_TEST_CASE(real_run_archives_verifies_and_purges_as_the_policy_says)
     // The newest synthesis stays; the older one is archived.
     BOOST_TEST(fs::exists(tree.root / "consensus/SPEC-KIT-100/SPEC-KIT-100_plan_synthesis_2.json"));
     BOOST_TEST(members.count("consensus/SPEC-KIT-100/SPEC-KIT-100_plan_synthesis_1.json") == 1u);
-    // Past the purge age: gone, and recorded.
+    // Past the purge age: archived first, never purged loose.
+    BOOST_TEST(archive_contents(tree.root / archive_of(tree.root, "SPEC-OPS-200")).size() == 2u);
     BOOST_TEST(!fs::exists(tree.root / "consensus/SPEC-OPS-200/SPEC-OPS-200_audit_code_1.json"));
-    BOOST_TEST(
-        !fs::exists(tree.root / "commands/SPEC-OPS-200/SPEC-OPS-200_audit_telemetry_1.json"));
-    BOOST_TEST(tree.query("SELECT file_count FROM evidence_archives WHERE action = 'purge'") == 2);
+    BOOST_TEST(tree.query("SELECT count(*) FROM evidence_archives WHERE action = 'purge'") == 0);
     // Active: untouched.
     BOOST_TEST(fs::exists(tree.root / "consensus/SPEC-NEW-300/SPEC-NEW-300_tasks_code_0.json"));
 
-    BOOST_TEST(result.summary["files_archived"] == 4);
-    BOOST_TEST(result.summary["files_purged"] == 2);
+    BOOST_TEST(result.summary["files_archived"] == 6);
+    BOOST_TEST(result.summary["files_purged"] == 0);
     BOOST_TEST(result.summary["exempted_specs"] == json::array({"SPEC-NEW-300"}));
     BOOST_TEST(result.of("exempt").at(0)["reason"] == "active: modified 2d ago");
 }
@@ -67,14 +66,14 @@ BOOST_AUTO_TEST_CASE(archive_is_private_recorded_with_its_checksum_and_evidence_
     Tree tree;
     typical_tree(tree.root);
     tree.run();
-    const auto archive = tree.root / only_archive(tree.root);
+    const auto archive = tree.root / archive_of(tree.root, "SPEC-KIT-100");
     struct stat status {};
     BOOST_REQUIRE(::stat(archive.c_str(), &status) == 0);
     BOOST_TEST((status.st_mode & 07777) == 0600u);
     const auto db = common::Database::open(tree.db, {.mode = common::OpenMode::read_only});
     const auto rows = db.query_rows(
         "SELECT sha256, evidence_time, file_count, bytes_after FROM evidence_archives "
-        "WHERE action = 'archive'");
+        "WHERE action = 'archive' AND spec_id = 'SPEC-KIT-100'");
     BOOST_REQUIRE_EQUAL(rows.size(), 1u);
     BOOST_TEST(std::get<std::string>(rows[0][0]) == common::sha256_file(archive));
     // The newest member is 40 days old.
@@ -90,7 +89,7 @@ BOOST_AUTO_TEST_CASE(archive_ends_with_a_checksum_list_sha256sum_accepts)
     typical_tree(tree.root);
     put(tree.root, "consensus/SPEC-KIT-100/odd\\name\nhere.json", 45);
     tree.run();
-    const auto archive = tree.root / only_archive(tree.root);
+    const auto archive = tree.root / archive_of(tree.root, "SPEC-KIT-100");
     const auto members = archive_contents(archive, true);
     BOOST_REQUIRE_EQUAL(members.count(std::string(evidence_prune::manifest_name)), 1u);
     fs::create_directories(tree.dir / "x");
@@ -155,7 +154,7 @@ BOOST_AUTO_TEST_CASE(locked_spec_is_left_alone)
     BOOST_REQUIRE(::flock(fd, LOCK_EX) == 0);
     const auto result = tree.run();
     ::close(fd);
-    BOOST_TEST(!fs::exists(tree.root / "archives"));
+    BOOST_TEST(!fs::exists(tree.root / "archives/SPEC-KIT-100-20260601.tar.gz"));
     BOOST_TEST(fs::exists(tree.root / "consensus/SPEC-KIT-100/SPEC-KIT-100_plan_gemini_1.json"));
     BOOST_TEST(result.of("exempt").at(0)["spec"] == "SPEC-KIT-100");
     BOOST_TEST(result.of("exempt").at(0)["reason"] == "locked");
@@ -184,7 +183,7 @@ BOOST_AUTO_TEST_CASE(protected_spec_is_left_alone)
     options.protect = {"SPEC-OPS-200"};
     const auto result = tree.run(options);
     BOOST_TEST(fs::exists(tree.root / "consensus/SPEC-OPS-200/SPEC-OPS-200_audit_code_1.json"));
-    BOOST_TEST(result.summary["files_purged"] == 0);
+    BOOST_TEST(!fs::exists(tree.root / "archives/SPEC-OPS-200-20260601.tar.gz"));
 }
 
 BOOST_AUTO_TEST_CASE(future_mtimes_are_not_old)
@@ -212,7 +211,7 @@ BOOST_AUTO_TEST_CASE(symlink_to_a_file_outside_the_root_is_reported_and_left)
     BOOST_TEST(file_bytes(tree.dir / "outside.json") == "secret");
     BOOST_TEST(fs::is_symlink(tree.root / "consensus/SPEC-KIT-100/link.json"));
     BOOST_TEST(fs::is_symlink(tree.root / "commands"));
-    const auto members = archive_contents(tree.root / only_archive(tree.root));
+    const auto members = archive_contents(tree.root / archive_of(tree.root, "SPEC-KIT-100"));
     BOOST_TEST(members.size() == 1u);
     BOOST_TEST(members.count("consensus/SPEC-KIT-100/real.json") == 1u);
     int reported = 0;
@@ -248,7 +247,7 @@ BOOST_AUTO_TEST_CASE(odd_names_survive_archive_and_restore)
         BOOST_TEST(!fs::exists(tree.root / name));
 
     auto options = tree.options(Mode::restore);
-    options.restore_archive = tree.root / only_archive(tree.root);
+    options.restore_archive = tree.root / archive_of(tree.root, "SPEC-KIT-100");
     const auto restored = tree.run(options);
     BOOST_TEST(restored.code == 0);
     BOOST_TEST(restored.summary["files_restored"] == 3);
@@ -266,7 +265,7 @@ BOOST_AUTO_TEST_CASE(restore_gives_byte_identical_files_with_modes_and_mtimes)
     const auto before = snapshot(tree.root);
     tree.run();
     auto options = tree.options(Mode::restore);
-    options.restore_archive = tree.root / only_archive(tree.root);
+    options.restore_archive = tree.root / archive_of(tree.root, "SPEC-KIT-100");
     BOOST_TEST(tree.run(options).code == 0);
     auto after = snapshot(tree.root);
     for (const auto& [path, state] : before)
@@ -281,7 +280,7 @@ BOOST_AUTO_TEST_CASE(restore_refuses_to_overwrite_and_writes_nothing)
     tree.run();
     put(tree.root, "consensus/SPEC-KIT-100/SPEC-KIT-100_plan_gemini_1.json", 1, "newer work");
     auto options = tree.options(Mode::restore);
-    options.restore_archive = tree.root / only_archive(tree.root);
+    options.restore_archive = tree.root / archive_of(tree.root, "SPEC-KIT-100");
     try {
         tree.run(options);
         BOOST_FAIL("expected a refusal");
@@ -302,7 +301,7 @@ BOOST_AUTO_TEST_CASE(restore_never_writes_through_a_symlinked_folder)
     fs::create_directories(tree.dir / "elsewhere");
     fs::create_symlink(tree.dir / "elsewhere", tree.root / "consensus/SPEC-KIT-100");
     auto options = tree.options(Mode::restore);
-    options.restore_archive = tree.root / only_archive(tree.root);
+    options.restore_archive = tree.root / archive_of(tree.root, "SPEC-KIT-100");
     BOOST_CHECK_THROW(tree.run(options), common::Error);
     BOOST_TEST(fs::is_empty(tree.dir / "elsewhere"));
 }
@@ -312,7 +311,7 @@ BOOST_AUTO_TEST_CASE(restore_refuses_an_archive_whose_checksum_differs_from_its_
     Tree tree;
     put(tree.root, "consensus/SPEC-KIT-100/a.json", 45);
     tree.run();
-    const auto archive = tree.root / only_archive(tree.root);
+    const auto archive = tree.root / archive_of(tree.root, "SPEC-KIT-100");
     {
         auto db = common::Database::open(tree.db);
         db.exec("UPDATE evidence_archives SET sha256 = 'ab' || substr(sha256, 3)");
@@ -375,8 +374,9 @@ BOOST_AUTO_TEST_CASE(apply_skips_a_file_changed_after_the_plan)
     BOOST_REQUIRE_EQUAL(skipped.size(), 1u);
     BOOST_TEST(skipped[0]["path"] == "consensus/SPEC-KIT-100/SPEC-KIT-100_plan_gemini_1.json");
     // The rest of the plan was carried out.
-    BOOST_TEST(archive_contents(tree.root / only_archive(tree.root)).size() == 3u);
+    BOOST_TEST(archive_contents(tree.root / archive_of(tree.root, "SPEC-KIT-100")).size() == 3u);
     BOOST_TEST(!fs::exists(tree.root / "consensus/SPEC-OPS-200/SPEC-OPS-200_audit_code_1.json"));
+    BOOST_TEST(fs::exists(tree.root / "archives/SPEC-OPS-200-20260601.tar.gz"));
 }
 
 BOOST_AUTO_TEST_CASE(apply_refuses_a_plan_for_another_root_and_changes_nothing)
@@ -438,7 +438,7 @@ BOOST_AUTO_TEST_CASE(archive_is_purged_by_the_age_of_its_evidence)
     Tree tree;
     put(tree.root, "consensus/SPEC-KIT-100/a.json", 80);
     tree.run();
-    const auto archive = only_archive(tree.root);
+    const auto archive = archive_of(tree.root, "SPEC-KIT-100");
     // Nine days later the evidence is 89 days old: kept. Eleven days later: purged.
     BOOST_TEST(tree.run(Mode::run, now_s + 9 * day).of("purge").empty());
     BOOST_TEST(fs::exists(tree.root / archive));
@@ -454,7 +454,7 @@ BOOST_AUTO_TEST_CASE(archive_is_purged_no_sooner_than_the_grace_after_it_was_mad
     Tree tree;
     put(tree.root, "consensus/SPEC-KIT-100/a.json", 89);
     tree.run();
-    const auto archive = only_archive(tree.root);
+    const auto archive = archive_of(tree.root, "SPEC-KIT-100");
     // Two days later the evidence is past the purge age, but the archive is two days old.
     auto options = tree.options();
     options.explain = true;
@@ -474,18 +474,89 @@ BOOST_AUTO_TEST_CASE(archive_is_purged_no_sooner_than_the_grace_after_it_was_mad
     BOOST_TEST(!fs::exists(tree.root / archive));
 }
 
+// Without a database, an archive's grace runs from its inode's change time, which the kernel
+// sets when it is made: these runs take the real clock as their "now".
+std::int64_t real_now()
+{
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// put() of a file `age_days` old at `now` rather than at the fixed test time.
+void put_before(const fs::path& root, const std::string& relative, double age_days,
+                std::int64_t now)
+{
+    put(root, relative, age_days - static_cast<double>(now - now_s) / day);
+}
+
 BOOST_AUTO_TEST_CASE(without_a_database_archives_age_by_their_own_mtime)
 {
     Tree tree;
-    put(tree.root, "consensus/SPEC-KIT-100/a.json", 80);
+    const auto now = real_now();
+    put_before(tree.root, "consensus/SPEC-KIT-100/a.json", 80, now);
     auto options = tree.options();
     options.database.reset();
-    tree.run(options);
+    tree.run(options, now);
     const auto archive = only_archive(tree.root);
     BOOST_TEST(!fs::exists(tree.db));
-    BOOST_TEST(tree.run(options, now_s + 9 * day).of("purge").empty());
-    BOOST_TEST(tree.run(options, now_s + 11 * day).of("purge").size() == 1u);
+    BOOST_TEST(tree.run(options, now + 9 * day).of("purge").empty());
+    BOOST_TEST(tree.run(options, now + 11 * day).of("purge").size() == 1u);
     BOOST_TEST(!fs::exists(tree.root / archive));
+}
+
+BOOST_AUTO_TEST_CASE(without_a_database_an_old_files_archive_keeps_its_purge_grace)
+{
+    Tree tree;
+    const auto now = real_now();
+    put_before(tree.root, "consensus/SPEC-KIT-100/a.json", 200, now);
+    put_before(tree.root, "commands/SPEC-KIT-100/b.json", 120, now);
+    auto options = tree.options();
+    options.database.reset();
+    options.explain = true;
+    const auto first = tree.run(options, now);
+    BOOST_TEST(first.code == 0, first.err);
+    BOOST_TEST(first.summary["files_purged"] == 0);
+    BOOST_TEST(first.summary["files_archived"] == 2);
+    const auto archive = only_archive(tree.root);
+    BOOST_TEST(archive_contents(tree.root / archive).size() == 2u);
+    // Its mtime is the evidence's (120 days), yet it was made now: kept for the grace.
+    const auto within = tree.run(options, now + 6 * day);
+    BOOST_TEST(within.of("purge").empty());
+    BOOST_TEST(within.err.find("within the purge grace of 7d") != std::string::npos, within.err);
+    BOOST_TEST(fs::exists(tree.root / archive));
+    const auto after = tree.run(options, now + 8 * day);
+    BOOST_TEST(after.of("purge").size() == 1u);
+    BOOST_TEST(after.summary["archives_purged"] == 1);
+    BOOST_TEST(!fs::exists(tree.root / archive));
+}
+
+BOOST_AUTO_TEST_CASE(first_run_on_an_old_tree_archives_and_a_run_after_the_grace_purges)
+{
+    Tree tree;
+    for (const auto* spec : {"SPEC-KIT-100", "SPEC-KIT-045-mini"}) {
+        put(tree.root, fmt::format("consensus/{0}/{0}_plan_gemini_1.json", spec), 150);
+        put(tree.root, fmt::format("commands/{0}/{0}_plan_telemetry_1.json", spec), 400);
+    }
+    const auto first = tree.run();
+    BOOST_TEST(first.code == 0, first.err);
+    BOOST_TEST(first.summary["files_purged"] == 0);
+    BOOST_TEST(first.summary["archives_purged"] == 0);
+    BOOST_TEST(first.summary["files_archived"] == 4);
+    BOOST_TEST(first.of("archive").at(0)["reason"] == "age>90d, archived first");
+    BOOST_TEST(tree.query("SELECT count(*) FROM evidence_archives WHERE action = 'purge'") == 0);
+    // Within the grace, nothing is purged; a run after it (the rows moved back by eight days)
+    // purges the archives.
+    BOOST_TEST(tree.run(Mode::run, now_s + 6 * day).of("purge").empty());
+    {
+        auto db = common::Database::open(tree.db);
+        db.exec("UPDATE evidence_archives SET created_at = datetime(created_at, '-8 days')");
+    }
+    const auto later = tree.run();
+    BOOST_TEST(later.code == 0, later.err);
+    BOOST_TEST(later.of("purge").size() == 2u);
+    BOOST_TEST(later.summary["archives_purged"] == 2);
+    BOOST_TEST(fs::is_empty(tree.root / "archives"));
 }
 
 BOOST_AUTO_TEST_CASE(taken_archive_name_gets_a_number)
@@ -610,8 +681,11 @@ BOOST_AUTO_TEST_CASE(explain_gives_each_decision_its_reason)
     BOOST_TEST(result.err.find("SPEC-KIT-100: keep consensus/SPEC-KIT-100/"
                                "SPEC-KIT-100_plan_synthesis_2.json: newest synthesis") !=
                std::string::npos);
-    BOOST_TEST(result.err.find("SPEC-OPS-200: purge 2 files") != std::string::npos);
-    BOOST_TEST(result.err.find("age>90d") != std::string::npos);
+    BOOST_TEST(result.err.find("SPEC-OPS-200: archive 2 files") != std::string::npos);
+    BOOST_TEST(result.err.find("age>90d, archived first") != std::string::npos, result.err);
+    BOOST_TEST(result.err.find("files past the purge age (90d) are archived first") !=
+                   std::string::npos,
+               result.err);
 }
 
 BOOST_AUTO_TEST_CASE(ages_are_common_durations_or_plain_days)

@@ -398,16 +398,10 @@ void Pruner::perform_decision(const std::string& spec, const SpecDecision& decis
                   [](const auto& a, const auto& b) { return a.path < b.path; });
         return files;
     };
-    if (!decision.purge.empty())
-        perform({.kind = ActionKind::purge,
-                 .spec = spec,
-                 .reason = age_rule(m_options.policy.purge_after),
-                 .archive = {},
-                 .files = sorted(decision.purge)});
     if (!decision.archive.empty())
         perform({.kind = ActionKind::archive,
                  .spec = spec,
-                 .reason = age_rule(m_options.policy.archive_after),
+                 .reason = archive_reason(decision.archive, m_options.policy, m_now),
                  .archive = choose_archive_name(spec),
                  .files = sorted(decision.archive)});
     for (const auto* archive : due_archives)
@@ -461,7 +455,7 @@ void Pruner::delete_rows(std::int64_t cutoff_ns)
 SpecDecision Pruner::decide_under_lock(const std::string& spec, SpecState& state, bool work)
 {
     auto decision = decide(state, m_options.policy, m_now);
-    work = work || !decision.archive.empty() || !decision.purge.empty();
+    work = work || !decision.archive.empty();
     if (!changes() || decision.exempt || !work) return decision;
     if (!lock_spec(spec)) return SpecDecision{.exempt = "locked"};
     state = scan_spec(spec, true);

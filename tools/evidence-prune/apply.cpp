@@ -78,7 +78,9 @@ void Pruner::apply_action(PlannedAction action)
             return;
         }
     }
-    const auto& due = action.kind == ActionKind::archive ? m_fresh.archive : m_fresh.purge;
+    // Loose files are archived first: a plan's loose purge is never carried out.
+    const std::vector<FileRecord> none;
+    const auto& due = action.kind == ActionKind::archive ? m_fresh.archive : none;
     std::vector<FileRecord> still_due;
     for (const auto& file : action.files) {
         const bool found = std::any_of(due.begin(), due.end(), [&](const FileRecord& fresh) {

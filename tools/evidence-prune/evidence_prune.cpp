@@ -89,6 +89,7 @@ int Pruner::execute()
         apply_plan(std::move(plan));
         finish_pending();
     } else {
+        if (m_options.mode != Mode::check) explain_policy();
         scan_top_level();
         if (has_archive_table() && m_options.mode != Mode::check) recover_orphans();
         for (const auto& spec : m_specs) {

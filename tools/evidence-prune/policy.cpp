@@ -98,6 +98,16 @@ bool archive_due(std::int64_t evidence_ns, std::int64_t made_ns, const Policy& p
                std::chrono::duration_cast<std::chrono::nanoseconds>(policy.purge_grace).count();
 }
 
+std::string archive_reason(const std::vector<FileRecord>& files, const Policy& policy,
+                           common::TimePoint now)
+{
+    const bool past = std::any_of(files.begin(), files.end(), [&](const FileRecord& file) {
+        return past_purge_age(file.mtime_ns, policy, now);
+    });
+    return past ? age_rule(policy.purge_after) + ", archived first"
+                : age_rule(policy.archive_after);
+}
+
 SpecDecision decide(const SpecState& state, const Policy& policy, common::TimePoint now)
 {
     SpecDecision decision;
@@ -145,8 +155,6 @@ SpecDecision decide(const SpecState& state, const Policy& policy, common::TimePo
         const auto age = now_ns - file.mtime_ns;
         if (age < 0)
             decision.keep.push_back({file, "future mtime"});
-        else if (age > ns(policy.purge_after))
-            decision.purge.push_back(file);
         else if (age > ns(policy.archive_after))
             decision.archive.push_back(file);
     }

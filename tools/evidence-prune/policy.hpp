@@ -57,9 +57,10 @@ struct Kept {
 // What happens to one spec.
 struct SpecDecision {
     std::optional<std::string> exempt;  // why nothing of it is touched
-    std::vector<FileRecord> archive;    // age > archive_after (and not past purge_after)
-    std::vector<FileRecord> purge;      // age > purge_after
-    std::vector<Kept> keep;             // kept for a reason worth saying
+    // age > archive_after; also past purge_after: a loose file is archived first, so that the
+    // archive's purge grace lets any run be undone.
+    std::vector<FileRecord> archive;
+    std::vector<Kept> keep;  // kept for a reason worth saying
 };
 
 // Decides for `state` at `now`. Files with an mtime in the future are never old and do not
@@ -73,6 +74,11 @@ bool past_purge_age(std::int64_t evidence_ns, const Policy& policy, common::Time
 // purged at `now`: past the purge age and past the grace since it was made.
 bool archive_due(std::int64_t evidence_ns, std::int64_t made_ns, const Policy& policy,
                  common::TimePoint now);
+
+// The reason an archive of `files` is made: "age>30d", or "age>90d, archived first" when one
+// of them is past the purge age (it is purged with its archive, after the grace).
+std::string archive_reason(const std::vector<FileRecord>& files, const Policy& policy,
+                           common::TimePoint now);
 
 // "age>30d": the rule that fires for an age limit.
 std::string age_rule(std::chrono::seconds limit);

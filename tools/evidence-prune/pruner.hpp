@@ -195,6 +195,8 @@ private:
     void skip(const std::string& spec, const std::string& path, const std::string& reason);
     void fail(Json& line, const Error& error);
     void explain(const std::string& text);
+    // With --explain, the age rules once, before the decisions.
+    void explain_policy();
     void warn(const std::string& text);
     void progress(const std::string& spec, bool force = false);
     void clean_temporary(const std::string& path, const std::string& reason);

@@ -20,6 +20,16 @@ void Pruner::explain(const std::string& text)
     m_err << text << '\n';
 }
 
+void Pruner::explain_policy()
+{
+    const auto& policy = m_options.policy;
+    explain(fmt::format("policy: archive files older than {}; files past the purge age ({}) are "
+                        "archived first, and an archive is purged no sooner than {} after it "
+                        "was made, so that a run can be undone meanwhile (--restore)",
+                        age_text(policy.archive_after), age_text(policy.purge_after),
+                        age_text(policy.purge_grace)));
+}
+
 void Pruner::warn(const std::string& text)
 {
     if (m_options.shared.quiet) return;

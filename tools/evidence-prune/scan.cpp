@@ -27,12 +27,15 @@ void Pruner::load_database_state()
     }
 }
 
-// Past the purge age and the grace since it was made (its row's created_at, else its mtime).
+// Past the purge age and the grace since it was made: its row's created_at, else its inode's
+// change time (its mtime is the evidence time, set back when it was written).
 bool Pruner::archive_purgeable(const std::string& spec, const ArchiveFile& archive)
 {
     if (!past_purge_age(archive.evidence_ns, m_options.policy, m_now)) return false;
     const auto made = m_made_ns.find(archive.path);
-    const auto made_ns = made != m_made_ns.end() ? made->second : archive.info.mtime_ns;
+    const auto made_ns = made != m_made_ns.end()
+                             ? made->second
+                             : std::max(archive.info.mtime_ns, archive.info.ctime_ns);
     if (archive_due(archive.evidence_ns, made_ns, m_options.policy, m_now)) return true;
     explain(fmt::format(
         "{}: keep {}: made {} ago, within the purge grace of {}", spec,

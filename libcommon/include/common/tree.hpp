@@ -46,6 +46,8 @@ struct EntryInfo {
     EntryType type = EntryType::other;
     std::uint64_t size = 0;
     std::int64_t mtime_ns = 0;  // since the epoch
+    // The last change of the inode, which no tool sets back: when a file was made, at the latest.
+    std::int64_t ctime_ns = 0;
     std::uint64_t inode = 0;
     std::uint64_t device = 0;
     std::uint32_t mode = 0;  // permission bits
