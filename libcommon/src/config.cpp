@@ -4,16 +4,18 @@
 #include "common/files.hpp"
 #include "common/input.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <map>
 #include <string>
 #include <system_error>
+#include <vector>
 
 namespace common {
 namespace {
 
-enum class Kind { integer, number, text, boolean };
+enum class Kind { integer, number, text, boolean, texts };
 
 using Section = std::map<std::string, Kind, std::less<>>;
 
@@ -37,6 +39,10 @@ const std::map<std::string, Section, std::less<>>& known_keys()
          {{"active_days", Kind::number},
           {"archive_days", Kind::number},
           {"purge_days", Kind::number},
+          {"purge_grace_days", Kind::number},
+          {"stale_days", Kind::number},
+          {"rows_of_others", Kind::boolean},
+          {"evidence", Kind::texts},
           {"warn_spec_mb", Kind::number},
           {"limit_spec_mb", Kind::number},
           {"limit_total_mb", Kind::number}}},
@@ -61,6 +67,11 @@ bool has_kind(const nlohmann::json& value, Kind kind)
     case Kind::number: return value.is_number();
     case Kind::text: return value.is_string();
     case Kind::boolean: return value.is_boolean();
+    case Kind::texts:
+        return value.is_string() || (value.is_array() && !value.empty() &&
+                                     std::all_of(value.begin(), value.end(), [](const auto& item) {
+                                         return item.is_string();
+                                     }));
     }
     return false;
 }
@@ -72,6 +83,7 @@ const char* kind_name(Kind kind)
     case Kind::number: return "a number";
     case Kind::text: return "a string";
     case Kind::boolean: return "true or false";
+    case Kind::texts: return "a string or a non-empty list of strings";
     }
     return "?";
 }
@@ -114,7 +126,11 @@ Config Config::from_json(const nlohmann::json& document, std::string_view source
                 throw Error(Exit::config, "{}: \"{}.{}\" must be {}, not {}", source, name, key,
                             kind_name(known->second), value.type_name());
             // A path or name with a NUL in it would be cut short where it is used.
-            if (value.is_string() && value.get<std::string>().find('\0') != std::string::npos)
+            const auto has_nul = [](const nlohmann::json& item) {
+                return item.is_string() && item.get<std::string>().find('\0') != std::string::npos;
+            };
+            if (has_nul(value) ||
+                (value.is_array() && std::any_of(value.begin(), value.end(), has_nul)))
                 throw Error(Exit::config, "{}: \"{}.{}\" contains a NUL character", source, name,
                             key);
         }
@@ -145,6 +161,15 @@ std::optional<double> Config::number(std::string_view section, std::string_view 
 std::optional<std::string> Config::text(std::string_view section, std::string_view key) const
 {
     return get<std::string>(section, key);
+}
+
+std::optional<std::vector<std::string>> Config::texts(std::string_view section,
+                                                      std::string_view key) const
+{
+    const auto* value = find(section, key);
+    if (value == nullptr) return std::nullopt;
+    if (value->is_string()) return std::vector<std::string>{value->get<std::string>()};
+    return value->get<std::vector<std::string>>();
 }
 
 std::optional<bool> Config::boolean(std::string_view section, std::string_view key) const

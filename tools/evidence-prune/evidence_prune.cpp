@@ -126,7 +126,11 @@ int Pruner::execute()
 
 }  // namespace pruning
 
-int run(const Options& options, const common::Clock& clock, std::ostream& out, std::ostream& err)
+namespace {
+
+// One root, as named by options.shared.evidence.
+int run_root(const Options& options, const common::Clock& clock, std::ostream& out,
+             std::ostream& err)
 {
     std::error_code ec;
     if (!options.evidence_required && !std::filesystem::exists(options.shared.evidence, ec) &&
@@ -144,6 +148,49 @@ int run(const Options& options, const common::Clock& clock, std::ostream& out, s
     }
     pruning::Pruner pruner(options, clock, out, err);
     return pruner.execute();
+}
+
+// A root that cannot be pruned at all (held, missing, read-only), said on both streams.
+void report_failed_root(const Options& options, const common::Error& error, std::ostream& out,
+                        std::ostream& err)
+{
+    err << "evidence-prune: error: " << common::sanitize_utf8(error.what()) << '\n';
+    common::write_json_line(out, common::Json{{"tool", "evidence-prune"},
+                                              {"schema_version", 1},
+                                              {"mode", mode_name(options.mode)},
+                                              {"root", options.shared.evidence.string()},
+                                              {"dry_run", options.mode != Mode::run},
+                                              {"ok", false},
+                                              {"exit_status", common::to_int(error.code())},
+                                              {"error", common::sanitize_utf8(error.what())}});
+}
+
+}  // namespace
+
+int run(const Options& options, const common::Clock& clock, std::ostream& out, std::ostream& err)
+{
+    if (options.roots.size() <= 1) return run_root(options, clock, out, err);
+    // Each root on its own: one that fails is reported and the others are still pruned.
+    bool failed = false;
+    bool limit_passed = false;
+    for (const auto& root : options.roots) {
+        auto one = options;
+        one.shared.evidence = root;
+        one.roots = {root};
+        int code = 0;
+        try {
+            code = run_root(one, clock, out, err);
+        } catch (const common::Error& error) {
+            report_failed_root(one, error, out, err);
+            failed = true;
+            continue;
+        }
+        if (code > 128) return code;  // stopped by a signal: no further root is begun
+        failed = failed || code == common::to_int(common::Exit::failed);
+        limit_passed = limit_passed || code == common::to_int(common::Exit::limit);
+    }
+    if (failed) return common::to_int(common::Exit::failed);
+    return limit_passed ? common::to_int(common::Exit::limit) : 0;
 }
 
 }  // namespace evidence_prune

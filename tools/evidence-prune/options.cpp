@@ -4,6 +4,7 @@
 #include "common/error.hpp"
 #include "common/spec_id.hpp"
 
+#include <algorithm>
 #include <array>
 #include <system_error>
 
@@ -110,12 +111,18 @@ std::string_view mode_name(Mode mode)
 
 namespace {
 
-// --protect repeats, where every other option may be given once: its values are joined into
-// one --protect=A,B argument before parsing.
-std::vector<std::string> join_repeated_protect(std::span<char*> args)
+// The arguments with the repeatable options taken out: --protect's values are joined into one
+// --protect=A,B argument; --evidence's are taken out whole (a path may hold a comma).
+struct Repeatable {
+    std::vector<std::string> kept;
+    std::vector<std::string> evidence;
+};
+
+Repeatable take_repeatable(std::span<char*> args)
 {
     std::vector<std::string> kept;
     std::vector<std::string> specs;
+    std::vector<std::string> evidence;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string_view arg = args[i];
         if (arg == "--") {
@@ -127,6 +134,10 @@ std::vector<std::string> join_repeated_protect(std::span<char*> args)
             specs.emplace_back(args[++i]);
         else if (arg.starts_with("--protect="))
             specs.emplace_back(arg.substr(10));
+        else if (arg == "--evidence" && i + 1 < args.size())
+            evidence.emplace_back(args[++i]);
+        else if (arg.starts_with("--evidence="))
+            evidence.emplace_back(arg.substr(11));
         else
             kept.emplace_back(arg);
     }
@@ -136,7 +147,34 @@ std::vector<std::string> join_repeated_protect(std::span<char*> args)
             joined += (joined.back() == '=' ? "" : ",") + spec;
         kept.push_back(std::move(joined));
     }
-    return kept;
+    // The first goes through as the shared --evidence, so that no default is looked for.
+    if (!evidence.empty()) kept.push_back("--evidence=" + evidence.front());
+    return {std::move(kept), std::move(evidence)};
+}
+
+// Flags, then environment, then the tool's list, then the common root (or the default).
+void resolve_roots(Options& options, const std::vector<std::string>& flags,
+                   const common::EnvLookup& env)
+{
+    const auto& config = options.shared.config;
+    const auto listed = config.texts(section, "evidence");
+    std::vector<std::string> named = flags;
+    if (named.empty() && !env("SPEC_HYGIENE_EVIDENCE") && listed) named = *listed;
+    options.evidence_required = !named.empty() || env("SPEC_HYGIENE_EVIDENCE").has_value() ||
+                                config.text("common", "evidence").has_value();
+    for (const auto& root : named) {
+        // Named twice, pruned once.
+        std::filesystem::path path = std::filesystem::path(root).lexically_normal();
+        if (std::find(options.roots.begin(), options.roots.end(), path) == options.roots.end())
+            options.roots.push_back(std::move(path));
+    }
+    if (options.roots.empty()) options.roots.push_back(options.shared.evidence);
+    options.shared.evidence = options.roots.front();
+    const bool one_root_modes =
+        options.mode == Mode::plan || options.mode == Mode::apply || options.mode == Mode::restore;
+    if (one_root_modes && options.roots.size() > 1)
+        throw Error(Exit::usage, "--{} works on one evidence root; name it with --evidence",
+                    mode_name(options.mode));
 }
 
 }  // namespace
@@ -144,9 +182,9 @@ std::vector<std::string> join_repeated_protect(std::span<char*> args)
 Options parse_options(std::span<char*> args, const common::EnvLookup& env, bool stderr_is_terminal)
 {
     auto cli = make_cli();
-    auto joined = join_repeated_protect(args);
+    auto repeatable = take_repeatable(args);
     std::vector<char*> argv;
-    for (auto& arg : joined)
+    for (auto& arg : repeatable.kept)
         argv.push_back(arg.data());
     const auto result = common::parse_arguments(cli, argv);
 
@@ -222,9 +260,7 @@ Options parse_options(std::span<char*> args, const common::EnvLookup& env, bool 
     std::error_code ec;
     if (options.database_required || std::filesystem::exists(options.shared.database, ec))
         options.database = options.shared.database;
-    options.evidence_required = result.count("evidence") > 0 ||
-                                env("SPEC_HYGIENE_EVIDENCE").has_value() ||
-                                config.text("common", "evidence").has_value();
+    resolve_roots(options, repeatable.evidence, env);
     options.progress = stderr_is_terminal && !options.shared.quiet;
     return options;
 }

@@ -32,6 +32,9 @@ struct Options {
     std::optional<std::filesystem::path> database;  // nullopt: files only
     bool database_required = false;                 // named by flag, environment or configuration
     bool evidence_required = false;                 // the root was named, so it must exist
+    // The evidence roots, each locked and pruned on its own (--evidence repeated, or the
+    // configuration's list); shared.evidence is the first. Empty: shared.evidence alone.
+    std::vector<std::filesystem::path> roots;
     common::SharedOptions shared;
     // Called with the name of a point of no return ("archive-written", "archive-recorded",
     // "mid-purge"); tests use it to kill the process there. Empty: nothing is called.

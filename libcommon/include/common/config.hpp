@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace common {
 
@@ -29,6 +30,9 @@ public:
     std::optional<double> number(std::string_view section, std::string_view key) const;
     std::optional<std::string> text(std::string_view section, std::string_view key) const;
     std::optional<bool> boolean(std::string_view section, std::string_view key) const;
+    // A key that takes a string or a list of strings, as a list.
+    std::optional<std::vector<std::string>> texts(std::string_view section,
+                                                  std::string_view key) const;
     template <typename T> std::optional<T> get(std::string_view section, std::string_view key) const
     {
         const auto* value = find(section, key);
