@@ -635,3 +635,45 @@ BOOST_AUTO_TEST_CASE(a_wrong_list_of_roots_is_78_and_one_root_actions_refuse_sev
     BOOST_TEST(!roots.archived("b"));
     BOOST_TEST(!fs::exists(roots.db));
 }
+
+namespace {
+
+boost::test_tools::assertion_result has_script(boost::unit_test::test_unit_id)
+{
+    boost::test_tools::assertion_result result(::access("/usr/bin/script", X_OK) == 0);
+    result.message() << "no /usr/bin/script (util-linux) to give the tool a terminal";
+    return result;
+}
+
+std::string quoted(const std::string& text)
+{
+    std::string out = "'";
+    for (const char c : text)
+        out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(on_a_terminal_the_report_is_text_and_json_only_when_asked,
+                     *boost::unit_test::precondition(has_script))
+{
+    Sandbox box(archivable());
+    const auto before = snapshot(box.root);
+    const auto on_terminal = [&](const std::string& extra) {
+        const auto command =
+            fmt::format("{} --evidence {} --db {} --dry-run {}", quoted(EVIDENCE_PRUNE_BIN),
+                        quoted(box.root.string()), quoted(box.db.string()), extra);
+        return test_support::run_process({"/usr/bin/script", "-qec", command, "/dev/null"}, {},
+                                         test_support::isolated_environment(box.dir));
+    };
+    const auto text = on_terminal("");
+    BOOST_TEST(text.exit_code == 0, text.out);
+    BOOST_TEST(text.out.find("would archive") != std::string::npos, text.out);
+    BOOST_TEST(text.out.find("{\"") == std::string::npos, text.out);
+    const auto forced = on_terminal("--json");
+    BOOST_TEST(forced.exit_code == 0, forced.out);
+    BOOST_TEST(forced.out.find("{\"tool\":\"evidence-prune\"") != std::string::npos, forced.out);
+    BOOST_TEST(forced.out.find("would archive") == std::string::npos, forced.out);
+    BOOST_TEST((snapshot(box.root) == before));
+}

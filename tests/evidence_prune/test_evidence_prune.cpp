@@ -709,3 +709,65 @@ BOOST_AUTO_TEST_CASE(ages_are_common_durations_or_plain_days)
         }
     }
 }
+
+namespace {
+
+evidence_prune::Options parsed(std::vector<std::string> args, bool stdout_is_terminal)
+{
+    args.insert(args.begin(), "evidence-prune");
+    std::vector<char*> argv;
+    for (auto& arg : args)
+        argv.push_back(arg.data());
+    return evidence_prune::parse_options(
+        argv, [](const char*) { return std::optional<std::string>(); }, stdout_is_terminal, false);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(text_on_a_terminal_json_when_piped_and_a_flag_forces_either)
+{
+    BOOST_TEST(parsed({"--evidence=/e", "--db=/d"}, true).shared.format == "text");
+    BOOST_TEST(parsed({"--evidence=/e", "--db=/d"}, false).shared.format == "json");
+    BOOST_TEST(parsed({"--evidence=/e", "--db=/d", "--json"}, true).shared.format == "json");
+    BOOST_TEST(parsed({"--evidence=/e", "--db=/d", "--format", "text"}, false).shared.format ==
+               "text");
+    BOOST_CHECK_THROW(parsed({"--evidence=/e", "--format", "table"}, true), common::Error);
+}
+
+BOOST_AUTO_TEST_CASE(text_output_is_a_summary_for_people_and_explain_never_repeats_it)
+{
+    Tree tree;
+    typical_tree(tree.root);
+    auto options = tree.options(Mode::dry_run);
+    options.shared.format = "text";
+    options.explain = true;
+    std::ostringstream out;
+    std::ostringstream err;
+    BOOST_TEST(evidence_prune::run(
+                   options, [] { return at(now_s); }, out, err) == 0);
+    const auto text = out.str();
+    BOOST_TEST(text.find('{') == std::string::npos, text);
+    BOOST_TEST(text.find("would archive   6 files into 2 archives") != std::string::npos, text);
+    BOOST_TEST(text.find("left alone      SPEC-NEW-300") != std::string::npos, text);
+    // The actions are said once, on stderr, as text.
+    BOOST_TEST(err.str().find("SPEC-OPS-200: archive 2 files") != std::string::npos, err.str());
+    BOOST_TEST(err.str().find('{') == std::string::npos, err.str());
+    BOOST_TEST(text.find("SPEC-OPS-200: archive") == std::string::npos, text);
+}
+
+BOOST_AUTO_TEST_CASE(a_plan_on_stdout_stays_json_on_a_terminal)
+{
+    Tree tree;
+    typical_tree(tree.root);
+    auto options = tree.options(Mode::plan);
+    options.shared.format = "text";
+    options.plan_file = "-";
+    std::ostringstream out;
+    std::ostringstream err;
+    BOOST_TEST(evidence_prune::run(
+                   options, [] { return at(now_s); }, out, err) == 0);
+    std::istringstream lines(out.str());
+    std::string first;
+    std::getline(lines, first);
+    BOOST_TEST(json::parse(first)["kind"] == "plan", first);
+}

@@ -128,8 +128,8 @@ int Pruner::execute()
 
 namespace {
 
-// One root, as named by options.shared.evidence.
-int run_root(const Options& options, const common::Clock& clock, std::ostream& out,
+// One root, as named by options.shared.evidence, reported in JSON Lines.
+int run_json(const Options& options, const common::Clock& clock, std::ostream& out,
              std::ostream& err)
 {
     std::error_code ec;
@@ -150,11 +150,36 @@ int run_root(const Options& options, const common::Clock& clock, std::ostream& o
     return pruner.execute();
 }
 
+bool prints_text(const Options& options)
+{
+    // A plan on stdout is for --apply, whatever the terminal.
+    return options.shared.format == "text" &&
+           !(options.mode == Mode::plan && options.plan_file == "-");
+}
+
+// One root: on a terminal (or with --format text), its summary for people; the actions are
+// what --explain says on stderr, so that nothing is said twice.
+int run_root(const Options& options, const common::Clock& clock, std::ostream& out,
+             std::ostream& err)
+{
+    if (!prints_text(options)) return run_json(options, clock, out, err);
+    std::stringstream lines;
+    const int code = run_json(options, clock, lines, err);
+    std::string line;
+    std::string last;
+    while (std::getline(lines, line))
+        last = line;
+    if (!options.shared.quiet && !last.empty())
+        out << pruning::summary_text(common::Json::parse(last));
+    return code;
+}
+
 // A root that cannot be pruned at all (held, missing, read-only), said on both streams.
 void report_failed_root(const Options& options, const common::Error& error, std::ostream& out,
                         std::ostream& err)
 {
     err << "evidence-prune: error: " << common::sanitize_utf8(error.what()) << '\n';
+    if (prints_text(options)) return;
     common::write_json_line(out, common::Json{{"tool", "evidence-prune"},
                                               {"schema_version", 1},
                                               {"mode", mode_name(options.mode)},

@@ -1,4 +1,5 @@
 #include "common/cli.hpp"
+#include "common/host.hpp"
 #include "common/paths.hpp"
 #include "common/runner.hpp"
 #include "evidence_prune.hpp"
@@ -16,6 +17,7 @@ int main(int argc, char** argv)
         "evidence-prune", argc, argv,
         [](std::span<char*> args) {
             return evidence_prune::parse_options(args, common::process_env,
+                                                 common::stdout_is_terminal(),
                                                  ::isatty(STDERR_FILENO) == 1);
         },
         evidence_prune::help_text,

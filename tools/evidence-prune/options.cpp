@@ -14,7 +14,7 @@ namespace {
 using common::Error;
 using common::Exit;
 
-constexpr std::array<std::string_view, 1> formats{"json"};
+constexpr std::array<std::string_view, 2> formats{"json", "text"};
 constexpr common::SharedOptionSet shared_set{.database = true, .evidence = true};
 constexpr std::string_view section = "evidence-prune";
 
@@ -61,7 +61,9 @@ cxxopts::Options make_cli()
            cxxopts::value<double>(), "N");
     policy("protect", "never touch SPEC (repeatable)", cxxopts::value<std::vector<std::string>>(),
            "SPEC");
-    common::add_shared_options(cli, shared_set, "output: json (JSON Lines; the only format)");
+    common::add_shared_options(cli, shared_set,
+                               "output: json (JSON Lines) or text (default: text on a terminal, "
+                               "else json)");
     return cli;
 }
 
@@ -179,7 +181,8 @@ void resolve_roots(Options& options, const std::vector<std::string>& flags,
 
 }  // namespace
 
-Options parse_options(std::span<char*> args, const common::EnvLookup& env, bool stderr_is_terminal)
+Options parse_options(std::span<char*> args, const common::EnvLookup& env, bool stdout_is_terminal,
+                      bool stderr_is_terminal)
 {
     auto cli = make_cli();
     auto repeatable = take_repeatable(args);
@@ -189,8 +192,8 @@ Options parse_options(std::span<char*> args, const common::EnvLookup& env, bool 
     const auto result = common::parse_arguments(cli, argv);
 
     Options options;
-    options.shared =
-        common::resolve_shared_options(result, env, shared_set, formats, formats.front());
+    options.shared = common::resolve_shared_options(result, env, shared_set, formats,
+                                                    stdout_is_terminal ? "text" : "json");
     if (options.shared.help || options.shared.version) return options;
     const auto& config = options.shared.config;
 

@@ -43,8 +43,10 @@ struct Options {
 
 // Parses argv (flags, then environment, then configuration file, then defaults).
 // Throws Error 64 for bad usage and 78 for a bad configuration file; never exits.
+// `stdout_is_terminal` picks the default format (text, else JSON Lines) and
 // `stderr_is_terminal` decides whether a progress line is shown.
-Options parse_options(std::span<char*> args, const common::EnvLookup& env, bool stderr_is_terminal);
+Options parse_options(std::span<char*> args, const common::EnvLookup& env, bool stdout_is_terminal,
+                      bool stderr_is_terminal);
 
 // The text --help prints.
 std::string help_text();

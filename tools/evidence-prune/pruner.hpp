@@ -38,6 +38,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -251,6 +252,9 @@ private:
     common::Stopwatch m_progress_clock;
     std::int64_t m_progress_last_us = -1;
 };
+
+// A run's summary line as a few lines of text for people.
+std::string summary_text(const Json& summary);
 
 // The report line and the --explain text of an action.
 Json action_line(const PlannedAction& action);

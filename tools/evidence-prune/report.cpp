@@ -1,5 +1,7 @@
 #include "pruner.hpp"
 
+#include "common/output.hpp"
+
 namespace evidence_prune::pruning {
 
 void Pruner::emit(const Json& line)
@@ -116,6 +118,69 @@ std::string explanation(const PlannedAction& action)
     case ActionKind::delete_rows: return "";
     }
     return "";
+}
+
+namespace {
+
+std::string plural(std::int64_t count, std::string_view noun)
+{
+    return fmt::format("{} {}{}", count, noun, count == 1 ? "" : "s");
+}
+
+std::int64_t count_of(const Json& summary, const char* key)
+{
+    return summary.value(key, std::int64_t{0});
+}
+
+}  // namespace
+
+std::string summary_text(const Json& summary)
+{
+    common::Table table;
+    const auto root = common::sanitize_utf8(summary.value("root", ""));
+    const bool dry = summary.value("dry_run", false);
+    table.add_row({"evidence-prune", fmt::format("{} ({})", root, summary.value("mode", ""))});
+    if (summary.contains("error")) {
+        table.add_row({"not pruned", common::sanitize_utf8(summary["error"].get<std::string>())});
+        return common::render_text(table);
+    }
+    if (summary.contains("files_restored"))
+        table.add_row({"restored", plural(count_of(summary, "files_restored"), "file")});
+    if (summary.contains("files_archived")) {
+        table.add_row(
+            {dry ? "would archive" : "archived",
+             fmt::format("{} into {}", plural(count_of(summary, "files_archived"), "file"),
+                         plural(count_of(summary, "archives_made"), "archive"))});
+        table.add_row(
+            {dry ? "would purge" : "purged",
+             fmt::format("{}, {}", plural(count_of(summary, "archives_purged"), "archive"),
+                         plural(count_of(summary, "files_purged"), "loose file"))});
+        table.add_row({dry ? "would reclaim" : "reclaimed",
+                       common::human_bytes(static_cast<std::uint64_t>(
+                           std::max<std::int64_t>(count_of(summary, "bytes_reclaimed"), 0)))});
+        table.add_row({dry ? "would delete" : "deleted",
+                       plural(count_of(summary, "rows_deleted"), "database row")});
+    }
+    if (summary.contains("specs"))
+        table.add_row(
+            {dry ? "evidence left" : "evidence",
+             fmt::format("{} in {}",
+                         common::human_bytes(static_cast<std::uint64_t>(
+                             std::max<std::int64_t>(count_of(summary, "total_bytes"), 0))),
+                         plural(static_cast<std::int64_t>(summary["specs"].size()), "spec"))});
+    std::string exempted;
+    for (const auto& spec : summary.value("exempted_specs", Json::array()))
+        exempted += (exempted.empty() ? "" : ", ") + common::sanitize_utf8(spec.get<std::string>());
+    if (!exempted.empty()) table.add_row({"left alone", exempted});
+    for (const auto& warning : summary.value("warnings", Json::array()))
+        table.add_row({"warning", common::sanitize_utf8(warning.get<std::string>())});
+    if (count_of(summary, "skipped") + count_of(summary, "failures") > 0)
+        table.add_row(
+            {"not done", fmt::format("{} skipped, {} failed", count_of(summary, "skipped"),
+                                     count_of(summary, "failures"))});
+    if (summary.contains("interrupted"))
+        table.add_row({"stopped by", summary["interrupted"].get<std::string>()});
+    return common::render_text(table);
 }
 
 void Pruner::compute_limits()
