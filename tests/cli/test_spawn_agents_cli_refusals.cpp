@@ -67,6 +67,50 @@ BOOST_AUTO_TEST_CASE(a_symlinked_spec_folder_is_refused_and_not_written_through)
     BOOST_TEST(!fs::exists(sandbox.db));
 }
 
+BOOST_AUTO_TEST_CASE(a_symlinked_consensus_folder_is_refused_and_nothing_is_made_through_it)
+{
+    Sandbox sandbox;
+    const auto elsewhere = sandbox.dir / "elsewhere";
+    fs::create_directories(elsewhere);
+    fs::create_directories(sandbox.evidence);
+    fs::create_directory_symlink(elsewhere, sandbox.evidence / "consensus");
+    const auto marker = sandbox.dir / "ran";
+    const auto result =
+        sandbox.spawn(make_batch({shell_agent("a0", fmt::format("touch {}", marker.string()))}));
+
+    BOOST_TEST(result.exit_code == 73, result.err);
+    BOOST_TEST(result.err.find("symbolic link") != std::string::npos, result.err);
+    BOOST_TEST(!fs::exists(marker));
+    BOOST_TEST(fs::is_empty(elsewhere));
+    BOOST_TEST(!fs::exists(sandbox.db));
+}
+
+BOOST_AUTO_TEST_CASE(a_spec_folder_swapped_for_a_link_while_agents_run_is_not_written_through)
+{
+    Sandbox sandbox;
+    const auto elsewhere = sandbox.dir / "elsewhere";
+    fs::create_directories(elsewhere);
+    const auto consensus = sandbox.evidence / "consensus" / "SPEC-KIT-933";
+    const auto commands = sandbox.evidence / "commands" / "SPEC-KIT-933";
+    // The agent moves both spec folders aside and puts links to another folder in their place.
+    const auto swap = fmt::format("echo answer; mv {0} {0}.moved && ln -s {2} {0} && "
+                                  "mv {1} {1}.moved && ln -s {2} {1}",
+                                  consensus.string(), commands.string(), elsewhere.string());
+    const auto result = sandbox.spawn(make_batch({shell_agent("a0", swap)}));
+
+    BOOST_TEST(result.exit_code == 73, result.err);
+    BOOST_TEST(fs::is_symlink(consensus));
+    BOOST_TEST(fs::is_empty(elsewhere));
+    // The output went where it was staged: the folder the agent moved.
+    const auto moved = fs::path(consensus.string() + ".moved");
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(moved))
+        names.push_back(entry.path().filename().string());
+    BOOST_TEST_REQUIRE(names.size() == 1u);
+    BOOST_TEST(names[0].starts_with("SPEC-KIT-933_validate_a0_"), names[0]);
+    BOOST_TEST(file_bytes(moved / names[0]) == "answer\n");
+}
+
 // Bad batches: each is refused with 65 before anything is written.
 struct BadBatch {
     std::string name;
