@@ -87,6 +87,61 @@ BOOST_AUTO_TEST_CASE(an_agent_child_that_left_its_session_is_killed_at_the_agent
     BOOST_TEST(text(rows[1][1]) == "success");
 }
 
+namespace {
+
+// An agent that waits for the process whose pid `pid_file` names to end (or become a zombie)
+// and then succeeds: it succeeds only if that process ends while the batch still runs.
+json watcher_of(const fs::path& pid_file)
+{
+    auto watcher = shell_agent(
+        "watcher", fmt::format("while [ ! -e {0} ]; do sleep 0.02; done; p=$(cat {0}); "
+                               "while [ -e /proc/$p ] && ! grep -q '^State:.Z' /proc/$p/status "
+                               "2>/dev/null; do sleep 0.02; done; echo gone",
+                               pid_file.string()));
+    watcher["timeout_s"] = 20;
+    return watcher;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(an_orphan_of_a_timed_out_agent_ends_at_its_timeout_while_others_run)
+{
+    Sandbox sandbox;
+    const auto pid_file = sandbox.dir / "orphan.pid";
+    // The subshell that starts the orphan ends at once: the orphan is no longer below the
+    // agent when its timeout comes.
+    auto leaves =
+        shell_agent("leaves", fmt::format("(setsid sleep 60 & echo $! > {0}.tmp; mv {0}.tmp {0}); "
+                                          "exec sleep 60",
+                                          pid_file.string()));
+    leaves["timeout_s"] = 0.3;
+    const auto result = sandbox.spawn(make_batch(std::vector<json>{leaves, watcher_of(pid_file)}),
+                                      {"--kill-grace", "0.5"});
+
+    BOOST_TEST(result.exit_code == 1, result.err);
+    const auto rows =
+        sandbox.rows("SELECT agent_name, outcome FROM agent_executions ORDER BY agent_name");
+    BOOST_TEST_REQUIRE(rows.size() == 2u);
+    BOOST_TEST(text(rows[0][1]) == "timeout");
+    BOOST_TEST(text(rows[1][1]) == "success");
+}
+
+BOOST_AUTO_TEST_CASE(a_daemon_of_an_agent_that_succeeded_ends_at_its_timeout_while_others_run)
+{
+    Sandbox sandbox;
+    const auto pid_file = sandbox.dir / "daemon.pid";
+    auto starts = shell_agent(
+        "starts", fmt::format("setsid sleep 60 >/dev/null 2>&1 & echo $! > {0}.tmp; mv {0}.tmp {0}",
+                              pid_file.string()));
+    starts["timeout_s"] = 0.3;
+    const auto result = sandbox.spawn(make_batch(std::vector<json>{starts, watcher_of(pid_file)}),
+                                      {"--kill-grace", "0.5"});
+
+    BOOST_TEST(result.exit_code == 0, result.err);
+    BOOST_TEST(sandbox.count("SELECT count(*) FROM agent_executions WHERE outcome = 'success'") ==
+               2);
+}
+
 BOOST_AUTO_TEST_CASE(a_daemon_an_agent_left_holding_its_stdout_ends_with_the_batch)
 {
     Sandbox sandbox;

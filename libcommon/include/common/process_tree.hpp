@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <span>
+#include <string_view>
 #include <sys/types.h>
 #include <vector>
 
@@ -19,6 +20,11 @@ bool become_subreaper() noexcept;
 // The live (not zombie) processes below `root`, parents before children; empty when /proc
 // cannot be read.
 std::vector<ProcessIdentity> descendants_of(pid_t root);
+
+// The live processes below `root` whose environment holds `entry` ("NAME=value"): those of
+// one supervised child, wherever they have gone below `root` since (into a session of their
+// own, or back to `root` when their parent ended).
+std::vector<ProcessIdentity> descendants_marked(pid_t root, std::string_view entry);
 
 // Sends `signal` to each of `processes` whose start time still matches (never a reused pid).
 void signal_processes(std::span<const ProcessIdentity> processes, int signal) noexcept;
