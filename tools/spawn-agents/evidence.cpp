@@ -195,7 +195,10 @@ void EvidenceStore::prepare()
 StagedOutput EvidenceStore::stage_agent(std::string_view agent)
 {
     const auto relative = "consensus/" + m_spec_id;
-    const auto dir = folder(relative);
+    // One descriptor for the folder, shared by every agent's files: those waiting to be
+    // named hold none of their own.
+    if (!m_consensus) m_consensus = folder(relative);
+    const auto& dir = m_consensus;
     const auto stem = stem_of(agent);
     StagedOutput staged;
     staged.output.emplace(dir, stem + ".txt", 0600, m_root / relative);

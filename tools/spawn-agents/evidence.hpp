@@ -100,6 +100,7 @@ private:
 
     std::filesystem::path m_root;
     std::optional<common::TreeRoot> m_tree;
+    std::shared_ptr<const common::UniqueFd> m_consensus;  // where agents are staged
     std::string m_spec_id;
     std::string m_stage;
     std::string m_timestamp;
