@@ -85,6 +85,41 @@ BOOST_AUTO_TEST_CASE(a_symlinked_consensus_folder_is_refused_and_nothing_is_made
     BOOST_TEST(!fs::exists(sandbox.db));
 }
 
+BOOST_AUTO_TEST_CASE(a_symlinked_evidence_root_is_refused_before_any_agent_runs)
+{
+    Sandbox sandbox;
+    const auto elsewhere = sandbox.dir / "elsewhere";
+    fs::create_directories(elsewhere);
+    fs::create_directory_symlink(elsewhere, sandbox.evidence);
+    const auto marker = sandbox.dir / "ran";
+    const auto result =
+        sandbox.spawn(make_batch({shell_agent("a0", fmt::format("touch {}", marker.string()))}));
+
+    BOOST_TEST(result.exit_code == 73, result.err);
+    BOOST_TEST(result.err.find("symlinked root") != std::string::npos, result.err);
+    BOOST_TEST(!fs::exists(marker));
+    BOOST_TEST(fs::is_empty(elsewhere));
+    BOOST_TEST(!fs::exists(sandbox.db));
+}
+
+BOOST_AUTO_TEST_CASE(a_lock_file_that_is_a_link_is_refused_before_any_agent_runs)
+{
+    Sandbox sandbox;
+    const auto elsewhere = sandbox.dir / "elsewhere.lock";
+    test_support::write_file(elsewhere, "");
+    fs::create_directories(sandbox.evidence / ".locks");
+    fs::create_symlink(elsewhere, sandbox.evidence / ".locks" / "SPEC-KIT-933.lock");
+    const auto marker = sandbox.dir / "ran";
+    const auto result =
+        sandbox.spawn(make_batch({shell_agent("a0", fmt::format("touch {}", marker.string()))}));
+
+    BOOST_TEST(result.exit_code == 73, result.err);
+    BOOST_TEST(result.err.find("not a regular file") != std::string::npos, result.err);
+    BOOST_TEST(!fs::exists(marker));
+    BOOST_TEST(!fs::exists(sandbox.db));
+    BOOST_TEST(file_bytes(elsewhere).empty());
+}
+
 BOOST_AUTO_TEST_CASE(a_spec_folder_swapped_for_a_link_while_agents_run_is_not_written_through)
 {
     Sandbox sandbox;

@@ -190,6 +190,10 @@ void EvidenceStore::prepare()
             throw Error(Exit::cant_create, "cannot write in {}: {}", (m_root / relative).string(),
                         std::strerror(errno));
     }
+    const auto lock_name = ".locks/" + m_spec_id + ".lock";
+    if (const auto info = tree().stat(lock_name); info && info->type != common::EntryType::file)
+        throw Error(Exit::cant_create, "{}: not a regular file; not locking through it",
+                    (m_root / lock_name).string());
 }
 
 StagedOutput EvidenceStore::stage_agent(std::string_view agent)
