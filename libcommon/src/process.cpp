@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <poll.h>
 #include <pthread.h>
+#include <span>
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -214,7 +215,8 @@ Spawned spawn_with(const Command& command, const std::vector<std::string>& envir
 
 constexpr std::string_view supervisor_variable = "SPEC_HYGIENE_SUPERVISOR";
 
-// The child's environment: the command's (or this process's), with its supervisor entry.
+// The child's environment: the command's (or this process's), with `marker` as its supervisor
+// entry.
 std::vector<std::string> environment_of(const Command& command, const std::string& marker)
 {
     auto environment = command.environment
@@ -222,7 +224,7 @@ std::vector<std::string> environment_of(const Command& command, const std::strin
                            : environment_with({{std::string(supervisor_variable), std::string()}});
     const auto prefix = std::string(supervisor_variable) + "=";
     std::erase_if(environment, [&](const std::string& entry) { return entry.starts_with(prefix); });
-    environment.push_back(marker);
+    environment.push_back(prefix + marker);
     return environment;
 }
 
@@ -408,7 +410,7 @@ SpawnResult ProcessSet::start(const Command& command)
     if (command.stderr_fd < 0) err.emplace();
     std::optional<Pipe> in;
     if (command.input) in.emplace();
-    const auto marker = fmt::format("{}={}:{}", supervisor_variable, ::getpid(), m_next_id);
+    const auto marker = fmt::format("{}:{}", ::getpid(), m_next_id);
     const auto spawned = spawn_with(command, environment_of(command, marker), report, in, out, err);
 
     SpawnResult result;
@@ -526,10 +528,12 @@ ProcessSet::send_due_signals(SteadyTime now, std::optional<SteadyTime> deadline)
 std::optional<ProcessSet::SteadyTime> ProcessSet::end_left_behind(SteadyTime now)
 {
     std::optional<SteadyTime> next;
+    // Which marks are due, and the signal each gets.
+    std::map<std::string, int> due;
     std::erase_if(m_left_behind, [&](LeftBehind& left) {
         const bool kill = now >= left.kill_at;
         if (kill || (left.terminate_at && now >= *left.terminate_at)) {
-            signal_processes(descendants_marked(::getpid(), left.marker), kill ? SIGKILL : SIGTERM);
+            due[left.marker] = kill ? SIGKILL : SIGTERM;
             left.terminate_at.reset();
         }
         if (kill) return true;
@@ -537,6 +541,11 @@ std::optional<ProcessSet::SteadyTime> ProcessSet::end_left_behind(SteadyTime now
         if (!next || when < *next) next = when;
         return false;
     });
+    // One look at the processes below this one, however many agents are due together.
+    if (!due.empty())
+        for (const auto& [process, value] : descendants_with(::getpid(), supervisor_variable))
+            if (const auto found = due.find(value); found != due.end())
+                signal_processes(std::span(&process, 1), found->second);
     return next;
 }
 

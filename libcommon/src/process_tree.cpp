@@ -80,9 +80,11 @@ std::vector<ProcessIdentity> descendants_of(pid_t root)
     return live;
 }
 
-std::vector<ProcessIdentity> descendants_marked(pid_t root, std::string_view entry)
+std::vector<std::pair<ProcessIdentity, std::string>> descendants_with(pid_t root,
+                                                                      std::string_view name)
 {
-    std::vector<ProcessIdentity> marked;
+    const auto prefix = std::string(name) + "=";
+    std::vector<std::pair<ProcessIdentity, std::string>> found;
     for (const auto& process : descendants_of(root)) {
         std::string environment;
         try {
@@ -90,18 +92,19 @@ std::vector<ProcessIdentity> descendants_marked(pid_t root, std::string_view ent
         } catch (const Error&) {
             continue;  // gone, or not ours to read
         }
-        // Entries end with a NUL: a whole entry, never the prefix of a longer value.
+        // Entries end with a NUL.
         for (std::size_t start = 0; start < environment.size();) {
             auto end = environment.find('\0', start);
             if (end == std::string::npos) end = environment.size();
-            if (std::string_view(environment).substr(start, end - start) == entry) {
-                marked.push_back(process);
+            const auto entry = std::string_view(environment).substr(start, end - start);
+            if (entry.starts_with(prefix)) {
+                found.emplace_back(process, std::string(entry.substr(prefix.size())));
                 break;
             }
             start = end + 1;
         }
     }
-    return marked;
+    return found;
 }
 
 void signal_processes(std::span<const ProcessIdentity> processes, int signal) noexcept

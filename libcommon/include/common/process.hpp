@@ -142,7 +142,7 @@ private:
     struct Child;
     // What a child with a timeout leaves behind, ended at its timeout and its grace's end.
     struct LeftBehind {
-        std::string marker;  // its SPEC_HYGIENE_SUPERVISOR entry
+        std::string marker;  // the value of its SPEC_HYGIENE_SUPERVISOR entry
         std::optional<std::chrono::steady_clock::time_point> terminate_at;
         std::chrono::steady_clock::time_point kill_at;
     };
