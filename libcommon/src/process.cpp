@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <poll.h>
 #include <pthread.h>
+#include <span>
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -179,8 +180,9 @@ struct Spawned {
 // Starts `command` with the pipes given as its standard streams (the command's own
 // descriptors, or /dev/null for stdin, where none is) and waits until it has exec'd, which
 // closes `report`'s write end.
-Spawned spawn_with(const Command& command, Pipe& report, const std::optional<Pipe>& in,
-                   const std::optional<Pipe>& out, const std::optional<Pipe>& err)
+Spawned spawn_with(const Command& command, const std::vector<std::string>& environment,
+                   Pipe& report, const std::optional<Pipe>& in, const std::optional<Pipe>& out,
+                   const std::optional<Pipe>& err)
 {
     SpawnSetup setup;
     setup.isolate_signals();
@@ -197,20 +199,33 @@ Spawned spawn_with(const Command& command, Pipe& report, const std::optional<Pip
         argv.push_back(const_cast<char*>(arg.c_str()));
     argv.push_back(nullptr);
     std::vector<char*> envp;
-    if (command.environment) {
-        for (const auto& entry : *command.environment)
-            envp.push_back(const_cast<char*>(entry.c_str()));
-        envp.push_back(nullptr);
-    }
+    for (const auto& entry : environment)
+        envp.push_back(const_cast<char*>(entry.c_str()));
+    envp.push_back(nullptr);
 
     Spawned spawned;
     spawned.before = SteadyClock::now();
     spawned.error = ::posix_spawnp(&spawned.pid, argv.front(), setup.actions(), setup.attr(),
-                                   argv.data(), command.environment ? envp.data() : environ);
+                                   argv.data(), envp.data());
     close_fd(report.write);
     if (spawned.error == 0) wait_for_exec(report.read);
     spawned.after = SteadyClock::now();
     return spawned;
+}
+
+constexpr std::string_view supervisor_variable = "SPEC_HYGIENE_SUPERVISOR";
+
+// The child's environment: the command's (or this process's), with `marker` as its supervisor
+// entry.
+std::vector<std::string> environment_of(const Command& command, const std::string& marker)
+{
+    auto environment = command.environment
+                           ? *command.environment
+                           : environment_with({{std::string(supervisor_variable), std::string()}});
+    const auto prefix = std::string(supervisor_variable) + "=";
+    std::erase_if(environment, [&](const std::string& entry) { return entry.starts_with(prefix); });
+    environment.push_back(prefix + marker);
+    return environment;
 }
 
 }  // namespace
@@ -395,7 +410,8 @@ SpawnResult ProcessSet::start(const Command& command)
     if (command.stderr_fd < 0) err.emplace();
     std::optional<Pipe> in;
     if (command.input) in.emplace();
-    const auto spawned = spawn_with(command, report, in, out, err);
+    const auto marker = fmt::format("{}:{}", ::getpid(), m_next_id);
+    const auto spawned = spawn_with(command, environment_of(command, marker), report, in, out, err);
 
     SpawnResult result;
     if (spawned.error != 0) {
@@ -424,7 +440,10 @@ SpawnResult ProcessSet::start(const Command& command)
         child->input = *command.input;
         if (child->input.empty()) close_fd(child->in);
     }
-    if (command.timeout) child->terminate_at = spawned.before + *command.timeout;
+    if (command.timeout) {
+        child->terminate_at = spawned.before + *command.timeout;
+        m_left_behind.push_back({marker, child->terminate_at, *child->terminate_at + m_kill_grace});
+    }
     child->result.id = child->id;
     child->result.pid = spawned.pid;
 
@@ -502,7 +521,32 @@ ProcessSet::send_due_signals(SteadyTime now, std::optional<SteadyTime> deadline)
     });
     for (const auto& group : m_lingering)
         consider(group.kill_at);
+    if (const auto left_behind = end_left_behind(now)) consider(*left_behind);
     return next_timer;
+}
+
+std::optional<ProcessSet::SteadyTime> ProcessSet::end_left_behind(SteadyTime now)
+{
+    std::optional<SteadyTime> next;
+    // Which marks are due, and the signal each gets.
+    std::map<std::string, int> due;
+    std::erase_if(m_left_behind, [&](LeftBehind& left) {
+        const bool kill = now >= left.kill_at;
+        if (kill || (left.terminate_at && now >= *left.terminate_at)) {
+            due[left.marker] = kill ? SIGKILL : SIGTERM;
+            left.terminate_at.reset();
+        }
+        if (kill) return true;
+        const auto when = left.terminate_at.value_or(left.kill_at);
+        if (!next || when < *next) next = when;
+        return false;
+    });
+    // One look at the processes below this one, however many agents are due together.
+    if (!due.empty())
+        for (const auto& [process, value] : descendants_with(::getpid(), supervisor_variable))
+            if (const auto found = due.find(value); found != due.end())
+                signal_processes(std::span(&process, 1), found->second);
+    return next;
 }
 
 bool ProcessSet::poll_once(SteadyTime now, std::optional<SteadyTime> next_timer,

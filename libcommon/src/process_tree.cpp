@@ -1,5 +1,8 @@
 #include "common/process_tree.hpp"
 
+#include "common/error.hpp"
+#include "common/files.hpp"
+
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -75,6 +78,33 @@ std::vector<ProcessIdentity> descendants_of(pid_t root)
     for (const auto& entry : tree_below(root))
         if (!entry.zombie) live.push_back({entry.pid, entry.start_ticks});
     return live;
+}
+
+std::vector<std::pair<ProcessIdentity, std::string>> descendants_with(pid_t root,
+                                                                      std::string_view name)
+{
+    const auto prefix = std::string(name) + "=";
+    std::vector<std::pair<ProcessIdentity, std::string>> found;
+    for (const auto& process : descendants_of(root)) {
+        std::string environment;
+        try {
+            environment = read_file("/proc/" + std::to_string(process.pid) + "/environ");
+        } catch (const Error&) {
+            continue;  // gone, or not ours to read
+        }
+        // Entries end with a NUL.
+        for (std::size_t start = 0; start < environment.size();) {
+            auto end = environment.find('\0', start);
+            if (end == std::string::npos) end = environment.size();
+            const auto entry = std::string_view(environment).substr(start, end - start);
+            if (entry.starts_with(prefix)) {
+                found.emplace_back(process, std::string(entry.substr(prefix.size())));
+                break;
+            }
+            start = end + 1;
+        }
+    }
+    return found;
 }
 
 void signal_processes(std::span<const ProcessIdentity> processes, int signal) noexcept

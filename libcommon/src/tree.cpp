@@ -1,5 +1,7 @@
 #include "common/tree.hpp"
 
+#include "common/atomic_file.hpp"
+
 #include <cerrno>
 #include <cstring>
 #include <dirent.h>
@@ -153,7 +155,7 @@ std::optional<EntryInfo> TreeRoot::stat(std::string_view relative) const
     return info_of(status);
 }
 
-UniqueFd TreeRoot::open_directory(std::string_view relative, bool create) const
+UniqueFd TreeRoot::open_directory(std::string_view relative, bool create, mode_t mode) const
 {
     // A fresh open file description: a dup() would share the folder's read position.
     UniqueFd current(::openat(m_fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -167,7 +169,7 @@ UniqueFd TreeRoot::open_directory(std::string_view relative, bool create) const
         const std::string part(relative.substr(start, end - start));
         int fd = open_child_directory(current.get(), part);
         if (fd < 0 && errno == ENOENT && create) {
-            if (::mkdirat(current.get(), part.c_str(), 0755) != 0 && errno != EEXIST)
+            if (::mkdirat(current.get(), part.c_str(), mode) != 0 && errno != EEXIST)
                 throw system_error(errno,
                                    "cannot create " + describe(m_path, relative.substr(0, end)));
             fd = open_child_directory(current.get(), part);
@@ -343,6 +345,97 @@ void FolderCache::remove_file(std::string_view relative)
     const std::string name(split_parent(relative).second);
     if (::unlinkat(folder, name.c_str(), 0) != 0)
         throw system_error(errno, "cannot remove " + describe(m_root.path(), relative));
+}
+
+NewFileAt::NewFileAt(std::shared_ptr<const UniqueFd> folder, std::string name, mode_t mode,
+                     std::filesystem::path shown)
+    : m_folder(std::move(folder)), m_name(std::move(name)), m_shown(std::move(shown))
+{
+    auto [fd, temporary] =
+        create_temporary_at(m_folder->get(), m_name, mode, (m_shown / m_name).string());
+    m_fd = UniqueFd(fd);
+    m_temporary = std::move(temporary);
+}
+
+NewFileAt::NewFileAt(NewFileAt&& other) noexcept
+    : m_folder(std::move(other.m_folder)), m_name(std::move(other.m_name)),
+      m_temporary(std::exchange(other.m_temporary, {})), m_shown(std::move(other.m_shown)),
+      m_fd(std::move(other.m_fd)), m_committed(other.m_committed)
+{
+}
+
+NewFileAt& NewFileAt::operator=(NewFileAt&& other) noexcept
+{
+    if (this != &other) {
+        discard();
+        m_folder = std::move(other.m_folder);
+        m_name = std::move(other.m_name);
+        m_temporary = std::exchange(other.m_temporary, {});
+        m_shown = std::move(other.m_shown);
+        m_fd = std::move(other.m_fd);
+        m_committed = other.m_committed;
+    }
+    return *this;
+}
+
+NewFileAt::~NewFileAt()
+{
+    discard();
+}
+
+void NewFileAt::discard() noexcept
+{
+    m_fd = UniqueFd();
+    if (!m_committed && !m_temporary.empty() && m_folder)
+        ::unlinkat(m_folder->get(), m_temporary.c_str(), 0);
+    m_temporary.clear();
+}
+
+void NewFileAt::write(std::string_view bytes)
+{
+    while (!bytes.empty()) {
+        const auto written = ::write(m_fd.get(), bytes.data(), bytes.size());
+        if (written < 0 && errno == EINTR) continue;
+        if (written < 0)
+            throw Error(Exit::io, "cannot write {}: {}", shown().string(), std::strerror(errno));
+        bytes.remove_prefix(static_cast<std::size_t>(written));
+    }
+}
+
+void NewFileAt::close_unflushed()
+{
+    if (!m_fd) return;
+    if (::close(m_fd.release()) != 0 && errno != EINTR)
+        throw Error(Exit::io, "cannot write {}: {}", shown().string(), std::strerror(errno));
+}
+
+UniqueFd NewFileAt::open_for_reading() const
+{
+    UniqueFd fd(::openat(m_folder->get(), m_temporary.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) throw system_error(errno, "cannot read " + shown().string());
+    return fd;
+}
+
+void NewFileAt::flush()
+{
+    auto fd = m_fd ? std::move(m_fd) : open_for_reading();
+    if (::fsync(fd.get()) != 0)
+        throw Error(Exit::io, "cannot flush {} to disk: {}", shown().string(),
+                    std::strerror(errno));
+    if (::close(fd.release()) != 0 && errno != EINTR)
+        throw Error(Exit::io, "cannot write {}: {}", shown().string(), std::strerror(errno));
+}
+
+bool NewFileAt::commit()
+{
+    m_fd = UniqueFd();
+    const int error =
+        rename_without_replacing_at(m_folder->get(), m_temporary, m_folder->get(), m_name);
+    if (error == EEXIST) return false;
+    if (error != 0)
+        throw Error(Exit::io, "cannot put {} in place: {}", shown().string(), std::strerror(error));
+    m_committed = true;
+    return true;
 }
 
 }  // namespace common

@@ -203,6 +203,31 @@ BOOST_AUTO_TEST_CASE(the_environment_and_folder_are_the_commands)
     BOOST_TEST(child.out == "v1\n" + std::filesystem::canonical(dir.path()).string() + "\n");
 }
 
+BOOST_AUTO_TEST_CASE(
+    each_child_carries_a_supervisor_entry_of_its_own_that_replaces_an_inherited_one)
+{
+    ProcessSet children;
+    std::vector<pid_t> pids;
+    for (int i = 0; i < 2; ++i) {
+        const auto started = children.start(
+            {.argv = {"sleep", "30"},
+             .environment = common::environment_with({{"SPEC_HYGIENE_SUPERVISOR", "forged"}})});
+        BOOST_TEST_REQUIRE(started.ok(), started.message);
+        pids.push_back(started.pid);
+    }
+    const auto found = common::descendants_with(::getpid(), "SPEC_HYGIENE_SUPERVISOR");
+    children.cancel_all(SIGKILL);
+    finish_all(children);
+
+    std::vector<std::string> values;
+    for (const auto& [process, value] : found)
+        if (process.pid == pids[0] || process.pid == pids[1]) values.push_back(value);
+    BOOST_TEST_REQUIRE(values.size() == 2u);
+    BOOST_TEST(values[0] != values[1]);
+    for (const auto& value : values)
+        BOOST_TEST(value.starts_with(std::to_string(::getpid()) + ":"), value);
+}
+
 BOOST_AUTO_TEST_CASE(the_input_reaches_stdin)
 {
     const auto child = run_one({.argv = {"cat"}, .input = std::string("prompt text")});

@@ -158,3 +158,43 @@ BOOST_AUTO_TEST_CASE(folder_cache_stats_opens_and_removes_below_the_root)
     BOOST_TEST(!fs::exists(dir / "a/one"));
     BOOST_TEST(fs::exists(dir / "a/two"));
 }
+
+BOOST_AUTO_TEST_CASE(a_new_file_goes_into_the_folder_it_was_opened_in_and_replaces_nothing)
+{
+    TempDir dir;
+    fs::create_directories(dir / "spec");
+    fs::create_directories(dir / "elsewhere");
+    const auto root = TreeRoot::open(dir.path());
+    const auto folder = std::make_shared<const common::UniqueFd>(root.open_directory("spec"));
+    common::NewFileAt file(folder, "out.txt", 0600, dir / "spec");
+    file.write("fresh");
+    // The folder is moved and a link to another takes its name: the file follows the folder.
+    fs::rename(dir / "spec", dir / "moved");
+    fs::create_directory_symlink(dir / "elsewhere", dir / "spec");
+    write_file(dir / "moved" / "taken.txt", "old");
+    file.flush();
+
+    file.rename_to("taken.txt");
+    BOOST_TEST(!file.commit());
+    file.rename_to("out.txt");
+    BOOST_TEST(file.commit());
+
+    BOOST_TEST(test_support::file_bytes(dir / "moved" / "out.txt") == "fresh");
+    BOOST_TEST(test_support::file_bytes(dir / "moved" / "taken.txt") == "old");
+    BOOST_TEST(fs::is_empty(dir / "elsewhere"));
+    struct stat info {};
+    BOOST_TEST_REQUIRE(::stat((dir / "moved" / "out.txt").c_str(), &info) == 0);
+    BOOST_TEST((info.st_mode & 07777) == 0600u);
+}
+
+BOOST_AUTO_TEST_CASE(an_uncommitted_new_file_leaves_nothing_behind)
+{
+    TempDir dir;
+    const auto root = TreeRoot::open(dir.path());
+    {
+        common::NewFileAt file(std::make_shared<const common::UniqueFd>(root.open_directory("")),
+                               "out.txt", 0600, dir.path());
+        file.write("lost");
+    }
+    BOOST_TEST(fs::is_empty(dir.path()));
+}

@@ -1,8 +1,6 @@
 #include "evidence.hpp"
 
-#include "common/atomic_file.hpp"
 #include "common/error.hpp"
-#include "common/files.hpp"
 #include "common/lock.hpp"
 
 #include <fmt/chrono.h>
@@ -12,9 +10,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
-#include <fstream>
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
@@ -25,6 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 using common::Error;
 using common::Exit;
+using common::UniqueFd;
 
 // 20251114_101500, as the upstream workflow names its evidence.
 std::string file_timestamp(common::TimePoint time)
@@ -45,6 +44,8 @@ void make_private_dir(const fs::path& dir)
 }
 
 // Creates `dir` and its missing parents, each 0700; existing folders are left as they are.
+// The root and the folders above it are the operator's choice; below it, nothing is made by
+// path.
 void make_private_dirs(const fs::path& dir)
 {
     std::error_code ec;
@@ -53,13 +54,61 @@ void make_private_dirs(const fs::path& dir)
     make_private_dir(dir);
 }
 
-// The lock file, created 0600 when missing (FileLock would create it with the umask's mode).
-fs::path lock_file(const fs::path& locks, const std::string& spec_id)
+// The first component of `relative` below `tree` that is a symbolic link, if any.
+std::optional<std::string> link_in(const common::TreeRoot& tree, const std::string& relative)
 {
-    const auto file = locks / (spec_id + ".lock");
-    const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd >= 0) ::close(fd);
-    return file;
+    for (std::size_t end = 0; end != std::string::npos;) {
+        end = relative.find('/', end + 1);
+        const auto part = relative.substr(0, end);
+        const auto info = tree.stat(part);
+        if (info && info->type == common::EntryType::symlink) return part;
+    }
+    return std::nullopt;
+}
+
+// Reads up to `size` bytes from the start of `fd`.
+std::string read_head(int fd, std::size_t size, const fs::path& shown)
+{
+    std::string head(size, '\0');
+    std::size_t got = 0;
+    while (got < size) {
+        const auto n = ::pread(fd, head.data() + got, size - got, static_cast<off_t>(got));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0)
+            throw Error(Exit::io, "cannot read {}: {}", shown.string(), std::strerror(errno));
+        if (n == 0) break;
+        got += static_cast<std::size_t>(n);
+    }
+    head.resize(got);
+    return head;
+}
+
+// Whether the file open on `fd` holds one JSON document, read as a stream: no document is
+// held whole.
+bool holds_json(const UniqueFd& fd)
+{
+    UniqueFd copy(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0));
+    if (!copy || ::lseek(copy.get(), 0, SEEK_SET) != 0) return false;
+    std::FILE* file = ::fdopen(copy.get(), "rb");
+    if (file == nullptr) return false;
+    copy.release();
+    const bool accepted = nlohmann::json::accept(file);
+    std::fclose(file);
+    return accepted;
+}
+
+std::uint64_t size_of(const UniqueFd& fd, const fs::path& shown)
+{
+    struct stat info {};
+    if (::fstat(fd.get(), &info) != 0)
+        throw Error(Exit::io, "cannot read {}: {}", shown.string(), std::strerror(errno));
+    return static_cast<std::uint64_t>(info.st_size);
+}
+
+void sync_folder(int folder, const fs::path& shown)
+{
+    if (::fsync(folder) != 0)
+        throw Error(Exit::io, "cannot flush {} to disk: {}", shown.string(), std::strerror(errno));
 }
 
 }  // namespace
@@ -72,50 +121,57 @@ EvidenceStore::EvidenceStore(fs::path root, std::string spec_id, std::string sta
 {
 }
 
-fs::path EvidenceStore::folder(const fs::path& relative)
+const common::TreeRoot& EvidenceStore::tree()
 {
-    const auto dir = m_root / relative;
-    make_private_dirs(dir);
-    return dir;
+    if (m_tree) return *m_tree;
+    make_private_dirs(m_root);
+    try {
+        m_tree.emplace(common::TreeRoot::open(m_root));
+    } catch (const Error& error) {
+        throw Error(Exit::cant_create, "cannot write evidence in {}", error.what());
+    }
+    return *m_tree;
 }
 
-std::string EvidenceStore::write_new(const fs::path& relative_folder, const std::string& stem,
-                                     const std::string& extension, std::string_view content,
-                                     common::FolderSync folder_sync)
+std::shared_ptr<const UniqueFd> EvidenceStore::folder(const std::string& relative)
 {
-    const auto dir = m_root / relative_folder;
-    for (int attempt = 1;; ++attempt) {
-        const auto name =
-            attempt == 1 ? stem + extension : fmt::format("{}_{}{}", stem, attempt, extension);
-        std::error_code ec;
-        if (fs::exists(dir / name, ec) || fs::is_symlink(dir / name, ec)) continue;
-        try {
-            common::AtomicFile file(dir / name, 0600, common::Existing::refuse);
-            file.write(content);
-            file.commit(folder_sync);
-        } catch (const Error& error) {
-            // Another writer took the name between the look and the link: try the next one.
-            if (error.code() == Exit::cant_create && fs::exists(dir / name, ec) && attempt < 100)
-                continue;
-            throw;
-        }
-        return (relative_folder / name).string();
+    const auto& root = tree();
+    try {
+        return std::make_shared<const UniqueFd>(root.open_directory(relative, true, 0700));
+    } catch (const Error& error) {
+        if (const auto link = link_in(root, relative))
+            throw Error(Exit::cant_create, "{}: a symbolic link; not writing through it",
+                        (m_root / *link).string());
+        throw Error(Exit::cant_create, "cannot create folder {}", error.what());
     }
 }
 
 common::FileLock EvidenceStore::lock()
 {
     using namespace std::chrono_literals;
-    const auto file = lock_file(folder(".locks"), m_spec_id);
+    const auto locks = folder(".locks");
+    const auto name = m_spec_id + ".lock";
+    const auto shown = m_root / ".locks" / name;
+    // Made 0600 here: try_acquire_at would make it with the umask's mode.
+    if (const int fd = ::openat(locks->get(), name.c_str(),
+                                O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        fd >= 0)
+        ::close(fd);
     const auto deadline = std::chrono::steady_clock::now() + m_lock_timeout;
     for (;;) {
-        if (auto held = common::FileLock::try_acquire(file)) return std::move(*held);
+        if (auto held = common::FileLock::try_acquire_at(locks->get(), name))
+            return std::move(*held);
+        struct stat info {};
+        if (::fstatat(locks->get(), name.c_str(), &info, AT_SYMLINK_NOFOLLOW) == 0 &&
+            !S_ISREG(info.st_mode))
+            throw Error(Exit::cant_create, "{}: not a regular file; not locking through it",
+                        shown.string());
         if (m_stop && m_stop->load())
             throw Error(Exit::temp_fail, "{}: held by another process; stopped waiting for it",
-                        file.string());
+                        shown.string());
         if (std::chrono::steady_clock::now() >= deadline)
             throw Error(Exit::temp_fail, "{}: held by another process for more than {} ms",
-                        file.string(), m_lock_timeout.count());
+                        shown.string(), m_lock_timeout.count());
         std::this_thread::sleep_for(20ms);
     }
 }
@@ -127,94 +183,68 @@ std::string EvidenceStore::stem_of(std::string_view agent) const
 
 void EvidenceStore::prepare()
 {
-    for (const auto& relative : {fs::path("consensus") / m_spec_id,
-                                 fs::path("commands") / m_spec_id, fs::path(".locks")}) {
-        const auto dir = folder(relative);
-        // A link would send the evidence elsewhere: refused rather than followed.
-        for (auto part = relative; !part.empty(); part = part.parent_path()) {
-            std::error_code ec;
-            if (fs::is_symlink(m_root / part, ec))
-                throw Error(Exit::cant_create, "{}: a symbolic link; not writing through it",
-                            (m_root / part).string());
-        }
-        if (::access(dir.c_str(), W_OK | X_OK) != 0)
-            throw Error(Exit::cant_create, "cannot write in {}: {}", dir.string(),
+    for (const auto& relative :
+         {"consensus/" + m_spec_id, "commands/" + m_spec_id, std::string(".locks")}) {
+        folder(relative);
+        if (::faccessat(tree().fd(), relative.c_str(), W_OK | X_OK, 0) != 0)
+            throw Error(Exit::cant_create, "cannot write in {}: {}", (m_root / relative).string(),
                         std::strerror(errno));
     }
+    const auto lock_name = ".locks/" + m_spec_id + ".lock";
+    if (const auto info = tree().stat(lock_name); info && info->type != common::EntryType::file)
+        throw Error(Exit::cant_create, "{}: not a regular file; not locking through it",
+                    (m_root / lock_name).string());
 }
 
 StagedOutput EvidenceStore::stage_agent(std::string_view agent)
 {
-    const auto dir = folder(fs::path("consensus") / m_spec_id);
+    const auto relative = "consensus/" + m_spec_id;
+    // One descriptor for the folder, shared by every agent's files: those waiting to be
+    // named hold none of their own.
+    if (!m_consensus) m_consensus = folder(relative);
+    const auto& dir = m_consensus;
     const auto stem = stem_of(agent);
     StagedOutput staged;
-    staged.output.emplace(dir / (stem + ".txt"), 0600, common::Existing::refuse);
-    staged.errors.emplace(dir / (stem + "_stderr.txt"), 0600, common::Existing::refuse);
+    staged.output.emplace(dir, stem + ".txt", 0600, m_root / relative);
+    staged.errors.emplace(dir, stem + "_stderr.txt", 0600, m_root / relative);
     return staged;
 }
-
-namespace {
-
-std::uint64_t size_of(const fs::path& file)
-{
-    struct stat info {};
-    if (::lstat(file.c_str(), &info) != 0)
-        throw Error(Exit::io, "cannot read {}: {}", file.string(), std::strerror(errno));
-    return static_cast<std::uint64_t>(info.st_size);
-}
-
-}  // namespace
 
 OutputFacts EvidenceStore::inspect(StagedOutput& staged, std::size_t cap)
 {
     OutputFacts facts;
     if (!staged.output) return facts;
     staged.output->close_unflushed();
-    if (staged.errors) staged.errors->close_unflushed();
-    const auto& out = staged.output->temporary_path();
-    facts.stdout_bytes = size_of(out);
-    if (staged.errors) facts.stderr_bytes = size_of(staged.errors->temporary_path());
+    if (staged.errors) {
+        staged.errors->close_unflushed();
+        facts.stderr_bytes = size_of(staged.errors->open_for_reading(), staged.errors->shown());
+    }
     if (facts.stderr_bytes == 0) staged.errors.reset();
 
-    std::ifstream in(out, std::ios::binary);
-    facts.head.resize(
-        static_cast<std::size_t>(std::min<std::uint64_t>(facts.stdout_bytes, cap + 1)));
-    in.read(facts.head.data(), static_cast<std::streamsize>(facts.head.size()));
-    facts.head.resize(static_cast<std::size_t>(in.gcount()));
-    // Read as a stream: no document is held whole.
-    in.clear();
-    in.seekg(0);
-    if (facts.stdout_bytes > 0 && nlohmann::json::accept(in)) {
-        auto target = staged.output->target();
-        staged.output->retarget(target.replace_extension(".json"));
-    }
+    const auto out = staged.output->open_for_reading();
+    facts.stdout_bytes = size_of(out, staged.output->shown());
+    facts.head = read_head(
+        out.get(), static_cast<std::size_t>(std::min<std::uint64_t>(facts.stdout_bytes, cap + 1)),
+        staged.output->shown());
+    if (facts.stdout_bytes > 0 && holds_json(out))
+        staged.output->rename_to(fs::path(staged.output->name()).replace_extension(".json"));
     return facts;
 }
 
-std::string EvidenceStore::place(common::AtomicFile& file, const std::string& stem,
+std::string EvidenceStore::place(common::NewFileAt& file, const std::string& stem,
                                  const std::string& extension)
 {
-    const auto dir = file.target().parent_path();
-    for (int attempt = 1;; ++attempt) {
-        const auto name =
-            attempt == 1 ? stem + extension : fmt::format("{}_{}{}", stem, attempt, extension);
-        std::error_code ec;
-        if (fs::exists(dir / name, ec) || fs::is_symlink(dir / name, ec)) continue;
-        file.retarget(dir / name);
-        try {
-            file.commit(common::FolderSync::caller);
-            return name;
-        } catch (const Error& error) {
-            // Another writer took the name between the look and the link: the next one.
-            if (error.code() == Exit::cant_create && fs::exists(dir / name, ec) && attempt < 100)
-                continue;
-            throw;
-        }
+    constexpr int attempts = 100;
+    for (int attempt = 1; attempt <= attempts; ++attempt) {
+        file.rename_to(attempt == 1 ? stem + extension
+                                    : fmt::format("{}_{}{}", stem, attempt, extension));
+        if (file.commit()) return file.name();
     }
+    throw Error(Exit::cant_create, "cannot create {}: {} names taken", file.shown().string(),
+                attempts);
 }
 
-std::vector<AgentEvidence> EvidenceStore::commit_agent_outputs(std::span<const std::string> agents,
-                                                               std::vector<StagedOutput> staged)
+void EvidenceStore::flush_all(std::vector<StagedOutput>& staged)
 {
     // A thread costs more to start than a few files take to flush: a short list is flushed
     // by this one.
@@ -231,17 +261,19 @@ std::vector<AgentEvidence> EvidenceStore::commit_agent_outputs(std::span<const s
             }
         }
     };
-    {
-        std::vector<std::jthread> helpers;
-        const auto workers =
-            std::clamp<std::size_t>(staged.size() / files_per_worker, 1, workers_at_most);
-        for (std::size_t n = 1; n < workers; ++n)
-            helpers.emplace_back(work);
-        work();
-    }
+    std::vector<std::jthread> helpers;
+    const auto workers =
+        std::clamp<std::size_t>(staged.size() / files_per_worker, 1, workers_at_most);
+    for (std::size_t n = 1; n < workers; ++n)
+        helpers.emplace_back(work);
+    work();
+}
 
-    const fs::path relative = fs::path("consensus") / m_spec_id;
-    folder(relative);
+std::vector<AgentEvidence> EvidenceStore::commit_agent_outputs(std::span<const std::string> agents,
+                                                               std::vector<StagedOutput> staged)
+{
+    flush_all(staged);
+    const auto relative = "consensus/" + m_spec_id;
     const auto held = lock();
     std::vector<AgentEvidence> evidence(agents.size());
     for (std::size_t i = 0; i < agents.size(); ++i) {
@@ -253,22 +285,27 @@ std::vector<AgentEvidence> EvidenceStore::commit_agent_outputs(std::span<const s
             continue;
         }
         try {
-            const auto extension = files.output->target().extension().string();
+            const auto extension = fs::path(files.output->name()).extension().string();
             const auto name = place(*files.output, stem_of(agents[i]), extension);
-            evidence[i].output = (relative / name).string();
+            evidence[i].output = relative + "/" + name;
             // Beside the output, under the name it got.
             if (files.errors)
                 evidence[i].errors =
-                    (relative /
-                     place(*files.errors, fs::path(name).stem().string() + "_stderr", ".txt"))
-                        .string();
+                    relative + "/" +
+                    place(*files.errors, fs::path(name).stem().string() + "_stderr", ".txt");
         } catch (...) {
             evidence[i].error = std::current_exception();
         }
     }
-    // One flush of the folder makes every new name durable, before any row names one.
+    // One flush of the folder makes every new name durable, before any row names one: the
+    // folder the files were staged in, wherever it is now.
+    std::vector<int> folders;
+    for (const auto& files : staged)
+        if (files.output && std::ranges::find(folders, files.output->folder()) == folders.end())
+            folders.push_back(files.output->folder());
     try {
-        common::sync_path(m_root / relative);
+        for (const int dir : folders)
+            sync_folder(dir, m_root / relative);
     } catch (...) {
         for (auto& agent : evidence)
             if (!agent.error) agent.error = std::current_exception();
@@ -278,11 +315,16 @@ std::vector<AgentEvidence> EvidenceStore::commit_agent_outputs(std::span<const s
 
 std::string EvidenceStore::write_telemetry(std::string_view json_text)
 {
-    const fs::path relative = fs::path("commands") / m_spec_id;
-    folder(relative);
+    const auto relative = "commands/" + m_spec_id;
+    const auto dir = folder(relative);
     const auto held = lock();
-    return write_new(relative, fmt::format("{}_{}_telemetry_{}", m_spec_id, m_stage, m_timestamp),
-                     ".json", json_text, common::FolderSync::now);
+    const auto stem = fmt::format("{}_{}_telemetry_{}", m_spec_id, m_stage, m_timestamp);
+    common::NewFileAt file(dir, stem + ".json", 0600, m_root / relative);
+    file.write(json_text);
+    file.flush();
+    const auto name = place(file, stem, ".json");
+    sync_folder(dir->get(), m_root / relative);
+    return relative + "/" + name;
 }
 
 }  // namespace spawn_agents

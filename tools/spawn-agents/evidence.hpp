@@ -1,17 +1,19 @@
 #pragma once
 // The evidence files of one batch: each agent's output under consensus/<SPEC>/, the batch's
 // telemetry under commands/<SPEC>/, each written atomically while holding .locks/<SPEC>.lock.
-// Folders it creates are 0700 and files 0600.
+// Folders it creates are 0700 and files 0600. Below the root, everything is reached through
+// descriptors of its folders (common::TreeRoot): no symbolic link is followed.
 
-#include "common/atomic_file.hpp"
 #include "common/clock.hpp"
 #include "common/lock.hpp"
+#include "common/tree.hpp"
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <exception>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -30,8 +32,8 @@ struct AgentEvidence {
 // An agent's files under temporary names in consensus/<SPEC>/, which the agent writes its
 // stdout and stderr straight into: its output never passes through this process whole.
 struct StagedOutput {
-    std::optional<common::AtomicFile> output;  // named as its first choice
-    std::optional<common::AtomicFile> errors;
+    std::optional<common::NewFileAt> output;  // named as its first choice
+    std::optional<common::NewFileAt> errors;
     std::exception_ptr error;  // set when they could not be read or written
 };
 
@@ -51,8 +53,9 @@ public:
                   std::chrono::milliseconds lock_timeout = std::chrono::seconds(5),
                   const std::atomic<bool>* stop = nullptr);
 
-    // Makes the folders every batch writes to (0700), before any agent starts. Throws Error
-    // 73 when one cannot be made, is not a folder or is a symbolic link.
+    // Makes the root (with its parents) and the folders every batch writes to (0700), before
+    // any agent starts. Throws Error 73 when one cannot be made or written in, is not a folder
+    // or is a symbolic link (the root included).
     void prepare();
 
     // Creates `agent`'s two temporaries, 0600, for it to write into. Throws Error 73.
@@ -78,25 +81,26 @@ public:
     const std::filesystem::path& root() const { return m_root; }
 
 private:
-    // Creates `folder` (relative to the root) and its parents as needed, 0700.
-    std::filesystem::path folder(const std::filesystem::path& relative);
+    // The root, opened (and made, 0700) on first use. Throws Error 73.
+    const common::TreeRoot& tree();
+    // Opens `relative` below the root, creating what is missing (0700). Throws Error 73,
+    // naming a symbolic link when one is in the way.
+    std::shared_ptr<const common::UniqueFd> folder(const std::string& relative);
     // Holds the spec's lock. Throws Error 75 when another process holds it past the lock
-    // timeout, or when told to stop meanwhile.
+    // timeout, or when told to stop meanwhile; 73 when the lock file cannot be made.
     common::FileLock lock();
-    // Puts `file` in place under its name or, when that is taken (another batch in the same
-    // second), the next free one: stem_2, stem_3, ... Returns the name it got.
-    std::string place(common::AtomicFile& file, const std::string& stem,
-                      const std::string& extension);
+    // Flushes the staged files, a few side by side; a failure is kept in the agent's error.
+    static void flush_all(std::vector<StagedOutput>& staged);
+    // Puts `file` in place under stem + extension or, when that is taken (another batch in
+    // the same second), the next free one: stem_2, stem_3, ... Returns the name it got.
+    static std::string place(common::NewFileAt& file, const std::string& stem,
+                             const std::string& extension);
     // The name an agent's stdout gets first: <SPEC>_<stage>_<agent>_<timestamp>.
     std::string stem_of(std::string_view agent) const;
-    // Writes `content` under `folder` as `stem` + `extension`, or stem_2, stem_3, ... when a
-    // file of that name exists (another batch in the same second). Returns the relative path.
-    // The caller holds the lock, and flushes the folder when `folder_sync` says it will.
-    std::string write_new(const std::filesystem::path& relative_folder, const std::string& stem,
-                          const std::string& extension, std::string_view content,
-                          common::FolderSync folder_sync);
 
     std::filesystem::path m_root;
+    std::optional<common::TreeRoot> m_tree;
+    std::shared_ptr<const common::UniqueFd> m_consensus;  // where agents are staged
     std::string m_spec_id;
     std::string m_stage;
     std::string m_timestamp;

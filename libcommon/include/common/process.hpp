@@ -29,7 +29,9 @@ struct Command {
     std::optional<std::filesystem::path> cwd;
     // Bytes written to the child's stdin, which is closed after them; nullopt: /dev/null.
     std::optional<std::string> input;
-    // SIGTERM to the child's group after this long, SIGKILL a grace period later.
+    // SIGTERM to the child's group after this long, SIGKILL a grace period later; the
+    // processes it left behind (with its SPEC_HYGIENE_SUPERVISOR entry) get the same at the
+    // same times, even when the child itself ended sooner.
     std::optional<std::chrono::milliseconds> timeout;
     // Where the child's stdout and stderr go instead of a pipe (a file open for writing, which
     // the caller keeps owning and may close once start() returned): its output then streams
@@ -138,6 +140,12 @@ public:
 
 private:
     struct Child;
+    // What a child with a timeout leaves behind, ended at its timeout and its grace's end.
+    struct LeftBehind {
+        std::string marker;  // the value of its SPEC_HYGIENE_SUPERVISOR entry
+        std::optional<std::chrono::steady_clock::time_point> terminate_at;
+        std::chrono::steady_clock::time_point kill_at;
+    };
     // A group whose leader was reaped after a signal from the set: SIGKILL at the grace's end.
     struct Lingering {
         pid_t group;
@@ -152,9 +160,13 @@ private:
     bool poll_once(SteadyTime now, std::optional<SteadyTime> next_timer, SignalWatch* signals,
                    WaitResult& result);
     bool reap(Child& child, WaitResult& result);
+    // Signals the processes children left behind whose time has come; returns when the
+    // next such time is.
+    std::optional<SteadyTime> end_left_behind(SteadyTime now);
 
     std::vector<std::unique_ptr<Child>> m_children;
     std::vector<Lingering> m_lingering;
+    std::vector<LeftBehind> m_left_behind;
     std::chrono::milliseconds m_kill_grace;
     std::size_t m_next_id = 0;
 };

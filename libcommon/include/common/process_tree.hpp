@@ -6,7 +6,10 @@
 
 #include <cstddef>
 #include <span>
+#include <string>
+#include <string_view>
 #include <sys/types.h>
+#include <utility>
 #include <vector>
 
 namespace common {
@@ -19,6 +22,12 @@ bool become_subreaper() noexcept;
 // The live (not zombie) processes below `root`, parents before children; empty when /proc
 // cannot be read.
 std::vector<ProcessIdentity> descendants_of(pid_t root);
+
+// The live processes below `root` whose environment has an entry `name`, with its value:
+// what one supervised child started can be told by it wherever it has gone below `root`
+// since (into a session of its own, or back to `root` when its parent ended).
+std::vector<std::pair<ProcessIdentity, std::string>> descendants_with(pid_t root,
+                                                                      std::string_view name);
 
 // Sends `signal` to each of `processes` whose start time still matches (never a reused pid).
 void signal_processes(std::span<const ProcessIdentity> processes, int signal) noexcept;

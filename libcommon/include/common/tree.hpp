@@ -8,9 +8,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <sys/types.h>
 #include <utility>
 
 namespace common {
@@ -80,9 +82,10 @@ public:
     // lstat of `relative`; nullopt when it does not exist (or a parent is not a folder).
     std::optional<EntryInfo> stat(std::string_view relative) const;
 
-    // Opens the folder `relative` ("" is the root), creating missing ones (mode 0755) when
+    // Opens the folder `relative` ("" is the root), creating missing ones (`mode`) when
     // `create`. Throws as system_error().
-    UniqueFd open_directory(std::string_view relative, bool create = false) const;
+    UniqueFd open_directory(std::string_view relative, bool create = false,
+                            mode_t mode = 0755) const;
 
     // Opens the regular file `relative` for reading. Throws as system_error().
     UniqueFd open_file(std::string_view relative) const;
@@ -129,6 +132,56 @@ private:
     const TreeRoot& m_root;
     std::string m_folder;
     UniqueFd m_fd;
+};
+
+// A new file in a folder open on `folder`, written under a temporary name (as
+// create_temporary_at(), exactly `mode`) and put in place by commit() without ever replacing
+// a name: nothing is reached through a symlink, wherever the folder has been moved since it
+// was opened. The folder's descriptor is shared, so that many files wait for their turn
+// without one each. The temporary is removed by the destructor unless committed.
+class NewFileAt {
+public:
+    // `shown` is the folder's path, for messages. Throws as system_error().
+    NewFileAt(std::shared_ptr<const UniqueFd> folder, std::string name, mode_t mode,
+              std::filesystem::path shown);
+    NewFileAt(NewFileAt&& other) noexcept;
+    NewFileAt& operator=(NewFileAt&& other) noexcept;
+    NewFileAt(const NewFileAt&) = delete;
+    NewFileAt& operator=(const NewFileAt&) = delete;
+    ~NewFileAt();
+
+    // The temporary's descriptor; -1 after close_unflushed() or flush().
+    int fd() const { return m_fd.get(); }
+    // The name commit() gives it, and that name in its folder's path.
+    const std::string& name() const { return m_name; }
+    std::filesystem::path shown() const { return m_shown / m_name; }
+    // The folder it is made in, for the caller's flush.
+    int folder() const { return m_folder->get(); }
+    // Names it otherwise, before commit().
+    void rename_to(std::string name) { m_name = std::move(name); }
+
+    // Appends `bytes`. Throws Error 74.
+    void write(std::string_view bytes);
+    // Closes the temporary without flushing it. Throws Error 74 when the close reports a
+    // failed write.
+    void close_unflushed();
+    // A new descriptor on the temporary, for reading. Throws as system_error().
+    UniqueFd open_for_reading() const;
+    // Flushes the temporary to the disk and closes it. Throws Error 74.
+    void flush();
+    // Puts the temporary in place under name(): false, the temporary kept, when that name
+    // exists. The caller flushes the folder. Throws Error 74 otherwise.
+    bool commit();
+
+private:
+    void discard() noexcept;
+
+    std::shared_ptr<const UniqueFd> m_folder;
+    std::string m_name;
+    std::string m_temporary;
+    std::filesystem::path m_shown;
+    UniqueFd m_fd;
+    bool m_committed = false;
 };
 
 // Converts a stat mtime to nanoseconds since the epoch and back.
