@@ -99,6 +99,7 @@ void checkpoint_within_busy_timeout(Database& db, const common::Log* log,
         } catch (const common::SqliteError& error) {
             if (!error.is_busy() || Clock::now() + pause >= deadline || (stop && stop->load())) {
                 db.query_int(fmt::format("PRAGMA busy_timeout={}", timeout_ms));
+                if (error.is_busy()) stop_if_asked(stop);
                 throw;
             }
         }
