@@ -210,7 +210,7 @@ BOOST_AUTO_TEST_CASE(sigterm_during_a_backup_leaves_no_partial_copy)
     const auto left = entries_of(backups);
     BOOST_TEST((left.empty() || left == std::vector<fs::path>{"copy.db"}),
                fmt::format("{}", left.size()));
-    if (!left.empty())
+    if (left == std::vector<fs::path>{"copy.db"})
         BOOST_TEST(query_int(backups / "copy.db", "SELECT count(*) FROM consensus_runs") ==
                    query_int(db, "SELECT count(*) FROM consensus_runs"));
 }
