@@ -57,6 +57,13 @@ public:
         return false;
     }
 
+    // Sends `signal` and waits (up to ~60 s) for the end; returns whether it came.
+    bool stop(int signal)
+    {
+        ::kill(m_pid, signal);
+        return until([] { return false; }) || finished();
+    }
+
     // Waits for the end; the caller has made sure it comes (the child was signalled).
     const common::FinishedChild& finish()
     {
@@ -119,9 +126,8 @@ BOOST_AUTO_TEST_CASE(sigterm_while_a_writer_holds_the_database_is_143_at_once_an
 
     Running tool(*this, {"--db", db.string(), "--full", "--busy-timeout", "600000"});
     BOOST_TEST_REQUIRE(tool.until([&] { return has_open(tool.pid(), db); }), tool.err());
-    ::kill(tool.pid(), SIGTERM);
     // Answered while the database is still held, not after the ten-minute busy timeout.
-    const bool answered = tool.until([&] { return tool.finished(); }) || tool.finished();
+    const bool answered = tool.stop(SIGTERM);
     hold.rollback();
     const auto& result = tool.finish();
 
@@ -137,17 +143,12 @@ BOOST_AUTO_TEST_CASE(sigint_while_a_reader_keeps_a_journal_database_from_wal_is_
 {
     const auto db = make_database("journal.db", 2, true, "delete");
     const auto before = file_bytes(db);
-    auto reader = Database::open(db, {.mode = OpenMode::read_only});
-    reader.exec("BEGIN");
-    auto cursor = reader.prepare("SELECT spec_id FROM consensus_runs");
-    BOOST_TEST_REQUIRE(cursor.step());
+    HeldReader reader(db);
 
     Running tool(*this, {"--db", db.string(), "--migrate", "--busy-timeout", "600000"});
     BOOST_TEST_REQUIRE(tool.until([&] { return has_open(tool.pid(), db); }), tool.err());
-    ::kill(tool.pid(), SIGINT);
-    const bool answered = tool.until([&] { return tool.finished(); }) || tool.finished();
-    cursor.reset();
-    reader.exec("COMMIT");
+    const bool answered = tool.stop(SIGINT);
+    reader.release();
     const auto& result = tool.finish();
 
     BOOST_TEST_REQUIRE(answered);
@@ -160,18 +161,13 @@ BOOST_AUTO_TEST_CASE(sigint_while_a_reader_keeps_a_journal_database_from_wal_is_
 BOOST_AUTO_TEST_CASE(sigterm_during_the_checkpoint_retries_records_the_stopped_run)
 {
     const auto db = make_database("reader.db");
-    auto reader = Database::open(db, {.mode = OpenMode::read_only});
-    reader.exec("BEGIN");
-    auto cursor = reader.prepare("SELECT spec_id FROM consensus_runs");
-    BOOST_TEST_REQUIRE(cursor.step());
+    HeldReader reader(db);
 
     Running tool(*this,
                  {"--db", db.string(), "--migrate", "--verbose", "--busy-timeout", "600000"});
     BOOST_TEST_REQUIRE(tool.until([&] { return contains(tool.err(), "vacuum done"); }), tool.err());
-    ::kill(tool.pid(), SIGTERM);
-    const bool answered = tool.until([&] { return tool.finished(); }) || tool.finished();
-    cursor.reset();
-    reader.exec("COMMIT");
+    const bool answered = tool.stop(SIGTERM);
+    reader.release();
     const auto& result = tool.finish();
 
     BOOST_TEST_REQUIRE(answered);
@@ -200,8 +196,7 @@ BOOST_AUTO_TEST_CASE(sigterm_during_a_backup_leaves_no_partial_copy)
     Running tool(*this, {"--db", db.string(), "--full", "--backup", (backups / "copy.db").string(),
                          "--busy-timeout", "600000"});
     BOOST_TEST_REQUIRE(tool.until([&] { return !entries_of(backups).empty(); }), tool.err());
-    ::kill(tool.pid(), SIGTERM);
-    const bool answered = tool.until([&] { return tool.finished(); }) || tool.finished();
+    const bool answered = tool.stop(SIGTERM);
     hold.rollback();
     const auto& result = tool.finish();
 
