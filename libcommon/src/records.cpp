@@ -100,12 +100,6 @@ void record_more_agents(Database& db, std::int64_t batch_id, const BatchRecord& 
         db, [&] { insert_agents(db, batch_id, batch, agents); }, retry);
 }
 
-void record_exit(Database& db, std::int64_t batch_id, const ExitRecord& exit,
-                 const RetryPolicy& retry)
-{
-    record_exits(db, batch_id, std::span(&exit, 1), retry);
-}
-
 namespace {
 
 // The exits' updates, inside the caller's transaction.

@@ -59,11 +59,6 @@ Liveness process_liveness(const ProcessIdentity& process,
     return stat->zombie ? Liveness::gone : Liveness::alive;
 }
 
-bool is_running(const ProcessIdentity& process)
-{
-    return process_liveness(process) == Liveness::alive;
-}
-
 namespace {
 
 // What is left of the lost runs' agents is killed: the agent and its group, only while the

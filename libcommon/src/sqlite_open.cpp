@@ -53,8 +53,9 @@ std::string too_long(const std::string& shown, std::size_t length)
 }
 
 // Switching a rollback-journal file to WAL takes an exclusive lock that SQLite does not wait
-// for with the busy handler: wait here instead, as long as the busy timeout allows.
-std::string switch_to_wal(const Database& db, int busy_timeout_ms)
+// for with the busy handler: wait here instead, as long as the busy timeout allows and `stop`
+// is not set.
+std::string switch_to_wal(const Database& db, int busy_timeout_ms, const std::atomic<bool>* stop)
 {
     const auto deadline =
         std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms);
@@ -62,7 +63,9 @@ std::string switch_to_wal(const Database& db, int busy_timeout_ms)
         try {
             return db.query_text("PRAGMA journal_mode=WAL");
         } catch (const SqliteError& error) {
-            if (!error.is_busy() || std::chrono::steady_clock::now() >= deadline) throw;
+            if (!error.is_busy() || std::chrono::steady_clock::now() >= deadline ||
+                (stop && stop->load()))
+                throw;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
@@ -70,7 +73,8 @@ std::string switch_to_wal(const Database& db, int busy_timeout_ms)
 
 }  // namespace
 
-Database Database::connect(const std::filesystem::path& path, int flags, int busy_timeout_ms)
+Database Database::connect(const std::filesystem::path& path, int flags, int busy_timeout_ms,
+                           const std::atomic<bool>* stop)
 {
     sqlite3* handle = nullptr;
     const auto name = sqlite_file_name(path);
@@ -80,6 +84,7 @@ Database Database::connect(const std::filesystem::path& path, int flags, int bus
     if (rc != SQLITE_OK) db.fail_open(rc);
     sqlite3_extended_result_codes(handle, 1);
     sqlite3_busy_timeout(handle, busy_timeout_ms);
+    if (stop) db.stop_waiting_when(*stop);
     // Reading the schema proves the file is a database before anything is written to it.
     try {
         db.query_int("SELECT count(*) FROM sqlite_schema");
@@ -284,7 +289,7 @@ Database Database::open(const std::filesystem::path& path, const OpenOptions& op
     const int flags = open_flags(options.mode);
     std::optional<Database> db;
     try {
-        db.emplace(connect(path, flags, options.busy_timeout_ms));
+        db.emplace(connect(path, flags, options.busy_timeout_ms, options.stop));
     } catch (const SqliteError& error) {
         if (options.mode == OpenMode::read_only && !needs_recovery(error) &&
             immutable_fallback(path, error))
@@ -293,14 +298,14 @@ Database Database::open(const std::filesystem::path& path, const OpenOptions& op
         // and a read-only connection cannot: a writable one recovers it, as SQLite would.
         if (options.mode != OpenMode::read_only || !needs_recovery(error)) throw;
         try {
-            connect(path, SQLITE_OPEN_READWRITE, options.busy_timeout_ms);
+            connect(path, SQLITE_OPEN_READWRITE, options.busy_timeout_ms, options.stop);
         } catch (const SqliteError& recovery) {
             throw SqliteError(recovery.result_code(),
                               fmt::format("{}: a writer was interrupted and its journal needs "
                                           "write access to be rolled back: {}",
                                           path.string(), recovery.what()));
         }
-        db.emplace(connect(path, flags, options.busy_timeout_ms));
+        db.emplace(connect(path, flags, options.busy_timeout_ms, options.stop));
     }
     db->exec("PRAGMA foreign_keys=ON");
     if (options.mode == OpenMode::read_only) return std::move(*db);
@@ -313,7 +318,7 @@ Database Database::open(const std::filesystem::path& path, const OpenOptions& op
     // another one that opened it a moment later.
     if (created || db->query_int("PRAGMA page_count") == 0)
         db->exec("PRAGMA auto_vacuum=INCREMENTAL");
-    if (switch_to_wal(*db, options.busy_timeout_ms) != "wal")
+    if (switch_to_wal(*db, options.busy_timeout_ms, options.stop) != "wal")
         throw Error(Exit::software, "{}: could not switch to WAL journal mode", path.string());
     db->exec("PRAGMA synchronous=NORMAL");
     return std::move(*db);

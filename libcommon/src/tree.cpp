@@ -278,14 +278,6 @@ bool TreeRoot::remove_directory_if_empty(std::string_view relative) const noexce
     }
 }
 
-void TreeRoot::sync_directory(std::string_view relative) const
-{
-    const auto directory = open_directory(relative);
-    if (::fsync(directory.get()) != 0)
-        throw Error(Exit::io, "cannot flush {} to disk: {}", describe(m_path, relative),
-                    std::strerror(errno));
-}
-
 bool TreeRoot::try_lock(bool exclusive) const
 {
     int rc = 0;

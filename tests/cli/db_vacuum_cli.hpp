@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -153,6 +154,30 @@ inline void add_free_pages(const fs::path& file, std::int64_t bytes)
     insert.bind(1, bytes / 16384).run();
     db.exec("DROP TABLE test_scratch");
 }
+
+// A read transaction held open on `file` until release(): a reader on an old snapshot, which
+// keeps a checkpoint from finishing and a rollback-journal file from switching to WAL.
+class HeldReader {
+public:
+    explicit HeldReader(const fs::path& file)
+        : m_db(Database::open(file, {.mode = OpenMode::read_only}))
+    {
+        m_db.exec("BEGIN");
+        m_cursor.emplace(m_db.prepare("SELECT spec_id FROM consensus_runs"));
+        BOOST_TEST_REQUIRE(m_cursor->step());
+    }
+
+    void release()
+    {
+        if (!m_cursor) return;
+        m_cursor.reset();
+        m_db.exec("COMMIT");
+    }
+
+private:
+    Database m_db;
+    std::optional<common::Statement> m_cursor;
+};
 
 // Switches `file` to incremental auto-vacuum without db-vacuum.
 inline void make_incremental(const fs::path& file)

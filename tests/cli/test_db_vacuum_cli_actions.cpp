@@ -174,17 +174,13 @@ BOOST_AUTO_TEST_CASE(backup_into_a_missing_folder_is_73_and_changes_nothing)
 BOOST_AUTO_TEST_CASE(migrate_whose_checkpoint_a_reader_blocks_is_verified_and_recorded)
 {
     const auto db = make_database("reader.db");
-    auto reader = Database::open(db, {.mode = OpenMode::read_only});
-    reader.exec("BEGIN");
-    auto cursor = reader.prepare("SELECT spec_id FROM consensus_runs");
-    BOOST_TEST_REQUIRE(cursor.step());
+    HeldReader reader(db);
 
     const auto result = vacuum({"--db", db.string(), "--migrate", "--busy-timeout", "100"});
 
     BOOST_TEST(result.exit_code == 75, result.err);
     BOOST_TEST(contains(result.err, "checkpoint"), result.err);
-    cursor.reset();
-    reader.exec("COMMIT");
+    reader.release();
     BOOST_TEST(query_int(db, "PRAGMA auto_vacuum") == 2);
     BOOST_TEST(query_int(db, "SELECT count(*) FROM maintenance_runs WHERE outcome = 'failed' "
                              "AND json_extract(summary, '$.check.ok') = 1") == 1);

@@ -83,21 +83,21 @@ BOOST_FIXTURE_TEST_CASE(a_batch_is_never_half_recorded, Fixture)
     BOOST_TEST(db.query_int("SELECT count(*) FROM spawn_metrics") == 0);
 }
 
-BOOST_FIXTURE_TEST_CASE(record_exit_and_finish_batch_complete_the_rows, Fixture)
+BOOST_FIXTURE_TEST_CASE(record_exits_and_finish_batch_complete_the_rows, Fixture)
 {
     const std::vector agents{agent("a")};
     const auto id = common::record_batch(db, batch(), agents);
 
-    common::record_exit(db, id,
-                        {.agent_id = "a",
-                         .outcome = "exit",
-                         .exit_code = 3,
-                         .run_time_ms = 201,
-                         .cpu_time_us = 1234,
-                         .max_rss_kb = 3400,
-                         .response_text = "answer",
-                         .evidence_path = "consensus/SPEC-KIT-933/x.txt",
-                         .completed_at = std::chrono::system_clock::now()});
+    const common::ExitRecord exit{.agent_id = "a",
+                                  .outcome = "exit",
+                                  .exit_code = 3,
+                                  .run_time_ms = 201,
+                                  .cpu_time_us = 1234,
+                                  .max_rss_kb = 3400,
+                                  .response_text = "answer",
+                                  .evidence_path = "consensus/SPEC-KIT-933/x.txt",
+                                  .completed_at = std::chrono::system_clock::now()};
+    common::record_exits(db, id, std::span(&exit, 1));
     common::finish_batch(db, {.batch_id = id,
                               .successes = 0,
                               .batch_wall_us = 201000,

@@ -75,14 +75,14 @@ int liveness_as_nobody(const common::ProcessIdentity& process)
 
 BOOST_AUTO_TEST_CASE(this_process_is_running)
 {
-    BOOST_TEST(common::is_running(common::current_process()));
+    BOOST_TEST(common::process_liveness(common::current_process()) == Liveness::alive);
 }
 
 BOOST_AUTO_TEST_CASE(a_reused_pid_is_another_process)
 {
     auto self = common::current_process();
     self.start_ticks += 1;
-    BOOST_TEST(!common::is_running(self));
+    BOOST_TEST(common::process_liveness(self) == Liveness::gone);
 }
 
 BOOST_AUTO_TEST_CASE(a_finished_process_is_gone)

@@ -4,6 +4,7 @@
 #include "common/sqlite.hpp"
 #include "support/temp_dir.hpp"
 
+#include <atomic>
 #include <limits>
 #include <optional>
 #include <stdexcept>
@@ -487,4 +488,22 @@ BOOST_AUTO_TEST_CASE(the_immutable_uri_percent_encodes_the_absolute_path)
     const auto relative = common::immutable_uri("file:x.db");
     BOOST_TEST(relative.rfind("file:/", 0) == 0u);
     BOOST_TEST(relative.find("/file%3Ax.db?immutable=1") != std::string::npos, relative);
+}
+
+BOOST_AUTO_TEST_CASE(a_set_stop_flag_interrupts_a_running_statement_until_cleared)
+{
+    TempDir dir;
+    auto db = Database::open(dir / "t.db", {.mode = OpenMode::create});
+    const std::string endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
+                                "SELECT count(*) FROM n";
+    std::atomic<bool> stop{true};
+    db.interrupt_when(&stop);
+
+    BOOST_CHECK_THROW(db.query_int(endless), common::SqliteError);
+    db.interrupt_when(nullptr);
+    BOOST_TEST(db.query_int("SELECT 42") == 42);
+    stop = false;
+    db.interrupt_when(&stop);
+    BOOST_TEST(db.query_int("SELECT count(*) FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL "
+                            "SELECT i + 1 FROM n WHERE i < 100000) SELECT i FROM n)") == 100000);
 }

@@ -1,6 +1,7 @@
 #pragma once
-// Recorded agent runs for metrics-report's tests: rows as spawn-agents writes them to the
-// database (toolkit schema v2) and, for the same runs, the JSON Lines events it prints.
+// Recorded agent runs for metrics-report's tests: rows written by the functions spawn-agents
+// writes them with (common/records.hpp) and, for the same runs, the JSON Lines events it
+// prints.
 
 #include "common/runs.hpp"
 #include "common/sqlite.hpp"

@@ -1,5 +1,7 @@
 #include "db_vacuum.hpp"
 
+#include "backup.hpp"
+
 #include "common/atomic_file.hpp"
 #include "common/error.hpp"
 #include "common/files.hpp"
@@ -7,13 +9,16 @@
 #include "common/records.hpp"
 #include "common/runs.hpp"
 #include "common/schema.hpp"
+#include "common/stop_signal.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <fcntl.h>
 #include <map>
@@ -36,14 +41,25 @@ using common::Exit;
 // Kept free beyond what a rebuild is computed to need.
 constexpr std::uint64_t rebuild_margin_bytes = 1 << 20;
 
+// Thrown between steps and from retries once SIGINT or SIGTERM has arrived; run() turns it
+// into 130 or 143.
+void stop_if_asked(const std::atomic<bool>* stop)
+{
+    if (stop && stop->load()) throw Error(Exit::temp_fail, "stopped by a signal");
+}
+
 // Runs the steps of an action, noting each one's name and duration in the report, and with
-// --verbose saying so on stderr.
+// --verbose saying so on stderr. No step starts once `stop` is set.
 class Steps {
 public:
-    Steps(Report& report, const common::Log* log) : m_report(report), m_log(log) {}
+    Steps(Report& report, const common::Log* log, const std::atomic<bool>* stop)
+        : m_report(report), m_log(log), m_stop(stop)
+    {
+    }
 
     template <typename Work> void run(const std::string& name, Work&& work)
     {
+        stop_if_asked(m_stop);
         const common::Stopwatch watch;
         work();
         note(name, watch.elapsed_ms());
@@ -57,17 +73,21 @@ public:
     }
 
     const common::Log* log() const { return m_log; }
+    const std::atomic<bool>* stop() const { return m_stop; }
 
 private:
     Report& m_report;
     const common::Log* m_log;
+    const std::atomic<bool>* m_stop;
 };
 
 // A TRUNCATE checkpoint fails at once while another connection checkpoints (SQLite takes that
 // lock without waiting), and a writer or reader that comes and goes in milliseconds can end
 // its wait too: it is tried again until the connection's busy timeout is spent, each attempt
-// waiting only for what is left of it, before the busy error stands (exit 75).
-void checkpoint_within_busy_timeout(Database& db, const common::Log* log)
+// waiting only for what is left of it, before the busy error stands (exit 75). A set `stop`
+// ends the retries at once.
+void checkpoint_within_busy_timeout(Database& db, const common::Log* log,
+                                    const std::atomic<bool>* stop)
 {
     using namespace std::chrono_literals;
     using Clock = std::chrono::steady_clock;
@@ -79,8 +99,9 @@ void checkpoint_within_busy_timeout(Database& db, const common::Log* log)
             db.checkpoint_truncate();
             break;
         } catch (const common::SqliteError& error) {
-            if (!error.is_busy() || Clock::now() + pause >= deadline) {
+            if (!error.is_busy() || Clock::now() + pause >= deadline || (stop && stop->load())) {
                 db.query_int(fmt::format("PRAGMA busy_timeout={}", timeout_ms));
+                if (error.is_busy()) stop_if_asked(stop);
                 throw;
             }
         }
@@ -141,22 +162,6 @@ void ensure_room_for_rebuild(const Database& db, const Status& status,
     }
 }
 
-void ensure_backup_target_free(const std::filesystem::path& target)
-{
-    std::error_code ec;
-    if (std::filesystem::exists(std::filesystem::symlink_status(target, ec)))
-        throw Error(Exit::cant_create, "backup {} already exists; not overwriting it",
-                    target.string());
-    const auto parent = std::filesystem::absolute(target).parent_path();
-    if (!std::filesystem::is_directory(parent, ec))
-        throw Error(Exit::cant_create, "cannot write backup {}: no folder {}", target.string(),
-                    parent.string());
-    // EROFS tells a read-only file system apart even for root.
-    if (::access(parent.c_str(), W_OK | X_OK) != 0)
-        throw Error(Exit::cant_create, "cannot write backup {}: folder {}: {}", target.string(),
-                    parent.string(), std::strerror(errno));
-}
-
 // Names undefined collations and functions, which VACUUM and the checks would stumble on.
 void refuse_undefined_names(const Database& db, Action action)
 {
@@ -190,80 +195,6 @@ void require_incremental_mode(const Database& db)
                     db.path().string());
 }
 
-void remove_with_journals(const std::filesystem::path& file)
-{
-    std::error_code ec;
-    for (const auto* suffix : {"", "-journal", "-wal", "-shm"})
-        std::filesystem::remove(file.string() + suffix, ec);
-}
-
-// The temporary an AtomicFile writes `target` under is ".TARGET.XXXXXX.tmp".
-bool is_temporary_of(std::string_view name, const std::string& target_name)
-{
-    const auto prefix = "." + target_name + ".";
-    constexpr std::string_view suffix = ".tmp";
-    return name.size() == prefix.size() + 6 + suffix.size() && name.starts_with(prefix) &&
-           name.ends_with(suffix);
-}
-
-// Removes the temporary copies (and their journals) that backups killed half-way left beside
-// `target`. A running backup holds flock() on its temporary, which keeps it.
-void remove_dead_temporaries(const std::filesystem::path& target)
-{
-    const auto target_name = target.filename().string();
-    std::error_code ec;
-    std::vector<std::filesystem::path> entries;
-    for (const auto& entry : std::filesystem::directory_iterator(target.parent_path(), ec))
-        entries.push_back(entry.path());
-    for (const auto& path : entries) {
-        const auto name = path.filename().string();
-        if (is_temporary_of(name, target_name)) {
-            const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-            if (fd < 0) continue;
-            if (::flock(fd, LOCK_EX | LOCK_NB) == 0) remove_with_journals(path);
-            ::close(fd);
-            continue;
-        }
-        // A journal whose copy is gone: its run died between removing the two.
-        for (const std::string_view suffix : {"-journal", "-wal", "-shm"}) {
-            const std::string_view text(name);
-            if (!text.ends_with(suffix)) continue;
-            const auto copy = text.substr(0, text.size() - suffix.size());
-            if (is_temporary_of(copy, target_name) &&
-                !std::filesystem::exists(path.parent_path() / copy, ec))
-                std::filesystem::remove(path, ec);
-        }
-    }
-}
-
-// The copy is written under a temporary name of its own (common::AtomicFile), flushed, and
-// only then put in place, never over a file that appeared meanwhile: a run killed half-way
-// leaves no half-made backup at `target`, and two runs never share a file. VACUUM INTO gets
-// the absolute name, which SQLite cannot take for a URI.
-void take_backup(Database& db, const std::filesystem::path& backup,
-                 const common::RetryPolicy& retry)
-{
-    const auto target = std::filesystem::absolute(backup);
-    ensure_backup_target_free(target);
-    remove_dead_temporaries(target);
-    common::AtomicFile copy(target, 0600, common::Existing::refuse);
-    // Held until commit() closes the descriptor: tells a later run that this copy is alive.
-    ::flock(copy.fd(), LOCK_EX);
-    const auto temporary = copy.temporary_path();
-    try {
-        common::retry_busy(
-            [&] {
-                auto statement = db.prepare("VACUUM INTO ?");
-                statement.bind(1, common::sqlite_file_name(temporary)).run();
-            },
-            retry);
-        copy.commit();
-    } catch (...) {
-        remove_with_journals(temporary);
-        throw;
-    }
-}
-
 // Rebuilds the file with VACUUM, after the optional backup, with the settings of `plan`. With
 // `to_incremental` it also switches auto_vacuum to INCREMENTAL, checkpoints, and verifies that
 // the switch took and that integrity_check says "ok". The check reads the checkpointed file
@@ -288,7 +219,7 @@ bool rebuild(Database& db, const Options& options, const RebuildPlan& plan, Repo
     std::optional<common::SqliteError> busy;
     steps.run("checkpoint", [&] {
         try {
-            checkpoint_within_busy_timeout(db, steps.log());
+            checkpoint_within_busy_timeout(db, steps.log(), steps.stop());
         } catch (const common::SqliteError& error) {
             if (!error.is_busy()) throw;
             busy = error;
@@ -298,7 +229,8 @@ bool rebuild(Database& db, const Options& options, const RebuildPlan& plan, Repo
     if (mode != 2)
         throw Error(Exit::software, "{}: auto_vacuum is {} after VACUUM, not incremental (2)",
                     db.path().string(), mode);
-    report.check = run_check(db, CheckKind::full, plan.check_connections);
+    stop_if_asked(steps.stop());
+    report.check = run_check(db, CheckKind::full, plan.check_connections, steps.stop());
     steps.note("check", report.check->duration_ms);
     if (!report.check->ok())
         throw Error(
@@ -345,6 +277,11 @@ bool above_threshold(const Status& status, const Options& options)
     const auto allowed = static_cast<double>(options.threshold_pages) +
                          options.threshold_fraction * static_cast<double>(status.page_count);
     return static_cast<double>(status.freelist_pages) > allowed;
+}
+
+std::string signal_name(int signal)
+{
+    return signal == SIGINT ? "SIGINT" : "SIGTERM";
 }
 
 std::string_view check_name(CheckKind kind)
@@ -394,20 +331,25 @@ namespace {
 // The action itself, once preflight() has passed; fills `report` as it goes, so that when it
 // throws, `report.steps` shows what was done.
 void execute(Database& db, const Options& options, const Preflight& found, Report& report,
-             const common::Log* log)
+             const common::Log* log, const std::atomic<bool>* stop)
 {
     const common::Stopwatch watch;
-    const auto retry = log ? log->retry_policy() : common::RetryPolicy{};
+    auto retry = log ? log->retry_policy() : common::RetryPolicy{};
+    retry.on_retry = [tell = retry.on_retry, stop](int attempt, std::chrono::milliseconds wait,
+                                                   const common::SqliteError& error) {
+        stop_if_asked(stop);
+        if (tell) tell(attempt, wait, error);
+    };
     report.action = options.action;
     report.database = db.path().string();
     report.before = found.status;
-    Steps steps(report, log);
+    Steps steps(report, log, stop);
 
     bool checkpointed = false;
     switch (options.action) {
     case Action::status: break;
     case Action::check:
-        report.check = run_check(db, options.check, found.plan.check_connections);
+        report.check = run_check(db, options.check, found.plan.check_connections, stop);
         steps.note(std::string(check_name(options.check)), report.check->duration_ms);
         break;
     case Action::migrate:
@@ -430,7 +372,7 @@ void execute(Database& db, const Options& options, const Preflight& found, Repor
     if (options.action != Action::status && options.action != Action::check) {
         // Every change ends in the WAL: the file shrinks only when it is copied back.
         if (!checkpointed)
-            steps.run("checkpoint", [&] { checkpoint_within_busy_timeout(db, log); });
+            steps.run("checkpoint", [&] { checkpoint_within_busy_timeout(db, log, stop); });
         report.after = read_status(db);
     }
     report.durations["total"] = watch.elapsed_ms();
@@ -442,7 +384,7 @@ Report perform(Database& db, const Options& options, const Host& host)
 {
     const auto found = preflight(db, options, host);
     Report report;
-    execute(db, options, found, report, nullptr);
+    execute(db, options, found, report, nullptr, nullptr);
     return report;
 }
 
@@ -502,7 +444,51 @@ int report_empty_database(const Options& options, std::ostream& out)
 
 }  // namespace
 
-int run(const Options& options, const Host& host, std::ostream& out, std::ostream& err)
+namespace {
+
+// Opens the database the way the action needs: whatever can refuse it is checked on a
+// read-only connection first, so that a refused database is left as it was (opening for
+// writing switches the file to WAL).
+Database open_for(const Options& options, const Host& host, const common::Log& log,
+                  const std::atomic<bool>& stop, bool writes, Preflight& found)
+{
+    const common::OpenOptions read_only{.mode = common::OpenMode::read_only,
+                                        .busy_timeout_ms = options.shared.busy_timeout_ms,
+                                        .stop = &stop};
+    {
+        auto probe = Database::open(options.shared.database, read_only);
+        probe.interrupt_when(&stop);
+        if (probe.is_immutable())
+            log.step(fmt::format("{}: no -shm file can be made beside it: read as an immutable "
+                                 "file",
+                                 probe.path().string()));
+        common::schema::ensure_supported(probe);
+        found = preflight(probe, options, host);
+        if (!writes) return probe;
+    }
+    stop_if_asked(&stop);
+    return Database::open(options.shared.database,
+                          {.mode = common::OpenMode::read_write,
+                           .busy_timeout_ms = options.shared.busy_timeout_ms,
+                           .stop = &stop});
+}
+
+// A run that failed or was stopped after changing something belongs in the audit trail too;
+// one attempt, so that a busy database does not keep the error waiting, and statements no
+// longer interrupted, so that the record of a stop can be written.
+void record_failure(Database& db, const Report& report, common::TimePoint started,
+                    common::TimePoint finished, std::string_view failure)
+{
+    db.interrupt_when(nullptr);
+    try {
+        record_run(db, report, started, finished, failure, {.attempts = 1});
+    } catch (const Error&) {
+        // The error being reported matters more than the record of it.
+    }
+}
+
+int run_watched(const Options& options, const Host& host, std::ostream& out, std::ostream& err,
+                const common::StopSignal& signals, Report& report)
 {
     const auto clock = common::system_clock();
     const auto started = clock();
@@ -512,53 +498,30 @@ int run(const Options& options, const Host& host, std::ostream& out, std::ostrea
     if (writes && is_empty_file(options.shared.database))
         return report_empty_database(options, out);
 
-    // Whatever can refuse the action is checked on a read-only connection first, so that a
-    // refused database is left as it was: opening for writing switches the file to WAL.
-    const common::OpenOptions read_only{.mode = common::OpenMode::read_only,
-                                        .busy_timeout_ms = options.shared.busy_timeout_ms};
-    std::optional<Database> opened;
     Preflight found;
-    {
-        auto probe = Database::open(options.shared.database, read_only);
-        if (probe.is_immutable())
-            log.step(fmt::format("{}: no -shm file can be made beside it: read as an immutable "
-                                 "file",
-                                 probe.path().string()));
-        common::schema::ensure_supported(probe);
-        found = preflight(probe, options, host);
-        if (!writes) opened.emplace(std::move(probe));
-    }
-    if (writes)
-        opened.emplace(Database::open(options.shared.database,
-                                      {.mode = common::OpenMode::read_write,
-                                       .busy_timeout_ms = options.shared.busy_timeout_ms}));
-    auto& db = *opened;
-
-    int lost = 0;
+    auto db = open_for(options, host, log, signals.flag(), writes, found);
+    db.interrupt_when(&signals.flag());
     if (writes && common::schema::installed_version(db)) {
         common::schema::migrate(db, retry);
-        lost = common::mark_lost_runs(db, retry);
+        report.lost_runs_marked = common::mark_lost_runs(db, retry);
     }
     log.step(fmt::format("{} on {}", action_name(options.action), db.path().string()));
 
-    Report report;
-    report.lost_runs_marked = lost;
     try {
-        execute(db, options, found, report, &log);
+        execute(db, options, found, report, &log, &signals.flag());
     } catch (const Error& error) {
-        // A run that failed after changing something belongs in the audit trail too; one
-        // attempt, so that a busy database does not keep the error waiting.
-        if (writes && options.record && !report.steps.empty()) {
-            try {
-                record_run(db, report, started, clock(), error.what(), {.attempts = 1});
-            } catch (const Error&) {
-                // The error being reported matters more than the record of it.
-            }
-        }
-        // The problems a check after a rebuild found are listed, as --check lists them.
-        if (report.check && !report.check->ok()) print_report(out, options, report);
+        const auto signal = signals.signal();
+        if (signal) report.interrupted = signal_name(*signal);
+        if (writes && options.record && !report.steps.empty())
+            record_failure(db, report, started, clock(),
+                           signal ? fmt::format("stopped by {}", *report.interrupted)
+                                  : std::string(error.what()));
+        // The problems a check after a rebuild found are listed, as --check lists them; a
+        // stopped run says what it did.
+        if ((report.check && !report.check->ok()) || signal) print_report(out, options, report);
         throw;
     }
+    db.interrupt_when(nullptr);
     if (writes && options.record)
         report.recorded = record_run(db, report, started, clock(), {}, retry);
     print_report(out, options, report);
@@ -568,6 +531,25 @@ int run(const Options& options, const Host& host, std::ostream& out, std::ostrea
                     check_name(report.check->kind), report.check->problems.size(),
                     report.check->problems.front());
     return 0;
+}
+
+}  // namespace
+
+int run(const Options& options, const Host& host, std::ostream& out, std::ostream& err)
+{
+    // Before the check's threads start, so that they leave SIGINT and SIGTERM to it.
+    const common::StopSignal signals;
+    Report report;
+    try {
+        return run_watched(options, host, out, err, signals, report);
+    } catch (const Error& error) {
+        const auto signal = signals.signal();
+        if (!signal) throw;
+        err << fmt::format("db-vacuum: stopped by {} after: {}\n", signal_name(*signal),
+                           report.steps.empty() ? "nothing"
+                                                : fmt::format("{}", fmt::join(report.steps, ", ")));
+        return 128 + *signal;
+    }
 }
 
 }  // namespace db_vacuum

@@ -74,8 +74,10 @@ std::vector<std::string> check_statements(const Database& db)
 
 // Runs `statements` on `connections` read-only connections, each taking the next statement
 // when it is done with one. Returns the answers in the order of `statements`.
-std::vector<std::vector<std::string>>
-run_spread(const Database& db, const std::vector<std::string>& statements, unsigned connections)
+std::vector<std::vector<std::string>> run_spread(const Database& db,
+                                                 const std::vector<std::string>& statements,
+                                                 unsigned connections,
+                                                 const std::atomic<bool>* stop)
 {
     std::vector<std::vector<std::string>> answers(statements.size());
     std::atomic<std::size_t> next{0};
@@ -83,8 +85,10 @@ run_spread(const Database& db, const std::vector<std::string>& statements, unsig
     std::exception_ptr failure;
     const auto work = [&] {
         try {
-            const auto own = Database::open(db.path(), {.mode = common::OpenMode::read_only,
-                                                        .busy_timeout_ms = db.busy_timeout_ms()});
+            auto own = Database::open(db.path(), {.mode = common::OpenMode::read_only,
+                                                  .busy_timeout_ms = db.busy_timeout_ms(),
+                                                  .stop = stop});
+            own.interrupt_when(stop);
             own.query_int(fmt::format("PRAGMA mmap_size={}", mmap_limit));
             for (auto index = next++; index < statements.size(); index = next++)
                 answers[index] = answer_of(own, statements[index]);
@@ -106,14 +110,15 @@ run_spread(const Database& db, const std::vector<std::string>& statements, unsig
 
 }  // namespace
 
-CheckResult run_check(const Database& db, CheckKind kind, unsigned connections)
+CheckResult run_check(const Database& db, CheckKind kind, unsigned connections,
+                      const std::atomic<bool>* stop)
 {
     const common::Stopwatch watch;
     CheckResult check;
     check.kind = kind;
     std::vector<std::vector<std::string>> answers;
     if (kind == CheckKind::full && connections > 1)
-        answers = run_spread(db, check_statements(db), connections);
+        answers = run_spread(db, check_statements(db), connections, stop);
     else {
         db.query_int(fmt::format("PRAGMA mmap_size={}", mmap_limit));
         answers.push_back(answer_of(db, kind == CheckKind::full ? "PRAGMA integrity_check(100)"

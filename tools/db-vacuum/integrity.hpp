@@ -5,15 +5,19 @@
 #include "common/sqlite.hpp"
 #include "report.hpp"
 
+#include <atomic>
+
 namespace db_vacuum {
 
 // Runs quick_check or integrity_check on `db`; a corrupt file's error becomes a listed
 // problem. With `connections` above 1, integrity_check runs as PRAGMA integrity_check(TABLE)
 // for every table, on that many read-only connections of their own with the file mapped,
 // plus quick_check for what the per-table checks leave out (the free list, pages no table
-// uses): the same findings as one integrity_check, in less time on several cores. Throws
-// what opening the connections throws.
-CheckResult run_check(const common::Database& db, CheckKind kind, unsigned connections = 1);
+// uses): the same findings as one integrity_check, in less time on several cores. A set
+// `stop` interrupts every connection's check. Throws what opening the connections throws,
+// and SqliteError when stopped.
+CheckResult run_check(const common::Database& db, CheckKind kind, unsigned connections = 1,
+                      const std::atomic<bool>* stop = nullptr);
 
 // The processors this process may run on (its affinity mask), at least 1.
 unsigned usable_cores();

@@ -112,6 +112,7 @@ common::Json to_json(const Report& report)
         {"lost_runs_marked", report.lost_runs_marked},
         {"recorded", report.recorded},
     };
+    if (report.interrupted) out["interrupted"] = *report.interrupted;
     return out;
 }
 

@@ -85,6 +85,44 @@ void ReportBuilder::add(const BatchRecord& batch)
     }
 }
 
+namespace {
+
+// Parallel against sequential batches by their whole-batch wall times: the speed-up of the
+// medians, its bootstrap interval and a Mann-Whitney test, or why there is none.
+Comparison compare_walls(const std::vector<double>& sequential, const std::vector<double>& parallel)
+{
+    Comparison comparison;
+    comparison.parallel = parallel.size();
+    comparison.sequential = sequential.size();
+    comparison.parallel_median_us = common::stats::median(parallel);
+    comparison.sequential_median_us = common::stats::median(sequential);
+    if (!comparison.enough()) {
+        comparison.message = fmt::format(
+            "too few batches to compare: {} parallel and {} sequential finished batches in the "
+            "report, at least {} of each are needed",
+            comparison.parallel, comparison.sequential, Comparison::min_batches);
+    } else if (!(*comparison.parallel_median_us > 0)) {
+        comparison.message = "cannot compare: the median parallel batch took no time";
+    } else {
+        comparison.speedup = *comparison.sequential_median_us / *comparison.parallel_median_us;
+        comparison.interval = common::stats::bootstrap_median_ratio(
+            sequential, parallel, Comparison::bootstrap_iterations, 0.95,
+            Comparison::bootstrap_seed);
+        comparison.test = common::stats::mann_whitney_u(sequential, parallel);
+        const bool significant = comparison.test->p_value < 0.05;
+        comparison.message = fmt::format(
+            "speed-up {:.2f}x (95 % CI {:.2f}x to {:.2f}x): the median parallel batch took "
+            "{:.1f} ms, the median sequential one {:.1f} ms; the difference is {}significant "
+            "(two-sided Mann-Whitney p = {:.3g})",
+            *comparison.speedup, comparison.interval->lower, comparison.interval->upper,
+            *comparison.parallel_median_us / 1000, *comparison.sequential_median_us / 1000,
+            significant ? "" : "not ", comparison.test->p_value);
+    }
+    return comparison;
+}
+
+}  // namespace
+
 void ReportBuilder::finish(Report& report, bool compare)
 {
     std::vector<const Samples*> all_latency;
@@ -117,34 +155,7 @@ void ReportBuilder::finish(Report& report, bool compare)
     report.batches = m_batches;
     if (!compare) return;
 
-    Comparison comparison;
-    comparison.parallel = m_parallel_wall_us.size();
-    comparison.sequential = m_sequential_wall_us.size();
-    comparison.parallel_median_us = common::stats::median(m_parallel_wall_us);
-    comparison.sequential_median_us = common::stats::median(m_sequential_wall_us);
-    if (!comparison.enough()) {
-        comparison.message = fmt::format(
-            "too few batches to compare: {} parallel and {} sequential finished batches in the "
-            "report, at least {} of each are needed",
-            comparison.parallel, comparison.sequential, Comparison::min_batches);
-    } else if (!(*comparison.parallel_median_us > 0)) {
-        comparison.message = "cannot compare: the median parallel batch took no time";
-    } else {
-        comparison.speedup = *comparison.sequential_median_us / *comparison.parallel_median_us;
-        comparison.interval = common::stats::bootstrap_median_ratio(
-            m_sequential_wall_us, m_parallel_wall_us, Comparison::bootstrap_iterations, 0.95,
-            Comparison::bootstrap_seed);
-        comparison.test = common::stats::mann_whitney_u(m_sequential_wall_us, m_parallel_wall_us);
-        const bool significant = comparison.test->p_value < 0.05;
-        comparison.message = fmt::format(
-            "speed-up {:.2f}x (95 % CI {:.2f}x to {:.2f}x): the median parallel batch took "
-            "{:.1f} ms, the median sequential one {:.1f} ms; the difference is {}significant "
-            "(two-sided Mann-Whitney p = {:.3g})",
-            *comparison.speedup, comparison.interval->lower, comparison.interval->upper,
-            *comparison.parallel_median_us / 1000, *comparison.sequential_median_us / 1000,
-            significant ? "" : "not ", comparison.test->p_value);
-    }
-    report.comparison = comparison;
+    report.comparison = compare_walls(m_sequential_wall_us, m_parallel_wall_us);
 }
 
 std::vector<GateResult> check_gates(const Report& report, const Options& options)
@@ -186,6 +197,53 @@ std::vector<GateResult> check_gates(const Report& report, const Options& options
     return results;
 }
 
+namespace {
+
+// Reads spawn-agents' JSON Lines from stdin ("-") or a file.
+void read_stream_source(const Options& options, std::istream& in, Report& report,
+                        ReportBuilder& builder)
+{
+    if (options.from == "-") {
+        report.origin = "stdin";
+        read_stream(in, report.origin, options.selection, builder);
+    } else {
+        report.origin = options.from.string();
+        std::error_code ec;
+        if (!fs::exists(options.from, ec))
+            throw Error(Exit::no_input, "{}: no such file", report.origin);
+        if (fs::is_directory(options.from, ec))
+            throw Error(Exit::data, "{}: is a directory, not a JSON Lines file", report.origin);
+        const common::UniqueFd fd(::open(options.from.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!fd) throw common::system_error(errno, "cannot open " + report.origin);
+        common::FdInputBuffer buffer(fd.get(), report.origin);
+        std::istream file(&buffer);
+        read_stream(file, report.origin, options.selection, builder);
+    }
+}
+
+// Reads the database read-only: the spawns, the health and the all-time totals.
+void read_database_source(const Options& options, std::ostream& err, Report& report,
+                          ReportBuilder& builder)
+{
+    const auto db = common::Database::open(
+        options.shared.database,
+        {.mode = common::OpenMode::read_only, .busy_timeout_ms = options.shared.busy_timeout_ms});
+    common::schema::ensure_supported(db);
+    if (options.shared.verbose && db.is_immutable())
+        err << fmt::format("metrics-report: {}: no -shm file can be made beside it (a folder "
+                           "not writable, or a read-only mount): read as an immutable file\n",
+                           options.shared.database.string());
+    report.origin = options.shared.database.string();
+    read_database(db, options.selection, builder);
+    report.health = read_health(db, options.shared.evidence, options.limits);
+    // This report is metrics-report's success: the daily job's file carries it, so that a
+    // file that stops being rewritten ages in the stale-success alert like the others.
+    report.health->last_success["metrics-report"] = common::sql_timestamp(common::system_clock()());
+    report.totals = read_totals(db);
+}
+
+}  // namespace
+
 int run(const Options& options, std::istream& in, std::ostream& out, std::ostream& err)
 {
     const common::Stopwatch stopwatch;
@@ -193,41 +251,10 @@ int run(const Options& options, std::istream& in, std::ostream& out, std::ostrea
     report.source = options.source;
     report.selection = options.selection;
     ReportBuilder builder(options.compare);
-    if (options.source == Source::stream) {
-        if (options.from == "-") {
-            report.origin = "stdin";
-            read_stream(in, report.origin, options.selection, builder);
-        } else {
-            report.origin = options.from.string();
-            std::error_code ec;
-            if (!fs::exists(options.from, ec))
-                throw Error(Exit::no_input, "{}: no such file", report.origin);
-            if (fs::is_directory(options.from, ec))
-                throw Error(Exit::data, "{}: is a directory, not a JSON Lines file", report.origin);
-            const common::UniqueFd fd(::open(options.from.c_str(), O_RDONLY | O_CLOEXEC));
-            if (!fd) throw common::system_error(errno, "cannot open " + report.origin);
-            common::FdInputBuffer buffer(fd.get(), report.origin);
-            std::istream file(&buffer);
-            read_stream(file, report.origin, options.selection, builder);
-        }
-    } else {
-        const auto db = common::Database::open(options.shared.database,
-                                               {.mode = common::OpenMode::read_only,
-                                                .busy_timeout_ms = options.shared.busy_timeout_ms});
-        common::schema::ensure_supported(db);
-        if (options.shared.verbose && db.is_immutable())
-            err << fmt::format("metrics-report: {}: no -shm file can be made beside it (a folder "
-                               "not writable, or a read-only mount): read as an immutable file\n",
-                               options.shared.database.string());
-        report.origin = options.shared.database.string();
-        read_database(db, options.selection, builder);
-        report.health = read_health(db, options.shared.evidence, options.limits);
-        // This report is metrics-report's success: the daily job's file carries it, so that a
-        // file that stops being rewritten ages in the stale-success alert like the others.
-        report.health->last_success["metrics-report"] =
-            common::sql_timestamp(common::system_clock()());
-        report.totals = read_totals(db);
-    }
+    if (options.source == Source::stream)
+        read_stream_source(options, in, report, builder);
+    else
+        read_database_source(options, err, report, builder);
     builder.finish(report, options.compare);
     if (options.shared.verbose)
         err << fmt::format("metrics-report: {} agent spawns and {} batches from {}, read and "

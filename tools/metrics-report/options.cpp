@@ -91,24 +91,14 @@ std::string help_text()
     return make_cli().help({"Selection", "Report", "Gates", "Common"});
 }
 
-Options parse_options(std::span<char*> args, const common::EnvLookup& env, common::TimePoint now,
-                      bool stdout_is_terminal)
+namespace {
+
+// Which spawns and batches the report covers: --window, --batch-window (or the
+// configuration's), --since, --spec, --stage and --agent.
+Selection parse_selection(const cxxopts::ParseResult& result, const common::Config& config,
+                          common::TimePoint now)
 {
-    auto cli = make_cli();
-    const auto result = common::parse_arguments(cli, args);
-
-    Options options;
-    options.shared = common::resolve_shared_options(result, env, shared_set, formats,
-                                                    stdout_is_terminal ? "table" : "json");
-    if (options.shared.help || options.shared.version) return options;
-    const auto& config = options.shared.config;
-
-    if (auto from = non_empty(result, "from")) {
-        options.source = Source::stream;
-        options.from = *from;
-    }
-
-    auto& selection = options.selection;
+    Selection selection;
     if (auto window = common::flag<std::string>(result, "window")) {
         selection.spawns = window_value("window", *window);
         if (!selection.spawns) selection.batches = std::nullopt;
@@ -138,24 +128,53 @@ Options parse_options(std::span<char*> args, const common::EnvLookup& env, commo
     selection.stage = non_empty(result, "stage");
     selection.agent = non_empty(result, "agent");
 
+    return selection;
+}
+
+// A gate's threshold from its flag (64 when out of range) or the configuration (78).
+std::optional<double> gate_value(const cxxopts::ParseResult& result, const common::Config& config,
+                                 const std::string& flag_name, std::string_view key, double max)
+{
+    std::optional<double> value = common::flag<double>(result, flag_name);
+    bool from_flag = value.has_value();
+    if (!value) value = config.number("metrics-report", key);
+    if (value && (!(*value >= 0) || *value > max)) {
+        if (from_flag)
+            throw Error(Exit::usage, "--{} must be between 0 and {}, not {}", flag_name, max,
+                        *value);
+        throw Error(Exit::config, "{}: metrics-report.{} must be between 0 and {}, not {}",
+                    config.source(), key, max, *value);
+    }
+    return value;
+}
+
+}  // namespace
+
+Options parse_options(std::span<char*> args, const common::EnvLookup& env, common::TimePoint now,
+                      bool stdout_is_terminal)
+{
+    auto cli = make_cli();
+    const auto result = common::parse_arguments(cli, args);
+
+    Options options;
+    options.shared = common::resolve_shared_options(result, env, shared_set, formats,
+                                                    stdout_is_terminal ? "table" : "json");
+    if (options.shared.help || options.shared.version) return options;
+    const auto& config = options.shared.config;
+
+    if (auto from = non_empty(result, "from")) {
+        options.source = Source::stream;
+        options.from = *from;
+    }
+
+    options.selection = parse_selection(result, config, now);
+
     options.compare = result.count("compare") > 0;
     if (auto output = non_empty(result, "output")) options.output = *output;
 
-    const auto gate = [&](const std::string& flag_name, std::string_view key, double max) {
-        std::optional<double> value = common::flag<double>(result, flag_name);
-        bool from_flag = value.has_value();
-        if (!value) value = config.number("metrics-report", key);
-        if (value && (!(*value >= 0) || *value > max)) {
-            if (from_flag)
-                throw Error(Exit::usage, "--{} must be between 0 and {}, not {}", flag_name, max,
-                            *value);
-            throw Error(Exit::config, "{}: metrics-report.{} must be between 0 and {}, not {}",
-                        config.source(), key, max, *value);
-        }
-        return value;
-    };
-    options.max_p95_ms = gate("max-p95-ms", "max_p95_ms", 1e12);
-    options.min_success_rate = gate("min-success-rate", "min_success_rate", 1.0);
+    options.max_p95_ms = gate_value(result, config, "max-p95-ms", "max_p95_ms", 1e12);
+    options.min_success_rate =
+        gate_value(result, config, "min-success-rate", "min_success_rate", 1.0);
     options.require_samples = result.count("require-samples") > 0;
 
     options.limits.warn_spec = megabytes(config, "warn_spec_mb", 45);

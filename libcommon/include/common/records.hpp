@@ -83,9 +83,6 @@ std::int64_t record_batch(Database& db, const BatchRecord& batch,
 void record_more_agents(Database& db, std::int64_t batch_id, const BatchRecord& batch,
                         std::span<const AgentRecord> agents, const RetryPolicy& retry = {});
 
-// Updates an agent's row with its exit, in a transaction of its own.
-void record_exit(Database& db, std::int64_t batch_id, const ExitRecord& exit,
-                 const RetryPolicy& retry = {});
 // Updates the rows of several agents that ended together, in one transaction.
 void record_exits(Database& db, std::int64_t batch_id, std::span<const ExitRecord> exits,
                   const RetryPolicy& retry = {});

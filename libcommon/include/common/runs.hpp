@@ -43,9 +43,6 @@ Liveness process_liveness(
     const ProcessIdentity& process,
     const std::function<std::optional<ProcessStat>(pid_t)>& read_stat = read_process_stat);
 
-// True when process_liveness() says alive.
-bool is_running(const ProcessIdentity& process);
-
 // Finishes what a spawn-agents that died left unfinished: in every unfinished batch whose
 // owner is gone, `running` agent_executions rows become `lost`, and the batch row gets its
 // finished_at and successes, also when all its agents had finished before the owner died.

@@ -51,6 +51,9 @@ enum class OpenMode {
 struct OpenOptions {
     OpenMode mode = OpenMode::read_write;
     int busy_timeout_ms = 5000;
+    // When given, waits for a busy database end as soon as it is set, the open's own
+    // included (see Database::stop_waiting_when); it must outlive the connection.
+    const std::atomic<bool>* stop = nullptr;
 };
 
 struct Blob {
@@ -211,6 +214,10 @@ public:
     // From now on a wait for a busy database (up to the busy timeout) ends as soon as `stop`
     // is set, so that a signal is answered at once; `stop` must outlive the connection.
     void stop_waiting_when(const std::atomic<bool>& stop);
+    // From now on a statement running when `stop` is set (a VACUUM, a check) ends with a
+    // SqliteError (SQLITE_INTERRUPT); nullptr lets statements run to their end again, for
+    // what must still be written after a signal.
+    void interrupt_when(const std::atomic<bool>* stop);
     // The path as given, for messages.
     const std::filesystem::path& path() const;
     // The file SQLite really opened (symlinks resolved): its -wal lives beside it.
@@ -222,8 +229,9 @@ public:
 private:
     Database(sqlite3* handle, std::filesystem::path path, int busy_timeout_ms);
     // Opens with SQLite `flags` and reads the schema, which proves the file is a database;
-    // errors through fail_open().
-    static Database connect(const std::filesystem::path& path, int flags, int busy_timeout_ms);
+    // errors through fail_open(). A `stop` ends its busy waits (stop_waiting_when).
+    static Database connect(const std::filesystem::path& path, int flags, int busy_timeout_ms,
+                            const std::atomic<bool>* stop = nullptr);
     // Opens `path` read-only as immutable: no -shm, no locks, WAL and journal unread.
     static Database connect_immutable(const std::filesystem::path& path, int busy_timeout_ms);
     // Throws the error for a failed open, saying plainly why (not a database, permissions,

@@ -100,8 +100,6 @@ public:
     void remove_file(std::string_view relative) const;
     // Removes the folder `relative` when it is empty; false when it is not (or is gone).
     bool remove_directory_if_empty(std::string_view relative) const noexcept;
-    // fsync of the folder `relative`. Throws Error 74.
-    void sync_directory(std::string_view relative) const;
 
     // flock on the root folder itself, without waiting: false when another process holds a
     // conflicting lock. Held until this object is destroyed. Leaves no file behind.

@@ -1,0 +1,37 @@
+#pragma once
+// SIGINT and SIGTERM turned into a flag, for a tool whose waits happen inside a library
+// (SQLite's busy handler, a long statement) that can look at a flag but not at a descriptor.
+
+#include "common/process.hpp"
+
+#include <atomic>
+#include <optional>
+#include <thread>
+
+namespace common {
+
+// Blocks SIGINT and SIGTERM (a SignalWatch) and sets flag() from a thread of its own as soon
+// as one arrives. Create it before starting other threads, so that they block the signals too.
+// Throws Error 70 when the signals cannot be watched or the thread cannot start.
+class StopSignal {
+public:
+    StopSignal();
+    StopSignal(const StopSignal&) = delete;
+    StopSignal& operator=(const StopSignal&) = delete;
+    ~StopSignal();
+
+    const std::atomic<bool>& flag() const { return m_stop; }
+    // The first signal received (SIGINT or SIGTERM), when one was.
+    std::optional<int> signal() const;
+
+private:
+    void watch();
+
+    SignalWatch m_watch;
+    std::atomic<bool> m_stop{false};
+    std::atomic<int> m_signal{0};
+    int m_wake = -1;  // an eventfd the destructor writes to end the thread
+    std::thread m_thread;
+};
+
+}  // namespace common
