@@ -10,11 +10,9 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
-#include <pthread.h>
 #include <span>
 #include <spawn.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -264,40 +262,6 @@ std::vector<std::string> environment_with(const std::map<std::string, std::strin
     for (const auto& [name, value] : overrides)
         entries.push_back(name + "=" + value);
     return entries;
-}
-
-struct SignalWatch::Mask {
-    sigset_t set;
-};
-
-SignalWatch::SignalWatch() : m_previous(std::make_unique<Mask>())
-{
-    sigset_t watched;
-    sigemptyset(&watched);
-    sigaddset(&watched, SIGINT);
-    sigaddset(&watched, SIGTERM);
-    if (const int rc = ::pthread_sigmask(SIG_BLOCK, &watched, &m_previous->set); rc != 0)
-        throw Error(Exit::software, "cannot block SIGINT and SIGTERM: {}", std::strerror(rc));
-    m_fd = ::signalfd(-1, &watched, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (m_fd < 0) {
-        const int error = errno;
-        ::pthread_sigmask(SIG_SETMASK, &m_previous->set, nullptr);
-        throw Error(Exit::software, "cannot watch SIGINT and SIGTERM: {}", std::strerror(error));
-    }
-}
-
-SignalWatch::~SignalWatch()
-{
-    close_fd(m_fd);
-    ::pthread_sigmask(SIG_SETMASK, &m_previous->set, nullptr);
-}
-
-std::optional<int> SignalWatch::take()
-{
-    signalfd_siginfo info{};
-    const auto n = ::read(m_fd, &info, sizeof info);
-    if (n != static_cast<ssize_t>(sizeof info)) return std::nullopt;
-    return static_cast<int>(info.ssi_signo);
 }
 
 struct ProcessSet::Child {

@@ -1,15 +1,53 @@
+// SIGINT and SIGTERM: read from a descriptor (SignalWatch) or raised as a flag (StopSignal).
 #include "common/stop_signal.hpp"
 
 #include "common/error.hpp"
 
 #include <cerrno>
+#include <csignal>
 #include <cstdint>
 #include <cstring>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 namespace common {
+
+struct SignalWatch::Mask {
+    sigset_t set;
+};
+
+SignalWatch::SignalWatch() : m_previous(std::make_unique<Mask>())
+{
+    sigset_t watched;
+    sigemptyset(&watched);
+    sigaddset(&watched, SIGINT);
+    sigaddset(&watched, SIGTERM);
+    if (const int rc = ::pthread_sigmask(SIG_BLOCK, &watched, &m_previous->set); rc != 0)
+        throw Error(Exit::software, "cannot block SIGINT and SIGTERM: {}", std::strerror(rc));
+    m_fd = ::signalfd(-1, &watched, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (m_fd < 0) {
+        const int error = errno;
+        ::pthread_sigmask(SIG_SETMASK, &m_previous->set, nullptr);
+        throw Error(Exit::software, "cannot watch SIGINT and SIGTERM: {}", std::strerror(error));
+    }
+}
+
+SignalWatch::~SignalWatch()
+{
+    if (m_fd >= 0) ::close(m_fd);
+    ::pthread_sigmask(SIG_SETMASK, &m_previous->set, nullptr);
+}
+
+std::optional<int> SignalWatch::take()
+{
+    signalfd_siginfo info{};
+    const auto n = ::read(m_fd, &info, sizeof info);
+    if (n != static_cast<ssize_t>(sizeof info)) return std::nullopt;
+    return static_cast<int>(info.ssi_signo);
+}
 
 StopSignal::StopSignal()
 {
