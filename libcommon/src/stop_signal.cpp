@@ -70,10 +70,20 @@ StopSignal::~StopSignal()
     ::close(m_wake);
 }
 
-std::optional<int> StopSignal::signal() const
+std::optional<int> StopSignal::signal()
 {
+    // A signal sent just before this call may not have woken the thread yet: read it here.
+    if (m_signal.load() == 0) record(m_watch.take());
     const int signal = m_signal.load();
     return signal != 0 ? std::optional<int>(signal) : std::nullopt;
+}
+
+void StopSignal::record(std::optional<int> signal)
+{
+    if (!signal) return;
+    int none = 0;
+    m_signal.compare_exchange_strong(none, *signal);
+    m_stop = true;
 }
 
 void StopSignal::watch()
@@ -86,11 +96,8 @@ void StopSignal::watch()
             return;
         }
         if (fds[0].revents != 0) {
-            while (const auto signal = m_watch.take()) {
-                int none = 0;
-                m_signal.compare_exchange_strong(none, *signal);
-                m_stop = true;
-            }
+            while (const auto signal = m_watch.take())
+                record(signal);
         }
         if (fds[1].revents != 0) return;
     }

@@ -22,7 +22,7 @@ bool becomes_set(const std::atomic<bool>& stop)
 
 BOOST_AUTO_TEST_CASE(sigterm_sets_the_flag_and_is_named_without_ending_the_process)
 {
-    const common::StopSignal signals;
+    common::StopSignal signals;
     BOOST_TEST(!signals.flag().load());
     BOOST_TEST(!signals.signal().has_value());
 
@@ -34,7 +34,7 @@ BOOST_AUTO_TEST_CASE(sigterm_sets_the_flag_and_is_named_without_ending_the_proce
 
 BOOST_AUTO_TEST_CASE(the_first_signal_is_the_one_named)
 {
-    const common::StopSignal signals;
+    common::StopSignal signals;
 
     ::kill(::getpid(), SIGINT);
     BOOST_TEST_REQUIRE(becomes_set(signals.flag()));

@@ -488,7 +488,7 @@ void record_failure(Database& db, const Report& report, common::TimePoint starte
 }
 
 int run_watched(const Options& options, const Host& host, std::ostream& out, std::ostream& err,
-                const common::StopSignal& signals, Report& report)
+                common::StopSignal& signals, Report& report)
 {
     const auto clock = common::system_clock();
     const auto started = clock();
@@ -538,7 +538,7 @@ int run_watched(const Options& options, const Host& host, std::ostream& out, std
 int run(const Options& options, const Host& host, std::ostream& out, std::ostream& err)
 {
     // Before the check's threads start, so that they leave SIGINT and SIGTERM to it.
-    const common::StopSignal signals;
+    common::StopSignal signals;
     Report report;
     try {
         return run_watched(options, host, out, err, signals, report);

@@ -21,11 +21,13 @@ public:
     ~StopSignal();
 
     const std::atomic<bool>& flag() const { return m_stop; }
-    // The first signal received (SIGINT or SIGTERM), when one was.
-    std::optional<int> signal() const;
+    // The first signal received (SIGINT or SIGTERM), when one was, including one sent before
+    // the call that the thread has not read yet; never blocks.
+    std::optional<int> signal();
 
 private:
     void watch();
+    void record(std::optional<int> signal);
 
     SignalWatch m_watch;
     std::atomic<bool> m_stop{false};
