@@ -130,6 +130,21 @@ private:
     void perform_decision(const std::string& spec, const SpecDecision& decision,
                           const std::vector<const ArchiveFile*>& due_archives);
     void clean_temporaries(const SpecState& state);
+    // A member of one of the spec's archives, verified against its checksum list.
+    struct HeldMember {
+        std::string archive;
+        Member member;
+    };
+    std::map<std::string, HeldMember>
+    archived_members(const std::string& spec, std::int64_t oldest_ns,
+                     const std::vector<const ArchiveFile*>& due_archives);
+    // `files` without those whose exact bytes (name, size, SHA-256) one of the spec's archives
+    // already holds: those are removed as archived originals are, or reported, not archived.
+    std::vector<FileRecord>
+    drop_archived_copies(const std::string& spec, std::vector<FileRecord> files,
+                         const std::vector<const ArchiveFile*>& due_archives);
+    void remove_archived_copy(const std::string& spec, const FileRecord& file,
+                              const std::string& archive, common::FolderCache& folders);
     void set_aside(const std::string& spec, const ArchiveFile& archive, Json& line);
     void delete_rows(std::int64_t cutoff_ns);
     void perform(PlannedAction action);
