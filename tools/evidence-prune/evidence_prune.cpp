@@ -28,6 +28,7 @@ void Pruner::open_database()
     if (changes()) {
         m_db.emplace(common::schema::open_for_writing(
             path, {.mode = common::OpenMode::create, .busy_timeout_ms = timeout}));
+        if (m_signals) m_db->stop_waiting_when(m_signals->raised());
         common::schema::migrate(*m_db);
         return;
     }
@@ -40,14 +41,14 @@ void Pruner::open_database()
 
 bool Pruner::stopping()
 {
-    if (!m_stopped_by && m_signals) m_stopped_by = m_signals->take();
+    if (!m_stopped_by && m_signals) m_stopped_by = m_signals->signal();
     return m_stopped_by.has_value();
 }
 
 int Pruner::execute()
 {
     // Before any thread starts, so that every thread holds the signals back.
-    if (m_options.mode == Mode::run || m_options.mode == Mode::apply) m_signals.emplace();
+    if (changes()) m_signals.emplace();
     const common::Stopwatch watch;
     const auto started = std::chrono::system_clock::now();
     lock_root();
@@ -59,19 +60,7 @@ int Pruner::execute()
     open_database();
     load_database_state();
 
-    if (m_options.mode == Mode::restore) {
-        const auto restored = restore();
-        Json line{{"tool", "evidence-prune"},
-                  {"schema_version", 1},
-                  {"mode", "restore"},
-                  {"root", m_root.path().string()},
-                  {"archive", m_options.restore_archive.string()},
-                  {"files_restored", restored},
-                  {"duration_ms", watch.elapsed_ms()}};
-        emit(line);
-        record_run(started, line, false);
-        return 0;
-    }
+    if (m_options.mode == Mode::restore) return restore(watch, started);
 
     if (m_options.mode == Mode::plan) {
         if (m_options.plan_file == "-")

@@ -17,6 +17,7 @@
 #include "common/process.hpp"
 #include "common/records.hpp"
 #include "common/schema.hpp"
+#include "common/signal_flag.hpp"
 #include "common/spec_id.hpp"
 #include "common/sqlite.hpp"
 #include "common/tree.hpp"
@@ -179,7 +180,10 @@ private:
     void exempt(const std::string& spec, const std::string& reason);
     SpecDecision decide_under_lock(const std::string& spec, SpecState& state, bool work);
     SpecDecision m_fresh;  // --apply: the spec's decision at apply time
-    int restore();
+    // --restore; returns the exit code.
+    int restore(const common::Stopwatch& watch, common::TimePoint started);
+    void check_against_record(const std::function<common::UniqueFd()>& open_archive);
+    void emit_restored(const RestoreResult& result);
     bool spec_is_locked(const std::string& spec) const;
     bool spec_is_protected(const std::string& spec) const;
     std::string choose_archive_name(const std::string& spec, const std::string& wanted = {});
@@ -189,10 +193,12 @@ private:
                         const std::string* archive, std::int64_t files, std::uint64_t bytes_before,
                         std::uint64_t bytes_after, const std::string* sha256,
                         const std::string& rule, std::int64_t evidence_ns);
-    void record_run(common::TimePoint started, const Json& summary, bool failed);
-    // SIGINT or SIGTERM, held back while a changing run works and read between specs and
-    // planned actions: the run stops there, having recorded what it did.
-    std::optional<common::SignalWatch> m_signals;
+    // False when the row could not be written (a busy database, a signal during its wait).
+    bool record_run(common::TimePoint started, const Json& summary, bool failed);
+    // SIGINT or SIGTERM, held back while a changing run works: read between specs, planned
+    // actions and restored members, and ending every wait for a busy database at once. The
+    // run stops there, having recorded what it did.
+    std::optional<common::SignalFlag> m_signals;
     std::optional<int> m_stopped_by;
     bool stopping();
     bool has_archive_table() const;
