@@ -45,6 +45,29 @@ bool Pruner::stopping()
     return m_stopped_by.has_value();
 }
 
+void Pruner::walk(std::vector<PlannedAction> plan)
+{
+    scan_top_level();
+    if (m_options.mode == Mode::apply) {
+        // Sizes as found, so that the summary's sizes are those left after the plan.
+        for (const auto& spec : m_specs)
+            process_spec(spec, true);
+        apply_plan(std::move(plan));
+        finish_pending();
+        return;
+    }
+    if (has_archive_table() && m_options.mode != Mode::check) recover_orphans();
+    for (const auto& spec : m_specs) {
+        if (stopping()) break;
+        process_spec(spec);
+    }
+    finish_pending();
+    if (m_options.mode != Mode::check && !stopping())
+        delete_rows(to_ns(m_now) - std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                       m_options.policy.purge_after)
+                                       .count());
+}
+
 int Pruner::execute()
 {
     // Before any thread starts, so that every thread holds the signals back.
@@ -70,26 +93,7 @@ int Pruner::execute()
         write_plan(plan_header(plan_root(), m_now, m_options.policy));
     }
 
-    if (m_options.mode == Mode::apply) {
-        scan_top_level();
-        // Sizes as found, so that the summary's sizes are those left after the plan.
-        for (const auto& spec : m_specs)
-            process_spec(spec, true);
-        apply_plan(std::move(plan));
-        finish_pending();
-    } else {
-        scan_top_level();
-        if (has_archive_table() && m_options.mode != Mode::check) recover_orphans();
-        for (const auto& spec : m_specs) {
-            if (stopping()) break;
-            process_spec(spec);
-        }
-        finish_pending();
-        if (m_options.mode != Mode::check && !stopping())
-            delete_rows(to_ns(m_now) - std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                           m_options.policy.purge_after)
-                                           .count());
-    }
+    walk(std::move(plan));
     if (m_options.progress) m_err << "\r\033[K" << std::flush;
     // The gate measures as the health report does: one measure of a spec's evidence.
     if (m_options.mode == Mode::check)

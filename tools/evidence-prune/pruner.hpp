@@ -110,6 +110,8 @@ public:
     int execute();
 
 private:
+    // The tree walked spec by spec (scan, decide, act), or --apply's plan carried out.
+    void walk(std::vector<PlannedAction> plan);
     bool changes() const
     {
         return m_options.mode == Mode::run || m_options.mode == Mode::apply ||
@@ -124,6 +126,8 @@ private:
     void scan_archives();
     void recover_orphans();
     bool recover_orphan(const std::string& spec, const ArchiveFile& archive);
+    std::int64_t remove_recovered_originals(const std::string& spec,
+                                            const std::vector<Member>& members);
     void process_spec(const std::string& spec, bool measure_only = false);
     SpecState scan_spec(const std::string& spec, bool quiet);
     void act_on_spec(const std::string& spec, bool measure_only);
