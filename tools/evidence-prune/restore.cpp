@@ -164,10 +164,11 @@ void remove_restored(const common::TreeRoot& root, const std::vector<Member>& re
 
 RestoreResult restore_archive(const common::TreeRoot& root, const std::string& archive_path,
                               const std::function<UniqueFd()>& open_archive, bool allow_unverified,
-                              const std::function<bool()>& stop)
+                              const std::function<bool(std::size_t restored)>& stop)
 {
     const auto digests = check_archive(root, archive_path, open_archive(), allow_unverified);
     RestoreResult result;
+    if (stop && stop(0)) return result;
     const auto in = open_archive();
     common::ArchiveReader reader(in.get(), archive_path);
     common::ArchiveMember header;
@@ -182,7 +183,7 @@ RestoreResult restore_archive(const common::TreeRoot& root, const std::string& a
                                                   .inode = 0,
                                                   .mode = header.mode & 0777},
                                        found->second});
-            if (stop && stop()) {
+            if (stop && stop(result.restored.size())) {
                 remove_restored(root, result.restored);
                 result.restored.clear();
                 return result;
@@ -239,8 +240,9 @@ int Pruner::restore(const common::Stopwatch& watch, common::TimePoint started)
     RestoreResult result;
     if (!stopping())
         result = restore_archive(m_root, archive.string(), open_archive, m_options.force_unverified,
-                                 [&] {
-                                     if (m_options.crash_hook) m_options.crash_hook("restored");
+                                 [&](std::size_t restored) {
+                                     if (restored > 0 && m_options.crash_hook)
+                                         m_options.crash_hook("restored");
                                      return stopping();
                                  });
     Json line{{"tool", "evidence-prune"},
