@@ -285,8 +285,9 @@ Database open_for_writing(const std::filesystem::path& path, const OpenOptions& 
 {
     std::error_code ec;
     if (options.mode != OpenMode::create || std::filesystem::exists(path, ec)) {
-        const auto probe = Database::open(
-            path, {.mode = OpenMode::read_only, .busy_timeout_ms = options.busy_timeout_ms});
+        const auto probe = Database::open(path, {.mode = OpenMode::read_only,
+                                                 .busy_timeout_ms = options.busy_timeout_ms,
+                                                 .stop = options.stop});
         ensure_supported(probe);
         // Whatever migrate() would refuse is refused here, before the read-write open
         // switches the file to WAL.

@@ -73,7 +73,11 @@ StopSignal::~StopSignal()
 std::optional<int> StopSignal::signal()
 {
     // A signal sent just before this call may not have woken the thread yet: read it here.
-    if (m_signal.load() == 0) record(m_watch.take());
+    // The lock makes sure that one the thread has taken is recorded before it is looked at.
+    {
+        const std::lock_guard lock(m_taking);
+        if (m_signal.load() == 0) record(m_watch.take());
+    }
     const int signal = m_signal.load();
     return signal != 0 ? std::optional<int>(signal) : std::nullopt;
 }
@@ -96,6 +100,7 @@ void StopSignal::watch()
             return;
         }
         if (fds[0].revents != 0) {
+            const std::lock_guard lock(m_taking);
             while (const auto signal = m_watch.take())
                 record(signal);
         }

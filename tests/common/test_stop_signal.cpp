@@ -42,3 +42,13 @@ BOOST_AUTO_TEST_CASE(the_first_signal_is_the_one_named)
 
     BOOST_TEST(signals.signal().value_or(0) == SIGINT);
 }
+
+BOOST_AUTO_TEST_CASE(a_signal_sent_before_the_call_is_seen_by_it)
+{
+    common::StopSignal signals;
+    BOOST_TEST(!signals.signal().has_value());
+    BOOST_REQUIRE(::kill(::getpid(), SIGTERM) == 0);
+    // Whether or not the thread has read it yet.
+    BOOST_TEST(signals.signal().value_or(0) == SIGTERM);
+    BOOST_TEST(signals.flag().load());
+}

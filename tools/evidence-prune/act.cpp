@@ -368,13 +368,14 @@ void Pruner::act_on_spec(const std::string& spec, bool measure_only)
                     due.push_back(&archive);
         return due;
     }();
-    const auto decision =
+    auto decision =
         decide_under_lock(spec, state, !due_archives.empty() || !state.temporaries.empty());
     if (decision.exempt) {
         exempt(spec, *decision.exempt);
         return;
     }
     clean_temporaries(state);
+    decision.archive = drop_archived_copies(spec, std::move(decision.archive), due_archives);
     perform_decision(spec, decision, due_archives);
     if (changes())
         for (const auto folder : spec_folders)

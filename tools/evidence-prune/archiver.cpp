@@ -135,6 +135,89 @@ struct TemporaryFile {
 
 }  // namespace
 
+namespace {
+
+// Names outside ASCII go in as raw bytes: libarchive cannot convert them in every locale.
+bool has_raw_names(const std::vector<FileRecord>& files)
+{
+    return std::any_of(files.begin(), files.end(), [](const FileRecord& file) {
+        return std::any_of(file.path.begin(), file.path.end(),
+                           [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+    });
+}
+
+// Copies the open file into the archive under `header`; returns its SHA-256. Files up to
+// in_memory_limit are read once into `buffer`, larger ones streamed.
+std::string copy_content(common::ArchiveWriter& writer, int in, const common::ArchiveMember& header,
+                         std::string& buffer, const std::string& what)
+{
+    if (header.size <= in_memory_limit) {
+        if (!read_all(in, buffer, header.size))
+            throw common::system_error(errno, "cannot read " + what);
+        if (buffer.size() != header.size)
+            throw Error(Exit::io, "{} changed while it was archived", what);
+        writer.begin(header);
+        writer.write(buffer);
+        return common::sha256_hex(buffer);
+    }
+    writer.begin(header);
+    common::Sha256 digest;
+    const auto copied = stream(in, [&](std::string_view bytes) {
+        digest.update(bytes);
+        writer.write(bytes);
+    });
+    if (copied != header.size) throw Error(Exit::io, "{} changed while it was archived", what);
+    return digest.hex_digest();
+}
+
+// Adds `file` as a member; nullopt (nothing written) when it is gone or no longer the file
+// listed. Throws Error 74 when it changes while it is read.
+std::optional<Member> add_member(common::ArchiveWriter& writer, common::FolderCache& folders,
+                                 const FileRecord& file, const std::string& what,
+                                 std::string& buffer)
+{
+    UniqueFd in;
+    try {
+        in = folders.open_file(file.path);
+    } catch (const Error&) {
+        return std::nullopt;
+    }
+    struct stat status {};
+    if (::fstat(in.get(), &status) != 0 || !same_file(status, file)) return std::nullopt;
+    Member member{file, {}};
+    member.file.mode = status.st_mode & 07777;
+    const common::ArchiveMember header{.path = file.path,
+                                       .size = file.size,
+                                       .mtime_ns = file.mtime_ns,
+                                       .mode = member.file.mode,
+                                       .sha256 = {}};
+    member.sha256 = copy_content(writer, in.get(), header, buffer, what);
+    // A file written to while we read it would be archived half old, half new.
+    if (::fstat(in.get(), &status) != 0 || !same_file(status, file))
+        throw Error(Exit::io, "{} changed while it was archived", what);
+    return member;
+}
+
+// Gives the finished archive its evidence time as mtime (for runs without a database),
+// flushes it unless deferred, and renames it into place without replacing anything.
+void put_into_place(int out, TemporaryFile& temporary, std::string_view name,
+                    const std::string& shown, std::int64_t mtime_ns, Flush flush)
+{
+    const timespec times[2] = {{0, UTIME_OMIT},
+                               {static_cast<time_t>(mtime_ns / 1'000'000'000),
+                                static_cast<long>(mtime_ns % 1'000'000'000)}};
+    if (::futimens(out, times) != 0 || (flush == Flush::each && ::fsync(out) != 0))
+        throw common::system_error(errno, "cannot write " + shown);
+    if (const int error = common::rename_without_replacing_at(
+            temporary.directory, temporary.name, temporary.directory, std::string(name)))
+        throw common::system_error(error, "cannot rename the archive into place as " + shown);
+    temporary.armed = false;
+    if (flush == Flush::each && ::fsync(temporary.directory) != 0)
+        throw common::system_error(errno, "cannot flush " + shown);
+}
+
+}  // namespace
+
 WrittenArchive write_archive(const common::TreeRoot& root, const std::string& archive,
                              const std::vector<FileRecord>& files, Flush flush)
 {
@@ -146,63 +229,20 @@ WrittenArchive write_archive(const common::TreeRoot& root, const std::string& ar
     auto out = temporary.create(name, shown);
 
     WrittenArchive written;
-    // Names outside ASCII go in as raw bytes: libarchive cannot convert them in every locale.
-    const bool raw_names = std::any_of(files.begin(), files.end(), [](const FileRecord& file) {
-        return std::any_of(file.path.begin(), file.path.end(),
-                           [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
-    });
-    common::ArchiveWriter writer(out.get(), shown, raw_names);
-    std::string content;
+    common::ArchiveWriter writer(out.get(), shown, has_raw_names(files));
+    std::string buffer;
     std::string manifest;
     common::FolderCache folders(root);
     for (const auto& file : files) {
-        UniqueFd in;
-        try {
-            in = folders.open_file(file.path);
-        } catch (const Error&) {
+        auto member = add_member(writer, folders, file, (root.path() / file.path).string(), buffer);
+        if (!member) {
             written.changed.push_back(file);
             continue;
         }
-        struct stat status {};
-        if (::fstat(in.get(), &status) != 0 || !same_file(status, file)) {
-            written.changed.push_back(file);
-            continue;
-        }
-        Member member{file, {}};
-        member.file.mode = status.st_mode & 07777;
-        common::ArchiveMember header{.path = file.path,
-                                     .size = file.size,
-                                     .mtime_ns = file.mtime_ns,
-                                     .mode = member.file.mode,
-                                     .sha256 = {}};
-        const auto what = (root.path() / file.path).string();
-        if (file.size <= in_memory_limit) {
-            if (!read_all(in.get(), content, file.size))
-                throw common::system_error(errno, "cannot read " + what);
-            if (content.size() != file.size)
-                throw Error(Exit::io, "{} changed while it was archived", what);
-            writer.begin(header);
-            writer.write(content);
-            header.sha256 = common::sha256_hex(content);
-        } else {
-            writer.begin(header);
-            common::Sha256 digest;
-            const auto copied = stream(in.get(), [&](std::string_view bytes) {
-                digest.update(bytes);
-                writer.write(bytes);
-            });
-            if (copied != file.size)
-                throw Error(Exit::io, "{} changed while it was archived", what);
-            header.sha256 = digest.hex_digest();
-        }
-        manifest += manifest_line(header.sha256, file.path);
-        // A file written to while we read it would be archived half old, half new.
-        if (::fstat(in.get(), &status) != 0 || !same_file(status, file))
-            throw Error(Exit::io, "{} changed while it was archived", what);
-        member.sha256 = header.sha256;
+        manifest += manifest_line(member->sha256, file.path);
         written.bytes_before += file.size;
         written.newest_mtime_ns = std::max(written.newest_mtime_ns, file.mtime_ns);
-        written.members.push_back(std::move(member));
+        written.members.push_back(std::move(*member));
     }
     if (written.members.empty()) return written;
     writer.begin({.path = std::string(manifest_name),
@@ -212,18 +252,7 @@ WrittenArchive write_archive(const common::TreeRoot& root, const std::string& ar
                   .sha256 = {}});
     writer.write(manifest);
     writer.finish();
-    // The archive's own mtime is the evidence time, for runs without a database.
-    const timespec times[2] = {{0, UTIME_OMIT},
-                               {static_cast<time_t>(written.newest_mtime_ns / 1'000'000'000),
-                                static_cast<long>(written.newest_mtime_ns % 1'000'000'000)}};
-    if (::futimens(out.get(), times) != 0 || (flush == Flush::each && ::fsync(out.get()) != 0))
-        throw common::system_error(errno, "cannot write " + shown);
-    if (const int error = common::rename_without_replacing_at(directory.get(), temporary.name,
-                                                              directory.get(), std::string(name)))
-        throw common::system_error(error, "cannot rename the archive into place as " + shown);
-    temporary.armed = false;
-    if (flush == Flush::each && ::fsync(directory.get()) != 0)
-        throw common::system_error(errno, "cannot flush " + shown);
+    put_into_place(out.get(), temporary, name, shown, written.newest_mtime_ns, flush);
     return written;
 }
 

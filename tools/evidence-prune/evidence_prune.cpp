@@ -26,8 +26,11 @@ void Pruner::open_database()
     const auto& path = *m_options.database;
     const int timeout = m_options.shared.busy_timeout_ms;
     if (changes()) {
+        // The signals also end the waits of the open itself (its switch to WAL).
         m_db.emplace(common::schema::open_for_writing(
-            path, {.mode = common::OpenMode::create, .busy_timeout_ms = timeout}));
+            path, {.mode = common::OpenMode::create,
+                   .busy_timeout_ms = timeout,
+                   .stop = m_signals ? &m_signals->flag() : nullptr}));
         common::schema::migrate(*m_db);
         return;
     }
@@ -40,14 +43,39 @@ void Pruner::open_database()
 
 bool Pruner::stopping()
 {
-    if (!m_stopped_by && m_signals) m_stopped_by = m_signals->take();
+    if (!m_stopped_by && m_signals) m_stopped_by = m_signals->signal();
     return m_stopped_by.has_value();
+}
+
+void Pruner::walk(std::vector<PlannedAction> plan)
+{
+    if (m_options.mode == Mode::apply) {
+        scan_top_level();
+        // Sizes as found, so that the summary's sizes are those left after the plan.
+        for (const auto& spec : m_specs)
+            process_spec(spec, true);
+        apply_plan(std::move(plan));
+        finish_pending();
+        return;
+    }
+    if (m_options.mode != Mode::check) explain_policy();
+    scan_top_level();
+    if (has_archive_table() && m_options.mode != Mode::check) recover_orphans();
+    for (const auto& spec : m_specs) {
+        if (stopping()) break;
+        process_spec(spec);
+    }
+    finish_pending();
+    if (m_options.mode != Mode::check && !stopping())
+        delete_rows(to_ns(m_now) - std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                       m_options.policy.purge_after)
+                                       .count());
 }
 
 int Pruner::execute()
 {
     // Before any thread starts, so that every thread holds the signals back.
-    if (m_options.mode == Mode::run || m_options.mode == Mode::apply) m_signals.emplace();
+    if (changes()) m_signals.emplace();
     const common::Stopwatch watch;
     const auto started = std::chrono::system_clock::now();
     lock_root();
@@ -59,19 +87,7 @@ int Pruner::execute()
     open_database();
     load_database_state();
 
-    if (m_options.mode == Mode::restore) {
-        const auto restored = restore();
-        Json line{{"tool", "evidence-prune"},
-                  {"schema_version", 1},
-                  {"mode", "restore"},
-                  {"root", m_root.path().string()},
-                  {"archive", m_options.restore_archive.string()},
-                  {"files_restored", restored},
-                  {"duration_ms", watch.elapsed_ms()}};
-        emit(line);
-        record_run(started, line, false);
-        return 0;
-    }
+    if (m_options.mode == Mode::restore) return restore(watch, started);
 
     if (m_options.mode == Mode::plan) {
         if (m_options.plan_file == "-")
@@ -81,27 +97,7 @@ int Pruner::execute()
         write_plan(plan_header(plan_root(), m_now, m_options.policy));
     }
 
-    if (m_options.mode == Mode::apply) {
-        scan_top_level();
-        // Sizes as found, so that the summary's sizes are those left after the plan.
-        for (const auto& spec : m_specs)
-            process_spec(spec, true);
-        apply_plan(std::move(plan));
-        finish_pending();
-    } else {
-        if (m_options.mode != Mode::check) explain_policy();
-        scan_top_level();
-        if (has_archive_table() && m_options.mode != Mode::check) recover_orphans();
-        for (const auto& spec : m_specs) {
-            if (stopping()) break;
-            process_spec(spec);
-        }
-        finish_pending();
-        if (m_options.mode != Mode::check && !stopping())
-            delete_rows(to_ns(m_now) - std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                           m_options.policy.purge_after)
-                                           .count());
-    }
+    walk(std::move(plan));
     if (m_options.progress) m_err << "\r\033[K" << std::flush;
     // The gate measures as the health report does: one measure of a spec's evidence.
     if (m_options.mode == Mode::check)

@@ -19,6 +19,7 @@
 #include "common/schema.hpp"
 #include "common/spec_id.hpp"
 #include "common/sqlite.hpp"
+#include "common/stop_signal.hpp"
 #include "common/tree.hpp"
 #include "evidence_prune.hpp"
 #include "liveness.hpp"
@@ -110,6 +111,8 @@ public:
     int execute();
 
 private:
+    // The tree walked spec by spec (scan, decide, act), or --apply's plan carried out.
+    void walk(std::vector<PlannedAction> plan);
     bool changes() const
     {
         return m_options.mode == Mode::run || m_options.mode == Mode::apply ||
@@ -124,6 +127,8 @@ private:
     void scan_archives();
     void recover_orphans();
     bool recover_orphan(const std::string& spec, const ArchiveFile& archive);
+    std::int64_t remove_recovered_originals(const std::string& spec,
+                                            const std::vector<Member>& members);
     void process_spec(const std::string& spec, bool measure_only = false);
     SpecState scan_spec(const std::string& spec, bool quiet);
     void act_on_spec(const std::string& spec, bool measure_only);
@@ -131,6 +136,21 @@ private:
     void perform_decision(const std::string& spec, const SpecDecision& decision,
                           const std::vector<const ArchiveFile*>& due_archives);
     void clean_temporaries(const SpecState& state);
+    // A member of one of the spec's archives, verified against its checksum list.
+    struct HeldMember {
+        std::string archive;
+        Member member;
+    };
+    std::map<std::string, HeldMember>
+    archived_members(const std::string& spec, std::int64_t oldest_ns,
+                     const std::vector<const ArchiveFile*>& due_archives);
+    // `files` without those whose exact bytes (name, size, SHA-256) one of the spec's archives
+    // already holds: those are removed as archived originals are, or reported, not archived.
+    std::vector<FileRecord>
+    drop_archived_copies(const std::string& spec, std::vector<FileRecord> files,
+                         const std::vector<const ArchiveFile*>& due_archives);
+    void remove_archived_copy(const std::string& spec, const FileRecord& file,
+                              const std::string& archive, common::FolderCache& folders);
     void set_aside(const std::string& spec, const ArchiveFile& archive, Json& line);
     void delete_rows(std::int64_t cutoff_ns);
     void perform(PlannedAction action);
@@ -165,7 +185,10 @@ private:
     void exempt(const std::string& spec, const std::string& reason);
     SpecDecision decide_under_lock(const std::string& spec, SpecState& state, bool work);
     SpecDecision m_fresh;  // --apply: the spec's decision at apply time
-    int restore();
+    // --restore; returns the exit code.
+    int restore(const common::Stopwatch& watch, common::TimePoint started);
+    void check_against_record(const std::function<common::UniqueFd()>& open_archive);
+    void emit_restored(const RestoreResult& result);
     bool spec_is_locked(const std::string& spec) const;
     bool spec_is_protected(const std::string& spec) const;
     std::string choose_archive_name(const std::string& spec, const std::string& wanted = {});
@@ -175,10 +198,12 @@ private:
                         const std::string* archive, std::int64_t files, std::uint64_t bytes_before,
                         std::uint64_t bytes_after, const std::string* sha256,
                         const std::string& rule, std::int64_t evidence_ns);
-    void record_run(common::TimePoint started, const Json& summary, bool failed);
-    // SIGINT or SIGTERM, held back while a changing run works and read between specs and
-    // planned actions: the run stops there, having recorded what it did.
-    std::optional<common::SignalWatch> m_signals;
+    // False when the row could not be written (a busy database, a signal during its wait).
+    bool record_run(common::TimePoint started, const Json& summary, bool failed);
+    // SIGINT or SIGTERM, held back while a changing run works: read between specs, planned
+    // actions and restored members, and ending every wait for a busy database at once. The
+    // run stops there, having recorded what it did.
+    std::optional<common::StopSignal> m_signals;
     std::optional<int> m_stopped_by;
     bool stopping();
     bool has_archive_table() const;

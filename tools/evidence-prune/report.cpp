@@ -244,17 +244,19 @@ Json Pruner::summary(double duration_ms) const
     return line;
 }
 
-void Pruner::record_run(common::TimePoint started, const Json& summary, bool failed)
+bool Pruner::record_run(common::TimePoint started, const Json& summary, bool failed)
 {
-    if (!m_db || !m_db->table_exists("maintenance_runs")) return;
+    if (!m_db || !m_db->table_exists("maintenance_runs")) return true;
     try {
         common::record_maintenance_run(*m_db, {.tool = "evidence-prune",
                                                .started_at = started,
                                                .finished_at = std::chrono::system_clock::now(),
                                                .failed = failed,
                                                .summary = common::json_text(summary)});
+        return true;
     } catch (const Error& error) {
         warn(fmt::format("cannot record the run in maintenance_runs: {}", error.what()));
+        return false;
     }
 }
 

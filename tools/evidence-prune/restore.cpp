@@ -152,11 +152,23 @@ void check_restore_archive(const common::TreeRoot& root, const std::filesystem::
     check_archive(root, archive.string(), open_archive_file(archive), allow_unverified);
 }
 
+void remove_restored(const common::TreeRoot& root, const std::vector<Member>& restored)
+{
+    for (const auto& member : restored) {
+        try {
+            root.remove_file(member.file.path);
+        } catch (const Error&) {
+        }
+    }
+}
+
 RestoreResult restore_archive(const common::TreeRoot& root, const std::string& archive_path,
-                              const std::function<UniqueFd()>& open_archive, bool allow_unverified)
+                              const std::function<UniqueFd()>& open_archive, bool allow_unverified,
+                              const std::function<bool(std::size_t restored)>& stop)
 {
     const auto digests = check_archive(root, archive_path, open_archive(), allow_unverified);
     RestoreResult result;
+    if (stop && stop(0)) return result;
     const auto in = open_archive();
     common::ArchiveReader reader(in.get(), archive_path);
     common::ArchiveMember header;
@@ -171,15 +183,15 @@ RestoreResult restore_archive(const common::TreeRoot& root, const std::string& a
                                                   .inode = 0,
                                                   .mode = header.mode & 0777},
                                        found->second});
+            if (stop && stop(result.restored.size())) {
+                remove_restored(root, result.restored);
+                result.restored.clear();
+                return result;
+            }
         }
     } catch (const Error&) {
         // All or nothing: what this call put back goes again.
-        for (const auto& member : result.restored) {
-            try {
-                root.remove_file(member.file.path);
-            } catch (const Error&) {
-            }
-        }
+        remove_restored(root, result.restored);
         throw;
     }
     result.sha256 = reader.file_sha256();
@@ -190,25 +202,26 @@ RestoreResult restore_archive(const common::TreeRoot& root, const std::string& a
 
 namespace evidence_prune::pruning {
 
-int Pruner::restore()
+// An archive of this root's archives/ is checked against its record first.
+void Pruner::check_against_record(const std::function<common::UniqueFd()>& open_archive)
 {
     const auto& archive = m_options.restore_archive;
-    const auto open_archive = [&] { return open_archive_file(archive); };
-    // An archive of this root's archives/ is checked against its record first.
     std::error_code ec;
     const auto folder = std::filesystem::weakly_canonical(archive, ec).parent_path();
     const auto relative = fmt::format("{}/{}", archives_folder, archive.filename().string());
     const auto recorded = m_recorded.find(relative);
-    if (!ec && folder == std::filesystem::weakly_canonical(m_root.path() / archives_folder, ec) &&
-        recorded != m_recorded.end() && !recorded->second.sha256.empty()) {
-        const auto fd = open_archive();
-        const auto sha = common::sha256_fd(fd.get());
-        if (sha != recorded->second.sha256)
-            throw Error(Exit::data, "{}: SHA-256 {} differs from the recorded {}; nothing restored",
-                        archive.string(), sha, recorded->second.sha256);
-    }
-    const auto result =
-        restore_archive(m_root, archive.string(), open_archive, m_options.force_unverified);
+    if (ec || folder != std::filesystem::weakly_canonical(m_root.path() / archives_folder, ec) ||
+        recorded == m_recorded.end() || recorded->second.sha256.empty())
+        return;
+    const auto fd = open_archive();
+    const auto sha = common::sha256_fd(fd.get());
+    if (sha != recorded->second.sha256)
+        throw Error(Exit::data, "{}: SHA-256 {} differs from the recorded {}; nothing restored",
+                    archive.string(), sha, recorded->second.sha256);
+}
+
+void Pruner::emit_restored(const RestoreResult& result)
+{
     for (const auto& member : result.restored) {
         Json line{{"action", "restore"}};
         put_path(line, member.file.path);
@@ -217,7 +230,44 @@ int Pruner::restore()
         emit(line);
         explain(fmt::format("restored {}", common::sanitize_utf8(member.file.path)));
     }
-    return static_cast<int>(result.restored.size());
+}
+
+int Pruner::restore(const common::Stopwatch& watch, common::TimePoint started)
+{
+    const auto& archive = m_options.restore_archive;
+    const auto open_archive = [&] { return open_archive_file(archive); };
+    check_against_record(open_archive);
+    RestoreResult result;
+    if (!stopping())
+        result = restore_archive(m_root, archive.string(), open_archive, m_options.force_unverified,
+                                 [&](std::size_t restored) {
+                                     if (restored > 0 && m_options.crash_hook)
+                                         m_options.crash_hook("restored");
+                                     return stopping();
+                                 });
+    Json line{{"tool", "evidence-prune"},
+              {"schema_version", 1},
+              {"mode", "restore"},
+              {"root", m_root.path().string()},
+              {"archive", archive.string()},
+              {"files_restored", result.restored.size()},
+              {"duration_ms", watch.elapsed_ms()}};
+    // Recorded before it is reported; a signal before the row is written (during a wait for
+    // a busy database too) undoes the restore, so that a restore either stands and is
+    // recorded, or leaves the tree as it was.
+    const bool recorded = !stopping() && record_run(started, line, false);
+    if (recorded || !stopping()) {
+        emit_restored(result);
+        emit(line);
+        return 0;
+    }
+    remove_restored(m_root, result.restored);
+    line["files_restored"] = 0;
+    line["interrupted"] = *m_stopped_by == SIGINT ? "SIGINT" : "SIGTERM";
+    line["duration_ms"] = watch.elapsed_ms();
+    record_run(started, line, true);
+    emit(line);
+    return 128 + *m_stopped_by;
 }
 
 }  // namespace evidence_prune::pruning

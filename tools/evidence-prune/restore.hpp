@@ -35,8 +35,15 @@ common::UniqueFd open_archive_file(const std::filesystem::path& archive);
 void check_restore_archive(const common::TreeRoot& root, const std::filesystem::path& archive,
                            bool allow_unverified);
 
+// `stop`, asked before the first member is written and after each (with the number restored
+// so far), ends the restore when it says so: what this call restored is removed again and the
+// result lists nothing.
 RestoreResult restore_archive(const common::TreeRoot& root, const std::string& archive_path,
                               const std::function<common::UniqueFd()>& open_archive,
-                              bool allow_unverified);
+                              bool allow_unverified,
+                              const std::function<bool(std::size_t restored)>& stop = {});
+
+// Removes the files a restore put back (those still there), for a restore that must not stand.
+void remove_restored(const common::TreeRoot& root, const std::vector<Member>& restored);
 
 }  // namespace evidence_prune

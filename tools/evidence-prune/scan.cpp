@@ -223,23 +223,7 @@ bool Pruner::recover_orphan(const std::string& spec, const ArchiveFile& archive)
             record(spec, "archive", &archive.path, static_cast<std::int64_t>(members.size()), bytes,
                    verified.bytes, &verified.sha256, rule, newest);
             m_recorded[archive.path] = {spec, newest, verified.sha256};
-            // Originals still in place are copies of what the archive now safely holds.
-            const bool exempt = spec_is_protected(spec) || !lock_spec(spec);
-            common::FolderCache folders(m_root);
-            for (const auto& member : members) {
-                if (exempt) break;
-                const auto info = folders.stat(member.file.path);
-                // A tar header may keep whole seconds only; the content's SHA-256 decides.
-                constexpr std::int64_t second = 1'000'000'000;
-                if (!info || info->type != EntryType::file || info->size != member.file.size ||
-                    info->mtime_ns / second != member.file.mtime_ns / second)
-                    continue;
-                const auto file = folders.open_file(member.file.path);
-                if (common::sha256_fd(file.get()) != member.sha256) continue;
-                folders.remove_file(member.file.path);
-                ++removed;
-                m_bytes_reclaimed += signed_bytes(member.file.size);
-            }
+            removed = remove_recovered_originals(spec, members);
         }
         line["originals_removed"] = removed;
         ++m_recovered;
@@ -265,6 +249,30 @@ bool Pruner::recover_orphan(const std::string& spec, const ArchiveFile& archive)
     emit(line);
     explain(fmt::format("{}: {}: {}", spec, archive.path, line["reason"].get<std::string>()));
     return adopted;
+}
+
+// Originals still in place are copies of what the recovered archive now safely holds: removed
+// under the spec's lock, unless the spec is protected or locked by another process.
+std::int64_t Pruner::remove_recovered_originals(const std::string& spec,
+                                                const std::vector<Member>& members)
+{
+    if (spec_is_protected(spec) || !lock_spec(spec)) return 0;
+    std::int64_t removed = 0;
+    common::FolderCache folders(m_root);
+    for (const auto& member : members) {
+        const auto info = folders.stat(member.file.path);
+        // A tar header may keep whole seconds only; the content's SHA-256 decides.
+        constexpr std::int64_t second = 1'000'000'000;
+        if (!info || info->type != EntryType::file || info->size != member.file.size ||
+            info->mtime_ns / second != member.file.mtime_ns / second)
+            continue;
+        const auto file = folders.open_file(member.file.path);
+        if (common::sha256_fd(file.get()) != member.sha256) continue;
+        folders.remove_file(member.file.path);
+        ++removed;
+        m_bytes_reclaimed += signed_bytes(member.file.size);
+    }
+    return removed;
 }
 
 void Pruner::set_aside(const std::string& spec, const ArchiveFile& archive, Json& line)

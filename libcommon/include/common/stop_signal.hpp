@@ -5,6 +5,7 @@
 #include "common/process.hpp"
 
 #include <atomic>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -30,6 +31,7 @@ private:
     void record(std::optional<int> signal);
 
     SignalWatch m_watch;
+    std::mutex m_taking;  // held while a signal is read and recorded
     std::atomic<bool> m_stop{false};
     std::atomic<int> m_signal{0};
     int m_wake = -1;  // an eventfd the destructor writes to end the thread
