@@ -296,19 +296,6 @@ std::int64_t record_evidence(Database& db, const EvidenceRecord& record, const R
         retry);
 }
 
-void correct_evidence_count(Database& db, std::int64_t archive_id, std::int64_t file_count,
-                            std::int64_t bytes_before, const RetryPolicy& retry)
-{
-    write_transaction(
-        db,
-        [&] {
-            auto update = db.prepare("UPDATE evidence_archives SET file_count = ?, "
-                                     "bytes_before = ? WHERE archive_id = ?");
-            update.bind(1, file_count).bind(2, bytes_before).bind(3, archive_id).run();
-        },
-        retry);
-}
-
 std::vector<KnownArchive> known_archives(const Database& db)
 {
     std::vector<KnownArchive> known;

@@ -252,6 +252,23 @@ BOOST_AUTO_TEST_CASE(an_edited_plan_that_reaches_beyond_its_spec_is_refused_and_
     }
 }
 
+// A fresh run never purges loose files (they are archived first), so a plan may not either.
+BOOST_AUTO_TEST_CASE(an_edited_plan_purging_loose_files_is_refused_and_changes_nothing)
+{
+    Tree tree;
+    typical_tree(tree.root);
+    const auto before = snapshot(tree.root);
+    const int code = apply_edited_plan(tree, [&](json& line) {
+        if (line["action"] == "archive") {
+            line["action"] = "purge";
+            line.erase("archive");
+        }
+    });
+    BOOST_TEST(code == 65);
+    BOOST_TEST((snapshot(tree.root) == before));
+    BOOST_TEST(!fs::exists(tree.db));
+}
+
 BOOST_AUTO_TEST_CASE(a_plan_deleting_rows_newer_than_the_purge_age_is_refused)
 {
     Tree tree;

@@ -150,9 +150,6 @@ void Pruner::perform(PlannedAction action)
             m_files_archived += files;
             ++m_archives_made;
             m_bytes_reclaimed += bytes;  // the archive's own size is not known before it exists
-        } else if (action.kind == ActionKind::purge) {
-            m_files_purged += files;
-            m_bytes_reclaimed += bytes;
         } else {
             ++m_archives_purged;
             m_bytes_reclaimed += bytes;
@@ -168,7 +165,6 @@ void Pruner::perform(PlannedAction action)
             perform_archive(action, line);
             if (m_pending && m_pending->action.archive == action.archive) return;
             break;
-        case ActionKind::purge: perform_purge(action, line); break;
         case ActionKind::purge_archive: perform_purge_archive(action, line); break;
         case ActionKind::delete_rows: break;
         }
@@ -239,59 +235,6 @@ void Pruner::complete_archive(const PlannedAction& action, const WrittenArchive&
     if (m_options.mode == Mode::run)
         for (const auto folder : spec_folders)
             m_root.remove_directory_if_empty(fmt::format("{}/{}", folder, action.spec));
-}
-
-void Pruner::perform_purge(PlannedAction& action, Json& line)
-{
-    std::vector<FileRecord> unchanged;
-    std::uint64_t bytes = 0;
-    std::int64_t newest = 0;
-    common::FolderCache folders(m_root);
-    for (const auto& file : action.files) {
-        const auto info = folders.stat(file.path);
-        if (!info || !same_file(*info, file)) {
-            skip(action.spec, file.path, "changed since it was listed");
-            continue;
-        }
-        unchanged.push_back(file);
-        bytes += file.size;
-        newest = std::max(newest, file.mtime_ns);
-    }
-    line["files"] = unchanged.size();
-    line["bytes"] = bytes;
-    if (unchanged.empty()) return;
-    // Recorded before anything is removed: the audit trail never misses a purge.
-    const auto row =
-        record(action.spec, "purge", nullptr, static_cast<std::int64_t>(unchanged.size()), bytes, 0,
-               nullptr, action.reason, newest);
-    std::int64_t failed = 0;
-    std::uint64_t failed_bytes = 0;
-    for (const auto& file : unchanged) {
-        try {
-            folders.remove_file(file.path);
-            ++m_files_purged;
-            m_bytes_reclaimed += signed_bytes(file.size);
-            m_spec_bytes[action.spec] -= signed_bytes(file.size);
-            if (m_options.crash_hook) {
-                m_options.crash_hook("file-removed");
-                if (m_files_purged == 1) m_options.crash_hook("mid-purge");
-            }
-        } catch (const Error& error) {
-            ++failed;
-            failed_bytes += file.size;
-            ++m_failures;
-            warn(error.what());
-        }
-    }
-    if (failed > 0) {
-        line["ok"] = false;
-        line["failed"] = failed;
-        // The row says what happened: the files that are gone.
-        if (row != 0)
-            common::correct_evidence_count(*m_db, row,
-                                           static_cast<std::int64_t>(unchanged.size()) - failed,
-                                           signed_bytes(bytes - failed_bytes));
-    }
 }
 
 void Pruner::perform_purge_archive(PlannedAction& action, Json& line)

@@ -37,7 +37,7 @@ struct Options {
     std::vector<std::filesystem::path> roots;
     common::SharedOptions shared;
     // Called with the name of a point of no return ("archive-written", "archive-recorded",
-    // "mid-purge"); tests use it to kill the process there. Empty: nothing is called.
+    // "file-removed"); tests use it to kill the process there. Empty: nothing is called.
     std::function<void(std::string_view point)> crash_hook;
 };
 

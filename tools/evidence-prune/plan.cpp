@@ -40,7 +40,6 @@ std::string_view action_name(ActionKind kind)
 {
     switch (kind) {
     case ActionKind::archive: return "archive";
-    case ActionKind::purge:
     case ActionKind::purge_archive: return "purge";
     case ActionKind::delete_rows: return "delete-rows";
     }
@@ -136,8 +135,10 @@ PlannedAction read_plan_line(const nlohmann::json& line, std::string_view source
     const auto archive = fields.optional<std::string>("archive");
     if (name == "archive")
         action.kind = ActionKind::archive;
+    else if (name == "purge" && archive)
+        action.kind = ActionKind::purge_archive;
     else if (name == "purge")
-        action.kind = archive ? ActionKind::purge_archive : ActionKind::purge;
+        fields.fail("archive", "a purge removes an archive; loose files are archived first");
     else
         fields.fail("action", "expected archive, purge or delete-rows");
     action.archive = archive.value_or("");

@@ -14,15 +14,16 @@
 
 namespace evidence_prune {
 
-enum class ActionKind { archive, purge, purge_archive, delete_rows };
+// Loose files are only ever archived; a purge removes an archive.
+enum class ActionKind { archive, purge_archive, delete_rows };
 
 // One action that changes something.
 struct PlannedAction {
-    ActionKind kind = ActionKind::purge;
+    ActionKind kind = ActionKind::archive;
     std::string spec;
     std::string reason;
     std::string archive;            // archive: the name to write; purge_archive: the one to remove
-    std::vector<FileRecord> files;  // archive, purge: the files; purge_archive: the archive
+    std::vector<FileRecord> files;  // archive: the files; purge_archive: the archive
     std::int64_t cutoff_ns = 0;     // delete_rows: rows older than this go
 };
 

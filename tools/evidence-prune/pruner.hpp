@@ -177,7 +177,6 @@ private:
     std::vector<Pending> m_unflushed;
     bool m_completing = false;
     std::vector<std::string> m_held_lines;
-    void perform_purge(PlannedAction& action, Json& line);
     void perform_purge_archive(PlannedAction& action, Json& line);
     std::vector<PlannedAction> read_plan();
     void apply_plan(std::vector<PlannedAction> actions);

@@ -109,9 +109,6 @@ std::string explanation(const PlannedAction& action)
         return fmt::format("{}: archive {} files ({}) into {}: {}", action.spec,
                            action.files.size(), common::human_bytes(bytes), action.archive,
                            action.reason);
-    case ActionKind::purge:
-        return fmt::format("{}: purge {} files ({}): {}", action.spec, action.files.size(),
-                           common::human_bytes(bytes), action.reason);
     case ActionKind::purge_archive:
         return fmt::format("{}: purge {} ({}): {}", action.spec, action.archive,
                            common::human_bytes(bytes), action.reason);

@@ -148,11 +148,6 @@ struct EvidenceRecord {
 std::int64_t record_evidence(Database& db, const EvidenceRecord& record,
                              const RetryPolicy& retry = {});
 
-// Corrects a row once its action is done, so that it says what happened (a purge that could
-// remove only some of its files).
-void correct_evidence_count(Database& db, std::int64_t archive_id, std::int64_t file_count,
-                            std::int64_t bytes_before, const RetryPolicy& retry = {});
-
 // The archives evidence_archives knows, newest record of each path last.
 struct KnownArchive {
     std::string archive_path;
