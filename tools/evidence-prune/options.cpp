@@ -179,24 +179,9 @@ void resolve_roots(Options& options, const std::vector<std::string>& flags,
                     mode_name(options.mode));
 }
 
-}  // namespace
-
-Options parse_options(std::span<char*> args, const common::EnvLookup& env, bool stdout_is_terminal,
-                      bool stderr_is_terminal)
+// The mode (--dry-run, --check, --plan, --apply, --restore) and the file each one needs.
+void resolve_mode(const cxxopts::ParseResult& result, Options& options)
 {
-    auto cli = make_cli();
-    auto repeatable = take_repeatable(args);
-    std::vector<char*> argv;
-    for (auto& arg : repeatable.kept)
-        argv.push_back(arg.data());
-    const auto result = common::parse_arguments(cli, argv);
-
-    Options options;
-    options.shared = common::resolve_shared_options(result, env, shared_set, formats,
-                                                    stdout_is_terminal ? "text" : "json");
-    if (options.shared.help || options.shared.version) return options;
-    const auto& config = options.shared.config;
-
     int modes = 0;
     for (const auto& [flag, mode] :
          std::array{std::pair{"check", Mode::check}, std::pair{"plan", Mode::plan},
@@ -217,14 +202,12 @@ Options parse_options(std::span<char*> args, const common::EnvLookup& env, bool 
         throw Error(Exit::usage, "--{} needs a file name", mode_name(options.mode));
     if (options.mode == Mode::restore && options.restore_archive.empty())
         throw Error(Exit::usage, "--restore needs an archive");
-    options.explain = result.count("explain") > 0 || options.shared.verbose;
-    options.force_unverified = result.count("force-unverified") > 0;
-    if (options.force_unverified && options.mode != Mode::restore)
-        throw Error(Exit::usage, "--force-unverified goes with --restore");
-    options.rows_of_others = result.count("rows-of-others") > 0 ||
-                             config.get<bool>(section, "rows_of_others").value_or(false);
+}
 
-    auto& policy = options.policy;
+// The ages and sizes, each from its flag, else the configuration, else the default.
+Policy resolve_policy(const cxxopts::ParseResult& result, const common::Config& config)
+{
+    Policy policy;
     policy.archive_after =
         age_setting(result, "archive-after", config, "archive_days", policy.archive_after);
     policy.purge_after =
@@ -246,6 +229,36 @@ Options parse_options(std::span<char*> args, const common::EnvLookup& env, bool 
         size_setting(result, "limit-mb", config, "limit_spec_mb", policy.limit_bytes);
     policy.total_limit_bytes =
         size_setting(result, "total-limit-mb", config, "limit_total_mb", policy.total_limit_bytes);
+    return policy;
+}
+
+}  // namespace
+
+Options parse_options(std::span<char*> args, const common::EnvLookup& env, bool stdout_is_terminal,
+                      bool stderr_is_terminal)
+{
+    auto cli = make_cli();
+    auto repeatable = take_repeatable(args);
+    std::vector<char*> argv;
+    for (auto& arg : repeatable.kept)
+        argv.push_back(arg.data());
+    const auto result = common::parse_arguments(cli, argv);
+
+    Options options;
+    options.shared = common::resolve_shared_options(result, env, shared_set, formats,
+                                                    stdout_is_terminal ? "text" : "json");
+    if (options.shared.help || options.shared.version) return options;
+    const auto& config = options.shared.config;
+
+    resolve_mode(result, options);
+    options.explain = result.count("explain") > 0 || options.shared.verbose;
+    options.force_unverified = result.count("force-unverified") > 0;
+    if (options.force_unverified && options.mode != Mode::restore)
+        throw Error(Exit::usage, "--force-unverified goes with --restore");
+    options.rows_of_others = result.count("rows-of-others") > 0 ||
+                             config.get<bool>(section, "rows_of_others").value_or(false);
+
+    options.policy = resolve_policy(result, config);
 
     if (auto specs = common::flag<std::vector<std::string>>(result, "protect")) {
         for (const auto& spec : *specs)
