@@ -238,6 +238,15 @@ int Database::busy_timeout_ms() const
     return m_connection->busy_timeout_ms;
 }
 
+void Database::set_busy_timeout(int milliseconds)
+{
+    m_connection->busy_timeout_ms = milliseconds;
+    if (m_connection->stop)
+        sqlite3_busy_handler(m_connection->handle, wait_while_busy, m_connection.get());
+    else
+        sqlite3_busy_timeout(m_connection->handle, milliseconds);
+}
+
 std::filesystem::path Database::file_path() const
 {
     const char* name = sqlite3_db_filename(m_connection->handle, "main");

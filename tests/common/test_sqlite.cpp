@@ -119,6 +119,27 @@ BOOST_AUTO_TEST_CASE(write_transaction_rolls_back_when_body_throws)
     BOOST_TEST(count_rows(db) == 0);
 }
 
+// A busy timeout changed after the open keeps the stop: a signal still ends the wait at once.
+BOOST_AUTO_TEST_CASE(a_changed_busy_timeout_still_ends_its_wait_when_stopped)
+{
+    TempDir dir;
+    auto holder = make_db(dir);
+    std::atomic<bool> stop{false};
+    auto waiter = Database::open(dir / "t.db", {.mode = OpenMode::read_write, .stop = &stop});
+    common::Transaction held(holder);
+    holder.exec("INSERT INTO t VALUES (1)");
+
+    waiter.set_busy_timeout(600000);
+    BOOST_TEST(waiter.busy_timeout_ms() == 600000);
+    stop = true;
+    try {
+        waiter.exec("BEGIN IMMEDIATE");
+        BOOST_FAIL("the write should have been refused");
+    } catch (const common::SqliteError& error) {
+        BOOST_TEST(error.is_busy());
+    }
+}
+
 BOOST_AUTO_TEST_CASE(busy_write_is_retried_three_times_then_exit_75)
 {
     TempDir dir;

@@ -100,7 +100,7 @@ void checkpoint_within_busy_timeout(Database& db, const common::Log* log,
             break;
         } catch (const common::SqliteError& error) {
             if (!error.is_busy() || Clock::now() + pause >= deadline || (stop && stop->load())) {
-                db.query_int(fmt::format("PRAGMA busy_timeout={}", timeout_ms));
+                db.set_busy_timeout(timeout_ms);
                 if (error.is_busy()) stop_if_asked(stop);
                 throw;
             }
@@ -111,10 +111,9 @@ void checkpoint_within_busy_timeout(Database& db, const common::Log* log,
         pause = std::min(pause * 2, std::chrono::milliseconds(100));
         const auto left =
             std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-        db.query_int(
-            fmt::format("PRAGMA busy_timeout={}", std::max<std::int64_t>(1, left.count())));
+        db.set_busy_timeout(static_cast<int>(std::max<std::int64_t>(1, left.count())));
     }
-    db.query_int(fmt::format("PRAGMA busy_timeout={}", timeout_ms));
+    db.set_busy_timeout(timeout_ms);
 }
 
 bool rebuilds(const Options& options, const Status& status)

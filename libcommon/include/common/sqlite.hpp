@@ -211,6 +211,9 @@ public:
     // True between BEGIN and COMMIT/ROLLBACK.
     bool in_transaction() const;
     int busy_timeout_ms() const;
+    // Changes how long a busy database is waited for, keeping the wait's stop (use this, never
+    // `PRAGMA busy_timeout`, which would put SQLite's own handler back in place).
+    void set_busy_timeout(int milliseconds);
     // From now on a wait for a busy database (up to the busy timeout) ends as soon as `stop`
     // is set, so that a signal is answered at once; `stop` must outlive the connection.
     void stop_waiting_when(const std::atomic<bool>& stop);
