@@ -61,32 +61,6 @@ BOOST_AUTO_TEST_CASE(a_timeout_kills_the_agent_and_its_grandchild)
     BOOST_TEST(eventually([&] { return !test_support::alive(grandchild); }));
 }
 
-BOOST_AUTO_TEST_CASE(an_agent_child_that_left_its_session_is_killed_at_the_agents_timeout)
-{
-    Sandbox sandbox;
-    const auto pid_file = sandbox.dir / "escaped.pid";
-    auto escapes = shell_agent(
-        "escapes", fmt::format("setsid sleep 60 & echo $! > {0}.tmp; mv {0}.tmp {0}; wait",
-                               pid_file.string()));
-    escapes["timeout_s"] = 0.3;
-    // Succeeds only if the escaped process ends while the batch still runs.
-    auto watcher = shell_agent(
-        "watcher", fmt::format("while [ ! -e {0} ]; do sleep 0.02; done; p=$(cat {0}); "
-                               "while [ -e /proc/$p ] && ! grep -q '^State:.Z' /proc/$p/status "
-                               "2>/dev/null; do sleep 0.02; done; echo gone",
-                               pid_file.string()));
-    watcher["timeout_s"] = 20;
-    const auto result =
-        sandbox.spawn(make_batch(std::vector<json>{escapes, watcher}), {"--kill-grace", "1"});
-
-    BOOST_TEST(result.exit_code == 1, result.err);
-    const auto rows =
-        sandbox.rows("SELECT agent_name, outcome FROM agent_executions ORDER BY agent_name");
-    BOOST_TEST_REQUIRE(rows.size() == 2u);
-    BOOST_TEST(text(rows[0][1]) == "timeout");
-    BOOST_TEST(text(rows[1][1]) == "success");
-}
-
 namespace {
 
 // An agent that waits for the process whose pid `pid_file` names to end (or become a zombie)
@@ -103,6 +77,25 @@ json watcher_of(const fs::path& pid_file)
 }
 
 }  // namespace
+
+BOOST_AUTO_TEST_CASE(an_agent_child_that_left_its_session_is_killed_at_the_agents_timeout)
+{
+    Sandbox sandbox;
+    const auto pid_file = sandbox.dir / "escaped.pid";
+    auto escapes = shell_agent(
+        "escapes", fmt::format("setsid sleep 60 & echo $! > {0}.tmp; mv {0}.tmp {0}; wait",
+                               pid_file.string()));
+    escapes["timeout_s"] = 0.3;
+    const auto result = sandbox.spawn(make_batch(std::vector<json>{escapes, watcher_of(pid_file)}),
+                                      {"--kill-grace", "1"});
+
+    BOOST_TEST(result.exit_code == 1, result.err);
+    const auto rows =
+        sandbox.rows("SELECT agent_name, outcome FROM agent_executions ORDER BY agent_name");
+    BOOST_TEST_REQUIRE(rows.size() == 2u);
+    BOOST_TEST(text(rows[0][1]) == "timeout");
+    BOOST_TEST(text(rows[1][1]) == "success");
+}
 
 BOOST_AUTO_TEST_CASE(an_orphan_of_a_timed_out_agent_ends_at_its_timeout_while_others_run)
 {
