@@ -3,6 +3,9 @@
 #include "common/error.hpp"
 
 #include <array>
+#include <charconv>
+#include <optional>
+#include <string_view>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -68,6 +71,33 @@ void sync_path(const std::filesystem::path& path)
         throw Error(Exit::io, "cannot flush {} to disk: {}", path.string(), std::strerror(error));
     }
     ::close(fd);
+}
+
+bool little_else_to_write(std::uint64_t own_bytes)
+{
+    constexpr std::uint64_t slack = 64ULL << 20;
+    std::string meminfo;
+    try {
+        meminfo = read_file("/proc/meminfo");
+    } catch (const Error&) {
+        return false;
+    }
+    // Lines such as "Dirty:            1234 kB".
+    const auto kib_of = [&](std::string_view key) -> std::optional<std::uint64_t> {
+        const auto at = meminfo.find(fmt::format("\n{}:", key));
+        if (at == std::string::npos) return std::nullopt;
+        std::uint64_t value = 0;
+        const char* first = meminfo.data() + at + key.size() + 2;
+        const char* last = meminfo.data() + meminfo.size();
+        while (first < last && *first == ' ')
+            ++first;
+        if (std::from_chars(first, last, value).ec != std::errc{}) return std::nullopt;
+        return value;
+    };
+    const auto dirty = kib_of("Dirty");
+    const auto writeback = kib_of("Writeback");
+    if (!dirty || !writeback) return false;
+    return (*dirty + *writeback) * 1024 <= own_bytes + slack;
 }
 
 std::string human_bytes(std::uint64_t bytes)

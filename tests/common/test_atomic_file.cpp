@@ -194,3 +194,13 @@ BOOST_AUTO_TEST_CASE(sqlite_vacuum_into_the_temporary_path_then_commit)
     auto copy = common::Database::open(dir / "backup.db", {.mode = common::OpenMode::read_only});
     BOOST_TEST(copy.query_int("SELECT v FROM t") == 42);
 }
+
+BOOST_AUTO_TEST_CASE(little_else_to_write_reads_the_machines_dirty_bytes)
+{
+    // What waits to be written never exceeds the machine's memory: with that much of its own,
+    // a writer always has "little else" beside it. Were /proc/meminfo misread, the answer
+    // would be false.
+    const auto meminfo = common::read_file("/proc/meminfo");
+    const auto total_kib = std::stoull(meminfo.substr(meminfo.find(':') + 1));
+    BOOST_TEST(common::little_else_to_write(total_kib * 1024));
+}

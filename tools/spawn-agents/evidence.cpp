@@ -1,6 +1,7 @@
 #include "evidence.hpp"
 
 #include "common/error.hpp"
+#include "common/files.hpp"
 #include "common/lock.hpp"
 
 #include <fmt/chrono.h>
@@ -223,6 +224,7 @@ OutputFacts EvidenceStore::inspect(StagedOutput& staged, std::size_t cap)
 
     const auto out = staged.output->open_for_reading();
     facts.stdout_bytes = size_of(out, staged.output->shown());
+    staged.bytes = facts.stdout_bytes + facts.stderr_bytes;
     facts.head = read_head(
         out.get(), static_cast<std::size_t>(std::min<std::uint64_t>(facts.stdout_bytes, cap + 1)),
         staged.output->shown());
@@ -246,6 +248,25 @@ std::string EvidenceStore::place(common::NewFileAt& file, const std::string& ste
 
 void EvidenceStore::flush_all(std::vector<StagedOutput>& staged)
 {
+    std::size_t files = 0;
+    std::uint64_t bytes = 0;
+    int folder = -1;  // where they are staged
+    for (const auto& agent : staged) {
+        files += (agent.output ? 1U : 0U) + (agent.errors ? 1U : 0U);
+        bytes += agent.bytes;
+        if (agent.output) folder = agent.output->folder();
+    }
+    // Several files and little else waiting to be written: one syncfs writes them and commits
+    // the journal once, where their own flushes would commit it about once each.
+    if (files > 1 && common::little_else_to_write(bytes)) {
+        if (::syncfs(folder) == 0) return;
+        const auto failed = std::make_exception_ptr(
+            Error(Exit::io, "cannot flush {} to disk: {}",
+                  (m_root / "consensus" / m_spec_id).string(), std::strerror(errno)));
+        for (auto& agent : staged)
+            if (!agent.error) agent.error = failed;
+        return;
+    }
     // A thread costs more to start than a few files take to flush: a short list is flushed
     // by this one.
     constexpr std::size_t workers_at_most = 4;

@@ -35,6 +35,7 @@ struct StagedOutput {
     std::optional<common::NewFileAt> output;  // named as its first choice
     std::optional<common::NewFileAt> errors;
     std::exception_ptr error;  // set when they could not be read or written
+    std::uint64_t bytes = 0;   // what they hold, once inspected
 };
 
 // What an agent's staged files hold, read back a bounded piece at a time.
@@ -90,7 +91,7 @@ private:
     // timeout, or when told to stop meanwhile; 73 when the lock file cannot be made.
     common::FileLock lock();
     // Flushes the staged files, a few side by side; a failure is kept in the agent's error.
-    static void flush_all(std::vector<StagedOutput>& staged);
+    void flush_all(std::vector<StagedOutput>& staged);
     // Puts `file` in place under stem + extension or, when that is taken (another batch in
     // the same second), the next free one: stem_2, stem_3, ... Returns the name it got.
     static std::string place(common::NewFileAt& file, const std::string& stem,

@@ -4,9 +4,12 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <iterator>
 #include <memory>
 #include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #include <utility>
 
 namespace spawn_agents {
@@ -53,7 +56,7 @@ BatchWriter::BatchWriter(common::Database db, EvidenceStore evidence, std::ostre
                          std::size_t max_response, common::RetryPolicy retry, std::ostream* log)
     : m_db(std::move(db)), m_evidence(std::move(evidence)), m_events(out),
       m_max_response(max_response), m_retry(std::move(retry)), m_log(log),
-      m_thread([this] { loop(); })
+      m_finished_fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), m_thread([this] { loop(); })
 {
 }
 
@@ -85,6 +88,9 @@ void BatchWriter::loop()
             m_ready.wait(lock, [&] { return m_closing || !m_jobs.empty(); });
             if (m_jobs.empty()) {
                 m_finished = true;
+                const std::uint64_t one = 1;
+                // An eventfd write fails only when its counter is full: it is read by no one.
+                if (m_finished_fd && ::write(m_finished_fd.get(), &one, sizeof one) < 0) return;
                 return;
             }
             jobs.swap(m_jobs);
@@ -120,8 +126,10 @@ void BatchWriter::close(common::SignalWatch* signals, const std::function<void(i
             const std::lock_guard lock(m_mutex);
             if (m_finished) break;
         }
-        pollfd watch{signals->fd(), POLLIN, 0};
-        if (::poll(&watch, 1, 20) > 0)
+        std::array<pollfd, 2> watch{{{signals->fd(), POLLIN, 0}, {m_finished_fd.get(), POLLIN, 0}}};
+        // Without the event descriptor (none could be made), a look every 20 ms.
+        const nfds_t count = m_finished_fd ? 2 : 1;
+        if (::poll(watch.data(), count, m_finished_fd ? -1 : 20) > 0 && watch[0].revents != 0)
             if (const auto signal = signals->take(); signal && on_signal) on_signal(*signal);
     }
     if (m_thread.joinable()) m_thread.join();

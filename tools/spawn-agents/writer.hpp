@@ -9,6 +9,7 @@
 #include "common/process.hpp"
 #include "common/records.hpp"
 #include "common/sqlite.hpp"
+#include "common/tree.hpp"
 #include "evidence.hpp"
 
 #include <condition_variable>
@@ -138,6 +139,8 @@ private:
     std::deque<Job> m_jobs;
     bool m_closing = false;
     bool m_finished = false;  // the thread has done everything posted
+    // Readable once m_finished is set: close() waits on it beside the signal descriptor.
+    common::UniqueFd m_finished_fd;
     std::thread m_thread;
 };
 

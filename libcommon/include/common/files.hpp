@@ -21,6 +21,13 @@ std::string read_file(const std::filesystem::path& file);
 // Flushes `path` (a file or a folder) to the disk. Throws Error 74 when that fails.
 void sync_path(const std::filesystem::path& path);
 
+// Whether one syncfs(2) of a file system writes about what flushing `own_bytes` of new files
+// one by one would: true when all that waits to be written on the machine (/proc/meminfo's
+// Dirty and Writeback) is at most `own_bytes` and 64 MiB more. A syncfs writes everything that
+// waits on its file system, so behind another process's large write it could take seconds where
+// the files' own flushes take milliseconds. False when /proc/meminfo cannot be read.
+bool little_else_to_write(std::uint64_t own_bytes);
+
 // "1.5 MiB": a byte count for people.
 std::string human_bytes(std::uint64_t bytes);
 
