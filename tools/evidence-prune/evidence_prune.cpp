@@ -56,6 +56,8 @@ void Pruner::walk(std::vector<PlannedAction> plan)
             process_spec(spec, true);
         apply_plan(std::move(plan));
         finish_pending();
+        merge_removals();
+        release_held_lines();
         return;
     }
     if (m_options.mode != Mode::check) explain_policy();
@@ -66,6 +68,8 @@ void Pruner::walk(std::vector<PlannedAction> plan)
         process_spec(spec);
     }
     finish_pending();
+    merge_removals();
+    release_held_lines();
     if (m_options.mode != Mode::check && !stopping())
         delete_rows(to_ns(m_now) - std::chrono::duration_cast<std::chrono::nanoseconds>(
                                        m_options.policy.purge_after)

@@ -100,6 +100,12 @@ struct RecordedArchive {
     std::string sha256;
 };
 
+// What became of one original once its archive was recorded.
+struct Removal {
+    enum class Outcome { removed, changed, failed } outcome = Outcome::failed;
+    std::string error;  // when failed
+};
+
 class Pruner {
 public:
     Pruner(const Options& options, const common::Clock& clock, std::ostream& out, std::ostream& err)
@@ -155,9 +161,10 @@ private:
     void delete_rows(std::int64_t cutoff_ns);
     void perform(PlannedAction action);
     void perform_archive(PlannedAction& action, Json& line);
-    void complete_archive(const PlannedAction& action, const WrittenArchive& written,
-                          const VerifiedArchive& verified, Json& line);
-    // Records the archives written so far and removes their originals, after one flush.
+    void record_archive(const PlannedAction& action, const WrittenArchive& written,
+                        const VerifiedArchive& verified, Json& line);
+    // Records the archives written so far, after one flush, and starts removing their
+    // originals; counts what the batch before this one removed.
     void finish_pending();
     void collect_pending();
 
@@ -172,7 +179,19 @@ private:
         VerifiedArchive result{};
     };
     void discard_archive(Pending& pending, const Error& error);
-    std::optional<Pending> m_pending;
+
+    // The originals of recorded archives, being removed on other threads while the next specs
+    // are archived. The future is declared last: it is waited for before the locks go.
+    struct Removing {
+        std::vector<Pending> batch;                               // their spec locks held
+        std::future<std::vector<std::vector<Removal>>> outcomes;  // per archive, per member
+    };
+    void start_removals(std::vector<Pending> batch);
+    // Waits for the removals under way and counts them; then prints the lines held back.
+    void merge_removals();
+    void count_removals(const std::string& spec, const WrittenArchive& written,
+                        const std::vector<Removal>& outcomes);
+    void release_held_lines();
     // Verified, not yet flushed: their originals stay until flush_archives has run.
     std::vector<Pending> m_unflushed;
     bool m_completing = false;
@@ -275,6 +294,11 @@ private:
     std::size_t m_specs_done = 0;
     common::Stopwatch m_progress_clock;
     std::int64_t m_progress_last_us = -1;
+
+    // Last, so that they go first: their threads read the root, the options and the members,
+    // and are waited for when these go.
+    std::optional<Pending> m_pending;
+    std::optional<Removing> m_removing;
 };
 
 // A run's summary line as a few lines of text for people.
