@@ -3,12 +3,12 @@
 #include "common/error.hpp"
 
 #include <array>
-#include <charconv>
-#include <optional>
-#include <string_view>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <fcntl.h>
+#include <optional>
+#include <string_view>
 #include <sys/statvfs.h>
 #include <system_error>
 #include <unistd.h>

@@ -1,8 +1,9 @@
 #pragma once
 // The Pruner: one run of evidence-prune over one root. Its parts live where a reader looks
 // for them: scan.cpp (each spec's state, liveness included), act.cpp (one spec at a time,
-// holding its lock, containing its errors), report.cpp (JSON lines, explain, progress,
-// summary), apply.cpp (--apply), restore.cpp (--restore).
+// holding its lock, containing its errors), removal.cpp (the originals of recorded archives,
+// removed on other threads), report.cpp (JSON lines, explain, progress, summary), apply.cpp
+// (--apply), restore.cpp (--restore).
 
 #include "archiver.hpp"
 #include "common/atomic_file.hpp"

@@ -3,6 +3,7 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/lock.hpp"
+#include "common/parallel.hpp"
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -267,27 +268,18 @@ void EvidenceStore::flush_all(std::vector<StagedOutput>& staged)
             if (!agent.error) agent.error = failed;
         return;
     }
-    // A thread costs more to start than a few files take to flush: a short list is flushed
-    // by this one.
-    constexpr std::size_t workers_at_most = 4;
-    constexpr std::size_t files_per_worker = 8;
-    std::atomic<std::size_t> next{0};
-    const auto work = [&] {
-        for (auto i = next++; i < staged.size(); i = next++) {
+    // Otherwise each file's own flush, a few side by side: the disk commits them together.
+    common::side_by_side(staged.size(), 4, 8, [&](const common::TakeItem& take) {
+        while (const auto i = take()) {
+            auto& agent = staged[*i];
             try {
-                if (staged[i].output) staged[i].output->flush();
-                if (staged[i].errors) staged[i].errors->flush();
+                if (agent.output) agent.output->flush();
+                if (agent.errors) agent.errors->flush();
             } catch (...) {
-                staged[i].error = std::current_exception();
+                agent.error = std::current_exception();
             }
         }
-    };
-    std::vector<std::jthread> helpers;
-    const auto workers =
-        std::clamp<std::size_t>(staged.size() / files_per_worker, 1, workers_at_most);
-    for (std::size_t n = 1; n < workers; ++n)
-        helpers.emplace_back(work);
-    work();
+    });
 }
 
 std::vector<AgentEvidence> EvidenceStore::commit_agent_outputs(std::span<const std::string> agents,
