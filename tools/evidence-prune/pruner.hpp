@@ -188,7 +188,7 @@ private:
         std::future<std::vector<std::vector<Removal>>> outcomes;  // per archive, per member
     };
     void start_removals(std::vector<Pending> batch);
-    // Waits for the removals under way and counts them; then prints the lines held back.
+    // Waits for the removals under way and counts them (skips and failures reported).
     void merge_removals();
     void count_removals(const std::string& spec, const WrittenArchive& written,
                         const std::vector<Removal>& outcomes);

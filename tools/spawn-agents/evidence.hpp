@@ -90,7 +90,10 @@ private:
     // Holds the spec's lock. Throws Error 75 when another process holds it past the lock
     // timeout, or when told to stop meanwhile; 73 when the lock file cannot be made.
     common::FileLock lock();
-    // Flushes the staged files, a few side by side; a failure is kept in the agent's error.
+    // Flushes the staged files: one syncfs of their file system when they are several and
+    // little else waits to be written (a write error anywhere on it since the folder was
+    // opened then fails them all), otherwise each file's own flush, a few side by side. A
+    // failure is kept in the agent's error.
     void flush_all(std::vector<StagedOutput>& staged);
     // Puts `file` in place under stem + extension or, when that is taken (another batch in
     // the same second), the next free one: stem_2, stem_3, ... Returns the name it got.
