@@ -12,9 +12,12 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 namespace common {
@@ -36,26 +39,46 @@ struct EntryHandle {
 
 }  // namespace
 
-// libarchive formats the tar stream on the caller's thread; gzip runs on a thread of its own,
-// as `tar | gzip` would, so that reading, hashing and formatting overlap the compression.
+// libarchive formats the tar stream on the caller's thread. The stream is cut into pieces,
+// and two compressor threads make each piece a gzip member of its own, written out in order:
+// a file of several members is one gzip stream to gzip, tar and libarchive (RFC 1952, 2.2), as
+// pigz writes it. Reading, hashing and formatting overlap the compression, and two pieces
+// compress at once.
 struct ArchiveWriter::Handle {
+    // Big enough that restarting the 32 KiB window costs little (a few hundredths of a
+    // percent of the size), small enough that a spec of a few MiB is compressed by two.
+    static constexpr std::size_t piece_size = 1u << 20;
+    static constexpr std::size_t pieces_at_most = 4;  // queued, compressing or unwritten
+    static constexpr std::size_t compressor_count = 2;
+
     archive* writer = archive_write_new();
     int fd = -1;
-    std::string name;
+
+    std::string current;  // the piece being filled, on the caller's thread
+    std::size_t next_number = 0;
 
     std::mutex mutex;
-    std::condition_variable filled;
-    std::condition_variable drained;
-    std::deque<std::string> queue;
-    std::size_t queued_bytes = 0;
+    std::condition_variable filled;                         // a piece to compress, or closing
+    std::condition_variable drained;                        // room for another piece, or a failure
+    std::deque<std::pair<std::size_t, std::string>> queue;  // numbered pieces to compress
+    std::map<std::size_t, std::string> compressed;          // waiting for their turn
+    std::size_t next_to_write = 0;
+    std::size_t in_flight = 0;
     bool closing = false;
-    std::string failure;  // set by the compressor; the writer stops at the next block
-    std::thread compressor;
+    std::string failure;  // the first; the writer stops at the next piece
+    std::mutex write_turn;
+    std::vector<std::thread> compressors;
 
     ~Handle()
     {
         stop();
         archive_write_free(writer);
+    }
+
+    void start()
+    {
+        for (std::size_t i = 0; i < compressor_count; ++i)
+            compressors.emplace_back([this] { compress(); });
     }
 
     void stop()
@@ -65,24 +88,40 @@ struct ArchiveWriter::Handle {
             closing = true;
         }
         filled.notify_all();
-        if (compressor.joinable()) compressor.join();
+        for (auto& compressor : compressors)
+            if (compressor.joinable()) compressor.join();
     }
 
-    // libarchive's write callback: hands a block of tar to the compressor.
+    // Hands `piece` to the compressors; false after a failure.
+    bool submit(std::string piece)
+    {
+        std::unique_lock lock(mutex);
+        drained.wait(lock, [&] { return in_flight < pieces_at_most || !failure.empty(); });
+        if (!failure.empty()) return false;
+        queue.emplace_back(next_number++, std::move(piece));
+        ++in_flight;
+        lock.unlock();
+        filled.notify_one();
+        return true;
+    }
+
+    // The last piece, once libarchive has written the end of the archive.
+    bool submit_last() { return submit(std::exchange(current, {})); }
+
+    // libarchive's write callback: fills the current piece and hands full ones on.
     static la_ssize_t write(archive* handle, void* self, const void* buffer, std::size_t length)
     {
         auto* writer = static_cast<Handle*>(self);
-        std::unique_lock lock(writer->mutex);
-        writer->drained.wait(
-            lock, [&] { return writer->queued_bytes < queue_limit || !writer->failure.empty(); });
-        if (!writer->failure.empty()) {
-            archive_set_error(handle, EIO, "%s", writer->failure.c_str());
-            return -1;
+        writer->current.append(static_cast<const char*>(buffer), length);
+        while (writer->current.size() >= piece_size) {
+            std::string rest = writer->current.substr(piece_size);
+            writer->current.resize(piece_size);
+            if (!writer->submit(std::exchange(writer->current, std::move(rest)))) {
+                const std::lock_guard lock(writer->mutex);
+                archive_set_error(handle, EIO, "%s", writer->failure.c_str());
+                return -1;
+            }
         }
-        writer->queue.emplace_back(static_cast<const char*>(buffer), length);
-        writer->queued_bytes += length;
-        lock.unlock();
-        writer->filled.notify_one();
         return static_cast<la_ssize_t>(length);
     }
 
@@ -91,71 +130,97 @@ struct ArchiveWriter::Handle {
         {
             const std::lock_guard lock(mutex);
             if (failure.empty()) failure = std::move(message);
-            queue.clear();
-            queued_bytes = 0;
         }
         drained.notify_all();
     }
 
-    bool write_out(const unsigned char* bytes, std::size_t length)
+    bool write_out(const std::string& bytes)
     {
-        while (length > 0) {
-            const auto written = ::write(fd, bytes, length);
+        std::size_t done = 0;
+        while (done < bytes.size()) {
+            const auto written = ::write(fd, bytes.data() + done, bytes.size() - done);
             if (written < 0 && errno == EINTR) continue;
             if (written < 0) {
                 fail(fmt::format("write failed: {}", std::strerror(errno)));
                 return false;
             }
-            bytes += written;
-            length -= static_cast<std::size_t>(written);
+            done += static_cast<std::size_t>(written);
         }
         return true;
     }
 
-    // The compressor thread: gzip (zlib's default level, as gzip's) of every block, in order.
-    void compress()
+    // One gzip member (zlib's default level, as gzip's; no name and no time in its header).
+    static std::optional<std::string> gzip_member(const std::string& piece)
     {
         z_stream stream{};
-        // 15 + 16: a gzip wrapper, with no name and no time in its header.
+        // 15 + 16: a gzip wrapper.
         if (deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-                         Z_DEFAULT_STRATEGY) != Z_OK) {
-            fail("cannot start gzip (zlib)");
-            return;
+                         Z_DEFAULT_STRATEGY) != Z_OK)
+            return std::nullopt;
+        std::string out(deflateBound(&stream, static_cast<uLong>(piece.size())), '\0');
+        stream.next_in = reinterpret_cast<unsigned char*>(const_cast<char*>(piece.data()));
+        stream.avail_in = static_cast<uInt>(piece.size());
+        stream.next_out = reinterpret_cast<unsigned char*>(out.data());
+        stream.avail_out = static_cast<uInt>(out.size());
+        const int rc = deflate(&stream, Z_FINISH);
+        out.resize(out.size() - stream.avail_out);
+        deflateEnd(&stream);
+        if (rc != Z_STREAM_END) return std::nullopt;
+        return out;
+    }
+
+    // Writes the compressed pieces whose turn has come, one thread at a time.
+    void write_in_turn()
+    {
+        const std::lock_guard turn(write_turn);
+        for (;;) {
+            std::string piece;
+            {
+                const std::lock_guard lock(mutex);
+                const auto next = compressed.find(next_to_write);
+                if (next == compressed.end()) return;
+                piece = std::move(next->second);
+                compressed.erase(next);
+            }
+            const bool failed = [&] {
+                const std::lock_guard lock(mutex);
+                return !failure.empty();
+            }();
+            if (!failed) write_out(piece);
+            {
+                const std::lock_guard lock(mutex);
+                ++next_to_write;
+                --in_flight;
+            }
+            drained.notify_all();
         }
-        std::vector<unsigned char> out(1 << 17);
-        const auto deflate_all = [&](std::string* block, int flush) {
-            stream.next_in = block ? reinterpret_cast<unsigned char*>(block->data()) : nullptr;
-            stream.avail_in = block ? static_cast<uInt>(block->size()) : 0;
-            int rc = Z_OK;
-            do {
-                stream.next_out = out.data();
-                stream.avail_out = static_cast<uInt>(out.size());
-                rc = deflate(&stream, flush);
-                if (rc == Z_STREAM_ERROR) {
-                    fail("gzip failed (zlib)");
-                    return false;
-                }
-                if (!write_out(out.data(), out.size() - stream.avail_out)) return false;
-            } while (stream.avail_out == 0 || (flush == Z_FINISH && rc != Z_STREAM_END));
-            return true;
-        };
-        bool ok = true;
+    }
+
+    // A compressor thread: takes pieces until the writer closes and none is left.
+    void compress()
+    {
         for (;;) {
             std::unique_lock lock(mutex);
             filled.wait(lock, [&] { return !queue.empty() || closing; });
-            if (queue.empty()) break;
-            auto block = std::move(queue.front());
+            if (queue.empty()) return;
+            auto [number, piece] = std::move(queue.front());
             queue.pop_front();
-            queued_bytes -= block.size();
+            const bool failed = !failure.empty();
             lock.unlock();
-            drained.notify_one();
-            if (ok && !(ok = deflate_all(&block, Z_NO_FLUSH))) continue;
+            std::string out;
+            if (!failed) {
+                if (auto member = gzip_member(piece))
+                    out = std::move(*member);
+                else
+                    fail("gzip failed (zlib)");
+            }
+            {
+                const std::lock_guard relock(mutex);
+                compressed.emplace(number, std::move(out));
+            }
+            write_in_turn();
         }
-        if (ok) deflate_all(nullptr, Z_FINISH);
-        deflateEnd(&stream);
     }
-
-    static constexpr std::size_t queue_limit = 8u << 20;
 };
 
 ArchiveWriter::ArchiveWriter(int fd, std::string name, bool raw_names)
@@ -174,7 +239,7 @@ ArchiveWriter::ArchiveWriter(int fd, std::string name, bool raw_names)
             ARCHIVE_OK)
         throw Error(Exit::io, "{}: cannot start the archive: {}", m_name,
                     writer ? archive_message(writer) : "out of memory");
-    m_handle->compressor = std::thread([handle = m_handle.get()] { handle->compress(); });
+    m_handle->start();
 }
 
 ArchiveWriter::~ArchiveWriter() = default;
@@ -212,6 +277,7 @@ void ArchiveWriter::finish()
     if (archive_write_close(m_handle->writer) != ARCHIVE_OK)
         throw Error(Exit::io, "{}: cannot finish the archive: {}", m_name,
                     archive_message(m_handle->writer));
+    m_handle->submit_last();
     m_handle->stop();
     if (!m_handle->failure.empty()) throw Error(Exit::io, "{}: {}", m_name, m_handle->failure);
 }

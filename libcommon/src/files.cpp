@@ -10,6 +10,7 @@
 #include <optional>
 #include <string_view>
 #include <sys/statvfs.h>
+#include <sys/utsname.h>
 #include <system_error>
 #include <unistd.h>
 
@@ -98,6 +99,26 @@ bool little_else_to_write(std::uint64_t own_bytes)
     const auto writeback = kib_of("Writeback");
     if (!dirty || !writeback) return false;
     return (*dirty + *writeback) * 1024 <= own_bytes + slack;
+}
+
+bool syncfs_reports_errors()
+{
+    static const bool reports = [] {
+        utsname names{};
+        if (::uname(&names) != 0) return false;
+        // "6.1.0-28-amd64": major and minor.
+        int major = 0;
+        int minor = 0;
+        const std::string_view release(names.release);
+        const auto dot = release.find('.');
+        if (dot == std::string_view::npos) return false;
+        if (std::from_chars(release.data(), release.data() + dot, major).ec != std::errc{} ||
+            std::from_chars(release.data() + dot + 1, release.data() + release.size(), minor).ec !=
+                std::errc{})
+            return false;
+        return major > 5 || (major == 5 && minor >= 8);
+    }();
+    return reports;
 }
 
 std::string human_bytes(std::uint64_t bytes)

@@ -94,6 +94,34 @@ BOOST_AUTO_TEST_CASE(gnu_tar_lists_the_archive_without_complaint)
     BOOST_TEST(result.err.empty(), result.err);
 }
 
+BOOST_AUTO_TEST_CASE(an_archive_of_several_gzip_pieces_reads_back_here_and_with_gnu_tools)
+{
+    // Over 5 MiB of tar: several pieces compressed side by side, each a gzip member.
+    TempDir dir;
+    std::string text;
+    for (int line = 0; text.size() < (2u << 20); ++line)
+        text += "{\"line\": " + std::to_string(line * 7919 % 100003) + ", \"agent\": \"claude\"}\n";
+    std::string noise(1u << 20, '\0');
+    std::uint32_t state = 12345;
+    for (auto& c : noise) {
+        state = state * 1103515245u + 12345u;
+        c = static_cast<char>(state >> 24);
+    }
+    const std::vector<std::string> contents{text, noise, "small", text + noise};
+    std::vector<std::string> read_back;
+    const auto members = write_and_read(dir / "big.tar.gz", contents, read_back);
+    BOOST_REQUIRE_EQUAL(members.size(), contents.size());
+    for (std::size_t i = 0; i < contents.size(); ++i)
+        BOOST_TEST((read_back[i] == contents[i]), "member " << i);
+    // gzip and GNU tar read the members as one stream.
+    const auto tested = test_support::run_process({"gzip", "-t", (dir / "big.tar.gz").string()});
+    BOOST_TEST(tested.exit_code == 0, tested.err);
+    const auto extracted = test_support::run_process(
+        {"tar", "xzf", (dir / "big.tar.gz").string(), "-C", dir.path().string()});
+    BOOST_TEST(extracted.exit_code == 0, extracted.err);
+    BOOST_TEST((test_support::file_bytes(dir / "d/f3") == contents[3]));
+}
+
 BOOST_AUTO_TEST_CASE(damaged_archive_is_65)
 {
     TempDir dir;

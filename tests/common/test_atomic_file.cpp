@@ -5,6 +5,7 @@
 #include "common/error.hpp"
 #include "common/files.hpp"
 #include "common/sqlite.hpp"
+#include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <iterator>
@@ -203,4 +205,14 @@ BOOST_AUTO_TEST_CASE(little_else_to_write_reads_the_machines_dirty_bytes)
     const auto meminfo = common::read_file("/proc/meminfo");
     const auto total_kib = std::stoull(meminfo.substr(meminfo.find(':') + 1));
     BOOST_TEST(common::little_else_to_write(total_kib * 1024));
+}
+
+BOOST_AUTO_TEST_CASE(syncfs_reports_errors_from_linux_5_8_on)
+{
+    const auto release = test_support::run_process({"uname", "-r"});
+    BOOST_TEST_REQUIRE(release.exit_code == 0);
+    int major = 0;
+    int minor = 0;
+    BOOST_TEST_REQUIRE(std::sscanf(release.out.c_str(), "%d.%d", &major, &minor) == 2);
+    BOOST_TEST(common::syncfs_reports_errors() == (major > 5 || (major == 5 && minor >= 8)));
 }

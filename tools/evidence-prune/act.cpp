@@ -25,6 +25,10 @@ void Pruner::discard_archive(Pending& pending, const Error& error)
 
 void Pruner::collect_pending()
 {
+    // Removals done meanwhile are counted now, and their specs' locks let go.
+    if (m_removing &&
+        m_removing->outcomes.wait_for(std::chrono::seconds(0)) == std::future_status::ready)
+        merge_removals();
     if (!m_pending) return;
     auto pending = std::move(*m_pending);
     m_pending.reset();
@@ -67,8 +71,8 @@ void Pruner::finish_pending()
     }
     // The batch before this one had this one's archiving as time to remove its originals.
     merge_removals();
-    if (!recorded.empty()) start_removals(std::move(recorded));
     release_held_lines();
+    if (!recorded.empty()) start_removals(std::move(recorded));
 }
 
 void Pruner::release_held_lines()

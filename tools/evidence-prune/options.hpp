@@ -38,6 +38,8 @@ struct Options {
     common::SharedOptions shared;
     // Called with the name of a point of no return ("archive-written", "archive-recorded",
     // "file-removed"); tests use it to kill the process there. Empty: nothing is called.
+    // "file-removed" comes from the threads that remove originals, one call at a time, and
+    // may come while the main thread calls it for another point.
     std::function<void(std::string_view point)> crash_hook;
 };
 

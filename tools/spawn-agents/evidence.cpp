@@ -258,16 +258,12 @@ void EvidenceStore::flush_all(std::vector<StagedOutput>& staged)
         if (agent.output) folder = agent.output->folder();
     }
     // Several files and little else waiting to be written: one syncfs writes them and commits
-    // the journal once, where their own flushes would commit it about once each.
-    if (files > 1 && common::little_else_to_write(bytes)) {
-        if (::syncfs(folder) == 0) return;
-        const auto failed = std::make_exception_ptr(
-            Error(Exit::io, "cannot flush {} to disk: {}",
-                  (m_root / "consensus" / m_spec_id).string(), std::strerror(errno)));
-        for (auto& agent : staged)
-            if (!agent.error) agent.error = failed;
+    // the journal once, where their own flushes would commit it about once each. When it
+    // fails (a write error anywhere on the file system since the folder was opened), each
+    // file's own flush says which of them it was.
+    if (files > 1 && folder >= 0 && common::syncfs_reports_errors() &&
+        common::little_else_to_write(bytes) && ::syncfs(folder) == 0)
         return;
-    }
     // Otherwise each file's own flush, a few side by side: the disk commits them together.
     common::side_by_side(staged.size(), 4, 8, [&](const common::TakeItem& take) {
         while (const auto i = take()) {

@@ -91,9 +91,8 @@ private:
     // timeout, or when told to stop meanwhile; 73 when the lock file cannot be made.
     common::FileLock lock();
     // Flushes the staged files: one syncfs of their file system when they are several and
-    // little else waits to be written (a write error anywhere on it since the folder was
-    // opened then fails them all), otherwise each file's own flush, a few side by side. A
-    // failure is kept in the agent's error.
+    // little else waits to be written, otherwise (or when the syncfs fails) each file's own
+    // flush, a few side by side. A failure is kept in the agent's error.
     void flush_all(std::vector<StagedOutput>& staged);
     // Puts `file` in place under stem + extension or, when that is taken (another batch in
     // the same second), the next free one: stem_2, stem_3, ... Returns the name it got.

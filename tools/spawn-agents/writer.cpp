@@ -89,8 +89,11 @@ void BatchWriter::loop()
             if (m_jobs.empty()) {
                 m_finished = true;
                 const std::uint64_t one = 1;
-                // An eventfd write fails only when its counter is full: it is read by no one.
-                if (m_finished_fd && ::write(m_finished_fd.get(), &one, sizeof one) < 0) return;
+                if (m_finished_fd) {
+                    // An eventfd write fails only when its counter is full; no one reads it.
+                    const auto written = ::write(m_finished_fd.get(), &one, sizeof one);
+                    static_cast<void>(written);
+                }
                 return;
             }
             jobs.swap(m_jobs);

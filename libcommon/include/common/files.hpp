@@ -28,6 +28,10 @@ void sync_path(const std::filesystem::path& path);
 // the files' own flushes take milliseconds. False when /proc/meminfo cannot be read.
 bool little_else_to_write(std::uint64_t own_bytes);
 
+// Whether syncfs(2) reports a failed write (Linux 5.8 and later); before, it always succeeds,
+// and only each file's own fsync says whether its data reached the disk.
+bool syncfs_reports_errors();
+
 // "1.5 MiB": a byte count for people.
 std::string human_bytes(std::uint64_t bytes);
 
