@@ -76,6 +76,17 @@ json watcher_of(const fs::path& pid_file)
     return watcher;
 }
 
+// The rows of a batch of an agent past its timeout (named first) and the watcher that saw the
+// process it left behind end.
+void expect_timeout_and_a_watcher_that_saw_the_stray_end(Sandbox& sandbox)
+{
+    const auto rows =
+        sandbox.rows("SELECT agent_name, outcome FROM agent_executions ORDER BY agent_name");
+    BOOST_TEST_REQUIRE(rows.size() == 2u);
+    BOOST_TEST(text(rows[0][1]) == "timeout");
+    BOOST_TEST(text(rows[1][1]) == "success");
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(an_agent_child_that_left_its_session_is_killed_at_the_agents_timeout)
@@ -90,11 +101,7 @@ BOOST_AUTO_TEST_CASE(an_agent_child_that_left_its_session_is_killed_at_the_agent
                                       {"--kill-grace", "1"});
 
     BOOST_TEST(result.exit_code == 1, result.err);
-    const auto rows =
-        sandbox.rows("SELECT agent_name, outcome FROM agent_executions ORDER BY agent_name");
-    BOOST_TEST_REQUIRE(rows.size() == 2u);
-    BOOST_TEST(text(rows[0][1]) == "timeout");
-    BOOST_TEST(text(rows[1][1]) == "success");
+    expect_timeout_and_a_watcher_that_saw_the_stray_end(sandbox);
 }
 
 BOOST_AUTO_TEST_CASE(an_orphan_of_a_timed_out_agent_ends_at_its_timeout_while_others_run)
@@ -112,11 +119,7 @@ BOOST_AUTO_TEST_CASE(an_orphan_of_a_timed_out_agent_ends_at_its_timeout_while_ot
                                       {"--kill-grace", "0.5"});
 
     BOOST_TEST(result.exit_code == 1, result.err);
-    const auto rows =
-        sandbox.rows("SELECT agent_name, outcome FROM agent_executions ORDER BY agent_name");
-    BOOST_TEST_REQUIRE(rows.size() == 2u);
-    BOOST_TEST(text(rows[0][1]) == "timeout");
-    BOOST_TEST(text(rows[1][1]) == "success");
+    expect_timeout_and_a_watcher_that_saw_the_stray_end(sandbox);
 }
 
 BOOST_AUTO_TEST_CASE(a_daemon_of_an_agent_that_succeeded_ends_at_its_timeout_while_others_run)
