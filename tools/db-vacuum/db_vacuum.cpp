@@ -194,13 +194,13 @@ void require_incremental_mode(const Database& db)
                     db.path().string());
 }
 
-// Rebuilds the file with VACUUM, after the optional backup, with the settings of `plan`. With
-// `to_incremental` it also switches auto_vacuum to INCREMENTAL, checkpoints, and verifies that
-// the switch took and that integrity_check says "ok". The check reads the checkpointed file
-// through mmap, much faster than page by page from the WAL, on one connection per core
-// (integrity.hpp); when the checkpoint stays busy past the busy timeout, the check reads the
-// WAL instead and the busy error follows it, so that a verified database is left behind
-// either way. Returns whether it checkpointed.
+// Rebuilds the file with VACUUM, after the optional backup, with the settings of `plan` and
+// the old pages read through mmap. With `to_incremental` it also switches auto_vacuum to
+// INCREMENTAL, checkpoints, and verifies that the switch took and that integrity_check says
+// "ok". The check reads the checkpointed file through mmap, much faster than page by page
+// from the WAL, on one connection per core (integrity.hpp); when the checkpoint stays busy
+// past the busy timeout, the check reads the WAL instead and the busy error follows it, so
+// that a verified database is left behind either way. Returns whether it checkpointed.
 bool rebuild(Database& db, const Options& options, const RebuildPlan& plan, Report& report,
              Steps& steps, const common::RetryPolicy& retry, bool to_incremental)
 {
@@ -211,7 +211,9 @@ bool rebuild(Database& db, const Options& options, const RebuildPlan& plan, Repo
     }
     steps.run("vacuum", [&] {
         if (to_incremental) db.exec("PRAGMA auto_vacuum=INCREMENTAL");
+        db.query_int(fmt::format("PRAGMA mmap_size={}", mmap_limit));
         common::retry_busy([&] { db.exec("VACUUM"); }, retry);
+        db.query_int("PRAGMA mmap_size=0");
     });
     if (!to_incremental) return false;
 
@@ -310,18 +312,12 @@ Preflight preflight(const Database& db, const Options& options, const Host& host
     }
     if (!found.rebuilds) return found;
     if (options.backup) ensure_backup_target_free(*options.backup);
-    // SQLite's temporary copy goes to its temp folder, which measured faster than keeping
-    // it in memory (bench/README.md); memory is the fallback when the folder lacks room and
-    // the live pages take at most a quarter of what is available.
-    try {
-        ensure_room_for_rebuild(db, found.status, options.backup, host, found.plan);
-    } catch (const Error& error) {
-        if (error.code() != Exit::io || !host.available_memory ||
-            found.status.live_bytes() > *host.available_memory / 4)
-            throw;
-        found.plan.temp_in_memory = true;
-        ensure_room_for_rebuild(db, found.status, options.backup, host, found.plan);
-    }
+    // SQLite's temporary copy is kept in memory when the live pages take at most a quarter of
+    // the available memory, which measured faster (bench/README.md); otherwise in its temp
+    // folder, which must then have the room.
+    found.plan.temp_in_memory =
+        host.available_memory && found.status.live_bytes() <= *host.available_memory / 4;
+    ensure_room_for_rebuild(db, found.status, options.backup, host, found.plan);
     return found;
 }
 

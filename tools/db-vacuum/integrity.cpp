@@ -21,10 +21,6 @@ namespace {
 using common::Database;
 using common::Exit;
 
-// How much of the file each checking connection maps (SQLite caps it at its own limit):
-// reading through the map is much faster than page by page through the cache.
-constexpr std::int64_t mmap_limit = std::int64_t{1} << 40;
-
 // The answer of one check statement: "ok", or its problems; a page too damaged to read ends
 // the check, and what it found until then still counts.
 std::vector<std::string> answer_of(const Database& db, const std::string& sql)

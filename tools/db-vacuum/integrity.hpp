@@ -6,8 +6,13 @@
 #include "report.hpp"
 
 #include <atomic>
+#include <cstdint>
 
 namespace db_vacuum {
+
+// How much of the file a connection that reads it whole maps (SQLite caps it at its own
+// limit): reading through the map is much faster than page by page through the cache.
+constexpr std::int64_t mmap_limit = std::int64_t{1} << 40;
 
 // Runs quick_check or integrity_check on `db`; a corrupt file's error becomes a listed
 // problem. With `connections` above 1, integrity_check runs as PRAGMA integrity_check(TABLE)
