@@ -346,8 +346,8 @@ BOOST_AUTO_TEST_CASE(rebuild_copies_in_memory_when_a_quarter_of_the_memory_holds
         BOOST_TEST(found.plan.temp_in_memory, folder);
     }
     // Memory unknown or too small and room in the folder: on disk.
-    BOOST_TEST(!db_vacuum::preflight(db, options, {.sqlite_temp_dir = dir.path()})
-                    .plan.temp_in_memory);
+    BOOST_TEST(
+        !db_vacuum::preflight(db, options, {.sqlite_temp_dir = dir.path()}).plan.temp_in_memory);
     BOOST_TEST(!db_vacuum::preflight(db, options,
                                      {.sqlite_temp_dir = dir.path(), .available_memory = 8 * mib})
                     .plan.temp_in_memory);
