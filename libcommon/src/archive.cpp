@@ -8,13 +8,17 @@
 #include <fmt/format.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
+#include <cstdint>
 #include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <unistd.h>
 #include <utility>
@@ -40,33 +44,50 @@ struct EntryHandle {
 }  // namespace
 
 // libarchive formats the tar stream on the caller's thread. The stream is cut into pieces,
-// and two compressor threads make each piece a gzip member of its own, written out in order:
-// a file of several members is one gzip stream to gzip, tar and libarchive (RFC 1952, 2.2), as
-// pigz writes it. Reading, hashing and formatting overlap the compression, and two pieces
-// compress at once.
+// and two compressor threads deflate them side by side into one gzip member, as pigz does:
+// each piece starts from the last 32 KiB of the one before as its dictionary and ends on a
+// byte boundary (Z_SYNC_FLUSH), the last one ends the stream, and the pieces are written out
+// in order between one gzip header and one trailer (the CRC-32 of the pieces combined).
+// Reading, hashing and formatting overlap the compression, and two pieces compress at once.
 struct ArchiveWriter::Handle {
-    // Big enough that restarting the 32 KiB window costs little (a few hundredths of a
-    // percent of the size), small enough that a spec of a few MiB is compressed by two.
-    static constexpr std::size_t piece_size = 1u << 20;
-    static constexpr std::size_t pieces_at_most = 4;  // queued, compressing or unwritten
+    // Small, so that little is left to compress, on one thread, once a spec's last file is
+    // read; the dictionary keeps the size within a few hundredths of a percent of gzip's.
+    static constexpr std::size_t piece_size = 256u << 10;
+    static constexpr std::size_t dictionary_size = 32u << 10;  // deflate's window
+    static constexpr std::size_t pieces_at_most = 6;           // queued, compressing or unwritten
     static constexpr std::size_t compressor_count = 2;
+
+    struct Piece {
+        std::string input;
+        std::string dictionary;  // the end of the piece before
+        bool last = false;
+    };
+    struct Compressed {
+        std::string output;
+        uLong crc = 0;  // of the input
+        std::size_t length = 0;
+        bool last = false;
+    };
 
     archive* writer = archive_write_new();
     int fd = -1;
 
-    std::string current;  // the piece being filled, on the caller's thread
+    std::string current;     // the piece being filled, on the caller's thread
+    std::string dictionary;  // the end of the last piece handed on, on the caller's thread
     std::size_t next_number = 0;
 
     std::mutex mutex;
-    std::condition_variable filled;                         // a piece to compress, or closing
-    std::condition_variable drained;                        // room for another piece, or a failure
-    std::deque<std::pair<std::size_t, std::string>> queue;  // numbered pieces to compress
-    std::map<std::size_t, std::string> compressed;          // waiting for their turn
+    std::condition_variable filled;                   // a piece to compress, or closing
+    std::condition_variable drained;                  // room for another piece, or a failure
+    std::deque<std::pair<std::size_t, Piece>> queue;  // numbered pieces to compress
+    std::map<std::size_t, Compressed> compressed;     // waiting for their turn
     std::size_t next_to_write = 0;
     std::size_t in_flight = 0;
     bool closing = false;
     std::string failure;  // the first; the writer stops at the next piece
     std::mutex write_turn;
+    uLong crc = crc32(0, nullptr, 0);  // of the pieces written, under write_turn
+    std::uint32_t length = 0;          // of the pieces written, modulo 2^32, under write_turn
     std::vector<std::thread> compressors;
 
     ~Handle()
@@ -92,9 +113,14 @@ struct ArchiveWriter::Handle {
             if (compressor.joinable()) compressor.join();
     }
 
-    // Hands `piece` to the compressors; false after a failure.
-    bool submit(std::string piece)
+    // Hands `input` to the compressors; false after a failure.
+    bool submit(std::string input, bool last)
     {
+        Piece piece{std::move(input), dictionary, last};
+        dictionary =
+            piece.input.size() >= dictionary_size
+                ? piece.input.substr(piece.input.size() - dictionary_size)
+                : dictionary.substr(std::min(dictionary.size(), piece.input.size())) + piece.input;
         std::unique_lock lock(mutex);
         drained.wait(lock, [&] { return in_flight < pieces_at_most || !failure.empty(); });
         if (!failure.empty()) return false;
@@ -106,7 +132,7 @@ struct ArchiveWriter::Handle {
     }
 
     // The last piece, once libarchive has written the end of the archive.
-    bool submit_last() { return submit(std::exchange(current, {})); }
+    bool submit_last() { return submit(std::exchange(current, {}), true); }
 
     // libarchive's write callback: fills the current piece and hands full ones on.
     static la_ssize_t write(archive* handle, void* self, const void* buffer, std::size_t length)
@@ -116,7 +142,7 @@ struct ArchiveWriter::Handle {
         while (writer->current.size() >= piece_size) {
             std::string rest = writer->current.substr(piece_size);
             writer->current.resize(piece_size);
-            if (!writer->submit(std::exchange(writer->current, std::move(rest)))) {
+            if (!writer->submit(std::exchange(writer->current, std::move(rest)), false)) {
                 const std::lock_guard lock(writer->mutex);
                 archive_set_error(handle, EIO, "%s", writer->failure.c_str());
                 return -1;
@@ -134,7 +160,7 @@ struct ArchiveWriter::Handle {
         drained.notify_all();
     }
 
-    bool write_out(const std::string& bytes)
+    bool write_out(std::string_view bytes)
     {
         std::size_t done = 0;
         while (done < bytes.size()) {
@@ -149,24 +175,51 @@ struct ArchiveWriter::Handle {
         return true;
     }
 
-    // One gzip member (zlib's default level, as gzip's; no name and no time in its header).
-    static std::optional<std::string> gzip_member(const std::string& piece)
+    // One piece as raw deflate (zlib's default level, as gzip's), ending on a byte boundary,
+    // or ending the stream when it is the last.
+    static std::optional<Compressed> deflate_piece(const Piece& piece)
     {
         z_stream stream{};
-        // 15 + 16: a gzip wrapper.
-        if (deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-                         Z_DEFAULT_STRATEGY) != Z_OK)
+        // -15: raw deflate with a 32 KiB window, the gzip wrapper written around all pieces.
+        if (deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) !=
+            Z_OK)
             return std::nullopt;
-        std::string out(deflateBound(&stream, static_cast<uLong>(piece.size())), '\0');
-        stream.next_in = reinterpret_cast<unsigned char*>(const_cast<char*>(piece.data()));
-        stream.avail_in = static_cast<uInt>(piece.size());
-        stream.next_out = reinterpret_cast<unsigned char*>(out.data());
-        stream.avail_out = static_cast<uInt>(out.size());
-        const int rc = deflate(&stream, Z_FINISH);
-        out.resize(out.size() - stream.avail_out);
+        const auto* dictionary = reinterpret_cast<const Bytef*>(piece.dictionary.data());
+        bool ok = piece.dictionary.empty() ||
+                  deflateSetDictionary(&stream, dictionary,
+                                       static_cast<uInt>(piece.dictionary.size())) == Z_OK;
+        Compressed out{{}, crc32(0, nullptr, 0), piece.input.size(), piece.last};
+        // Room for everything and the flush's marker, so that one call does it all.
+        out.output.resize(deflateBound(&stream, static_cast<uLong>(piece.input.size())) + 16);
+        stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(piece.input.data()));
+        stream.avail_in = static_cast<uInt>(piece.input.size());
+        stream.next_out = reinterpret_cast<Bytef*>(out.output.data());
+        stream.avail_out = static_cast<uInt>(out.output.size());
+        if (ok) {
+            const int rc = deflate(&stream, piece.last ? Z_FINISH : Z_SYNC_FLUSH);
+            ok = piece.last ? rc == Z_STREAM_END
+                            : rc == Z_OK && stream.avail_in == 0 && stream.avail_out > 0;
+        }
+        out.output.resize(out.output.size() - stream.avail_out);
         deflateEnd(&stream);
-        if (rc != Z_STREAM_END) return std::nullopt;
+        if (!ok) return std::nullopt;
+        out.crc = crc32(out.crc, reinterpret_cast<const Bytef*>(piece.input.data()),
+                        static_cast<uInt>(piece.input.size()));
         return out;
+    }
+
+    // The gzip header (no name, no time; RFC 1952), before the first piece.
+    bool write_header() { return write_out(std::string_view("\x1f\x8b\x08\0\0\0\0\0\0\x03", 10)); }
+
+    // The gzip trailer, after the last piece: CRC-32 and length, little-endian.
+    bool write_trailer()
+    {
+        char trailer[8];
+        for (int i = 0; i < 4; ++i) {
+            trailer[i] = static_cast<char>((crc >> (8 * i)) & 0xff);
+            trailer[4 + i] = static_cast<char>((length >> (8 * i)) & 0xff);
+        }
+        return write_out({trailer, sizeof trailer});
     }
 
     // Writes the compressed pieces whose turn has come, one thread at a time.
@@ -174,19 +227,23 @@ struct ArchiveWriter::Handle {
     {
         const std::lock_guard turn(write_turn);
         for (;;) {
-            std::string piece;
+            Compressed piece;
+            std::size_t number = 0;
+            bool failed = false;
             {
                 const std::lock_guard lock(mutex);
                 const auto next = compressed.find(next_to_write);
                 if (next == compressed.end()) return;
+                number = next->first;
                 piece = std::move(next->second);
                 compressed.erase(next);
+                failed = !failure.empty();
             }
-            const bool failed = [&] {
-                const std::lock_guard lock(mutex);
-                return !failure.empty();
-            }();
-            if (!failed) write_out(piece);
+            if (!failed && (number > 0 || write_header()) && write_out(piece.output)) {
+                crc = crc32_combine(crc, piece.crc, static_cast<z_off_t>(piece.length));
+                length += static_cast<std::uint32_t>(piece.length);
+                if (piece.last) write_trailer();
+            }
             {
                 const std::lock_guard lock(mutex);
                 ++next_to_write;
@@ -207,10 +264,10 @@ struct ArchiveWriter::Handle {
             queue.pop_front();
             const bool failed = !failure.empty();
             lock.unlock();
-            std::string out;
+            Compressed out;
             if (!failed) {
-                if (auto member = gzip_member(piece))
-                    out = std::move(*member);
+                if (auto done = deflate_piece(piece))
+                    out = std::move(*done);
                 else
                     fail("gzip failed (zlib)");
             }

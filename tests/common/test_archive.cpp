@@ -7,9 +7,14 @@
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
+#include <cstdint>
 #include <fcntl.h>
+#include <filesystem>
+#include <optional>
+#include <sstream>
 #include <unistd.h>
 #include <vector>
+#include <zlib.h>
 
 using test_support::TempDir;
 
@@ -46,6 +51,28 @@ std::vector<common::ArchiveMember> write_and_read(const std::filesystem::path& f
     BOOST_TEST(reader.file_sha256() == common::sha256_file(file));
     ::close(fd);
     return members;
+}
+
+// How many bytes of `file` follow its first gzip member, as zlib decodes it; nullopt when that
+// member is damaged.
+std::optional<std::size_t> bytes_after_first_member(const std::filesystem::path& file)
+{
+    auto bytes = test_support::file_bytes(file);
+    z_stream stream{};
+    if (inflateInit2(&stream, 15 + 16) != Z_OK) return std::nullopt;
+    std::string out(1u << 16, '\0');
+    stream.next_in = reinterpret_cast<Bytef*>(bytes.data());
+    stream.avail_in = static_cast<uInt>(bytes.size());
+    int rc = Z_OK;
+    while (rc == Z_OK) {
+        stream.next_out = reinterpret_cast<Bytef*>(out.data());
+        stream.avail_out = static_cast<uInt>(out.size());
+        rc = inflate(&stream, Z_NO_FLUSH);
+    }
+    const auto left = stream.avail_in;
+    inflateEnd(&stream);
+    if (rc != Z_STREAM_END) return std::nullopt;
+    return left;
 }
 
 }  // namespace
@@ -94,9 +121,9 @@ BOOST_AUTO_TEST_CASE(gnu_tar_lists_the_archive_without_complaint)
     BOOST_TEST(result.err.empty(), result.err);
 }
 
-BOOST_AUTO_TEST_CASE(an_archive_of_several_gzip_pieces_reads_back_here_and_with_gnu_tools)
+BOOST_AUTO_TEST_CASE(an_archive_compressed_in_several_pieces_reads_back_here_and_with_gnu_tools)
 {
-    // Over 5 MiB of tar: several pieces compressed side by side, each a gzip member.
+    // Over 5 MiB of tar: many pieces compressed side by side into one gzip member.
     TempDir dir;
     std::string text;
     for (int line = 0; text.size() < (2u << 20); ++line)
@@ -120,6 +147,39 @@ BOOST_AUTO_TEST_CASE(an_archive_of_several_gzip_pieces_reads_back_here_and_with_
         {"tar", "xzf", (dir / "big.tar.gz").string(), "-C", dir.path().string()});
     BOOST_TEST(extracted.exit_code == 0, extracted.err);
     BOOST_TEST((test_support::file_bytes(dir / "d/f3") == contents[3]));
+    // One member, about the size gzip makes of the same tar.
+    const auto after_first = bytes_after_first_member(dir / "big.tar.gz");
+    BOOST_REQUIRE(after_first.has_value());
+    BOOST_TEST(*after_first == 0u);
+    const auto listed = test_support::run_process({"gzip", "-lq", (dir / "big.tar.gz").string()});
+    BOOST_TEST(listed.exit_code == 0, listed.err);
+    std::istringstream columns(listed.out);
+    std::uint64_t compressed = 0;
+    std::uint64_t uncompressed = 0;
+    columns >> compressed >> uncompressed;
+    BOOST_TEST(compressed == std::filesystem::file_size(dir / "big.tar.gz"));
+    BOOST_TEST(uncompressed > (5u << 20));
+    const auto regzipped = test_support::run_process(
+        {"sh", "-c", "gzip -dc \"$1\" | gzip -6 -n | wc -c", "sh", (dir / "big.tar.gz").string()});
+    BOOST_TEST(compressed * 1000 <= std::stoull(regzipped.out) * 1003,
+               compressed << " bytes against gzip's " << regzipped.out);
+}
+
+BOOST_AUTO_TEST_CASE(a_tar_stream_ending_on_or_near_a_piece_boundary_reads_back)
+{
+    // Sizes stepping by the tar block across the 256 KiB pieces' boundary: one of them ends
+    // the stream exactly there, leaving an empty last piece.
+    TempDir dir;
+    for (std::size_t size = (256u << 10) - 4096; size <= (256u << 10) + 1024; size += 512) {
+        const auto file = dir / ("a" + std::to_string(size) + ".tar.gz");
+        std::vector<std::string> read_back;
+        const std::vector<std::string> contents{std::string(size, 'q')};
+        write_and_read(file, contents, read_back);
+        BOOST_REQUIRE_EQUAL(read_back.size(), 1u);
+        BOOST_TEST((read_back[0] == contents[0]), size);
+        const auto tested = test_support::run_process({"gzip", "-t", file.string()});
+        BOOST_TEST(tested.exit_code == 0, size << ": " << tested.err);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(damaged_archive_is_65)
