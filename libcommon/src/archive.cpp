@@ -117,10 +117,9 @@ struct ArchiveWriter::Handle {
     bool submit(std::string input, bool last)
     {
         Piece piece{std::move(input), dictionary, last};
+        // Only the last piece can be shorter than the window, and nothing follows it.
         dictionary =
-            piece.input.size() >= dictionary_size
-                ? piece.input.substr(piece.input.size() - dictionary_size)
-                : dictionary.substr(std::min(dictionary.size(), piece.input.size())) + piece.input;
+            piece.input.substr(piece.input.size() - std::min(piece.input.size(), dictionary_size));
         std::unique_lock lock(mutex);
         drained.wait(lock, [&] { return in_flight < pieces_at_most || !failure.empty(); });
         if (!failure.empty()) return false;
