@@ -2,11 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <cerrno>
+#include <charconv>
 #include <csignal>
-#include <fstream>
-#include <sstream>
+#include <fcntl.h>
 #include <string>
+#include <string_view>
 #include <unistd.h>
 #include <vector>
 
@@ -16,23 +18,39 @@ namespace common {
 // (field 2) may hold spaces and parentheses, so parsing starts after the last ')'.
 std::optional<ProcessStat> read_process_stat(pid_t pid)
 {
-    std::ifstream in(fmt::format("/proc/{}/stat", pid));
-    std::string line;
-    if (!std::getline(in, line)) return std::nullopt;
+    // Read with one open and one read into the stack: a spawn reads it for every agent.
+    std::array<char, 64> path{};
+    const auto end = fmt::format_to_n(path.data(), path.size() - 1, "/proc/{}/stat", pid).out;
+    *end = '\0';
+    const int fd = ::open(path.data(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    std::array<char, 1024> buffer{};
+    ssize_t got = 0;
+    do {
+        got = ::read(fd, buffer.data(), buffer.size());
+    } while (got < 0 && errno == EINTR);
+    ::close(fd);
+    if (got <= 0) return std::nullopt;
+    const std::string_view line(buffer.data(), static_cast<std::size_t>(got));
     const auto close = line.rfind(')');
-    if (close == std::string::npos || close + 2 > line.size()) return std::nullopt;
-    std::istringstream fields(line.substr(close + 2));
-    std::string state;
-    long parent = 0;
-    std::string field;
-    if (!(fields >> state >> parent)) return std::nullopt;
-    for (int i = 5; i <= 22; ++i)
-        if (!(fields >> field)) return std::nullopt;
-    try {
-        return ProcessStat{std::stoull(field), state == "Z", static_cast<pid_t>(parent)};
-    } catch (const std::exception&) {
-        return std::nullopt;
+    if (close == std::string_view::npos || close + 2 > line.size()) return std::nullopt;
+    // Fields from 3 on, separated by single spaces.
+    std::vector<std::string_view> fields;
+    for (std::size_t at = close + 2; at < line.size() && fields.size() < 20;) {
+        const auto space = line.find_first_of(" \n", at);
+        const auto stop = space == std::string_view::npos ? line.size() : space;
+        fields.push_back(line.substr(at, stop - at));
+        at = stop + 1;
     }
+    if (fields.size() < 20) return std::nullopt;
+    long parent = 0;
+    std::uint64_t start = 0;
+    const auto number = [](std::string_view text, auto& value) {
+        const auto [rest, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+        return error == std::errc() && rest == text.data() + text.size() && !text.empty();
+    };
+    if (!number(fields[1], parent) || !number(fields[19], start)) return std::nullopt;
+    return ProcessStat{start, fields[0] == "Z", static_cast<pid_t>(parent)};
 }
 
 ProcessIdentity current_process()

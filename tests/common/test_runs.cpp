@@ -5,6 +5,8 @@
 #include "common/schema.hpp"
 #include "support/temp_dir.hpp"
 
+#include <csignal>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -118,6 +120,44 @@ BOOST_AUTO_TEST_CASE(an_unreaped_child_is_gone)
     BOOST_TEST(common::process_liveness(identity) == Liveness::gone);
     int status = 0;
     ::waitpid(child, &status, 0);
+}
+
+BOOST_AUTO_TEST_CASE(the_stat_of_a_process_named_with_parentheses_and_spaces_is_read)
+{
+    // The command name may hold ") " itself: the fields are read after the last ')'.
+    int ready[2];
+    BOOST_REQUIRE(::pipe(ready) == 0);
+    const pid_t child = ::fork();
+    if (child == 0) {
+        ::prctl(PR_SET_NAME, "a) S 1 (b");
+        char byte = 0;
+        if (::write(ready[1], &byte, 1) == 1) ::pause();
+        ::_exit(0);
+    }
+    char byte = 0;
+    BOOST_REQUIRE(::read(ready[0], &byte, 1) == 1);
+    const auto self = common::read_process_stat(::getpid());
+    const auto stat = common::read_process_stat(child);
+    BOOST_REQUIRE(self.has_value());
+    BOOST_REQUIRE(stat.has_value());
+    BOOST_TEST(stat->parent == ::getpid());
+    BOOST_TEST(!stat->zombie);
+    // Started after this process, in clock ticks since boot.
+    BOOST_TEST(stat->start_ticks >= self->start_ticks);
+    BOOST_TEST(stat->start_ticks > 0U);
+
+    ::kill(child, SIGKILL);
+    siginfo_t info{};
+    ::waitid(P_PID, static_cast<id_t>(child), &info, WEXITED | WNOWAIT);
+    const auto ended = common::read_process_stat(child);
+    BOOST_REQUIRE(ended.has_value());
+    BOOST_TEST(ended->zombie);
+    BOOST_TEST(ended->start_ticks == stat->start_ticks);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    ::close(ready[0]);
+    ::close(ready[1]);
+    BOOST_TEST(!common::read_process_stat(child).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(an_invalid_pid_is_unknown)

@@ -9,6 +9,7 @@
 #include "common/records.hpp"
 #include "common/runs.hpp"
 #include "common/schema.hpp"
+#include "stager.hpp"
 #include "status.hpp"
 #include "writer.hpp"
 
@@ -109,8 +110,10 @@ private:
     const common::Log m_logger;
     // Set by SIGINT or SIGTERM: waits for a busy database or a held lock end at once.
     std::atomic<bool> m_stopping{false};
-    // Agents write their output straight into files staged here; the writer names them.
+    // Agents write their output straight into files staged here, a few agents ahead of
+    // their starts; the writer names them.
     EvidenceStore m_staging;
+    std::optional<Stager> m_stager;
     std::optional<BatchWriter> m_writer;
     std::vector<AgentRun> m_agents;
     std::size_t m_limit = 1;  // agents running at once
@@ -129,6 +132,7 @@ private:
     std::optional<int> m_stopped_by;  // SIGINT or SIGTERM received
     bool m_spawns_posted = false;
     std::optional<common::Stopwatch> m_spawn_phase;
+    std::chrono::steady_clock::time_point m_last_look;  // the last drain between two starts
     std::int64_t m_spawn_wall_us = 0;
 };
 
@@ -150,6 +154,10 @@ BatchRunner::BatchRunner(const Batch& batch, const Options& options, common::Dat
             throw Error(Exit::temp_fail, "stopped waiting for a busy database: {}", error.what());
     };
     m_staging.prepare();
+    std::vector<std::string> names;
+    for (const auto& agent : batch.agents)
+        names.push_back(agent.name);
+    m_stager.emplace(m_staging, std::move(names));
     db.stop_waiting_when(m_stopping);
     m_writer.emplace(std::move(db),
                      EvidenceStore(options.shared.evidence, batch.spec_id, batch.stage,
@@ -203,9 +211,14 @@ void BatchRunner::start()
     while (!m_stopped_by && m_next < m_agents.size() && m_children.running() < m_limit) {
         start_agent(m_agents[m_next++]);
         if (m_one_by_one && m_next < m_agents.size()) post_spawns();
-        // Between two starts, what is ready without waiting: output keeps draining, and the
-        // files of agents that have already ended are written while others start.
-        if (m_next < m_agents.size()) drain(std::chrono::milliseconds(0));
+        // Between two starts, at most once a millisecond (a look costs a poll of every
+        // running agent), what is ready without waiting: input keeps flowing, and the files of
+        // agents that have already ended are written while others start.
+        const auto now = std::chrono::steady_clock::now();
+        if (m_next < m_agents.size() && now - m_last_look >= std::chrono::milliseconds(1)) {
+            m_last_look = now;
+            drain(std::chrono::milliseconds(0));
+        }
     }
 }
 
@@ -219,7 +232,7 @@ void BatchRunner::start_agent(AgentRun& agent)
     if (!m_spawn_phase) m_spawn_phase.emplace();
     common::SpawnResult started;
     try {
-        agent.staged = m_staging.stage_agent(spec.name);
+        agent.staged = m_stager->take();
         started = m_children.start({.argv = spec.command,
                                     .environment = common::environment_with(spec.env),
                                     .cwd = spec.cwd,
