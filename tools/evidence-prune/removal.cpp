@@ -13,10 +13,12 @@ namespace evidence_prune::pruning {
 
 namespace {
 
-// Removes the originals of `archives` that are still exactly what went into them, several side
+// Removes the originals of `archives` that are still exactly what went into them, many side
 // by side: a file system such as ext4 removes files faster so, even in one folder and on two
-// processors (eight at once measured three times faster than one on the development
-// machine's disk), since one removal's wait for the journal overlaps another's work. `hook`
+// processors, since one removal's wait for the disk overlaps the others'. On the development
+// machine's disk (ext4 without a journal, mounted with discard: each removal waits for the
+// discard of the file's blocks) 100,000 removals took 14.5 s one at a time, 4.7 s eight at a
+// time and 3.8 s thirty-two at a time (rm through xargs -P). `hook`
 // sees "file-removed" after each, one call at a time. Returns the outcomes per archive, in the
 // order of its members.
 std::vector<std::vector<Removal>>
@@ -33,7 +35,7 @@ remove_originals(const common::TreeRoot& root,
             work_list.emplace_back(a, m);
     }
     std::mutex hook_turn;
-    common::side_by_side(work_list.size(), 8, 32, [&](const common::TakeItem& take) {
+    common::side_by_side(work_list.size(), 32, 32, [&](const common::TakeItem& take) {
         common::FolderCache folders(root);
         while (const auto i = take()) {
             const auto [a, m] = work_list[*i];
