@@ -5,10 +5,12 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <future>
 #include <iterator>
 #include <memory>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <system_error>
 #include <unistd.h>
 #include <utility>
 
@@ -106,8 +108,11 @@ void BatchWriter::loop()
             }
             if (!exits.empty()) record_exits(std::exchange(exits, {}));
             if (const auto* spawns = std::get_if<SpawnsJob>(&job)) {
+                // The files of the exits that waited for the spawns are put in place while
+                // the spawn transaction is written: neither waits for the other.
+                auto placing = place_waiting_files(true);
                 record_spawns(*spawns);
-                record_waiting_exits();
+                record_waiting_exits(std::move(placing));
             }
             if (const auto* totals = std::get_if<BatchTotals>(&job)) finish(*totals);
         }
@@ -241,17 +246,33 @@ void BatchWriter::record_exits(std::vector<ExitJob> exits)
     if (m_spawns_recorded) record_waiting_exits();
 }
 
-void BatchWriter::record_waiting_exits()
+std::future<std::vector<AgentEvidence>> BatchWriter::place_waiting_files(bool on_own_thread)
 {
-    if (m_waiting.empty()) return;
     std::vector<std::string> names;
     std::vector<StagedOutput> staged;
     for (auto& exit : m_waiting) {
         names.push_back(exit.info.name);
         staged.push_back(std::move(exit.staged));
     }
+    auto place = [this, names = std::move(names), staged = std::move(staged)]() mutable {
+        return m_evidence.commit_agent_outputs(names, std::move(staged));
+    };
+    if (on_own_thread && !m_waiting.empty()) {
+        try {
+            return std::async(std::launch::async, std::move(place));
+        } catch (const std::system_error&) {
+            // No thread to be had: they are put in place here, first.
+        }
+    }
+    return std::async(std::launch::deferred, std::move(place));
+}
+
+void BatchWriter::record_waiting_exits(std::future<std::vector<AgentEvidence>> placing)
+{
+    if (!placing.valid()) placing = place_waiting_files(false);
+    if (m_waiting.empty()) return;
     std::vector<AgentEvidence> evidence(m_waiting.size());
-    attempt([&] { evidence = m_evidence.commit_agent_outputs(names, std::move(staged)); });
+    attempt([&] { evidence = placing.get(); });
     for (std::size_t i = 0; i < m_waiting.size(); ++i)
         m_waiting[i].evidence = std::move(evidence[i]);
     record_exit_rows(m_waiting);

@@ -17,6 +17,7 @@
 #include <deque>
 #include <exception>
 #include <functional>
+#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -105,8 +106,12 @@ private:
     // Exits that were waiting together: their files are named together and their rows
     // updated in one transaction. Before the spawns are recorded, they wait.
     void record_exits(std::vector<ExitJob> exits);
-    // The exits that waited for the spawns: their staged files flushed and named, their rows.
-    void record_waiting_exits();
+    // Flushes and names the staged files of the waiting exits when get() is called or, with
+    // `on_own_thread`, starts doing so on a thread of its own when one is to be had.
+    std::future<std::vector<AgentEvidence>> place_waiting_files(bool on_own_thread);
+    // The exits that waited for the spawns: their staged files flushed and named (by
+    // `placing`, when given), their rows.
+    void record_waiting_exits(std::future<std::vector<AgentEvidence>> placing = {});
     // The rows and events of exits whose files are written.
     void record_exit_rows(std::span<const ExitJob> exits);
     // An exit's --verbose line, telemetry and "exited" event.
