@@ -34,15 +34,16 @@ std::optional<ProcessStat> read_process_stat(pid_t pid)
     const std::string_view line(buffer.data(), static_cast<std::size_t>(got));
     const auto close = line.rfind(')');
     if (close == std::string_view::npos || close + 2 > line.size()) return std::nullopt;
-    // Fields from 3 on, separated by single spaces.
-    std::vector<std::string_view> fields;
-    for (std::size_t at = close + 2; at < line.size() && fields.size() < 20;) {
+    // Fields 3 to 22, separated by single spaces.
+    std::array<std::string_view, 20> fields{};
+    std::size_t count = 0;
+    for (std::size_t at = close + 2; at < line.size() && count < fields.size(); ++count) {
         const auto space = line.find_first_of(" \n", at);
         const auto stop = space == std::string_view::npos ? line.size() : space;
-        fields.push_back(line.substr(at, stop - at));
+        fields[count] = line.substr(at, stop - at);
         at = stop + 1;
     }
-    if (fields.size() < 20) return std::nullopt;
+    if (count < fields.size()) return std::nullopt;
     long parent = 0;
     std::uint64_t start = 0;
     const auto number = [](std::string_view text, auto& value) {

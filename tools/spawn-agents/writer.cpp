@@ -243,7 +243,7 @@ void BatchWriter::record_exits(std::vector<ExitJob> exits)
         }
     }
     std::move(exits.begin(), exits.end(), std::back_inserter(m_waiting));
-    if (m_spawns_recorded) record_waiting_exits();
+    if (m_spawns_recorded) record_waiting_exits(place_waiting_files(false));
 }
 
 std::future<std::vector<AgentEvidence>> BatchWriter::place_waiting_files(bool on_own_thread)
@@ -269,7 +269,6 @@ std::future<std::vector<AgentEvidence>> BatchWriter::place_waiting_files(bool on
 
 void BatchWriter::record_waiting_exits(std::future<std::vector<AgentEvidence>> placing)
 {
-    if (!placing.valid()) placing = place_waiting_files(false);
     if (m_waiting.empty()) return;
     std::vector<AgentEvidence> evidence(m_waiting.size());
     attempt([&] { evidence = placing.get(); });

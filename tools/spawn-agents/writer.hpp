@@ -109,9 +109,8 @@ private:
     // Flushes and names the staged files of the waiting exits when get() is called or, with
     // `on_own_thread`, starts doing so on a thread of its own when one is to be had.
     std::future<std::vector<AgentEvidence>> place_waiting_files(bool on_own_thread);
-    // The exits that waited for the spawns: their staged files flushed and named (by
-    // `placing`, when given), their rows.
-    void record_waiting_exits(std::future<std::vector<AgentEvidence>> placing = {});
+    // The exits that waited: their staged files flushed and named by `placing`, their rows.
+    void record_waiting_exits(std::future<std::vector<AgentEvidence>> placing);
     // The rows and events of exits whose files are written.
     void record_exit_rows(std::span<const ExitJob> exits);
     // An exit's --verbose line, telemetry and "exited" event.
