@@ -273,7 +273,8 @@ struct ProcessSet::Child {
     int err = -1;
     std::string input;
     std::size_t written = 0;
-    bool exited = false;  // its pidfd said so
+    std::function<void(std::string_view)> err_sink;  // where stderr goes, when not kept
+    bool exited = false;                             // its pidfd said so
     SteadyTime started;
     std::optional<SteadyTime> terminate_at;  // the timeout
     std::optional<SteadyTime> kill_at;       // the end of the grace period
@@ -288,15 +289,21 @@ struct ProcessSet::Child {
     }
 
     // Reads what one descriptor has, one chunk or (after the child ended) what the pipe
-    // holds; closes it at end of file or on an error. A grandchild that keeps writing cannot
-    // keep the final read going: the child's own output is at most a pipe's capacity.
-    void read_from(int& fd, std::string& into, bool until_empty)
+    // holds, into `into` or, when there is one, the sink; closes it at end of file or on an
+    // error. A grandchild that keeps writing cannot keep the final read going: the child's own
+    // output is at most a pipe's capacity.
+    void read_from(int& fd, std::string& into, const std::function<void(std::string_view)>& sink,
+                   bool until_empty)
     {
         char buffer[chunk_bytes];
         for (int chunks = 0; fd >= 0 && chunks < 64; ++chunks) {
             const auto n = ::read(fd, buffer, sizeof buffer);
             if (n > 0) {
-                into.append(buffer, static_cast<std::size_t>(n));
+                const std::string_view chunk(buffer, static_cast<std::size_t>(n));
+                if (sink)
+                    sink(chunk);
+                else
+                    into.append(chunk);
                 if (!until_empty) return;
                 continue;
             }
@@ -397,6 +404,7 @@ SpawnResult ProcessSet::start(const Command& command)
     if (err) {
         child->err = err->release_read();
         set_nonblocking(child->err);
+        child->err_sink = command.stderr_sink;
     }
     if (in) {
         child->in = in->release_write();
@@ -446,8 +454,8 @@ bool ProcessSet::reap(Child& child, WaitResult& result)
     }
     // What it wrote before it ended is in the pipes; a grandchild that keeps them open
     // does not hold the batch.
-    child.read_from(child.out, finished.out, true);
-    child.read_from(child.err, finished.err, true);
+    child.read_from(child.out, finished.out, {}, true);
+    child.read_from(child.err, finished.err, child.err_sink, true);
     if (child.in >= 0 && child.written < child.input.size()) finished.input_complete = false;
     if (child.kill_at) m_lingering.push_back({child.pid, *child.kill_at, child.tree});
     child.pid = -1;
@@ -545,8 +553,8 @@ bool ProcessSet::poll_once(SteadyTime now, std::optional<SteadyTime> next_timer,
         if (fds[i].revents == 0) continue;
         auto* child = owners[i].first;
         switch (owners[i].second) {
-        case 0: child->read_from(child->out, child->result.out, false); break;
-        case 1: child->read_from(child->err, child->result.err, false); break;
+        case 0: child->read_from(child->out, child->result.out, {}, false); break;
+        case 1: child->read_from(child->err, child->result.err, child->err_sink, false); break;
         case 2: child->feed_input(); break;
         case 4: result.signal = signals->take(); break;
         default: child->exited = true; break;

@@ -383,6 +383,11 @@ void NewFileAt::discard() noexcept
     m_temporary.clear();
 }
 
+NewFileAt NewFileAt::beside(std::string name, mode_t mode) const
+{
+    return {m_folder, std::move(name), mode, m_shown};
+}
+
 void NewFileAt::write(std::string_view bytes)
 {
     while (!bytes.empty()) {

@@ -90,6 +90,29 @@ BOOST_AUTO_TEST_CASE(ten_mb_on_each_stream_complete_with_response_capped_and_evi
     errors.replace_filename(output.stem().string() + "_stderr.txt");
     BOOST_TEST(fs::file_size(errors) == 10485760u);
     BOOST_TEST(file_bytes(output).find_first_not_of('a') == std::string::npos);
+    BOOST_TEST(file_bytes(errors).find_first_not_of('b') == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(an_agent_silent_on_stderr_leaves_no_stderr_file_and_no_temporary)
+{
+    Sandbox sandbox;
+    const auto result = sandbox.spawn(
+        make_batch({shell_agent("quiet", "echo answer"), shell_agent("noisy", "echo warn >&2")},
+                   "SPEC-OPS-004"));
+
+    BOOST_TEST_REQUIRE(result.exit_code == 0, result.err);
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(sandbox.evidence / "consensus/SPEC-OPS-004"))
+        names.push_back(entry.path().filename().string());
+    std::sort(names.begin(), names.end());
+    BOOST_TEST_REQUIRE(names.size() == 3u);
+    BOOST_TEST(names[0].starts_with("SPEC-OPS-004_validate_noisy_"));
+    BOOST_TEST(names[0].ends_with(".txt"));
+    BOOST_TEST(names[1].starts_with("SPEC-OPS-004_validate_noisy_"));
+    BOOST_TEST(names[1].ends_with("_stderr.txt"));
+    BOOST_TEST(file_bytes(sandbox.evidence / "consensus/SPEC-OPS-004" / names[1]) == "warn\n");
+    BOOST_TEST(names[2].starts_with("SPEC-OPS-004_validate_quiet_"));
+    BOOST_TEST(!names[2].ends_with("_stderr.txt"));
 }
 
 BOOST_AUTO_TEST_CASE(four_agents_writing_200_mb_each_keep_the_peak_rss_under_32_mb_and_the_cap,
@@ -101,6 +124,9 @@ BOOST_AUTO_TEST_CASE(four_agents_writing_200_mb_each_keep_the_peak_rss_under_32_
         agents.push_back(shell_agent(fmt::format("loud{}", i),
                                      "head -c 209715200 /dev/zero | tr '\\0' a; "
                                      "head -c 1048576 /dev/zero | tr '\\0' b >&2"));
+    // Stderr passes through the tool on its way to its file: 200 MB of it too.
+    agents.push_back(
+        shell_agent("warns", "echo done; head -c 209715200 /dev/zero | tr '\\0' w >&2"));
     Background background;
     const pid_t tool = sandbox.start(background.children, make_batch(agents));
     const auto codes = background.finish_all();
@@ -111,8 +137,15 @@ BOOST_AUTO_TEST_CASE(four_agents_writing_200_mb_each_keep_the_peak_rss_under_32_
     BOOST_TEST(background.finished[tool].max_rss_kb <= 32 * 1024 + cap_kb);
     BOOST_TEST(sandbox.count("SELECT count(*) FROM agent_executions WHERE outcome = 'success' "
                              "AND length(response_text) = 1048576") == 4);
-    for (const auto& path : sandbox.rows("SELECT evidence_path FROM agent_executions"))
+    for (const auto& path :
+         sandbox.rows("SELECT evidence_path FROM agent_executions WHERE agent_name LIKE 'loud%'"))
         BOOST_TEST(fs::file_size(sandbox.evidence / text(path[0])) == 209715200u);
+    const auto warns =
+        sandbox.rows("SELECT evidence_path FROM agent_executions WHERE agent_name = 'warns'");
+    BOOST_TEST_REQUIRE(warns.size() == 1u);
+    auto errors = sandbox.evidence / text(warns[0][0]);
+    errors.replace_filename(errors.stem().string() + "_stderr.txt");
+    BOOST_TEST(fs::file_size(errors) == 209715200u);
 }
 
 BOOST_AUTO_TEST_CASE(a_five_mb_prompt_to_an_agent_that_never_reads_it_completes)

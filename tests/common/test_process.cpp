@@ -6,10 +6,12 @@
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <sys/resource.h>
 #include <thread>
 #include <unistd.h>
@@ -260,6 +262,42 @@ BOOST_AUTO_TEST_CASE(large_output_on_both_streams_is_drained_completely)
     BOOST_TEST(child.exit_code.value_or(-1) == 0);
     BOOST_TEST(child.out.size() == 10485760u);
     BOOST_TEST(child.err.size() == 10485760u);
+}
+
+BOOST_AUTO_TEST_CASE(stderr_goes_to_the_sink_in_order_a_bounded_chunk_at_a_time)
+{
+    // 3 MiB of numbered lines: any chunk lost, repeated or reordered changes the text.
+    std::string received;
+    std::size_t calls = 0;
+    std::size_t largest = 0;
+    const auto child = run_one({.argv = {"sh", "-c", "seq 1 400000 >&2; echo out"},
+                                .stderr_sink = [&](std::string_view chunk) {
+                                    received.append(chunk);
+                                    ++calls;
+                                    largest = std::max(largest, chunk.size());
+                                }});
+
+    std::string expected;
+    for (int i = 1; i <= 400000; ++i)
+        expected += std::to_string(i) + "\n";
+    BOOST_TEST(child.exit_code.value_or(-1) == 0);
+    BOOST_TEST(received.size() == expected.size());
+    BOOST_TEST((received == expected));
+    BOOST_TEST(calls > 1u);
+    BOOST_TEST(largest <= 65536u);
+    // Handed over, not also kept.
+    BOOST_TEST(child.err.empty());
+    BOOST_TEST(child.out == "out\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_child_that_writes_no_stderr_never_calls_the_sink)
+{
+    int calls = 0;
+    const auto child =
+        run_one({.argv = {"true"}, .stderr_sink = [&](std::string_view) { ++calls; }});
+
+    BOOST_TEST(child.exit_code.value_or(-1) == 0);
+    BOOST_TEST(calls == 0);
 }
 
 BOOST_AUTO_TEST_CASE(a_timeout_kills_the_whole_group)

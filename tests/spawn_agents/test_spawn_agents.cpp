@@ -354,7 +354,8 @@ BOOST_AUTO_TEST_CASE(staged_outputs_are_named_when_committed_and_skip_names_take
     for (const auto& agent : agents)
         staged.push_back(store.stage_agent(agent));
     staged[0].output->write("{\"ok\":1}");
-    staged[0].errors->write("warn\n");
+    staged[0].append_errors("wa");
+    staged[0].append_errors("rn\n");
     staged[1].output->write("plain");
     const auto claude_facts = spawn_agents::EvidenceStore::inspect(staged[0], 4);
     const auto gemini_facts = spawn_agents::EvidenceStore::inspect(staged[1], 100);

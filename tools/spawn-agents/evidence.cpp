@@ -208,8 +208,20 @@ StagedOutput EvidenceStore::stage_agent(std::string_view agent)
     const auto stem = stem_of(agent);
     StagedOutput staged;
     staged.output.emplace(dir, stem + ".txt", 0600, m_root / relative);
-    staged.errors.emplace(dir, stem + "_stderr.txt", 0600, m_root / relative);
     return staged;
+}
+
+void StagedOutput::append_errors(std::string_view chunk) noexcept
+{
+    if (error || !output) return;
+    try {
+        if (!errors)
+            errors.emplace(
+                output->beside(fs::path(output->name()).stem().string() + "_stderr.txt", 0600));
+        errors->write(chunk);
+    } catch (...) {
+        error = std::current_exception();
+    }
 }
 
 OutputFacts EvidenceStore::inspect(StagedOutput& staged, std::size_t cap)

@@ -29,13 +29,17 @@ struct AgentEvidence {
     std::exception_ptr error;  // set when its files could not be written
 };
 
-// An agent's files under temporary names in consensus/<SPEC>/, which the agent writes its
-// stdout and stderr straight into: its output never passes through this process whole.
+// An agent's files under temporary names in consensus/<SPEC>/: its stdout, which the agent
+// writes straight into, and its stderr, made beside it when the first bytes of it arrive
+// (most agents write none): no output is ever held whole in this process.
 struct StagedOutput {
     std::optional<common::NewFileAt> output;  // named as its first choice
     std::optional<common::NewFileAt> errors;
     std::exception_ptr error;  // set when they could not be read or written
     std::uint64_t bytes = 0;   // what they hold, once inspected
+
+    // Appends to the stderr file, made on the first call; a failure is kept in `error`.
+    void append_errors(std::string_view chunk) noexcept;
 };
 
 // What an agent's staged files hold, read back a bounded piece at a time.
@@ -59,7 +63,7 @@ public:
     // or is a symbolic link (the root included).
     void prepare();
 
-    // Creates `agent`'s two temporaries, 0600, for it to write into. Throws Error 73.
+    // Creates `agent`'s stdout temporary, 0600, for it to write into. Throws Error 73.
     StagedOutput stage_agent(std::string_view agent);
 
     // Closes `staged` (once its agent has ended), drops an empty stderr file, names stdout

@@ -239,10 +239,11 @@ void BatchRunner::start_agent(AgentRun& agent)
                                     .input = spec.prompt,
                                     .timeout = timeout,
                                     .stdout_fd = agent.staged.output->fd(),
-                                    .stderr_fd = agent.staged.errors->fd()});
-        // The agent holds its own copies: none is held here while it runs.
+                                    .stderr_sink = [&agent](std::string_view chunk) {
+                                        agent.staged.append_errors(chunk);
+                                    }});
+        // The agent holds its own copy: none is held here while it runs.
         agent.staged.output->close_unflushed();
-        agent.staged.errors->close_unflushed();
     } catch (const Error& error) {
         started.error = EIO;
         started.message = error.what();

@@ -11,10 +11,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <sys/types.h>
 #include <vector>
 
@@ -38,6 +40,11 @@ struct Command {
     // there without passing through this process, and FinishedChild's out and err stay empty.
     int stdout_fd = -1;
     int stderr_fd = -1;
+    // With stderr on a pipe (no stderr_fd), what the child writes there is handed to this,
+    // in order, at most 64 KiB a call, as it arrives, instead of being kept in
+    // FinishedChild's err. Called from ProcessSet::wait(), the last time before the child's
+    // FinishedChild is returned; it must not throw.
+    std::function<void(std::string_view)> stderr_sink;
 };
 
 // This process's environment with `overrides` added or replacing entries of the same name.

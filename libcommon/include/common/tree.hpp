@@ -157,6 +157,8 @@ public:
     int folder() const { return m_folder->get(); }
     // Names it otherwise, before commit().
     void rename_to(std::string name) { m_name = std::move(name); }
+    // Another new file, to be named `name`, in the same folder. Throws as the constructor.
+    NewFileAt beside(std::string name, mode_t mode) const;
 
     // Appends `bytes`. Throws Error 74.
     void write(std::string_view bytes);
