@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <ctime>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
@@ -138,15 +139,6 @@ private:
     posix_spawn_file_actions_t m_actions;
 };
 
-// Waits until every copy of the pipe's write end is closed: the child's closes when it execs
-// (close-on-exec) or when it exits without exec'ing.
-void wait_for_exec(int report_fd)
-{
-    char byte;
-    while (::read(report_fd, &byte, 1) < 0 && errno == EINTR) {
-    }
-}
-
 // Why `command` cannot start, when that is known without trying.
 std::optional<SpawnResult> refusal_of(const Command& command)
 {
@@ -168,18 +160,51 @@ std::optional<SpawnResult> refusal_of(const Command& command)
     return std::nullopt;
 }
 
+// Nanoseconds on CLOCK_BOOTTIME, the clock the kernel stamps a new process's start with.
+std::int64_t boot_time_ns() noexcept
+{
+    timespec now{};
+    ::clock_gettime(CLOCK_BOOTTIME, &now);
+    return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+}
+
+// The length of a clock tick of /proc/PID/stat's start time, in nanoseconds.
+std::int64_t ns_per_tick() noexcept
+{
+    static const std::int64_t length = [] {
+        const long ticks = ::sysconf(_SC_CLK_TCK);
+        return 1'000'000'000 / (ticks > 0 ? ticks : 100);
+    }();
+    return length;
+}
+
 struct Spawned {
     int error = 0;  // posix_spawnp's
     pid_t pid = -1;
     SteadyTime before;  // just before posix_spawnp
-    SteadyTime after;   // once the child had exec'd
+    SteadyTime after;   // once it returned: the child had exec'd
+    // CLOCK_BOOTTIME around the call, between which the child was made.
+    std::int64_t boot_before_ns = 0;
+    std::int64_t boot_after_ns = 0;
 };
 
+// The start time of the child made between `spawned`'s two readings of CLOCK_BOOTTIME, in
+// /proc's clock ticks: the tick both fall in when they fall in the same (nearly always, a
+// start takes well under a tick), else read from /proc/PID/stat.
+std::optional<std::uint64_t> start_ticks_of(const Spawned& spawned)
+{
+    const auto tick = ns_per_tick();
+    if (spawned.boot_before_ns / tick == spawned.boot_after_ns / tick)
+        return static_cast<std::uint64_t>(spawned.boot_before_ns / tick);
+    if (const auto stat = read_process_stat(spawned.pid)) return stat->start_ticks;
+    return std::nullopt;
+}
+
 // Starts `command` with the pipes given as its standard streams (the command's own
-// descriptors, or /dev/null for stdin, where none is) and waits until it has exec'd, which
-// closes `report`'s write end.
+// descriptors, or /dev/null for stdin, where none is). glibc's posix_spawn returns once the
+// child has exec'd (or failed to, which it reports).
 Spawned spawn_with(const Command& command, const std::vector<std::string>& environment,
-                   Pipe& report, const std::optional<Pipe>& in, const std::optional<Pipe>& out,
+                   const std::optional<Pipe>& in, const std::optional<Pipe>& out,
                    const std::optional<Pipe>& err)
 {
     SpawnSetup setup;
@@ -203,10 +228,10 @@ Spawned spawn_with(const Command& command, const std::vector<std::string>& envir
 
     Spawned spawned;
     spawned.before = SteadyClock::now();
+    spawned.boot_before_ns = boot_time_ns();
     spawned.error = ::posix_spawnp(&spawned.pid, argv.front(), setup.actions(), setup.attr(),
                                    argv.data(), envp.data());
-    close_fd(report.write);
-    if (spawned.error == 0) wait_for_exec(report.read);
+    spawned.boot_after_ns = boot_time_ns();
     spawned.after = SteadyClock::now();
     return spawned;
 }
@@ -231,7 +256,7 @@ std::vector<std::string> environment_of(const Command& command, const std::strin
 std::size_t make_room_for_children(std::size_t wanted, std::size_t reserve)
 {
     // A running child holds its stdout and stderr pipes, its pidfd and its stdin pipe; a
-    // start briefly needs the other ends and the exec-report pipe too.
+    // start briefly needs the other ends too.
     constexpr rlim_t per_child = 4;
     constexpr rlim_t starting = 5;
     rlimit limit{};
@@ -374,7 +399,6 @@ std::size_t ProcessSet::running() const
 SpawnResult ProcessSet::start(const Command& command)
 {
     if (auto refused = refusal_of(command)) return *refused;
-    Pipe report;
     std::optional<Pipe> out;
     std::optional<Pipe> err;
     if (command.stdout_fd < 0) out.emplace();
@@ -382,7 +406,7 @@ SpawnResult ProcessSet::start(const Command& command)
     std::optional<Pipe> in;
     if (command.input) in.emplace();
     const auto marker = fmt::format("{}:{}", ::getpid(), m_next_id);
-    const auto spawned = spawn_with(command, environment_of(command, marker), report, in, out, err);
+    const auto spawned = spawn_with(command, environment_of(command, marker), in, out, err);
 
     SpawnResult result;
     if (spawned.error != 0) {
@@ -422,6 +446,7 @@ SpawnResult ProcessSet::start(const Command& command)
     result.id = child->id;
     result.pid = spawned.pid;
     result.latency_us = micros(spawned.after - spawned.before);
+    result.start_ticks = start_ticks_of(spawned);
     m_children.push_back(std::move(child));
     return result;
 }

@@ -3,6 +3,7 @@
 
 #include "common/process.hpp"
 #include "common/process_tree.hpp"
+#include "common/runs.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -165,6 +166,23 @@ BOOST_AUTO_TEST_CASE(a_started_child_has_a_spawn_latency)
     BOOST_TEST(started.latency_us > 0);
     BOOST_TEST(started.pid > 0);
     finish_all(children);
+}
+
+BOOST_AUTO_TEST_CASE(a_started_childs_start_ticks_are_those_of_proc)
+{
+    // Enough starts that some cross a tick boundary (read from /proc) and most do not (taken
+    // from the clock around the spawn): each must equal what /proc says while it runs.
+    ProcessSet children;
+    for (int i = 0; i < 300; ++i) {
+        const auto started = children.start({.argv = {"sleep", "5"}});
+        BOOST_TEST_REQUIRE(started.ok());
+        const auto stat = common::read_process_stat(started.pid);
+        BOOST_TEST_REQUIRE(stat.has_value());
+        BOOST_TEST_REQUIRE(started.start_ticks.has_value());
+        BOOST_TEST(*started.start_ticks == stat->start_ticks, "pid " << started.pid);
+        children.cancel_all(SIGKILL);
+        finish_all(children);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(the_child_leads_a_process_group_of_its_own)

@@ -224,6 +224,16 @@ void StagedOutput::append_errors(std::string_view chunk) noexcept
     }
 }
 
+void StagedOutput::end_errors() noexcept
+{
+    if (!errors) return;
+    try {
+        errors->close_unflushed();
+    } catch (...) {
+        if (!error) error = std::current_exception();
+    }
+}
+
 OutputFacts EvidenceStore::inspect(StagedOutput& staged, std::size_t cap)
 {
     OutputFacts facts;

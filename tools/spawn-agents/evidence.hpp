@@ -40,6 +40,9 @@ struct StagedOutput {
 
     // Appends to the stderr file, made on the first call; a failure is kept in `error`.
     void append_errors(std::string_view chunk) noexcept;
+    // Closes the stderr file once its agent has ended: an agent waiting for the writer holds
+    // no descriptor. A failure is kept in `error`.
+    void end_errors() noexcept;
 };
 
 // What an agent's staged files hold, read back a bounded piece at a time.

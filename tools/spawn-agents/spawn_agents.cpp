@@ -262,8 +262,7 @@ void BatchRunner::start_agent(AgentRun& agent)
     }
     agent.record.outcome = "running";
     agent.record.pid = started.pid;
-    if (const auto stat = common::read_process_stat(started.pid))
-        agent.record.pid_start = stat->start_ticks;
+    agent.record.pid_start = started.start_ticks.value_or(0);
     agent.record.spawn_latency_us = started.latency_us;
     m_agent_of_child[started.id] = static_cast<std::size_t>(&agent - m_agents.data());
     ++m_progress.running;
@@ -324,8 +323,9 @@ void BatchRunner::drain(std::optional<std::chrono::milliseconds> max_wait)
             ++m_progress.failed;
             ++m_totals.failures[outcome];
         }
-        m_writer->post_exit(m_agents[index].info, std::move(child),
-                            std::move(m_agents[index].staged));
+        auto& agent = m_agents[index];
+        agent.staged.end_errors();
+        m_writer->post_exit(agent.info, std::move(child), std::move(agent.staged));
     }
 }
 

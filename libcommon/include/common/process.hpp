@@ -62,8 +62,11 @@ std::size_t make_room_for_children(std::size_t wanted, std::size_t reserve = 64)
 struct SpawnResult {
     std::size_t id = 0;  // the child's handle in its ProcessSet; meaningful when ok()
     pid_t pid = -1;
-    // From just before posix_spawn until the child had exec'd (its close-on-exec pipe closed).
+    // From just before posix_spawn until the child had exec'd (posix_spawn returned).
     std::int64_t latency_us = 0;
+    // The child's start time as /proc/PID/stat gives it (clock ticks since boot), for telling
+    // it from a later process with the same pid; nullopt when it cannot be known.
+    std::optional<std::uint64_t> start_ticks;
     int error = 0;  // errno of the failed spawn, 0 when it started
     std::string message;
     bool ok() const { return error == 0; }
