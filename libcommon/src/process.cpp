@@ -200,12 +200,13 @@ std::optional<std::uint64_t> start_ticks_of(const Spawned& spawned)
     return std::nullopt;
 }
 
+constexpr std::string_view supervisor_variable = "SPEC_HYGIENE_SUPERVISOR";
+
 // Starts `command` with the pipes given as its standard streams (the command's own
 // descriptors, or /dev/null for stdin, where none is). glibc's posix_spawn returns once the
 // child has exec'd (or failed to, which it reports).
-Spawned spawn_with(const Command& command, const std::vector<std::string>& environment,
-                   const std::optional<Pipe>& in, const std::optional<Pipe>& out,
-                   const std::optional<Pipe>& err)
+Spawned spawn_with(const Command& command, std::vector<char*> envp, const std::optional<Pipe>& in,
+                   const std::optional<Pipe>& out, const std::optional<Pipe>& err)
 {
     SpawnSetup setup;
     setup.isolate_signals();
@@ -221,10 +222,6 @@ Spawned spawn_with(const Command& command, const std::vector<std::string>& envir
     for (const auto& arg : command.argv)
         argv.push_back(const_cast<char*>(arg.c_str()));
     argv.push_back(nullptr);
-    std::vector<char*> envp;
-    for (const auto& entry : environment)
-        envp.push_back(const_cast<char*>(entry.c_str()));
-    envp.push_back(nullptr);
 
     Spawned spawned;
     spawned.before = SteadyClock::now();
@@ -236,19 +233,24 @@ Spawned spawn_with(const Command& command, const std::vector<std::string>& envir
     return spawned;
 }
 
-constexpr std::string_view supervisor_variable = "SPEC_HYGIENE_SUPERVISOR";
-
-// The child's environment: the command's (or this process's), with `marker` as its supervisor
-// entry.
-std::vector<std::string> environment_of(const Command& command, const std::string& marker)
+// The child's environment: the command's (or this process's), its supervisor entries replaced
+// by `marker_entry`. Points into those strings and `marker_entry`: nothing is copied.
+std::vector<char*> environment_of(const Command& command, const std::string& marker_entry)
 {
-    auto environment = command.environment
-                           ? *command.environment
-                           : environment_with({{std::string(supervisor_variable), std::string()}});
-    const auto prefix = std::string(supervisor_variable) + "=";
-    std::erase_if(environment, [&](const std::string& entry) { return entry.starts_with(prefix); });
-    environment.push_back(prefix + marker);
-    return environment;
+    const auto prefix = std::string_view(marker_entry).substr(0, supervisor_variable.size() + 1);
+    std::vector<char*> envp;
+    const auto add = [&](const char* entry) {
+        if (!std::string_view(entry).starts_with(prefix)) envp.push_back(const_cast<char*>(entry));
+    };
+    if (command.environment)
+        for (const auto& entry : *command.environment)
+            add(entry.c_str());
+    else
+        for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry)
+            add(*entry);
+    envp.push_back(const_cast<char*>(marker_entry.c_str()));
+    envp.push_back(nullptr);
+    return envp;
 }
 
 }  // namespace
@@ -406,7 +408,8 @@ SpawnResult ProcessSet::start(const Command& command)
     std::optional<Pipe> in;
     if (command.input) in.emplace();
     const auto marker = fmt::format("{}:{}", ::getpid(), m_next_id);
-    const auto spawned = spawn_with(command, environment_of(command, marker), in, out, err);
+    const auto marker_entry = fmt::format("{}={}", supervisor_variable, marker);
+    const auto spawned = spawn_with(command, environment_of(command, marker_entry), in, out, err);
 
     SpawnResult result;
     if (spawned.error != 0) {

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -221,6 +222,20 @@ BOOST_AUTO_TEST_CASE(the_environment_and_folder_are_the_commands)
                                 .cwd = dir.path()});
 
     BOOST_TEST(child.out == "v1\n" + std::filesystem::canonical(dir.path()).string() + "\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_child_of_this_process_environment_gets_it_whole_with_one_supervisor_entry)
+{
+    ::setenv("SPEC_HYGIENE_SUPERVISOR", "forged", 1);
+    ::setenv("SPEC_HYGIENE_TEST_KEPT", "kept value", 1);
+    const auto child = run_one({.argv = {"sh", "-c", "env | grep ^SPEC_HYGIENE_ | sort"}});
+    ::unsetenv("SPEC_HYGIENE_SUPERVISOR");
+    ::unsetenv("SPEC_HYGIENE_TEST_KEPT");
+
+    const auto prefix = "SPEC_HYGIENE_SUPERVISOR=" + std::to_string(::getpid()) + ":";
+    BOOST_TEST(child.out.starts_with(prefix), child.out);
+    BOOST_TEST(child.out.ends_with("\nSPEC_HYGIENE_TEST_KEPT=kept value\n"), child.out);
+    BOOST_TEST(child.out.find("forged") == std::string::npos, child.out);
 }
 
 BOOST_AUTO_TEST_CASE(

@@ -233,15 +233,18 @@ void BatchRunner::start_agent(AgentRun& agent)
     common::SpawnResult started;
     try {
         agent.staged = m_stager->take();
-        started = m_children.start({.argv = spec.command,
-                                    .environment = common::environment_with(spec.env),
-                                    .cwd = spec.cwd,
-                                    .input = spec.prompt,
-                                    .timeout = timeout,
-                                    .stdout_fd = agent.staged.output->fd(),
-                                    .stderr_sink = [&agent](std::string_view chunk) {
-                                        agent.staged.append_errors(chunk);
-                                    }});
+        started = m_children.start(
+            {.argv = spec.command,
+             // Without overrides, this process's own, not a copy.
+             .environment = spec.env.empty() ? std::nullopt
+                                             : std::optional(common::environment_with(spec.env)),
+             .cwd = spec.cwd,
+             .input = spec.prompt,
+             .timeout = timeout,
+             .stdout_fd = agent.staged.output->fd(),
+             .stderr_sink = [&agent](std::string_view chunk) {
+                 agent.staged.append_errors(chunk);
+             }});
         // The agent holds its own copy: none is held here while it runs.
         agent.staged.output->close_unflushed();
     } catch (const Error& error) {
