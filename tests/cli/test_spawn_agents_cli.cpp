@@ -21,6 +21,8 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <sys/stat.h>
@@ -96,6 +98,36 @@ BOOST_AUTO_TEST_CASE(the_batch_is_recorded_with_every_agent_and_spawn_metric)
             BOOST_TEST(std::get<std::int64_t>(row[column]) == 1);
     BOOST_TEST(sandbox.count("SELECT count(*) FROM spawn_metrics WHERE success = 1 AND agent_id "
                              "IN (SELECT agent_id FROM agent_executions)") == 2);
+}
+
+BOOST_AUTO_TEST_CASE(agent_ids_are_version_7_uuids_that_begin_with_the_batch_time)
+{
+    Sandbox sandbox;
+    std::vector<json> agents;
+    for (int i = 0; i < 20; ++i)
+        agents.push_back(shell_agent(fmt::format("a{}", i), "true"));
+    const auto before = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    const auto result = sandbox.spawn(make_batch(agents));
+    const auto after = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+    BOOST_TEST_REQUIRE(result.exit_code == 0, result.err);
+
+    const std::regex version_7(
+        "[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}");
+    std::set<std::string> ids;
+    for (const auto& row : sandbox.rows("SELECT agent_id FROM agent_executions")) {
+        const auto id = text(row[0]);
+        ids.insert(id);
+        BOOST_TEST(std::regex_match(id, version_7), id);
+        // The first 48 bits: the Unix time in milliseconds when the batch started.
+        const auto ms = std::stoll(id.substr(0, 8) + id.substr(9, 4), nullptr, 16);
+        BOOST_TEST(ms >= before);
+        BOOST_TEST(ms <= after);
+    }
+    BOOST_TEST(ids.size() == 20u);
 }
 
 BOOST_AUTO_TEST_CASE(evidence_and_telemetry_are_written_private_under_the_spec)
