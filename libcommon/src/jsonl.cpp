@@ -11,11 +11,11 @@
 
 namespace common {
 
-void JsonLinesWriter::write(const Json& value)
+void JsonLinesWriter::write(const Json& value, bool flush)
 {
     if (m_out) {
         m_out << json_line(value);
-        m_out.flush();
+        if (flush) m_out.flush();
     }
     if (!m_out) throw Error(Exit::io, "cannot write to {}", m_name);
 }

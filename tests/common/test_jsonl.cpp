@@ -54,6 +54,21 @@ BOOST_AUTO_TEST_CASE(each_object_is_one_flushed_line)
     BOOST_TEST(buffer.syncs == 2);
 }
 
+BOOST_AUTO_TEST_CASE(lines_written_together_are_flushed_once_by_the_last)
+{
+    CountingBuffer buffer;
+    std::ostream out(&buffer);
+    common::JsonLinesWriter writer(out);
+
+    writer.write(common::Json{{"n", 1}}, false);
+    writer.write(common::Json{{"n", 2}}, false);
+    BOOST_TEST(buffer.syncs == 0);
+    writer.write(common::Json{{"n", 3}});
+
+    BOOST_TEST(buffer.str() == "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n");
+    BOOST_TEST(buffer.syncs == 1);
+}
+
 BOOST_AUTO_TEST_CASE(invalid_utf8_is_replaced_not_thrown)
 {
     std::ostringstream out;

@@ -155,10 +155,10 @@ bool BatchWriter::attempt(const std::function<void()>& step)
     }
 }
 
-void BatchWriter::emit(const Json& event)
+void BatchWriter::emit(const Json& event, bool flush)
 {
     if (m_events_failed) return;
-    if (!attempt([&] { m_events.write(event); })) m_events_failed = true;
+    if (!attempt([&] { m_events.write(event, flush); })) m_events_failed = true;
 }
 
 void BatchWriter::post_spawns(common::BatchRecord batch, std::vector<common::AgentRecord> agents,
@@ -181,6 +181,7 @@ void BatchWriter::record_spawns(const SpawnsJob& job)
     for (std::size_t i = 0; i < agents_of.size(); ++i) {
         const auto& agent = agents_of[i];
         const auto& info = infos_of[i];
+        const bool last = i + 1 == agents_of.size();
         m_order.push_back(agent.agent_id);
         auto& telemetry = m_telemetry[agent.agent_id];
         telemetry = Json{{"agent", info.name},
@@ -205,7 +206,8 @@ void BatchWriter::record_spawns(const SpawnsJob& job)
                       {"cpu_time_us", 0},
                       {"max_rss_kb", 0},
                       {"evidence", nullptr},
-                      {"time", time}});
+                      {"time", time}},
+                 last);
             continue;
         }
         Json event{{"event", "spawned"},
@@ -219,7 +221,7 @@ void BatchWriter::record_spawns(const SpawnsJob& job)
                    {"spawn_latency_us", nullable(agent.spawn_latency_us)}};
         if (agent.error) event["error"] = *agent.error;
         event["time"] = time;
-        emit(event);
+        emit(event, last);
     }
 }
 
@@ -306,10 +308,10 @@ void BatchWriter::record_exit_rows(std::span<const ExitJob> exits)
         m_unrecorded.insert(m_unrecorded.end(), records.begin(), records.end());
 
     for (std::size_t i = 0; i < exits.size(); ++i)
-        tell_exit(exits[i], records[i]);
+        tell_exit(exits[i], records[i], i + 1 == exits.size());
 }
 
-void BatchWriter::tell_exit(const ExitJob& job, const common::ExitRecord& exit)
+void BatchWriter::tell_exit(const ExitJob& job, const common::ExitRecord& exit, bool flush)
 {
     const auto& info = job.info;
     const auto& child = job.child;
@@ -345,7 +347,8 @@ void BatchWriter::tell_exit(const ExitJob& job, const common::ExitRecord& exit)
               {"cpu_time_us", exit.cpu_time_us},
               {"max_rss_kb", exit.max_rss_kb},
               {"evidence", telemetry["evidence"]},
-              {"time", common::iso8601(exit.completed_at)}});
+              {"time", common::iso8601(exit.completed_at)}},
+         flush);
 }
 
 void BatchWriter::post_finish(BatchTotals totals)

@@ -114,10 +114,13 @@ private:
     // The rows and events of exits whose files are written.
     void record_exit_rows(std::span<const ExitJob> exits);
     // An exit's --verbose line, telemetry and "exited" event.
-    void tell_exit(const ExitJob& job, const common::ExitRecord& exit);
+    // `flush`: false while more events follow at once (see emit()).
+    void tell_exit(const ExitJob& job, const common::ExitRecord& exit, bool flush);
     // Runs `step`; a thrown error is kept (the first one) and false returned.
     bool attempt(const std::function<void()>& step);
-    void emit(const common::Json& event);
+    // Writes an event; `flush` false holds it until the next flushed one, for events that
+    // come together (a batch's spawns, the exits written together).
+    void emit(const common::Json& event, bool flush = true);
     void finish(const BatchTotals& totals);
 
     common::Database m_db;

@@ -26,9 +26,10 @@ public:
     {
     }
 
-    // Writes `value` and a newline and flushes. Throws Error 74 when the write or the flush
-    // fails (a full disk, a closed pipe); the stream stays failed.
-    void write(const Json& value);
+    // Writes `value` and a newline and, unless `flush` is false (lines that come together:
+    // the last of them flushes them all), flushes. Throws Error 74 when the write or the
+    // flush fails (a full disk, a closed pipe); the stream stays failed.
+    void write(const Json& value, bool flush = true);
 
 private:
     std::ostream& m_out;
