@@ -211,9 +211,8 @@ bool rebuild(Database& db, const Options& options, const RebuildPlan& plan, Repo
     }
     steps.run("vacuum", [&] {
         if (to_incremental) db.exec("PRAGMA auto_vacuum=INCREMENTAL");
-        db.query_int(fmt::format("PRAGMA mmap_size={}", mmap_limit));
+        const MappedReads mapped(db);
         common::retry_busy([&] { db.exec("VACUUM"); }, retry);
-        db.query_int("PRAGMA mmap_size=0");
     });
     if (!to_incremental) return false;
 

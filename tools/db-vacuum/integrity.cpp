@@ -85,7 +85,7 @@ std::vector<std::vector<std::string>> run_spread(const Database& db,
                                                   .busy_timeout_ms = db.busy_timeout_ms(),
                                                   .stop = stop});
             own.interrupt_when(stop);
-            own.query_int(fmt::format("PRAGMA mmap_size={}", mmap_limit));
+            const MappedReads mapped(own);
             for (auto index = next++; index < statements.size(); index = next++)
                 answers[index] = answer_of(own, statements[index]);
         } catch (...) {
@@ -106,6 +106,20 @@ std::vector<std::vector<std::string>> run_spread(const Database& db,
 
 }  // namespace
 
+MappedReads::MappedReads(const Database& db) : m_db(db)
+{
+    db.query_int(fmt::format("PRAGMA mmap_size={}", mmap_limit));
+}
+
+MappedReads::~MappedReads()
+{
+    try {
+        m_db.query_int("PRAGMA mmap_size=0");
+    } catch (const std::exception&) {
+        // The connection is failing already: what failed it is what the caller hears of.
+    }
+}
+
 CheckResult run_check(const Database& db, CheckKind kind, unsigned connections,
                       const std::atomic<bool>* stop)
 {
@@ -116,10 +130,9 @@ CheckResult run_check(const Database& db, CheckKind kind, unsigned connections,
     if (kind == CheckKind::full && connections > 1)
         answers = run_spread(db, check_statements(db), connections, stop);
     else {
-        db.query_int(fmt::format("PRAGMA mmap_size={}", mmap_limit));
+        const MappedReads mapped(db);
         answers.push_back(answer_of(db, kind == CheckKind::full ? "PRAGMA integrity_check(100)"
                                                                 : "PRAGMA quick_check(100)"));
-        db.query_int("PRAGMA mmap_size=0");
     }
     // quick_check repeats what the per-table checks also find (a NULL in a NOT NULL column).
     const auto add = [&](const std::string& problem) {

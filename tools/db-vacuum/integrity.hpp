@@ -14,6 +14,19 @@ namespace db_vacuum {
 // limit): reading through the map is much faster than page by page through the cache.
 constexpr std::int64_t mmap_limit = std::int64_t{1} << 40;
 
+// `db` reads its file through the map while this lives, page by page again after (however
+// the scope ends).
+class MappedReads {
+public:
+    explicit MappedReads(const common::Database& db);
+    MappedReads(const MappedReads&) = delete;
+    MappedReads& operator=(const MappedReads&) = delete;
+    ~MappedReads();
+
+private:
+    const common::Database& m_db;
+};
+
 // Runs quick_check or integrity_check on `db`; a corrupt file's error becomes a listed
 // problem. With `connections` above 1, integrity_check runs as PRAGMA integrity_check(TABLE)
 // for every table, on that many read-only connections of their own with the file mapped,
