@@ -274,8 +274,13 @@ std::size_t make_room_for_children(std::size_t wanted, std::size_t reserve)
     }
     if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= needed)
         return std::max<std::size_t>(wanted, 1);
-    if (limit.rlim_cur <= kept + per_child) return 1;
-    return static_cast<std::size_t>((limit.rlim_cur - kept) / per_child);
+    // Under a low hard limit, half the reserve will do: what a process keeps open for itself
+    // (a database, a few folders, the files being written) is far below it.
+    const auto low_kept =
+        std::min(kept, std::max<rlim_t>(reserve / 2, limit.rlim_cur / 4) + starting);
+    if (limit.rlim_cur < low_kept + per_child) return 0;
+    return std::min(std::max<std::size_t>(wanted, 1),
+                    static_cast<std::size_t>((limit.rlim_cur - low_kept) / per_child));
 }
 
 std::vector<std::string> environment_with(const std::map<std::string, std::string>& overrides)
@@ -390,6 +395,8 @@ ProcessSet::~ProcessSet()
         while (::waitpid(child->pid, &status, 0) < 0 && errno == EINTR) {
         }
     }
+    for (const int fd : m_orphan_pipes)
+        ::close(fd);
 }
 
 std::size_t ProcessSet::running() const
@@ -481,9 +488,11 @@ bool ProcessSet::reap(Child& child, WaitResult& result)
         if (finished.ending == Ending::exited) finished.ending = Ending::signaled;
     }
     // What it wrote before it ended is in the pipes; a grandchild that keeps them open
-    // does not hold the batch.
+    // does not hold the batch, and what it writes later is dropped.
     child.read_from(child.out, finished.out, {}, true);
     child.read_from(child.err, finished.err, child.err_sink, true);
+    for (int* pipe : {&child.out, &child.err})
+        if (*pipe >= 0) m_orphan_pipes.push_back(std::exchange(*pipe, -1));
     if (child.in >= 0 && child.written < child.input.size()) finished.input_complete = false;
     if (child.kill_at) m_lingering.push_back({child.pid, *child.kill_at, child.tree});
     child.pid = -1;
@@ -567,17 +576,22 @@ bool ProcessSet::poll_once(SteadyTime now, std::optional<SteadyTime> next_timer,
         watch(child.get(), child->in, POLLOUT, 2);
         watch(child.get(), child->pidfd, POLLIN, 3);
     }
+    const bool children_to_watch = !fds.empty();
+    const auto orphans_from = fds.size();
+    for (const int fd : m_orphan_pipes)
+        fds.push_back({fd, POLLIN, 0});
     int timeout_ms = -1;
     if (next_timer) {
         const auto left = std::chrono::ceil<std::chrono::milliseconds>(*next_timer - now).count();
         timeout_ms = static_cast<int>(std::clamp<std::int64_t>(left, 0, 60'000));
     }
-    if (fds.empty() && timeout_ms < 0) return false;  // nothing to wait for
+    if (!children_to_watch && timeout_ms < 0) return false;  // nothing to wait for
     const int ready = ::poll(fds.data(), fds.size(), timeout_ms);
     if (ready < 0 && errno != EINTR)
         throw Error(Exit::software, "poll failed: {}", std::strerror(errno));
 
-    for (std::size_t i = 0; ready > 0 && i < fds.size(); ++i) {
+    if (ready > 0) drain_orphan_pipes(std::span(fds).subspan(orphans_from));
+    for (std::size_t i = 0; ready > 0 && i < orphans_from; ++i) {
         if (fds[i].revents == 0) continue;
         auto* child = owners[i].first;
         switch (owners[i].second) {
@@ -589,6 +603,19 @@ bool ProcessSet::poll_once(SteadyTime now, std::optional<SteadyTime> next_timer,
         }
     }
     return true;
+}
+
+void ProcessSet::drain_orphan_pipes(std::span<const pollfd> polled)
+{
+    char buffer[chunk_bytes];
+    for (const auto& entry : polled) {
+        if (entry.revents == 0) continue;
+        const auto n = ::read(entry.fd, buffer, sizeof buffer);
+        if (n > 0 || (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)))
+            continue;
+        ::close(entry.fd);
+        std::erase(m_orphan_pipes, entry.fd);
+    }
 }
 
 WaitResult ProcessSet::wait(std::optional<std::chrono::milliseconds> max_wait, SignalWatch* signals)

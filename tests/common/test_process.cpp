@@ -11,6 +11,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -331,6 +332,36 @@ BOOST_AUTO_TEST_CASE(a_child_that_writes_no_stderr_never_calls_the_sink)
 
     BOOST_TEST(child.exit_code.value_or(-1) == 0);
     BOOST_TEST(calls == 0);
+}
+
+BOOST_AUTO_TEST_CASE(what_descendants_write_after_the_child_ended_neither_blocks_nor_kills_them)
+{
+    // The child leaves a shell that writes 200 KB to both pipes (more than they hold) once the
+    // child has ended, with its own echo: a SIGPIPE would end it. The other child ends when
+    // that shell got past its writes, or times out.
+    test_support::TempDir dir;
+    const auto wrote = dir.path() / "wrote";
+    ProcessSet children;
+    std::string received;
+    const auto leaver = children.start(
+        {.argv = {"sh", "-c",
+                  "(sleep 0.2; i=0; while [ $i -lt 20000 ]; do echo line $i >&2; echo line $i; "
+                  "i=$((i + 1)); done; touch \"$1\") & echo early >&2",
+                  "sh", wrote.string()},
+         .stderr_sink = [&](std::string_view chunk) { received.append(chunk); }});
+    const auto waiter = children.start(
+        {.argv = {"sh", "-c", "while [ ! -e \"$1\" ]; do sleep 0.05; done", "sh", wrote.string()},
+         .timeout = 20s});
+    BOOST_TEST_REQUIRE(leaver.ok());
+    BOOST_TEST_REQUIRE(waiter.ok());
+
+    const auto done = finish_all(children);
+    BOOST_TEST_REQUIRE(done.size() == 2u);
+    for (const auto& child : done)
+        BOOST_TEST(child.exit_code.value_or(-1) == 0);
+    BOOST_TEST(std::filesystem::exists(wrote));
+    // Only what the child itself wrote before it ended reaches the sink.
+    BOOST_TEST(received == "early\n");
 }
 
 BOOST_AUTO_TEST_CASE(a_timeout_kills_the_whole_group)

@@ -15,6 +15,8 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <poll.h>
+#include <span>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
@@ -52,9 +54,9 @@ std::vector<std::string> environment_with(const std::map<std::string, std::strin
 
 // Raises this process's soft limit on open descriptors as far as `wanted` children supervised
 // at once by a ProcessSet need, with `reserve` descriptors left for everything else, but never
-// past the hard limit; then returns how many of them fit, at least 1. The limit is raised no
-// further than needed because children inherit it, and some programs do work per possible
-// descriptor.
+// past the hard limit; then returns how many of them fit (under a low hard limit with half the
+// reserve), 0 when not even one does. The limit is raised no further than needed because
+// children inherit it, and some programs do work per possible descriptor.
 std::size_t make_room_for_children(std::size_t wanted, std::size_t reserve = 64);
 
 // A spawn attempt: a running child, or why none could be started (the command is missing or
@@ -122,7 +124,9 @@ struct WaitResult {
 // size (no deadlock), a child that never reads its stdin does not block the others, and a
 // group whose leader has ended after a signal from the set is SIGKILLed after the grace.
 // Constructing one ignores SIGPIPE in this process, so that a child that stops reading shows
-// as EPIPE instead of killing it.
+// as EPIPE instead of killing it. What a child's descendants write to its stdout or stderr
+// pipe after it ended is read and dropped until they close it (or this set is destroyed):
+// they are neither blocked nor killed by SIGPIPE for writing there.
 class ProcessSet {
 public:
     explicit ProcessSet(std::chrono::milliseconds kill_grace = std::chrono::seconds(5));
@@ -174,7 +178,12 @@ private:
     // next such time is.
     std::optional<SteadyTime> end_left_behind(SteadyTime now);
 
+    // Reads what the pipes of ended children hold, dropping it, and closes those at their end.
+    void drain_orphan_pipes(std::span<const pollfd> polled);
+
     std::vector<std::unique_ptr<Child>> m_children;
+    // Read ends of the pipes of ended children that a descendant still holds open.
+    std::vector<int> m_orphan_pipes;
     std::vector<Lingering> m_lingering;
     std::vector<LeftBehind> m_left_behind;
     std::chrono::milliseconds m_kill_grace;
