@@ -10,6 +10,7 @@
 #include "fixture.hpp"
 #include "spawn_agents_cli.hpp"
 #include "support/process.hpp"
+#include "support/small_file_system.hpp"
 #include "support/temp_dir.hpp"
 
 #include <fmt/format.h>
@@ -56,7 +57,7 @@ BOOST_AUTO_TEST_CASE(agents_beyond_the_open_file_limit_wait_for_a_free_place)
     std::vector<json> agents;
     for (int i = 0; i < 60; ++i)
         agents.push_back(shell_agent(fmt::format("a{}", i), "sleep 0.2"));
-    // 128 descriptors, soft and hard: about 14 agents at once, 4 descriptors each.
+    // 128 descriptors, soft and hard: 32 kept back, 5 for a start, 4 for each agent.
     std::string command = "ulimit -n 128 && exec";
     for (const auto& arg : sandbox.argv({"--verbose"}))
         command += " '" + arg + "'";
@@ -64,7 +65,7 @@ BOOST_AUTO_TEST_CASE(agents_beyond_the_open_file_limit_wait_for_a_free_place)
                                                   sandbox.environment());
 
     BOOST_TEST_REQUIRE(result.exit_code == 0, result.err);
-    BOOST_TEST(result.err.find("at most 14 agents at once: the limit on open files") !=
+    BOOST_TEST(result.err.find("at most 22 agents at once: the limit on open files") !=
                    std::string::npos,
                result.err);
     BOOST_TEST(sandbox.count("SELECT count(*) FROM agent_executions WHERE outcome = 'success'") ==
@@ -113,6 +114,39 @@ BOOST_AUTO_TEST_CASE(an_agent_silent_on_stderr_leaves_no_stderr_file_and_no_temp
     BOOST_TEST(file_bytes(sandbox.evidence / "consensus/SPEC-OPS-004" / names[1]) == "warn\n");
     BOOST_TEST(names[2].starts_with("SPEC-OPS-004_validate_quiet_"));
     BOOST_TEST(!names[2].ends_with("_stderr.txt"));
+}
+
+BOOST_AUTO_TEST_CASE(stderr_that_fills_the_disk_is_cut_short_and_stdout_still_kept,
+                     *boost::unit_test::label("needs_mount") *
+                         boost::unit_test::precondition(test_support::can_mount))
+{
+    Sandbox sandbox;
+    test_support::SmallFileSystem small(sandbox.evidence, 1);
+    BOOST_TEST_REQUIRE(small.mounted());
+    // 3 MB of stderr on a 1 MiB file system, after a line of stdout.
+    const auto result = sandbox.spawn(make_batch(
+        {shell_agent("loud", "echo out-ok; head -c 3000000 /dev/zero | tr '\\0' e >&2")}));
+
+    BOOST_TEST(result.exit_code == 74, result.err);
+    BOOST_TEST(result.err.find("No space left on device") != std::string::npos, result.err);
+    const auto rows = sandbox.rows("SELECT outcome, evidence_path, response_text "
+                                   "FROM agent_executions");
+    BOOST_TEST_REQUIRE(rows.size() == 1u);
+    BOOST_TEST(text(rows[0][0]) == "success");
+    BOOST_TEST(text(rows[0][2]) == "out-ok\n");
+    const auto output = sandbox.evidence / text(rows[0][1]);
+    BOOST_TEST_REQUIRE(fs::is_regular_file(output), output);
+    BOOST_TEST(file_bytes(output) == "out-ok\n");
+    // What fitted of stderr is beside it, named; no temporary is left.
+    auto stderr_file = output;
+    stderr_file.replace_filename(output.stem().string() + "_stderr.txt");
+    BOOST_TEST_REQUIRE(fs::is_regular_file(stderr_file), stderr_file);
+    const auto kept = fs::file_size(stderr_file);
+    BOOST_TEST(kept > 0u);
+    BOOST_TEST(kept < 3000000u);
+    BOOST_TEST(file_bytes(stderr_file) == std::string(kept, 'e'));
+    for (const auto& file : sandbox.evidence_files())
+        BOOST_TEST(!file.filename().string().ends_with(".tmp"), file);
 }
 
 BOOST_AUTO_TEST_CASE(four_agents_writing_200_mb_each_keep_the_peak_rss_under_32_mb_and_the_cap,

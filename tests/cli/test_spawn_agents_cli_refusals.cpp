@@ -11,6 +11,7 @@
 #include "fixture.hpp"
 #include "spawn_agents_cli.hpp"
 #include "support/process.hpp"
+#include "support/small_file_system.hpp"
 #include "support/temp_dir.hpp"
 
 #include <fmt/format.h>
@@ -31,6 +32,49 @@
 
 using namespace spawn_agents_cli;
 using namespace std::chrono_literals;
+
+BOOST_AUTO_TEST_CASE(an_evidence_root_on_a_read_only_mount_is_refused_before_any_agent_runs,
+                     *boost::unit_test::label("needs_mount") *
+                         boost::unit_test::precondition(test_support::can_mount))
+{
+    Sandbox sandbox;
+    test_support::SmallFileSystem read_only(sandbox.evidence, 1, true);
+    BOOST_TEST_REQUIRE(read_only.mounted());
+    const auto marker = sandbox.dir / "ran";
+    const auto result =
+        sandbox.spawn(make_batch({shell_agent("a0", fmt::format("touch {}", marker.string()))}));
+
+    BOOST_TEST(result.exit_code == 73, result.err);
+    BOOST_TEST(result.err ==
+                   fmt::format("spawn-agents: error: cannot create {}: Read-only file system\n",
+                               (sandbox.evidence / "consensus").string()),
+               result.err);
+    BOOST_TEST(!fs::exists(marker));
+    BOOST_TEST(!fs::exists(sandbox.db));
+    BOOST_TEST(result.out.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_limit_on_open_files_with_no_room_for_an_agent_is_refused_before_anything)
+{
+    Sandbox sandbox;
+    const auto marker = sandbox.dir / "ran";
+    std::string command = "ulimit -n 32 && exec";
+    for (const auto& arg : sandbox.argv({}))
+        command += " '" + arg + "'";
+    const auto result = test_support::run_process(
+        {"sh", "-c", command},
+        make_batch({shell_agent("a0", fmt::format("touch {}", marker.string()))}).dump(),
+        sandbox.environment());
+
+    BOOST_TEST(result.exit_code == 70, result.err);
+    BOOST_TEST(result.err.find("the limit on open files leaves no room for an agent") !=
+                   std::string::npos,
+               result.err);
+    BOOST_TEST(!fs::exists(marker));
+    BOOST_TEST(!fs::exists(sandbox.db));
+    BOOST_TEST(!fs::exists(sandbox.evidence));
+    BOOST_TEST(result.out.empty());
+}
 
 BOOST_AUTO_TEST_CASE(an_evidence_root_that_is_a_file_is_refused_before_any_agent_runs)
 {

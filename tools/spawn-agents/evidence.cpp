@@ -144,7 +144,10 @@ std::shared_ptr<const UniqueFd> EvidenceStore::folder(const std::string& relativ
         if (const auto link = link_in(root, relative))
             throw Error(Exit::cant_create, "{}: a symbolic link; not writing through it",
                         (m_root / *link).string());
-        throw Error(Exit::cant_create, "cannot create folder {}", error.what());
+        // The tree's message names the folder; one that says it could not be made says all.
+        const std::string_view reason = error.what();
+        if (reason.starts_with("cannot create ")) throw Error(Exit::cant_create, "{}", reason);
+        throw Error(Exit::cant_create, "cannot create folder {}", reason);
     }
 }
 
@@ -213,14 +216,14 @@ StagedOutput EvidenceStore::stage_agent(std::string_view agent)
 
 void StagedOutput::append_errors(std::string_view chunk) noexcept
 {
-    if (error || !output) return;
+    if (errors_cut_short || error || !output) return;
     try {
         if (!errors)
             errors.emplace(
                 output->beside(fs::path(output->name()).stem().string() + "_stderr.txt", 0600));
         errors->write(chunk);
     } catch (...) {
-        error = std::current_exception();
+        errors_cut_short = std::current_exception();
     }
 }
 
@@ -230,7 +233,7 @@ void StagedOutput::end_errors() noexcept
     try {
         errors->close_unflushed();
     } catch (...) {
-        if (!error) error = std::current_exception();
+        if (!errors_cut_short) errors_cut_short = std::current_exception();
     }
 }
 
@@ -315,6 +318,7 @@ std::vector<AgentEvidence> EvidenceStore::commit_agent_outputs(std::span<const s
                                                   Exit::software, "{}: nothing staged", agents[i]));
             continue;
         }
+        evidence[i].cut_short = files.errors_cut_short;
         try {
             const auto extension = fs::path(files.output->name()).extension().string();
             const auto name = place(*files.output, stem_of(agents[i]), extension);

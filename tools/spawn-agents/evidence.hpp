@@ -27,6 +27,9 @@ struct AgentEvidence {
     std::string output;        // stdout: .json when it is JSON, else .txt
     std::string errors;        // stderr, when it wrote any: ..._stderr.txt; else empty
     std::exception_ptr error;  // set when its files could not be written
+    // Set when its stderr file holds only the start of it (a full disk): the files are in
+    // place all the same.
+    std::exception_ptr cut_short;
 };
 
 // An agent's files under temporary names in consensus/<SPEC>/: its stdout, which the agent
@@ -36,12 +39,16 @@ struct StagedOutput {
     std::optional<common::NewFileAt> output;  // named as its first choice
     std::optional<common::NewFileAt> errors;
     std::exception_ptr error;  // set when they could not be read or written
-    std::uint64_t bytes = 0;   // what they hold, once inspected
+    // Set when stderr could not be written whole: what was written is kept, the rest dropped,
+    // and stdout is kept as it is.
+    std::exception_ptr errors_cut_short;
+    std::uint64_t bytes = 0;  // what they hold, once inspected
 
-    // Appends to the stderr file, made on the first call; a failure is kept in `error`.
+    // Appends to the stderr file, made on the first call; a failure is kept in
+    // `errors_cut_short`.
     void append_errors(std::string_view chunk) noexcept;
     // Closes the stderr file once its agent has ended: an agent waiting for the writer holds
-    // no descriptor. A failure is kept in `error`.
+    // no descriptor. A failure is kept in `errors_cut_short`.
     void end_errors() noexcept;
 };
 

@@ -193,8 +193,8 @@ BatchRunner::BatchRunner(const Batch& batch, const Options& options, common::Dat
     m_limit = common::make_room_for_children(asked);
     m_one_by_one = m_limit < m_agents.size();
     if (m_log && m_limit < asked)
-        *m_log << fmt::format("spawn-agents: at most {} agents at once: the limit on open files\n",
-                              m_limit);
+        *m_log << fmt::format("spawn-agents: at most {} agent{} at once: the limit on open files\n",
+                              m_limit, m_limit == 1 ? "" : "s");
     // Orphans of the agents come back to this process, so that none outlives the batch.
     if (!common::become_subreaper() && m_log)
         *m_log << "spawn-agents: cannot become a child subreaper: a process that leaves its "
@@ -383,6 +383,9 @@ int run(const Options& options, std::ostream& out, std::ostream& err)
 {
     const auto source = common::input_name(options.batch);
     const auto batch = parse_batch(common::read_input(options.batch), source);
+    if (common::make_room_for_children(1) == 0)
+        throw Error(Exit::software, "the limit on open files leaves no room for an agent "
+                                    "(raise it with ulimit -n); nothing was started");
     // An evidence root that cannot take the output is refused before any agent runs.
     EvidenceStore(options.shared.evidence, batch.spec_id, batch.stage, common::TimePoint{})
         .prepare();

@@ -288,6 +288,7 @@ void BatchWriter::record_exit_rows(std::span<const ExitJob> exits)
         const auto& child = exits[i].child;
         const auto& evidence = exits[i].evidence;
         if (evidence.error) attempt([&] { std::rethrow_exception(evidence.error); });
+        if (evidence.cut_short) attempt([&] { std::rethrow_exception(evidence.cut_short); });
         records.push_back({
             .agent_id = exits[i].info.agent_id,
             .outcome = outcome_of(child),
