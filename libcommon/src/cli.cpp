@@ -8,6 +8,7 @@
 #include <functional>
 #include <regex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #ifndef SPEC_HYGIENE_VERSION
@@ -134,10 +135,30 @@ std::string usage_message(cxxopts::Options& options, std::span<char*> args,
     return message;
 }
 
+// A switch given a value ("--full=false"): cxxopts would take it, and a tool that asks only
+// whether the switch is there would act on "false". A switch takes no value, as the synopsis
+// says.
+void refuse_valued_switches(const cxxopts::Options& options, std::span<char*> args)
+{
+    for (std::size_t i = 1; i < args.size(); ++i) {
+        const std::string_view word = args[i];
+        if (word == "--") return;
+        const auto equals = word.find('=');
+        if (!word.starts_with("--") || equals == std::string_view::npos) continue;
+        const auto name = word.substr(2, equals - 2);
+        for (const auto& group : options.groups())
+            for (const auto& option : options.group_help(group).options)
+                if (option.is_boolean &&
+                    std::find(option.l.begin(), option.l.end(), name) != option.l.end())
+                    throw Error(Exit::usage, "--{}: takes no value", name);
+    }
+}
+
 }  // namespace
 
 cxxopts::ParseResult parse_arguments(cxxopts::Options& options, std::span<char*> args)
 {
+    refuse_valued_switches(options, args);
     try {
         auto result = options.parse(static_cast<int>(args.size()), args.data());
         if (!result.unmatched().empty())

@@ -6,6 +6,7 @@
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -79,7 +80,7 @@ BOOST_AUTO_TEST_CASE(an_unknown_flag_and_a_missing_value_are_named_on_one_line)
             require_usage_line(run(tool.binary, {"--db"}),
                                tool.name + ": error: --db: needs a value");
             require_usage_line(run(tool.binary, {"--json=3"}),
-                               tool.name + ": error: --json: '3' is not true or false");
+                               tool.name + ": error: --json: takes no value");
         }
     }
 }
@@ -88,4 +89,27 @@ BOOST_AUTO_TEST_CASE(a_range_error_names_the_flag_on_one_line)
 {
     require_usage_line(run(DB_VACUUM_BIN, {"--busy-timeout", "-1"}),
                        "db-vacuum: error: --busy-timeout: must be at least 0, not -1");
+}
+
+BOOST_AUTO_TEST_CASE(a_switch_given_a_value_is_refused_before_anything_is_opened)
+{
+    // "--full=false" was taken for --full: the database was vacuumed and switched to WAL.
+    const std::map<std::string, std::vector<std::string>> cases{
+        {DB_VACUUM_BIN, {"--full=false", "--migrate=false", "--no-record=0"}},
+        {SPAWN_AGENTS_BIN, {"--sequential=false"}},
+        {EVIDENCE_PRUNE_BIN, {"--dry-run=false"}},
+        {METRICS_REPORT_BIN, {"--compare=false"}}};
+    for (const auto& tool : tools) {
+        for (const auto& word : cases.at(tool.binary)) {
+            BOOST_TEST_CONTEXT(tool.name << " " << word)
+            {
+                const test_support::TempDir dir;
+                const auto db = dir / "app.db";
+                const auto result = run(tool.binary, {"--db", db.string(), word});
+                const auto name = word.substr(2, word.find('=') - 2);
+                require_usage_line(result, tool.name + ": error: --" + name + ": takes no value");
+                BOOST_TEST(!std::filesystem::exists(db));
+            }
+        }
+    }
 }
