@@ -40,6 +40,22 @@ std::string temporary_stem(std::string_view name)
     return std::string(name.substr(0, name_max - added));
 }
 
+// A device, FIFO or socket at `target` (or where a symlink there leads) is never replaced:
+// `--output /dev/null` run as root once put a regular file in its place.
+void refuse_special_file(const std::filesystem::path& target)
+{
+    struct stat info {};
+    if (::stat(target.c_str(), &info) != 0 || S_ISREG(info.st_mode) || S_ISDIR(info.st_mode))
+        return;
+    const auto* kind = S_ISCHR(info.st_mode)    ? "a character device"
+                       : S_ISBLK(info.st_mode)  ? "a block device"
+                       : S_ISFIFO(info.st_mode) ? "a FIFO"
+                       : S_ISSOCK(info.st_mode) ? "a socket"
+                                                : "not a regular file";
+    throw Error(Exit::cant_create, "cannot replace {}: it is {}, not a regular file",
+                target.string(), kind);
+}
+
 }  // namespace
 
 AtomicFile::AtomicFile(std::filesystem::path target, mode_t mode, Existing existing)
@@ -47,6 +63,7 @@ AtomicFile::AtomicFile(std::filesystem::path target, mode_t mode, Existing exist
 {
     if (m_target.filename().empty())
         throw Error(Exit::cant_create, "cannot create {}: not a file name", m_target.string());
+    refuse_special_file(m_target);
     std::string pattern =
         (folder_of(m_target) /
          fmt::format(".{}.XXXXXX.tmp", temporary_stem(m_target.filename().string())))
@@ -142,6 +159,7 @@ void AtomicFile::commit(FolderSync folder)
 {
     if (m_committed) throw Error(Exit::software, "{}: committed twice", m_target.string());
     flush();
+    refuse_special_file(m_target);
 
     const int error = m_existing == Existing::refuse
                           ? place_without_replacing(m_temporary, m_target)

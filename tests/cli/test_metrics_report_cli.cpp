@@ -427,6 +427,59 @@ BOOST_AUTO_TEST_CASE(output_into_a_missing_folder_is_exit_73)
     BOOST_TEST(!fs::exists(target.parent_path()));
 }
 
+BOOST_AUTO_TEST_CASE(output_naming_the_database_or_its_wal_is_exit_64_and_the_file_is_kept)
+{
+    // "--output" naming the database once replaced it with the report.
+    Sandbox sandbox;
+    sandbox.record(5);
+    const auto before = file_bytes(sandbox.db);
+    fs::create_symlink(sandbox.db, sandbox.dir / "link.db");
+    for (const auto& target : {sandbox.db, sandbox.dir / "link.db",
+                               sandbox.dir / ".." / sandbox.dir.path().filename() / "hygiene.db",
+                               fs::path(sandbox.db.string() + "-wal")}) {
+        BOOST_TEST_CONTEXT(target)
+        {
+            const auto result = sandbox.report({"--format", "prometheus", "--output", target});
+            BOOST_TEST(result.exit_code == 64, result.err);
+            BOOST_TEST(result.err.find("which the report reads; not replacing it") !=
+                       std::string::npos);
+        }
+    }
+    BOOST_TEST(file_bytes(sandbox.db) == before);
+    BOOST_TEST(!fs::exists(sandbox.db.string() + "-wal"));
+}
+
+BOOST_AUTO_TEST_CASE(output_naming_the_from_stream_is_exit_64_and_the_stream_is_kept)
+{
+    Sandbox sandbox;
+    const auto stream = sandbox.dir / "events.jsonl";
+    write_file(stream, sandbox.record(5));
+    const auto before = file_bytes(stream);
+    const auto result = sandbox.report({"--from", stream.string(), "--output", stream.string()});
+    BOOST_TEST(result.exit_code == 64, result.err);
+    BOOST_TEST(file_bytes(stream) == before);
+}
+
+BOOST_AUTO_TEST_CASE(output_naming_a_device_or_a_fifo_is_exit_73_and_it_stays_one)
+{
+    Sandbox sandbox;
+    sandbox.record(5);
+    const auto fifo = sandbox.dir / "fifo";
+    BOOST_REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    fs::create_symlink("/dev/null", sandbox.dir / "null");
+    for (const auto& target : {fifo, sandbox.dir / "null"}) {
+        BOOST_TEST_CONTEXT(target)
+        {
+            const auto result = sandbox.report({"--format", "prometheus", "--output", target});
+            BOOST_TEST(result.exit_code == 73, result.err);
+            BOOST_TEST(result.out.empty());
+        }
+    }
+    BOOST_TEST(fs::is_fifo(fifo));
+    BOOST_TEST(fs::is_symlink(sandbox.dir / "null"));
+    BOOST_TEST(fs::is_character_file("/dev/null"));
+}
+
 BOOST_AUTO_TEST_CASE(the_p95_gate_exits_1_exactly_when_broken)
 {
     Sandbox sandbox;

@@ -170,6 +170,36 @@ BOOST_AUTO_TEST_CASE(a_folder_in_the_way_is_exit_73_and_leaves_nothing)
     BOOST_TEST(entries_in(dir.path()) == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(a_fifo_or_a_link_to_a_device_is_never_replaced)
+{
+    // "--output /dev/null" run as root put a regular file where the device was.
+    TempDir dir;
+    BOOST_REQUIRE(::mkfifo((dir / "fifo").c_str(), 0600) == 0);
+    fs::create_symlink("/dev/null", dir / "null");
+    for (const auto* name : {"fifo", "null"}) {
+        BOOST_TEST_CONTEXT(name)
+        {
+            BOOST_TEST(exit_code_of([&] {
+                           common::write_file_atomically(dir / name, "report");
+                       }) == 73);
+        }
+    }
+    BOOST_TEST(fs::is_fifo(dir / "fifo"));
+    BOOST_TEST(fs::is_symlink(dir / "null"));
+    BOOST_TEST(fs::is_character_file("/dev/null"));
+    BOOST_TEST(entries_in(dir.path()) == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_fifo_put_in_place_of_the_target_before_commit_is_kept)
+{
+    TempDir dir;
+    AtomicFile file(dir / "out.txt");
+    file.write("report");
+    BOOST_REQUIRE(::mkfifo((dir / "out.txt").c_str(), 0600) == 0);
+    BOOST_TEST(exit_code_of([&] { file.commit(); }) == 73);
+    BOOST_TEST(fs::is_fifo(dir / "out.txt"));
+}
+
 BOOST_AUTO_TEST_CASE(a_full_disk_is_exit_74_and_leaves_nothing)
 {
     // /dev/full fails every write with ENOSPC; the descriptor is swapped in by dup2.

@@ -14,7 +14,9 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <filesystem>
 #include <istream>
+#include <vector>
 
 namespace metrics_report {
 namespace {
@@ -31,6 +33,37 @@ void write_report(const Options& options, const std::string& text, std::ostream&
     }
     // Readable by node_exporter's textfile collector, which usually runs as another user.
     common::write_file_atomically(*options.output, text, 0644);
+}
+
+// Whether `a` and `b` name one file: the same inode, or (one not there yet) the same path
+// once symlinks and ".." are resolved.
+bool same_file(const fs::path& a, const fs::path& b)
+{
+    std::error_code ec;
+    if (fs::equivalent(a, b, ec)) return true;
+    std::error_code ec_a;
+    std::error_code ec_b;
+    const auto resolved_a = fs::weakly_canonical(fs::absolute(a, ec_a), ec_a);
+    const auto resolved_b = fs::weakly_canonical(fs::absolute(b, ec_b), ec_b);
+    return !ec_a && !ec_b && resolved_a == resolved_b;
+}
+
+// The report never replaces what it reads: "--output" naming the database once overwrote it
+// with the report. Its -wal, -shm and -journal count as the database.
+void refuse_output_over_input(const Options& options)
+{
+    if (!options.output) return;
+    std::vector<fs::path> inputs;
+    if (options.source == Source::stream) {
+        if (options.from != "-") inputs.push_back(options.from);
+    } else {
+        for (const char* suffix : {"", "-wal", "-shm", "-journal"})
+            inputs.emplace_back(options.shared.database.string() + suffix);
+    }
+    for (const auto& input : inputs)
+        if (same_file(*options.output, input))
+            throw Error(Exit::usage, "--output {} is {}, which the report reads; not replacing it",
+                        options.output->string(), options.source == Source::stream ? "the --from stream" : "the database");
 }
 
 std::string samples_note(std::size_t samples, std::string_view what)
@@ -246,6 +279,7 @@ void read_database_source(const Options& options, std::ostream& err, Report& rep
 
 int run(const Options& options, std::istream& in, std::ostream& out, std::ostream& err)
 {
+    refuse_output_over_input(options);
     const common::Stopwatch stopwatch;
     Report report;
     report.source = options.source;

@@ -33,7 +33,8 @@ enum class FolderSync {
 class AtomicFile {
 public:
     // Creates the temporary with exactly `mode` (the umask does not apply). Throws Error 73
-    // when it cannot be created (missing or unwritable folder, read-only file system).
+    // when it cannot be created (missing or unwritable folder, read-only file system) or when
+    // `target` is a device, FIFO or socket, or a symlink to one: those are never replaced.
     explicit AtomicFile(std::filesystem::path target, mode_t mode = 0600,
                         Existing existing = Existing::replace);
     AtomicFile(AtomicFile&& other) noexcept;
@@ -72,7 +73,8 @@ public:
     // Flushes the file (unless flush() did), puts it in place (rename; with Existing::refuse,
     // a rename that never replaces, or a hard link where the file system lacks that) and, with
     // FolderSync::now, flushes the folder, so that the new name survives a crash. Throws Error
-    // 73 when the target exists and may not be replaced or is a folder, 74 on an I/O error;
+    // 73 when the target exists and may not be replaced, is a folder, or has become a
+    // device, FIFO or socket, 74 on an I/O error;
     // the temporary is then removed.
     void commit(FolderSync folder = FolderSync::now);
 
