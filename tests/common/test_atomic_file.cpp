@@ -179,9 +179,8 @@ BOOST_AUTO_TEST_CASE(a_fifo_or_a_link_to_a_device_is_never_replaced)
     for (const auto* name : {"fifo", "null"}) {
         BOOST_TEST_CONTEXT(name)
         {
-            BOOST_TEST(exit_code_of([&] {
-                           common::write_file_atomically(dir / name, "report");
-                       }) == 73);
+            BOOST_TEST(exit_code_of([&] { common::write_file_atomically(dir / name, "report"); }) ==
+                       73);
         }
     }
     BOOST_TEST(fs::is_fifo(dir / "fifo"));
