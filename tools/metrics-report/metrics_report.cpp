@@ -63,7 +63,8 @@ void refuse_output_over_input(const Options& options)
     for (const auto& input : inputs)
         if (same_file(*options.output, input))
             throw Error(Exit::usage, "--output {} is {}, which the report reads; not replacing it",
-                        options.output->string(), options.source == Source::stream ? "the --from stream" : "the database");
+                        options.output->string(),
+                        options.source == Source::stream ? "the --from stream" : "the database");
 }
 
 std::string samples_note(std::size_t samples, std::string_view what)
