@@ -108,6 +108,26 @@ BOOST_AUTO_TEST_CASE(auto_leaves_a_damaged_database_alone_with_65)
     BOOST_TEST((file_bytes(db) == bytes));
 }
 
+BOOST_AUTO_TEST_CASE(a_damaged_rollback_journal_file_refused_by_an_action_is_left_as_it_was)
+{
+    // The rebuild's 65 once came after the file had been switched to WAL for good.
+    for (const auto* action : {"--full", "--migrate", "--incremental", "--checkpoint"}) {
+        BOOST_TEST_CONTEXT(action)
+        {
+            const auto db = make_damaged_database(dir / "damaged.db");
+            const auto bytes = file_bytes(db);
+
+            const auto result = vacuum({"--db", db.string(), action, "--no-record"});
+
+            BOOST_TEST(result.exit_code == 65, result.err);
+            BOOST_TEST(contains(result.err, "quick_check found"), result.err);
+            BOOST_TEST((file_bytes(db) == bytes));
+            BOOST_TEST(!fs::exists(db.string() + "-wal"));
+            fs::remove(db);
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(check_passes_on_a_healthy_database)
 {
     const auto db = make_database("healthy.db");

@@ -300,8 +300,13 @@ Preflight preflight(const Database& db, const Options& options, const Host& host
     if (found.rebuilds || options.action == Action::check || options.action == Action::automatic)
         refuse_undefined_names(db, options.action);
     if (options.action == Action::incremental) require_incremental_mode(db);
-    if (options.action == Action::automatic) {
-        // A timer must not rearrange the pages of a damaged file: it reports it instead.
+    // A timer must not rearrange the pages of a damaged file: it reports it instead. Nor is
+    // a damaged rollback-journal file switched to WAL (opening it for writing does) by an
+    // action that its damage would then stop: a refused database is left as it was.
+    const bool switches_to_wal = options.action != Action::status &&
+                                 options.action != Action::check &&
+                                 found.status.journal_mode != "wal";
+    if (options.action == Action::automatic || switches_to_wal) {
         const auto check = run_check(db, CheckKind::quick);
         if (!check.ok())
             throw Error(Exit::data,
