@@ -252,15 +252,10 @@ std::uint64_t size_or_zero(const std::string& path)
     return ::stat(path.c_str(), &info) == 0 ? static_cast<std::uint64_t>(info.st_size) : 0;
 }
 
-// Whether a read-only open that failed may fall back to the immutable open: the -shm (or a
-// lock) could not be made, the file itself is readable, and no WAL or journal holds content
-// that an immutable open would not read. Throws when such content is in the way.
-bool immutable_fallback(const std::filesystem::path& path, const SqliteError& error)
+// Throws when a WAL or journal beside `path` holds content that an immutable open would not
+// read.
+void ensure_nothing_unread(const std::filesystem::path& path)
 {
-    const int primary = error.result_code() & 0xff;
-    if (primary != SQLITE_READONLY && primary != SQLITE_CANTOPEN && primary != SQLITE_PERM)
-        return false;
-    if (::access(path.c_str(), R_OK) != 0) return false;
     for (const auto& [suffix, what] :
          {std::pair{"-wal", "WAL"}, std::pair{"-journal", "rollback journal"}}) {
         const auto bytes = size_or_zero(path.string() + suffix);
@@ -272,7 +267,40 @@ bool immutable_fallback(const std::filesystem::path& path, const SqliteError& er
                                           "db-vacuum --auto, which checkpoints it",
                                           path.string(), what, bytes, path.filename().string()));
     }
+}
+
+// Whether a read-only open that failed may fall back to the immutable open: the -shm (or a
+// lock) could not be made, the file itself is readable, and no WAL or journal holds content
+// that an immutable open would not read. Throws when such content is in the way.
+bool immutable_fallback(const std::filesystem::path& path, const SqliteError& error)
+{
+    const int primary = error.result_code() & 0xff;
+    if (primary != SQLITE_READONLY && primary != SQLITE_CANTOPEN && primary != SQLITE_PERM)
+        return false;
+    if (::access(path.c_str(), R_OK) != 0) return false;
+    ensure_nothing_unread(path);
     return true;
+}
+
+// Whether reading `path` would leave a -wal and a -shm of this user's beside another user's
+// WAL database: made with the database's mode but owned by this user, they keep its owner
+// from writing to it ("attempt to write a readonly database") until someone removes them.
+// Root's are handed to the database's owner by SQLite itself.
+bool would_leave_files_for_its_owner(const std::filesystem::path& path)
+{
+    struct stat info {};
+    if (::geteuid() == 0 || ::stat(path.c_str(), &info) != 0 || info.st_uid == ::geteuid())
+        return false;
+    if (::access((path.string() + "-shm").c_str(), F_OK) == 0) return false;
+    // Bytes 18 and 19 of the header are 2 in WAL mode; a rollback-journal file is read with
+    // a lock on the file alone.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return false;
+    unsigned char versions[2] = {0, 0};
+    const bool wal =
+        ::pread(fd, versions, sizeof versions, 18) == 2 && versions[0] == 2 && versions[1] == 2;
+    ::close(fd);
+    return wal;
 }
 
 bool needs_recovery(const SqliteError& error)
@@ -287,6 +315,10 @@ Database Database::open(const std::filesystem::path& path, const OpenOptions& op
 {
     const bool created = check_file(path, options.mode);
     const int flags = open_flags(options.mode);
+    if (options.mode == OpenMode::read_only && would_leave_files_for_its_owner(path)) {
+        ensure_nothing_unread(path);
+        return connect_immutable(path, options.busy_timeout_ms);
+    }
     std::optional<Database> db;
     try {
         db.emplace(connect(path, flags, options.busy_timeout_ms, options.stop));

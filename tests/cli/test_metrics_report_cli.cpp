@@ -113,6 +113,35 @@ BOOST_AUTO_TEST_CASE(a_wal_database_in_a_folder_the_user_cannot_write_is_read_im
     BOOST_TEST((folder_entries(db.parent_path()) == std::vector<std::string>{"hygiene.db"}));
 }
 
+// Whether the test can read a database as another user than its owner: as root, with setpriv.
+boost::test_tools::assertion_result root_with_setpriv(boost::unit_test::test_unit_id)
+{
+    boost::test_tools::assertion_result result(::geteuid() == 0 &&
+                                               ::access("/usr/bin/setpriv", X_OK) == 0);
+    result.message() << "reading as another user than the owner needs root and setpriv";
+    return result;
+}
+
+BOOST_AUTO_TEST_CASE(another_users_read_leaves_no_wal_or_shm_beside_the_database,
+                     *boost::unit_test::precondition(root_with_setpriv))
+{
+    // In a folder anyone may write, another user's read once left a -wal and a -shm of its
+    // own, made with the database's mode 0644, and the owner could no longer write to it.
+    Sandbox sandbox;
+    sandbox.record(6);
+    const auto folder = sandbox.dir / "shared";
+    fs::create_directory(folder);
+    fs::copy_file(sandbox.db, folder / "hygiene.db");
+    fs::permissions(folder / "hygiene.db", fs::perms::owner_read | fs::perms::owner_write |
+                                               fs::perms::group_read | fs::perms::others_read);
+    fs::permissions(folder, fs::perms::all | fs::perms::sticky_bit);
+    const auto result =
+        report_elsewhere(sandbox, {"--db", (folder / "hygiene.db").string(), "--json"});
+    BOOST_TEST(result.exit_code == 0, result.err);
+    BOOST_TEST(parse_report(result)["overall"]["count"] == 6);
+    BOOST_TEST((folder_entries(folder) == std::vector<std::string>{"hygiene.db"}));
+}
+
 BOOST_AUTO_TEST_CASE(an_unwritable_folder_with_a_uri_like_name_opens_that_literal_file)
 {
     Sandbox sandbox;
