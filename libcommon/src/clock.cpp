@@ -2,6 +2,8 @@
 
 #include <fmt/chrono.h>
 
+#include <algorithm>
+
 namespace common {
 
 Clock system_clock()
@@ -14,6 +16,18 @@ std::string sql_timestamp(TimePoint time)
 {
     return fmt::format("{:%Y-%m-%d %H:%M:%S}",
                        fmt::gmtime(std::chrono::system_clock::to_time_t(time)));
+}
+
+bool is_sql_timestamp(std::string_view text) noexcept
+{
+    constexpr std::string_view shape = "DDDD-DD-DD DD:DD:DD";
+    if (text.size() < shape.size()) return false;
+    const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+    for (std::size_t i = 0; i < shape.size(); ++i)
+        if (shape[i] == 'D' ? !digit(text[i]) : text[i] != shape[i]) return false;
+    const auto fraction = text.substr(shape.size());
+    return fraction.empty() || (fraction.size() > 1 && fraction.front() == '.' &&
+                                std::all_of(fraction.begin() + 1, fraction.end(), digit));
 }
 
 std::string iso8601(TimePoint time)

@@ -160,6 +160,11 @@ bool Statement::is_null(int index) const
     return sqlite3_column_type(m_statement, index) == SQLITE_NULL;
 }
 
+bool Statement::is_integer(int index) const
+{
+    return sqlite3_column_type(m_statement, index) == SQLITE_INTEGER;
+}
+
 std::int64_t Statement::column_int(int index) const
 {
     return sqlite3_column_int64(m_statement, index);

@@ -482,6 +482,84 @@ BOOST_AUTO_TEST_CASE(negative_or_implausible_database_values_are_65_naming_the_r
     });
 }
 
+BOOST_AUTO_TEST_CASE(text_or_a_fraction_in_a_measurement_is_65_naming_the_row_of_its_table)
+{
+    // SQLite stores text in an INTEGER column as text; it was read as 0.
+    Recorded recorded;
+    recorded.recorder.add(BatchRun{.agents = {AgentRun{}, AgentRun{.agent = "claude"}}});
+    recorded.db.exec("UPDATE spawn_metrics SET spawn_latency_us = 'abc' WHERE metric_id = 1");
+    BOOST_CHECK_EXCEPTION(recorded.report(), common::Error, [](const common::Error& e) {
+        return data_error_naming(e, "spawn_metrics row 1: spawn_latency_us 'abc' is not a whole "
+                                    "number");
+    });
+    recorded.db.exec("UPDATE spawn_metrics SET spawn_latency_us = 5;"
+                     "UPDATE agent_executions SET run_time_ms = 'n/a' WHERE agent_name = 'claude'");
+    const auto claude_row =
+        recorded.db.query_int("SELECT rowid FROM agent_executions WHERE agent_name = 'claude'");
+    BOOST_CHECK_EXCEPTION(recorded.report(), common::Error, [&](const common::Error& e) {
+        return data_error_naming(e, fmt::format("agent_executions row {}: run_time_ms 'n/a' is "
+                                                "not a whole number",
+                                                claude_row));
+    });
+    recorded.db.exec("UPDATE agent_executions SET run_time_ms = -1 WHERE agent_name = 'claude'");
+    BOOST_CHECK_EXCEPTION(recorded.report(), common::Error, [&](const common::Error& e) {
+        return data_error_naming(
+            e, fmt::format("agent_executions row {}: run_time_ms -1 is negative", claude_row));
+    });
+    recorded.db.exec("UPDATE agent_executions SET run_time_ms = 7;"
+                     "UPDATE spawn_batches SET batch_wall_us = 1.5");
+    BOOST_CHECK_EXCEPTION(recorded.report(), common::Error, [](const common::Error& e) {
+        return data_error_naming(e, "spawn_batches row 1: batch_wall_us '1.5' is not a whole "
+                                    "number");
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_recorded_time_not_in_sqlite_form_is_65_naming_the_row)
+{
+    // Times are compared as text: "garbage" sorted as the newest spawn, and a time written
+    // "2026-11-01T08:00:00Z" passed --since 2026-11-01T09:00:00Z.
+    for (const auto* time : {"garbage", "2026-11-01T08:00:00Z"}) {
+        BOOST_TEST_CONTEXT(time)
+        {
+            Recorded recorded;
+            recorded.recorder.add(BatchRun{.agents = {AgentRun{}, AgentRun{}}});
+            recorded.db.exec(fmt::format(
+                "UPDATE spawn_metrics SET recorded_at = '{}' WHERE metric_id = 2", time));
+            BOOST_CHECK_EXCEPTION(recorded.report(), common::Error, [&](const common::Error& e) {
+                return data_error_naming(
+                    e,
+                    fmt::format("spawn_metrics row 2: recorded_at '{}' is not a UTC time", time));
+            });
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(in_one_second_agents_cancelled_after_the_spawns_are_the_newest_either_way)
+{
+    // A batch stopped by a signal: two agents started, two cancelled before they started, all
+    // recorded in the same second. The database once took the cancelled ones for the oldest.
+    Recorded recorded;
+    recorded.recorder.add(BatchRun{.agents = {AgentRun{.agent = "s1"}, AgentRun{.agent = "s2"},
+                                              AgentRun{.agent = "s3", .outcome = "cancelled"},
+                                              AgentRun{.agent = "s4", .outcome = "cancelled"}}});
+    const auto names = [](const Report& report) {
+        std::vector<std::string> agents;
+        for (const auto& [agent, stats] : report.agents)
+            agents.push_back(agent);
+        return agents;
+    };
+    for (std::int64_t window = 1; window <= 4; ++window) {
+        BOOST_TEST_CONTEXT("window " << window)
+        {
+            const Selection selection{.spawns = window};
+            BOOST_TEST(names(recorded.report(selection)) ==
+                       names(recorded.stream_report(selection)));
+        }
+    }
+    const auto newest_two = names(recorded.report(Selection{.spawns = 2}));
+    BOOST_TEST((newest_two == std::vector<std::string>{"s3", "s4"}));
+}
+
 BOOST_AUTO_TEST_CASE(the_largest_plausible_values_are_summed_without_overflow)
 {
     Recorded recorded;

@@ -78,20 +78,44 @@ private:
     std::unordered_map<std::int64_t, bool> m_gone;
 };
 
-// Throws Error 65 naming the row when a value of `row` is not a plausible measurement.
-void check_values(
-    const common::Database& db, std::string_view row,
-    std::initializer_list<std::pair<std::string_view, std::optional<std::int64_t>>> values)
+// The measurement in column `index` of `rows`, a field of `row` ("spawn_metrics row 7"):
+// NULL (never measured) or a plausible whole number. Throws Error 65 naming the row for
+// anything else: text, a blob or a fraction in its place would otherwise count as 0.
+std::optional<std::int64_t> measurement(const common::Database& db, const common::Statement& rows,
+                                        int index, std::string_view row, std::string_view field)
 {
-    for (const auto& [field, value] : values)
-        if (const auto why = value ? implausible(field, *value) : std::nullopt)
-            throw Error(Exit::data, "{}: {}: {}", db.path().string(), row, *why);
+    if (rows.is_null(index)) return std::nullopt;
+    if (!rows.is_integer(index))
+        throw Error(Exit::data, "{}: {}: {} '{}' is not a whole number", db.path().string(), row,
+                    field, common::sanitize_utf8(rows.column_text(index)));
+    const auto value = rows.column_int(index);
+    if (const auto why = implausible(field, value))
+        throw Error(Exit::data, "{}: {}: {}", db.path().string(), row, *why);
+    return value;
 }
 
-// Agents cancelled before they started: an agent_executions row without a spawn_metrics row,
-// newest first, as (recorded time, agent name).
-std::vector<std::pair<std::string, std::string>> read_cancelled(const common::Database& db,
-                                                                const Selection& selection)
+// The time in column `index` of `rows`, a field of `row`, as SQLite's datetime() writes it.
+// Throws Error 65 naming the row for anything else: the windows compare stored times as text,
+// and "garbage" or "2026-11-01T08:00:00Z" would sort as newer than they are.
+std::string recorded_time(const common::Database& db, const common::Statement& rows, int index,
+                          std::string_view row, std::string_view field)
+{
+    auto text = rows.column_text(index);
+    if (!common::is_sql_timestamp(text))
+        throw Error(Exit::data, "{}: {}: {} '{}' is not a UTC time as YYYY-MM-DD HH:MM:SS",
+                    db.path().string(), row, field, common::sanitize_utf8(text));
+    return text;
+}
+
+// An agent cancelled before it started: an agent_executions row without a spawn_metrics row.
+struct Cancelled {
+    std::string time;    // spawned_at, when it was recorded
+    std::int64_t rowid;  // in agent_executions: the order of recording within one time
+    std::string agent;
+};
+
+// The cancelled agents of the selection, newest first.
+std::vector<Cancelled> read_cancelled(const common::Database& db, const Selection& selection)
 {
     Conditions where;
     if (selection.since) where.add("e.spawned_at >= ?", common::sql_timestamp(*selection.since));
@@ -106,15 +130,20 @@ std::vector<std::pair<std::string, std::string>> read_cancelled(const common::Da
     if (selection.stage) where.add("e.stage = ?", *selection.stage);
     if (selection.agent) where.add("e.agent_name = ?", *selection.agent);
     auto rows = db.prepare(fmt::format(
-        "SELECT e.spawned_at, e.agent_name FROM agent_executions e WHERE e.outcome = "
+        "SELECT e.spawned_at, e.agent_name, e.rowid FROM agent_executions e WHERE e.outcome = "
         "'cancelled' AND e.batch_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM spawn_metrics m "
         "WHERE m.batch_id = e.batch_id AND m.agent_id = e.agent_id) {} "
         "ORDER BY e.spawned_at DESC, e.rowid DESC LIMIT {}",
         where.sql, selection.spawns.value_or(-1)));
     where.bind(rows);
-    std::vector<std::pair<std::string, std::string>> cancelled;
-    while (rows.step())
-        cancelled.emplace_back(rows.column_text(0), rows.column_text(1));
+    std::vector<Cancelled> cancelled;
+    while (rows.step()) {
+        const auto rowid = rows.column_int(2);
+        cancelled.push_back(
+            {recorded_time(db, rows, 0, fmt::format("agent_executions row {}", rowid),
+                           "spawned_at"),
+             rowid, rows.column_text(1)});
+    }
     return cancelled;
 }
 
@@ -126,10 +155,11 @@ std::string spawns_query(const common::Database& db, const Selection& selection,
     const bool by_batch = selection.spec || selection.stage;
     return fmt::format(
         "SELECT m.agent_name, m.success, m.spawn_latency_us, m.batch_id, {}, {}, {}, {}, "
-        "m.metric_id, m.recorded_at FROM spawn_metrics m {} {} WHERE 1 {} {}",
+        "m.metric_id, m.recorded_at, {} FROM spawn_metrics m {} {} WHERE 1 {} {}",
         joined ? "e.outcome" : "NULL", joined ? "e.run_time_ms" : "NULL",
         joined ? column_or_null(execution_columns, "cpu_time_us", "e.cpu_time_us") : "NULL",
         joined ? column_or_null(execution_columns, "max_rss_kb", "e.max_rss_kb") : "NULL",
+        joined ? "e.rowid" : "NULL",
         joined ? "LEFT JOIN agent_executions e ON e.agent_id = m.agent_id" : "",
         by_batch ? "JOIN spawn_batches b ON b.batch_id = m.batch_id" : "", where.sql,
         // Every row is summed the same in any order: a table scan is cheaper than the index.
@@ -154,42 +184,44 @@ void read_spawns(const common::Database& db, const Selection& selection, ReportB
     auto rows = db.prepare(spawns_query(db, selection, where, joined));
     where.bind(rows);
 
-    const auto cancelled =
-        joined ? read_cancelled(db, selection) : std::vector<std::pair<std::string, std::string>>{};
+    const auto cancelled = joined ? read_cancelled(db, selection) : std::vector<Cancelled>{};
     auto next_cancelled = cancelled.begin();
     const auto limit = selection.spawns.value_or(std::numeric_limits<std::int64_t>::max());
     std::int64_t added = 0;
-    const auto add_cancelled_after = [&](const std::string& time) {
-        for (; next_cancelled != cancelled.end() && next_cancelled->first > time && added < limit;
+    // The cancelled agents recorded after a spawn (at `time`, its agent_executions row
+    // `rowid`): a later time, or the same second and a later row, as the stream orders them.
+    const auto add_cancelled_after = [&](const std::string& time, std::int64_t rowid) {
+        for (; next_cancelled != cancelled.end() && added < limit &&
+               (next_cancelled->time > time ||
+                (next_cancelled->time == time && next_cancelled->rowid > rowid));
              ++next_cancelled, ++added)
-            builder.add(
-                SpawnRecord{.agent = next_cancelled->second, .outcome = Outcome::cancelled});
+            builder.add(SpawnRecord{.agent = next_cancelled->agent, .outcome = Outcome::cancelled});
     };
     OwnerCheck owners(db);
     SpawnRecord spawn;
     while (added < limit && rows.step()) {
-        if (selection.spawns) add_cancelled_after(rows.column_text(9));
+        const auto metric = fmt::format("spawn_metrics row {}", rows.column_int(8));
+        const auto recorded_at = recorded_time(db, rows, 9, metric, "recorded_at");
+        if (selection.spawns)
+            add_cancelled_after(recorded_at, rows.is_null(10) ? -1 : rows.column_int(10));
         if (added >= limit) break;
         // Agent names repeat row after row: reuse the string when it is the same.
         if (const auto name = rows.column_text(0); name != spawn.agent) spawn.agent = name;
         spawn.spawned = rows.column_int(1) != 0;
-        spawn.spawn_latency_us = rows.column_int_optional(2);
+        spawn.spawn_latency_us = measurement(db, rows, 2, metric, "spawn_latency_us");
         spawn.outcome = rows.is_null(4) ? (spawn.spawned ? Outcome::unknown : Outcome::spawn_failed)
                                         : outcome_from_name(rows.column_text(4));
         if (spawn.outcome == Outcome::running && owners.gone(rows.column_int(3)))
             spawn.outcome = Outcome::lost;
-        spawn.run_time_ms = rows.column_int_optional(5);
-        spawn.cpu_time_us = rows.column_int_optional(6);
-        spawn.max_rss_kb = rows.column_int_optional(7);
-        check_values(db, fmt::format("spawn_metrics row {}", rows.column_int(8)),
-                     {{"spawn_latency_us", spawn.spawn_latency_us},
-                      {"run_time_ms", spawn.run_time_ms},
-                      {"cpu_time_us", spawn.cpu_time_us},
-                      {"max_rss_kb", spawn.max_rss_kb}});
+        // The agent's run is measured in its agent_executions row.
+        const auto execution = fmt::format("agent_executions row {}", rows.column_int(10));
+        spawn.run_time_ms = measurement(db, rows, 5, execution, "run_time_ms");
+        spawn.cpu_time_us = measurement(db, rows, 6, execution, "cpu_time_us");
+        spawn.max_rss_kb = measurement(db, rows, 7, execution, "max_rss_kb");
         builder.add(spawn);
         ++added;
     }
-    add_cancelled_after("");
+    add_cancelled_after("", std::numeric_limits<std::int64_t>::min());
 }
 
 // Batches that spawn-agents finished (it reported them with a "batch" event): a batch still
@@ -204,23 +236,21 @@ void read_batches(const common::Database& db, const Selection& selection, Report
         where.add("EXISTS (SELECT 1 FROM spawn_metrics m WHERE m.batch_id = b.batch_id AND "
                   "m.agent_name = ?)",
                   *selection.agent);
-    auto rows = db.prepare(
-        fmt::format("SELECT b.mode, b.agent_count, b.successes, b.spawn_wall_us, b.batch_wall_us, "
-                    "b.batch_id FROM spawn_batches b WHERE b.batch_wall_us IS NOT NULL {} "
-                    "ORDER BY b.started_at DESC, b.batch_id DESC LIMIT {}",
-                    where.sql, selection.batches.value_or(-1)));
+    auto rows = db.prepare(fmt::format(
+        "SELECT b.mode, b.agent_count, b.successes, b.spawn_wall_us, b.batch_wall_us, "
+        "b.batch_id, b.started_at FROM spawn_batches b WHERE b.batch_wall_us IS NOT NULL {} "
+        "ORDER BY b.started_at DESC, b.batch_id DESC LIMIT {}",
+        where.sql, selection.batches.value_or(-1)));
     where.bind(rows);
     BatchRecord batch;
     while (rows.step()) {
+        const auto row = fmt::format("spawn_batches row {}", rows.column_int(5));
+        recorded_time(db, rows, 6, row, "started_at");
         batch.mode = rows.column_text(0);
-        batch.agents = rows.column_int(1);
-        batch.successes = rows.column_int_optional(2);
-        batch.spawn_wall_us = rows.column_int_optional(3);
-        batch.batch_wall_us = rows.column_int_optional(4);
-        check_values(db, fmt::format("spawn_batches row {}", rows.column_int(5)),
-                     {{"agent_count", batch.agents},
-                      {"spawn_wall_us", batch.spawn_wall_us},
-                      {"batch_wall_us", batch.batch_wall_us}});
+        batch.agents = measurement(db, rows, 1, row, "agent_count").value_or(0);
+        batch.successes = measurement(db, rows, 2, row, "successes");
+        batch.spawn_wall_us = measurement(db, rows, 3, row, "spawn_wall_us");
+        batch.batch_wall_us = measurement(db, rows, 4, row, "batch_wall_us");
         builder.add(batch);
     }
 }

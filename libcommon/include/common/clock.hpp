@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 
 namespace common {
 
@@ -16,6 +17,10 @@ Clock system_clock();
 
 // "YYYY-MM-DD HH:MM:SS" in UTC, the format SQLite's datetime('now') writes.
 std::string sql_timestamp(TimePoint time);
+
+// Whether `text` is in that form, with or without a fraction of a second (".fff"): the one
+// form whose text order is time order, which the SQL comparisons of stored times rely on.
+bool is_sql_timestamp(std::string_view text) noexcept;
 
 // "YYYY-MM-DDTHH:MM:SSZ" in UTC, for JSON.
 std::string iso8601(TimePoint time);

@@ -127,6 +127,9 @@ public:
     int column_count() const;
     std::string column_name(int index) const;
     bool is_null(int index) const;
+    // Whether the column holds an integer as stored (not text, a blob or a real); ask before
+    // reading it another way, which may convert it.
+    bool is_integer(int index) const;
     std::int64_t column_int(int index) const;
     std::optional<std::int64_t> column_int_optional(int index) const;
     double column_double(int index) const;
