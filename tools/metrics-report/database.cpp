@@ -78,19 +78,26 @@ private:
     std::unordered_map<std::int64_t, bool> m_gone;
 };
 
-// The measurement in column `index` of `rows`, a field of `row` ("spawn_metrics row 7"):
+// A row as errors name it ("spawn_metrics row 7"), formatted only when one is thrown.
+struct RowName {
+    std::string_view table;
+    std::int64_t rowid;
+};
+
+// The measurement in column `index` of `rows`, a field of `row`:
 // NULL (never measured) or a plausible whole number. Throws Error 65 naming the row for
 // anything else: text, a blob or a fraction in its place would otherwise count as 0.
 std::optional<std::int64_t> measurement(const common::Database& db, const common::Statement& rows,
-                                        int index, std::string_view row, std::string_view field)
+                                        int index, RowName row, std::string_view field)
 {
     if (rows.is_null(index)) return std::nullopt;
     if (!rows.is_integer(index))
-        throw Error(Exit::data, "{}: {}: {} '{}' is not a whole number", db.path().string(), row,
-                    field, common::sanitize_utf8(rows.column_text(index)));
+        throw Error(Exit::data, "{}: {} row {}: {} '{}' is not a whole number", db.path().string(),
+                    row.table, row.rowid, field, common::sanitize_utf8(rows.column_text(index)));
     const auto value = rows.column_int(index);
     if (const auto why = implausible(field, value))
-        throw Error(Exit::data, "{}: {}: {}", db.path().string(), row, *why);
+        throw Error(Exit::data, "{}: {} row {}: {}", db.path().string(), row.table, row.rowid,
+                    *why);
     return value;
 }
 
@@ -98,12 +105,12 @@ std::optional<std::int64_t> measurement(const common::Database& db, const common
 // Throws Error 65 naming the row for anything else: the windows compare stored times as text,
 // and "garbage" or "2026-11-01T08:00:00Z" would sort as newer than they are.
 std::string recorded_time(const common::Database& db, const common::Statement& rows, int index,
-                          std::string_view row, std::string_view field)
+                          RowName row, std::string_view field)
 {
     auto text = rows.column_text(index);
     if (!common::is_sql_timestamp(text))
-        throw Error(Exit::data, "{}: {}: {} '{}' is not a UTC time as YYYY-MM-DD HH:MM:SS",
-                    db.path().string(), row, field, common::sanitize_utf8(text));
+        throw Error(Exit::data, "{}: {} row {}: {} '{}' is not a UTC time as YYYY-MM-DD HH:MM:SS",
+                    db.path().string(), row.table, row.rowid, field, common::sanitize_utf8(text));
     return text;
 }
 
@@ -139,10 +146,8 @@ std::vector<Cancelled> read_cancelled(const common::Database& db, const Selectio
     std::vector<Cancelled> cancelled;
     while (rows.step()) {
         const auto rowid = rows.column_int(2);
-        cancelled.push_back(
-            {recorded_time(db, rows, 0, fmt::format("agent_executions row {}", rowid),
-                           "spawned_at"),
-             rowid, rows.column_text(1)});
+        cancelled.push_back({recorded_time(db, rows, 0, {"agent_executions", rowid}, "spawned_at"),
+                             rowid, rows.column_text(1)});
     }
     return cancelled;
 }
@@ -200,7 +205,7 @@ void read_spawns(const common::Database& db, const Selection& selection, ReportB
     OwnerCheck owners(db);
     SpawnRecord spawn;
     while (added < limit && rows.step()) {
-        const auto metric = fmt::format("spawn_metrics row {}", rows.column_int(8));
+        const RowName metric{"spawn_metrics", rows.column_int(8)};
         const auto recorded_at = recorded_time(db, rows, 9, metric, "recorded_at");
         if (selection.spawns)
             add_cancelled_after(recorded_at, rows.is_null(10) ? -1 : rows.column_int(10));
@@ -214,7 +219,7 @@ void read_spawns(const common::Database& db, const Selection& selection, ReportB
         if (spawn.outcome == Outcome::running && owners.gone(rows.column_int(3)))
             spawn.outcome = Outcome::lost;
         // The agent's run is measured in its agent_executions row.
-        const auto execution = fmt::format("agent_executions row {}", rows.column_int(10));
+        const RowName execution{"agent_executions", rows.column_int(10)};
         spawn.run_time_ms = measurement(db, rows, 5, execution, "run_time_ms");
         spawn.cpu_time_us = measurement(db, rows, 6, execution, "cpu_time_us");
         spawn.max_rss_kb = measurement(db, rows, 7, execution, "max_rss_kb");
@@ -244,7 +249,7 @@ void read_batches(const common::Database& db, const Selection& selection, Report
     where.bind(rows);
     BatchRecord batch;
     while (rows.step()) {
-        const auto row = fmt::format("spawn_batches row {}", rows.column_int(5));
+        const RowName row{"spawn_batches", rows.column_int(5)};
         recorded_time(db, rows, 6, row, "started_at");
         batch.mode = rows.column_text(0);
         batch.agents = measurement(db, rows, 1, row, "agent_count").value_or(0);
