@@ -182,9 +182,18 @@ std::filesystem::path resolve_path(const cxxopts::ParseResult& result, const std
                                    std::string_view key,
                                    const std::function<std::filesystem::path()>& fallback)
 {
-    if (auto given = flag<std::string>(result, name)) return *given;
-    if (from_env) return *from_env;
-    if (auto configured = config.text("common", key)) return *configured;
+    // An empty path would name no file: "no database at" and nothing after it. An empty
+    // variable counts as unset, as the shell's ${VAR:-default} has it.
+    if (auto given = flag<std::string>(result, name)) {
+        if (given->empty()) throw Error(Exit::usage, "--{} needs a path", name);
+        return *given;
+    }
+    if (from_env && !from_env->empty()) return *from_env;
+    if (auto configured = config.text("common", key)) {
+        if (configured->empty())
+            throw Error(Exit::config, "{}: common.{} needs a path", config.source(), key);
+        return *configured;
+    }
     return fallback();
 }
 

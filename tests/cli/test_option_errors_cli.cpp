@@ -113,3 +113,15 @@ BOOST_AUTO_TEST_CASE(a_switch_given_a_value_is_refused_before_anything_is_opened
         }
     }
 }
+
+BOOST_AUTO_TEST_CASE(an_empty_path_is_refused_naming_the_flag)
+{
+    // "--db ''" was exit 66 with "no database at" and nothing after it.
+    for (const auto& tool : tools) {
+        BOOST_TEST_CONTEXT(tool.name)
+        {
+            require_usage_line(run(tool.binary, {"--db", ""}),
+                               tool.name + ": error: --db needs a path");
+        }
+    }
+}
