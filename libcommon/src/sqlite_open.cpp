@@ -128,6 +128,16 @@ void Database::fail_open(int result_code) const
                               fmt::format("cannot open {}: {} (check the permissions of the file, "
                                           "of its -wal and -shm files and of its folder)",
                                           shown, std::strerror(system_error)));
+        // A WAL database whose -wal cannot be made beside it (a read-only mount, a folder this
+        // user cannot write): SQLite's last try, reading the -wal, finds no such file.
+        if (system_error == ENOENT && ::access(file.c_str(), F_OK) == 0) {
+            const auto folder = file.has_parent_path() ? file.parent_path() : ".";
+            if (::access(folder.c_str(), W_OK) != 0)
+                throw SqliteError(SQLITE_PERM,
+                                  fmt::format("{} is read-only: its folder cannot take the -wal "
+                                              "file WAL mode needs ({})",
+                                              shown, std::strerror(errno)));
+        }
         // SQLite refuses a full path (symlinks resolved) longer than its unix VFS allows,
         // before any system call.
         std::error_code ec;

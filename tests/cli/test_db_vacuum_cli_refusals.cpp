@@ -321,6 +321,29 @@ BOOST_AUTO_TEST_CASE(read_only_database_is_a_clear_error)
     BOOST_TEST((file_bytes(db) == bytes));
 }
 
+BOOST_AUTO_TEST_CASE(a_wal_database_on_a_read_only_mount_is_77,
+                     *boost::unit_test::label("needs_mount") *
+                         boost::unit_test::precondition(can_mount))
+{
+    // SQLite's last try, reading the -wal it could not make, said "No such file or
+    // directory": exit 66, as if there were no database.
+    SmallFileSystem mount(dir / "ro", 4);
+    BOOST_TEST_REQUIRE(mount.mounted());
+    const auto db = dir / "ro" / "wal.db";
+    fs::copy_file(make_database("source.db", 1, true), db);
+    BOOST_TEST_REQUIRE(
+        test_support::run_process({"mount", "-o", "remount,ro", (dir / "ro").string()}).exit_code ==
+        0);
+    const auto bytes = file_bytes(db);
+
+    const auto result = vacuum({"--db", db.string(), "--full"});
+
+    BOOST_TEST(result.exit_code == 77, result.err);
+    BOOST_TEST(contains(result.err, "is read-only: its folder cannot take the -wal file"),
+               result.err);
+    BOOST_TEST((file_bytes(db) == bytes));
+}
+
 // --- names SQLite would read differently ------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(database_named_like_a_uri_is_that_literal_file)
