@@ -145,7 +145,7 @@ BOOST_AUTO_TEST_CASE(sigint_while_a_reader_keeps_a_journal_database_from_wal_is_
     const auto before = file_bytes(db);
     HeldReader reader(db);
 
-    Running tool(*this, {"--db", db.string(), "--migrate", "--busy-timeout", "600000"});
+    Running tool(*this, {"--db", db.string(), "--migrate", "--busy-timeout", "600000", "--json"});
     BOOST_TEST_REQUIRE(tool.until([&] { return has_open(tool.pid(), db); }), tool.err());
     const bool answered = tool.stop(SIGINT);
     reader.release();
@@ -156,6 +156,11 @@ BOOST_AUTO_TEST_CASE(sigint_while_a_reader_keeps_a_journal_database_from_wal_is_
     BOOST_TEST(contains(tool.err(), "db-vacuum: stopped by SIGINT"), tool.err());
     BOOST_TEST((file_bytes(db) == before));
     BOOST_TEST(!fs::exists(db.string() + "-wal"));
+    // Stopped while it waited to switch the file to WAL: the report still says so.
+    const auto report = json::parse(result.out);
+    BOOST_TEST(report.at("interrupted") == "SIGINT");
+    BOOST_TEST(report.at("steps").empty());
+    BOOST_TEST(report.at("before").at("journal_mode") == "delete");
 }
 
 BOOST_AUTO_TEST_CASE(sigterm_during_the_checkpoint_retries_records_the_stopped_run)

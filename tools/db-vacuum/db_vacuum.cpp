@@ -498,7 +498,22 @@ int run_watched(const Options& options, const Host& host, std::ostream& out, std
         return report_empty_database(options, out);
 
     Preflight found;
-    auto db = open_for(options, host, log, signals.flag(), writes, found);
+    auto db = [&] {
+        try {
+            return open_for(options, host, log, signals.flag(), writes, found);
+        } catch (const Error&) {
+            // Stopped while the file was being opened (waiting for a lock to switch it to
+            // WAL, say): the report still says so, with nothing done.
+            if (const auto signal = signals.signal()) {
+                report.action = options.action;
+                report.database = options.shared.database.string();
+                report.before = found.status;
+                report.interrupted = signal_name(*signal);
+                print_report(out, options, report);
+            }
+            throw;
+        }
+    }();
     db.interrupt_when(&signals.flag());
     if (writes && common::schema::installed_version(db)) {
         common::schema::migrate(db, retry);
