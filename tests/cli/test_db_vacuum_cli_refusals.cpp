@@ -177,6 +177,21 @@ BOOST_AUTO_TEST_CASE(checkpoint_blocked_by_a_reader_fails_with_75)
     BOOST_TEST(result.out.empty(), result.out);
 }
 
+BOOST_AUTO_TEST_CASE(a_rebuild_whose_checkpoint_a_reader_blocks_does_not_call_it_done)
+{
+    // -v said "checkpoint done in 508 ms" before the 75 that said it could not finish.
+    const auto db = make_database("read-during-migrate.db", 1, false);
+    HeldReader reader(db);
+
+    const auto result =
+        vacuum({"--db", db.string(), "--migrate", "--busy-timeout", "200", "--verbose"});
+
+    BOOST_TEST(result.exit_code == 75, result.err);
+    BOOST_TEST(contains(result.err, "checkpoint still busy after"), result.err);
+    BOOST_TEST(!contains(result.err, "checkpoint done"), result.err);
+    BOOST_TEST(contains(result.err, "WAL checkpoint could not finish"), result.err);
+}
+
 namespace {
 
 // What `file` holds; empty while it does not exist.

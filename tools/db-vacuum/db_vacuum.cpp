@@ -216,15 +216,21 @@ bool rebuild(Database& db, const Options& options, const RebuildPlan& plan, Repo
     });
     if (!to_incremental) return false;
 
+    // A checkpoint still busy is not a step done: it is said, and its error follows the check.
     std::optional<common::SqliteError> busy;
-    steps.run("checkpoint", [&] {
-        try {
-            checkpoint_within_busy_timeout(db, steps.log(), steps.stop());
-        } catch (const common::SqliteError& error) {
-            if (!error.is_busy()) throw;
-            busy = error;
-        }
-    });
+    stop_if_asked(steps.stop());
+    const common::Stopwatch checkpoint_watch;
+    try {
+        checkpoint_within_busy_timeout(db, steps.log(), steps.stop());
+        steps.note("checkpoint", checkpoint_watch.elapsed_ms());
+    } catch (const common::SqliteError& error) {
+        if (!error.is_busy()) throw;
+        busy = error;
+        if (steps.log())
+            steps.log()->step(fmt::format("checkpoint still busy after {:.1f} ms: the check "
+                                          "reads the WAL",
+                                          checkpoint_watch.elapsed_ms()));
+    }
     const auto mode = db.query_int("PRAGMA auto_vacuum");
     if (mode != 2)
         throw Error(Exit::software, "{}: auto_vacuum is {} after VACUUM, not incremental (2)",
