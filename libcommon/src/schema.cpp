@@ -247,12 +247,12 @@ std::string incompatibility(const Database& db)
 
 }  // namespace
 
-std::optional<int> installed_version(const Database& db)
+std::optional<std::int64_t> installed_version(const Database& db)
 {
     if (!db.table_exists(version_table)) return std::nullopt;
-    return static_cast<int>(
-        db.query_optional_int(fmt::format("SELECT max(version) FROM {}", version_table))
-            .value_or(0));
+    // Read whole: 4294967297 taken as an int would pass for version 1, older than this build.
+    return db.query_optional_int(fmt::format("SELECT max(version) FROM {}", version_table))
+        .value_or(0);
 }
 
 void check_migratable(const Database& db)
@@ -308,7 +308,7 @@ int migrate(Database& db, const RetryPolicy& retry)
         [&] {
             // Read inside the transaction: another process may have migrated meanwhile.
             check_migratable(db);
-            found = installed_version(db).value_or(0);
+            found = static_cast<int>(installed_version(db).value_or(0));
             if (found == current_version) return;
             create_version_table(db);
             if (found < 1) migrate_to_v1(db);

@@ -24,7 +24,7 @@ struct Status {
     std::string auto_vacuum;   // none, full or incremental
     std::string journal_mode;  // wal, delete, ...
     std::int64_t user_version = 0;
-    std::optional<int> toolkit_schema_version;
+    std::optional<std::int64_t> toolkit_schema_version;
 
     std::uint64_t freelist_bytes() const;
     // Bytes the live pages take: what a rebuild has to copy.

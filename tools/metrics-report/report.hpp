@@ -112,7 +112,7 @@ struct Health {
     std::uint64_t freelist_bytes = 0;
     std::int64_t page_size = 0;
     std::string auto_vacuum;  // none, full, incremental
-    std::optional<int> schema_version;
+    std::optional<std::int64_t> schema_version;
     std::optional<MaintenanceRun> last_vacuum;
     std::optional<MaintenanceRun> last_prune;
     std::map<std::string, std::string> last_success;  // tool -> finished_at of its last "ok" run

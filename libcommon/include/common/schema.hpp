@@ -4,6 +4,7 @@
 
 #include "common/sqlite.hpp"
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -43,7 +44,7 @@ CREATE TABLE IF NOT EXISTS agent_executions (
 ))sql";
 
 // The toolkit schema version in `db`, or nullopt when the toolkit's tables were never created.
-std::optional<int> installed_version(const Database& db);
+std::optional<std::int64_t> installed_version(const Database& db);
 
 // Throws Error 65 when `db` holds a toolkit schema newer than this build: nothing is written.
 void ensure_supported(const Database& db);
