@@ -21,7 +21,7 @@ public:
     // Starts staging `agents` (their names, in the order they start) in `store`, whose
     // folders prepare() has made, at most `ahead` agents before the last one taken. Create
     // after any SignalWatch, so that the thread blocks its signals too.
-    Stager(EvidenceStore& store, std::vector<std::string> agents, std::size_t ahead = 8);
+    Stager(EvidenceStore& store, std::vector<std::string> agents, std::size_t ahead = 16);
     Stager(const Stager&) = delete;
     Stager& operator=(const Stager&) = delete;
     // Stops the thread; files staged and not taken are removed.
