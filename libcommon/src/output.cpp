@@ -209,23 +209,66 @@ std::string render_csv(const Table& table)
     return out;
 }
 
+namespace {
+
+// The length of the valid UTF-8 sequence at the start of `text` (no overlong forms, no
+// surrogates, nothing past U+10FFFF), or 0 when its first byte begins none.
+std::size_t utf8_sequence_length(std::string_view text)
+{
+    const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+    const auto first = byte(0);
+    if (first < 0x80) return 1;
+    std::size_t length = 0;
+    unsigned char low = 0x80;  // the range of the second byte
+    unsigned char high = 0xbf;
+    if (first >= 0xc2 && first <= 0xdf) {
+        length = 2;
+    } else if (first >= 0xe0 && first <= 0xef) {
+        length = 3;
+        if (first == 0xe0) low = 0xa0;
+        if (first == 0xed) high = 0x9f;
+    } else if (first >= 0xf0 && first <= 0xf4) {
+        length = 4;
+        if (first == 0xf0) low = 0x90;
+        if (first == 0xf4) high = 0x8f;
+    } else {
+        return 0;
+    }
+    if (text.size() < length || byte(1) < low || byte(1) > high) return 0;
+    for (std::size_t i = 2; i < length; ++i)
+        if (byte(i) < 0x80 || byte(i) > 0xbf) return 0;
+    return length;
+}
+
+}  // namespace
+
 std::string escape_label_value(std::string_view value)
 {
-    // The format escapes only these three; any other control character would reach a parser
-    // (or a terminal) raw, so it is replaced as an invalid byte is.
+    // One series per name: two names must never come out as one label value, or Prometheus
+    // refuses the whole file for a repeated series. So a byte that is not printable UTF-8
+    // (invalid, C0, DEL, C1) is written as the visible \xHH and a backslash as two, which
+    // nothing else produces; then the format's own escaping of '\\' and '"'.
+    std::string shown;
+    while (!value.empty()) {
+        const auto length = utf8_sequence_length(value);
+        const auto first = static_cast<unsigned char>(value[0]);
+        const bool control = length == 1 ? first < 0x20 || first == 0x7f
+                                         : length == 2 && first == 0xc2 &&
+                                               static_cast<unsigned char>(value[1]) < 0xa0;
+        if (length == 0 || control) {
+            for (std::size_t i = 0; i < std::max<std::size_t>(length, 1); ++i)
+                shown += fmt::format("\\x{:02x}", static_cast<unsigned char>(value[i]));
+        } else if (first == '\\') {
+            shown += "\\\\";
+        } else {
+            shown += value.substr(0, length);
+        }
+        value.remove_prefix(std::max<std::size_t>(length, 1));
+    }
     std::string out;
-    for (const char c : sanitize_utf8(value)) {
-        const auto byte = static_cast<unsigned char>(c);
-        if (c == '\\')
-            out += "\\\\";
-        else if (c == '"')
-            out += "\\\"";
-        else if (c == '\n')
-            out += "\\n";
-        else if (byte < 0x20 || byte == 0x7f)
-            out += "\uFFFD";
-        else
-            out += c;
+    for (const char c : shown) {
+        if (c == '\\' || c == '"') out += '\\';
+        out += c;
     }
     return out;
 }

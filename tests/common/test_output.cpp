@@ -58,7 +58,8 @@ BOOST_AUTO_TEST_CASE(csv_quotes_cells_with_commas_quotes_and_newlines)
 
 BOOST_AUTO_TEST_CASE(prometheus_label_values_are_escaped)
 {
-    BOOST_TEST(common::escape_label_value("a\\b\"c\nd") == "a\\\\b\\\"c\\nd");
+    // The value a\b"c: its backslash doubled, then the format's escapes.
+    BOOST_TEST(common::escape_label_value("a\\b\"c") == "a\\\\\\\\b\\\"c");
     common::PrometheusText text;
     text.family("spec_hygiene_x_total", "counter", "Things\ncounted \\ here.");
     text.sample("spec_hygiene_x_total", {{"agent", "we\"ird"}}, 3);
@@ -67,13 +68,34 @@ BOOST_AUTO_TEST_CASE(prometheus_label_values_are_escaped)
                               "spec_hygiene_x_total{agent=\"we\\\"ird\"} 3\n");
 }
 
-BOOST_AUTO_TEST_CASE(prometheus_label_values_are_valid_utf8_without_control_characters)
+BOOST_AUTO_TEST_CASE(prometheus_label_values_show_other_bytes_as_visible_escapes)
 {
+    // In the file, each backslash of the value is doubled: \\x01 is the value \x01.
     BOOST_TEST(common::escape_label_value("a\xff\xc3"
-                                          "b") == "a\uFFFD\uFFFDb");
-    BOOST_TEST(common::escape_label_value("a\rb\x1b[1m\x7f\t") == "a\uFFFDb\uFFFD[1m\uFFFD\uFFFD");
-    BOOST_TEST(common::escape_label_value(std::string("a\0b", 3)) == "a\uFFFDb");
-    BOOST_TEST(common::escape_label_value("gr\u00fc\u00df") == "gr\u00fc\u00df");
+                                          "b") == "a\\\\xff\\\\xc3b");
+    BOOST_TEST(common::escape_label_value("a\rb\x1b[1m\x7f\n") ==
+               "a\\\\x0db\\\\x1b[1m\\\\x7f\\\\x0a");
+    BOOST_TEST(common::escape_label_value(std::string("a\0b", 3)) == "a\\\\x00b");
+    // C1 controls (CSI is U+009B) too; other UTF-8 as it is.
+    BOOST_TEST(common::escape_label_value("a\u009b2J") == "a\\\\xc2\\\\x9b2J");
+    BOOST_TEST(common::escape_label_value("gr\u00fc\u00df \u00a0\U0001f600") ==
+               "gr\u00fc\u00df \u00a0\U0001f600");
+    // Overlong forms and surrogates are not UTF-8.
+    BOOST_TEST(common::escape_label_value("\xc0\xaf\xed\xa0\x80") ==
+               "\\\\xc0\\\\xaf\\\\xed\\\\xa0\\\\x80");
+}
+
+BOOST_AUTO_TEST_CASE(prometheus_label_values_of_different_names_never_coincide)
+{
+    // Each pair once gave one series twice, which Prometheus refuses a whole file for.
+    const std::vector<std::pair<std::string, std::string>> pairs{
+        {"a\x01", "a\x02"},         {"a\xff", "a\xfe"},
+        {"a\x01", "a\\x01"},        {"a\xff", "a\uFFFD"},
+        {"a\\", "a\\\\"},           {"a\n", "a\\n"},
+        {"a\u009b", "a\\xc2\\x9b"}, {std::string("a\0", 2), "a"},
+    };
+    for (const auto& [first, second] : pairs)
+        BOOST_TEST(common::escape_label_value(first) != common::escape_label_value(second));
 }
 
 BOOST_AUTO_TEST_CASE(prometheus_values_are_spelled_as_the_format_expects)

@@ -60,8 +60,9 @@ private:
     std::string m_text;
 };
 
-// A label value with '\\', '"' and line feeds escaped as the exposition format requires; invalid
-// UTF-8 and other control characters become U+FFFD, so the text is valid whatever the bytes.
+// A label value in the exposition format: valid UTF-8 whatever the bytes, and one value per name,
+// so that two names never make one series. Invalid UTF-8 and control characters (C0, DEL, C1)
+// become the visible text \xHH, a backslash becomes two; then backslashes and quotes are escaped.
 std::string escape_label_value(std::string_view value);
 
 // A sample value: integers without a decimal point, NaN, +Inf and -Inf spelled as Prometheus
