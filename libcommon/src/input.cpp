@@ -21,6 +21,8 @@ std::string read_all(int fd, const std::string& name)
         if (got == 0) return content;
         if (got < 0) {
             if (errno == EINTR) continue;
+            // A folder on standard input is the same mistake as a folder named.
+            if (errno == EISDIR) throw Error(Exit::data, "{} is a folder, not a file", name);
             throw Error(Exit::io, "cannot read {}: {}", name, std::strerror(errno));
         }
         content.append(buffer, static_cast<std::size_t>(got));

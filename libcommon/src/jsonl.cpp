@@ -27,6 +27,8 @@ FdInputBuffer::int_type FdInputBuffer::underflow()
     do {
         got = ::read(m_fd, m_buffer, sizeof m_buffer);
     } while (got < 0 && errno == EINTR);
+    if (got < 0 && errno == EISDIR)
+        throw Error(Exit::data, "{}: is a folder, not a JSON Lines file", m_source);
     if (got < 0) throw Error(Exit::io, "{}: cannot read: {}", m_source, std::strerror(errno));
     if (got == 0) return traits_type::eof();
     setg(m_buffer, m_buffer, m_buffer + got);

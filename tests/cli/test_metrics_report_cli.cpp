@@ -660,14 +660,29 @@ BOOST_AUTO_TEST_CASE(quiet_keeps_notes_off_stderr_but_not_a_broken_gate)
 BOOST_AUTO_TEST_CASE(from_stdin_that_cannot_be_read_is_exit_74)
 {
     Sandbox sandbox;
-    // A folder as standard input: every read fails with EISDIR.
-    const auto result =
-        test_support::run_process({"sh", "-c", "exec \"$0\" --from - --json < \"$1\"",
-                                   METRICS_REPORT_BIN, sandbox.dir.path().string()},
-                                  {}, sandbox.environment());
+    // Standard input open for writing only: every read fails with EBADF.
+    const auto result = test_support::run_process(
+        {"sh", "-c", "exec \"$0\" --from - --json 0>/dev/null", METRICS_REPORT_BIN}, {},
+        sandbox.environment());
     BOOST_TEST(result.exit_code == 74, result.err);
     BOOST_TEST(result.err.find("stdin: cannot read") != std::string::npos, result.err);
     BOOST_TEST(result.out.empty());
+}
+
+BOOST_AUTO_TEST_CASE(from_a_folder_is_exit_65_named_or_on_standard_input)
+{
+    Sandbox sandbox;
+    const auto folder = sandbox.dir.path().string();
+    const auto named = sandbox.report({"--from", folder, "--json"});
+    BOOST_TEST(named.exit_code == 65, named.err);
+    BOOST_TEST(named.err ==
+               "metrics-report: error: " + folder + ": is a folder, not a JSON Lines file\n");
+    const auto piped = test_support::run_process(
+        {"sh", "-c", "exec \"$0\" --from - --json < \"$1\"", METRICS_REPORT_BIN, folder}, {},
+        sandbox.environment());
+    BOOST_TEST(piped.exit_code == 65, piped.err);
+    BOOST_TEST(piped.err == "metrics-report: error: stdin: is a folder, not a JSON Lines file\n");
+    BOOST_TEST(piped.out.empty());
 }
 
 BOOST_AUTO_TEST_CASE(a_stream_line_longer_than_one_mebibyte_is_exit_65_naming_it)

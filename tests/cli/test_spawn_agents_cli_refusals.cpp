@@ -312,6 +312,22 @@ BOOST_AUTO_TEST_CASE(a_missing_batch_file_is_exit_66)
     BOOST_TEST(!fs::exists(sandbox.db));
 }
 
+BOOST_AUTO_TEST_CASE(a_folder_as_the_batch_is_exit_65_named_or_on_standard_input)
+{
+    Sandbox sandbox;
+    const auto folder = sandbox.dir.path().string();
+    const auto named = sandbox.spawn(std::string(), {"--batch", folder});
+    BOOST_TEST(named.exit_code == 65, named.err);
+    // The shell opens the folder as standard input.
+    auto argv = sandbox.argv({});
+    const std::vector<std::string> shell{"sh", "-c", "exec \"$@\" < \"$0\"", folder};
+    argv.insert(argv.begin(), shell.begin(), shell.end());
+    const auto piped = test_support::run_process(argv, {}, sandbox.environment());
+    BOOST_TEST(piped.exit_code == 65, piped.err);
+    BOOST_TEST(piped.err == "spawn-agents: error: standard input is a folder, not a file\n");
+    BOOST_TEST(!fs::exists(sandbox.db));
+}
+
 BOOST_AUTO_TEST_CASE(bad_usage_is_exit_64)
 {
     Sandbox sandbox;

@@ -246,7 +246,7 @@ void read_stream_source(const Options& options, std::istream& in, Report& report
         if (!fs::exists(options.from, ec))
             throw Error(Exit::no_input, "{}: no such file", report.origin);
         if (fs::is_directory(options.from, ec))
-            throw Error(Exit::data, "{}: is a directory, not a JSON Lines file", report.origin);
+            throw Error(Exit::data, "{}: is a folder, not a JSON Lines file", report.origin);
         const common::UniqueFd fd(::open(options.from.c_str(), O_RDONLY | O_CLOEXEC));
         if (!fd) throw common::system_error(errno, "cannot open " + report.origin);
         common::FdInputBuffer buffer(fd.get(), report.origin);
