@@ -1,5 +1,7 @@
 #include "common/log.hpp"
 
+#include "common/output.hpp"
+
 #include <fmt/format.h>
 
 namespace common {
@@ -11,12 +13,12 @@ Log::Log(std::string_view tool, std::ostream& err, const SharedOptions& shared)
 
 void Log::step(std::string_view message) const
 {
-    if (m_verbose) *m_err << fmt::format("{}: {}\n", m_tool, message) << std::flush;
+    if (m_verbose) *m_err << fmt::format("{}: {}\n", m_tool, printable(message)) << std::flush;
 }
 
 void Log::note(std::string_view message) const
 {
-    if (!m_quiet) *m_err << fmt::format("{}: {}\n", m_tool, message) << std::flush;
+    if (!m_quiet) *m_err << fmt::format("{}: {}\n", m_tool, printable(message)) << std::flush;
 }
 
 RetryPolicy Log::retry_policy() const

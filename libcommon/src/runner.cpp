@@ -16,8 +16,18 @@ std::string one_line(std::string_view message)
 {
     std::string line;
     bool in_break = false;
-    for (const char c : message) {
+    for (std::size_t i = 0; i < message.size(); ++i) {
+        const char c = message[i];
         const auto byte = static_cast<unsigned char>(c);
+        // U+0080 to U+009F, the C1 controls, which some terminals obey (CSI is U+009B).
+        if (byte == 0xc2 && i + 1 < message.size() &&
+            static_cast<unsigned char>(message[i + 1]) >= 0x80 &&
+            static_cast<unsigned char>(message[i + 1]) < 0xa0) {
+            ++i;
+            in_break = false;
+            line += ' ';
+            continue;
+        }
         const bool is_break = c == '\n' || c == '\r';
         const bool is_space = is_break || c == ' ' || c == '\t';
         if (in_break && is_space) continue;

@@ -321,6 +321,22 @@ BOOST_AUTO_TEST_CASE(output_is_json_lines_with_the_summary_last)
     BOOST_TEST(result.err.find('\r') == std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(a_name_with_control_characters_reaches_stderr_as_escapes)
+{
+    // A file name that sets the terminal's title and clears its screen when printed raw.
+    Sandbox box;
+    fs::create_directories(box.root / "archives");
+    write_file(box.root / "archives" / "odd\x1b]0;pwned\x07\u009b2J.txt", "x");
+    const auto result = box.prune({"--dry-run", "--explain"});
+    BOOST_TEST(result.exit_code == 0, result.err);
+    BOOST_TEST(result.err.find("archives/odd\\x1b]0;pwned\\x07\\u009b2J.txt: left alone") !=
+                   std::string::npos,
+               result.err);
+    BOOST_TEST(result.err.find('\x1b') == std::string::npos);
+    BOOST_TEST(result.err.find('\x07') == std::string::npos);
+    BOOST_TEST(result.err.find("\u009b") == std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(the_gate_and_the_health_report_measure_a_spec_alike)
 {
     Sandbox box(archivable());

@@ -191,6 +191,18 @@ BOOST_AUTO_TEST_CASE(an_empty_database_gives_zero_counts_a_message_and_exit_0)
     BOOST_TEST(file_bytes(sandbox.db).empty());
 }
 
+BOOST_AUTO_TEST_CASE(a_database_path_with_control_characters_reaches_stderr_as_escapes)
+{
+    Sandbox sandbox;
+    const auto db = sandbox.dir / "odd\x1b[2J.db";
+    write_file(db, "");
+    const auto result = sandbox.report({"--json", "--verbose", "--db", db.string()});
+    BOOST_TEST(result.exit_code == 0, result.err);
+    BOOST_TEST(result.err.find("odd\\x1b[2J.db: no agent spawns recorded yet") != std::string::npos,
+               result.err);
+    BOOST_TEST(result.err.find('\x1b') == std::string::npos, result.err);
+}
+
 BOOST_AUTO_TEST_CASE(a_database_of_a_newer_toolkit_schema_is_exit_65)
 {
     Sandbox sandbox;

@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "common/error.hpp"
+#include "common/log.hpp"
 #include "common/runner.hpp"
 #include "support/temp_dir.hpp"
 
@@ -135,4 +136,15 @@ BOOST_AUTO_TEST_CASE(one_line_folds_breaks_and_control_characters)
     BOOST_TEST(common::one_line("a\n  b\t\x01"
                                 "c\n\n") == "a b  c");
     BOOST_TEST(common::one_line("plain") == "plain");
+    // C1 controls too (CSI is U+009B); other UTF-8 stays.
+    BOOST_TEST(common::one_line("a\u009b2Jb \u00e9\u00a0c") == "a 2Jb \u00e9\u00a0c");
+}
+
+BOOST_AUTO_TEST_CASE(log_lines_show_control_characters_as_escapes)
+{
+    std::ostringstream err;
+    const common::Log log("tool", err, common::SharedOptions{.verbose = true});
+    log.note("/tmp/a\x1b]0;title\x07.db: \u009b2J");
+    log.step("b\nc");
+    BOOST_TEST(err.str() == "tool: /tmp/a\\x1b]0;title\\x07.db: \\u009b2J\ntool: b\\nc\n");
 }

@@ -1,5 +1,7 @@
 #include "pruner.hpp"
 
+#include "common/runner.hpp"
+
 namespace evidence_prune {
 namespace pruning {
 
@@ -178,7 +180,8 @@ int run_root(const Options& options, const common::Clock& clock, std::ostream& o
 void report_failed_root(const Options& options, const common::Error& error, std::ostream& out,
                         std::ostream& err)
 {
-    err << "evidence-prune: error: " << common::sanitize_utf8(error.what()) << '\n';
+    err << "evidence-prune: error: " << common::one_line(common::sanitize_utf8(error.what()))
+        << '\n';
     if (prints_text(options)) return;
     common::write_json_line(out, common::Json{{"tool", "evidence-prune"},
                                               {"schema_version", 1},

@@ -19,7 +19,7 @@ void Pruner::explain(const std::string& text)
 {
     if (!m_options.explain) return;
     if (m_options.progress) m_err << "\r\033[K";
-    m_err << text << '\n';
+    m_err << common::printable(text) << '\n';
 }
 
 void Pruner::explain_policy()
@@ -36,7 +36,7 @@ void Pruner::warn(const std::string& text)
 {
     if (m_options.shared.quiet) return;
     if (m_options.progress) m_err << "\r\033[K";
-    m_err << "evidence-prune: warning: " << common::sanitize_utf8(text) << '\n';
+    m_err << "evidence-prune: warning: " << common::printable(text) << '\n';
 }
 
 void Pruner::progress(const std::string& spec, bool force)
@@ -45,8 +45,8 @@ void Pruner::progress(const std::string& spec, bool force)
     const auto now = m_progress_clock.elapsed_us();
     if (!force && m_progress_last_us >= 0 && now - m_progress_last_us < 100'000) return;
     m_progress_last_us = now;
-    m_err << fmt::format("\r\033[Kevidence-prune: {} ({}/{} specs, {} files)", spec, m_specs_done,
-                         m_specs.size(), m_files_seen)
+    m_err << fmt::format("\r\033[Kevidence-prune: {} ({}/{} specs, {} files)",
+                         common::printable(spec), m_specs_done, m_specs.size(), m_files_seen)
           << std::flush;
 }
 
@@ -56,7 +56,7 @@ void Pruner::report_entry(const std::string& path, const std::string& reason)
     put_path(line, path);
     line["reason"] = reason;
     emit(line);
-    explain(fmt::format("{}: left alone: {}", common::sanitize_utf8(path), reason));
+    explain(fmt::format("{}: left alone: {}", path, reason));
 }
 
 void Pruner::skip(const std::string& spec, const std::string& path, const std::string& reason)

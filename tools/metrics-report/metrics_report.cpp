@@ -5,6 +5,7 @@
 #include "common/clock.hpp"
 #include "common/error.hpp"
 #include "common/jsonl.hpp"
+#include "common/output.hpp"
 #include "common/schema.hpp"
 #include "common/tree.hpp"
 
@@ -266,7 +267,7 @@ void read_database_source(const Options& options, std::ostream& err, Report& rep
     if (options.shared.verbose && db.is_immutable())
         err << fmt::format("metrics-report: {}: no -shm file can be made beside it (a folder "
                            "not writable, or a read-only mount): read as an immutable file\n",
-                           options.shared.database.string());
+                           common::printable(options.shared.database.string()));
     report.origin = options.shared.database.string();
     read_database(db, options.selection, builder);
     report.health = read_health(db, options.shared.evidence, options.limits);
@@ -294,21 +295,22 @@ int run(const Options& options, std::istream& in, std::ostream& out, std::ostrea
     if (options.shared.verbose)
         err << fmt::format("metrics-report: {} agent spawns and {} batches from {}, read and "
                            "summarized in {:.1f} ms\n",
-                           report.overall.count, report.batches.count, report.origin,
-                           stopwatch.elapsed_ms());
+                           report.overall.count, report.batches.count,
+                           common::printable(report.origin), stopwatch.elapsed_ms());
 
     write_report(options, render(report, options.shared.format), out);
 
     const auto& selection = options.selection;
     if (!options.shared.quiet && report.overall.count == 0)
-        err << fmt::format("metrics-report: {}: {}\n", report.origin,
+        err << fmt::format("metrics-report: {}: {}\n", common::printable(report.origin),
                            selection.since || selection.spec || selection.stage || selection.agent
                                ? "no recorded agent spawns match the selection; counts are zero"
                                : "no agent spawns recorded yet; counts are zero");
     int status = 0;
     for (const auto& gate : check_gates(report, options)) {
         if (gate.message.empty()) continue;
-        if (gate.broken || !options.shared.quiet) err << "metrics-report: " << gate.message << '\n';
+        if (gate.broken || !options.shared.quiet)
+            err << "metrics-report: " << common::printable(gate.message) << '\n';
         if (gate.broken) status = 1;
     }
     return status;

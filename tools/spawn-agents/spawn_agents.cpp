@@ -7,6 +7,7 @@
 #include "common/process.hpp"
 #include "common/process_tree.hpp"
 #include "common/records.hpp"
+#include "common/runner.hpp"
 #include "common/runs.hpp"
 #include "common/schema.hpp"
 #include "stager.hpp"
@@ -359,7 +360,7 @@ int BatchRunner::finish()
         // Stopped by a signal, the batch ends as interrupted; what could not be written is
         // said all the same.
         if (!m_stopped_by) throw;
-        m_err << fmt::format("spawn-agents: error: {}\n", error.what());
+        m_err << fmt::format("spawn-agents: error: {}\n", common::one_line(error.what()));
     }
     // The shell's convention, so that a service manager or a loop tells "interrupted" from
     // "failed".

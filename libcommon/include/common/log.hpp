@@ -1,6 +1,7 @@
 #pragma once
 // What a tool says on stderr besides its errors: nothing with --quiet, each step with
-// --verbose. Errors are the runner's (runner.hpp) and are never suppressed.
+// --verbose, each line printable() (a name's control characters never reach the terminal).
+// Errors are the runner's (runner.hpp) and are never suppressed.
 
 #include "common/options.hpp"
 #include "common/sqlite.hpp"

@@ -12,7 +12,7 @@
 namespace common {
 
 // `message` on one line: each line break and the blanks around it become one space (a SQL
-// statement's layout), any other control character a space.
+// statement's layout), any other control character (C0, DEL, C1) a space.
 std::string one_line(std::string_view message);
 
 // Runs `body` with the program's arguments and returns the exit code for main().
