@@ -1,6 +1,8 @@
 #define BOOST_TEST_MODULE common_schema
 #include <boost/test/unit_test.hpp>
 
+#include <fmt/format.h>
+
 #include "common/schema.hpp"
 #include "common/sqlite.hpp"
 #include "fixture.hpp"
@@ -151,6 +153,28 @@ BOOST_AUTO_TEST_CASE(newer_schema_is_refused_with_65_and_nothing_written)
     }
     BOOST_CHECK_THROW(common::schema::ensure_supported(db), common::Error);
     BOOST_TEST((db.query_rows("SELECT * FROM spec_hygiene_schema") == rows_before));
+}
+
+BOOST_AUTO_TEST_CASE(a_version_past_32_bits_is_refused_by_its_whole_number)
+{
+    // Taken as an int, 4294967297 passed for version 1 and 4000000000000 was named 1385447424.
+    for (const auto* version : {"4294967297", "4000000000000"}) {
+        TempDir dir;
+        auto db = make_empty(dir);
+        common::schema::migrate(db);
+        db.exec(fmt::format("INSERT INTO spec_hygiene_schema (version) VALUES ({})", version));
+        try {
+            common::schema::ensure_supported(db);
+            BOOST_FAIL("version " << version << " must be refused");
+        } catch (const common::Error& error) {
+            BOOST_TEST(static_cast<int>(error.code()) == 65);
+            BOOST_TEST(
+                std::string(error.what()).find(fmt::format("version {} is newer", version)) !=
+                    std::string::npos,
+                error.what());
+        }
+        BOOST_CHECK_THROW(common::schema::migrate(db), common::Error);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(upstream_database_keeps_its_rows_tables_and_user_version)
