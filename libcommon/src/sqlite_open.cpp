@@ -9,6 +9,7 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <fcntl.h>
 #include <optional>
@@ -53,19 +54,25 @@ std::string too_long(const std::string& shown, std::size_t length)
 }
 
 // Switching a rollback-journal file to WAL takes an exclusive lock that SQLite does not wait
-// for with the busy handler: wait here instead, as long as the busy timeout allows and `stop`
-// is not set.
+// for with the busy handler: wait here instead, as long as a write would wait (the busy
+// timeout for each of SPEC.md's attempts, and the back-off between them), and no longer once
+// `stop` is set.
 std::string switch_to_wal(const Database& db, int busy_timeout_ms, const std::atomic<bool>* stop)
 {
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms);
+    const RetryPolicy policy;
+    auto patience = std::chrono::milliseconds(busy_timeout_ms) * policy.attempts;
+    double backoff_ms = static_cast<double>(policy.initial.count());
+    for (int attempt = 1; attempt < policy.attempts; ++attempt, backoff_ms *= policy.factor)
+        patience += std::chrono::milliseconds(std::llround(backoff_ms));
+    const auto deadline = std::chrono::steady_clock::now() + patience;
     for (;;) {
         try {
             return db.query_text("PRAGMA journal_mode=WAL");
         } catch (const SqliteError& error) {
-            if (!error.is_busy() || std::chrono::steady_clock::now() >= deadline ||
-                (stop && stop->load()))
-                throw;
+            if (!error.is_busy() || (stop && stop->load())) throw;
+            if (std::chrono::steady_clock::now() >= deadline)
+                throw Error(Exit::temp_fail, "database is busy, gave up after {} attempts: {}",
+                            policy.attempts, error.what());
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }

@@ -156,6 +156,19 @@ BOOST_AUTO_TEST_CASE(rollback_journal_database_released_within_the_wait_is_vacuu
     BOOST_TEST(parse_report(result).at("after").at("freelist_pages") == 0);
 }
 
+BOOST_AUTO_TEST_CASE(rollback_journal_database_waits_as_long_as_a_write_would)
+{
+    // Held for 1 s: longer than one busy timeout of 500 ms, shorter than a write's three
+    // attempts and their back-off (about 1.75 s).
+    const auto db = make_database("rollback-retried.db", 2, false, "delete");
+    ShellWriter writer(db, 1);
+
+    const auto result = vacuum({"--db", db.string(), "--full", "--busy-timeout", "500"});
+
+    BOOST_TEST(result.exit_code == 0, result.err);
+    BOOST_TEST(parse_report(result).at("after").at("freelist_pages") == 0);
+}
+
 BOOST_AUTO_TEST_CASE(checkpoint_blocked_by_a_reader_fails_with_75)
 {
     const auto db = make_database("read.db", 1, false);
