@@ -7,6 +7,7 @@
 #include "common/files.hpp"
 #include "common/json.hpp"
 #include "common/records.hpp"
+#include "common/runner.hpp"
 #include "common/runs.hpp"
 #include "common/schema.hpp"
 #include "common/stop_signal.hpp"
@@ -537,8 +538,10 @@ int run_watched(const Options& options, const Host& host, std::ostream& out, std
                            signal ? fmt::format("stopped by {}", *report.interrupted)
                                   : std::string(error.what()));
         // The problems a check after a rebuild found are listed, as --check lists them; a
-        // stopped run says what it did.
-        if ((report.check && !report.check->ok()) || signal) print_report(out, options, report);
+        // stopped run, or one that failed after changing the file, says what it did.
+        if (!signal && !report.steps.empty()) report.error = common::one_line(error.what());
+        if ((report.check && !report.check->ok()) || signal || !report.steps.empty())
+            print_report(out, options, report);
         throw;
     }
     db.interrupt_when(nullptr);

@@ -113,6 +113,7 @@ common::Json to_json(const Report& report)
         {"recorded", report.recorded},
     };
     if (report.interrupted) out["interrupted"] = *report.interrupted;
+    if (report.error) out["error"] = *report.error;
     return out;
 }
 

@@ -55,6 +55,7 @@ struct Report {
     int lost_runs_marked = 0;
     bool recorded = false;
     std::optional<std::string> interrupted;  // SIGINT or SIGTERM, when one stopped the run
+    std::optional<std::string> error;        // why a run that had done steps failed
 
     // Bytes the file (with its WAL) shrank by; 0 when it grew or there is no "after".
     std::uint64_t reclaimed_bytes() const;
