@@ -174,38 +174,53 @@ struct ArchiveWriter::Handle {
         return true;
     }
 
-    // One piece as raw deflate (zlib's default level, as gzip's), ending on a byte boundary,
-    // or ending the stream when it is the last.
-    static std::optional<Compressed> deflate_piece(const Piece& piece)
-    {
+    // A compressor thread's deflate state and output buffer, made once and reset per piece.
+    struct Deflater {
         z_stream stream{};
-        // -15: raw deflate with a 32 KiB window, the gzip wrapper written around all pieces.
-        if (deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) !=
-            Z_OK)
-            return std::nullopt;
-        const auto* dictionary = reinterpret_cast<const Bytef*>(piece.dictionary.data());
-        bool ok = piece.dictionary.empty() ||
-                  deflateSetDictionary(&stream, dictionary,
-                                       static_cast<uInt>(piece.dictionary.size())) == Z_OK;
-        Compressed out{{}, crc32(0, nullptr, 0), piece.input.size(), piece.last};
-        // Room for everything and the flush's marker, so that one call does it all.
-        out.output.resize(deflateBound(&stream, static_cast<uLong>(piece.input.size())) + 16);
-        stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(piece.input.data()));
-        stream.avail_in = static_cast<uInt>(piece.input.size());
-        stream.next_out = reinterpret_cast<Bytef*>(out.output.data());
-        stream.avail_out = static_cast<uInt>(out.output.size());
-        if (ok) {
-            const int rc = deflate(&stream, piece.last ? Z_FINISH : Z_SYNC_FLUSH);
-            ok = piece.last ? rc == Z_STREAM_END
-                            : rc == Z_OK && stream.avail_in == 0 && stream.avail_out > 0;
+        bool ready = false;
+        std::vector<char> output;
+
+        Deflater()
+        {
+            // -15: raw deflate with a 32 KiB window, the gzip wrapper written around all
+            // pieces; zlib's default level, as gzip's.
+            ready = deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8,
+                                 Z_DEFAULT_STRATEGY) == Z_OK;
         }
-        out.output.resize(out.output.size() - stream.avail_out);
-        deflateEnd(&stream);
-        if (!ok) return std::nullopt;
-        out.crc = crc32(out.crc, reinterpret_cast<const Bytef*>(piece.input.data()),
-                        static_cast<uInt>(piece.input.size()));
-        return out;
-    }
+        Deflater(const Deflater&) = delete;
+        Deflater& operator=(const Deflater&) = delete;
+        ~Deflater()
+        {
+            if (ready) deflateEnd(&stream);
+        }
+
+        // One piece, ending on a byte boundary, or ending the stream when it is the last.
+        std::optional<Compressed> deflate_piece(const Piece& piece)
+        {
+            if (!ready || deflateReset(&stream) != Z_OK) return std::nullopt;
+            const auto* dictionary = reinterpret_cast<const Bytef*>(piece.dictionary.data());
+            if (!piece.dictionary.empty() &&
+                deflateSetDictionary(&stream, dictionary,
+                                     static_cast<uInt>(piece.dictionary.size())) != Z_OK)
+                return std::nullopt;
+            // Room for everything and the flush's marker, so that one call does it all.
+            output.resize(std::max<std::size_t>(
+                output.size(), deflateBound(&stream, static_cast<uLong>(piece.input.size())) + 16));
+            stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(piece.input.data()));
+            stream.avail_in = static_cast<uInt>(piece.input.size());
+            stream.next_out = reinterpret_cast<Bytef*>(output.data());
+            stream.avail_out = static_cast<uInt>(output.size());
+            const int rc = deflate(&stream, piece.last ? Z_FINISH : Z_SYNC_FLUSH);
+            const bool ok = piece.last ? rc == Z_STREAM_END
+                                       : rc == Z_OK && stream.avail_in == 0 && stream.avail_out > 0;
+            if (!ok) return std::nullopt;
+            Compressed out{std::string(output.data(), output.size() - stream.avail_out),
+                           crc32(0, nullptr, 0), piece.input.size(), piece.last};
+            out.crc = crc32(out.crc, reinterpret_cast<const Bytef*>(piece.input.data()),
+                            static_cast<uInt>(piece.input.size()));
+            return out;
+        }
+    };
 
     // The gzip header (no name, no time; RFC 1952), before the first piece.
     bool write_header() { return write_out(std::string_view("\x1f\x8b\x08\0\0\0\0\0\0\x03", 10)); }
@@ -255,6 +270,7 @@ struct ArchiveWriter::Handle {
     // A compressor thread: takes pieces until the writer closes and none is left.
     void compress()
     {
+        Deflater deflater;
         for (;;) {
             std::unique_lock lock(mutex);
             filled.wait(lock, [&] { return !queue.empty() || closing; });
@@ -265,7 +281,7 @@ struct ArchiveWriter::Handle {
             lock.unlock();
             Compressed out;
             if (!failed) {
-                if (auto done = deflate_piece(piece))
+                if (auto done = deflater.deflate_piece(piece))
                     out = std::move(*done);
                 else
                     fail("gzip failed (zlib)");
