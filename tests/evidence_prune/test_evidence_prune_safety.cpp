@@ -75,6 +75,36 @@ BOOST_AUTO_TEST_CASE(a_writer_that_renames_over_a_file_mid_run_loses_nothing)
     BOOST_TEST(result.of("skip").at(0)["path"] == "consensus/SPEC-KIT-100/a.json");
 }
 
+BOOST_AUTO_TEST_CASE(a_file_put_under_the_archives_name_while_it_is_written_is_left_alone)
+{
+    // The archive's end is written on another thread: a file that someone puts under its
+    // name meanwhile is neither replaced nor removed, and the originals stay.
+    Tree tree;
+    put(tree.root, "consensus/SPEC-KIT-100/a.json", 45, "a");
+    put(tree.root, "consensus/SPEC-KIT-100/b.json", 45, "b");
+    const auto theirs = tree.root / "archives/SPEC-KIT-100-20260601.tar.gz";
+    auto options = tree.options();
+    options.crash_hook = [&](std::string_view point) {
+        if (point == "archive-written") write_file(theirs, "not ours");
+    };
+    const auto result = tree.run(options);
+    BOOST_TEST(result.code == 1, result.err);
+    BOOST_TEST(file_bytes(theirs) == "not ours");
+    BOOST_TEST(file_bytes(tree.root / "consensus/SPEC-KIT-100/a.json") == "a");
+    BOOST_TEST(file_bytes(tree.root / "consensus/SPEC-KIT-100/b.json") == "b");
+    const auto archived = result.of("archive");
+    BOOST_TEST_REQUIRE(archived.size() == 1u);
+    BOOST_TEST(archived[0]["ok"] == false);
+    BOOST_TEST(archived[0]["error"].get<std::string>().find("rename") != std::string::npos,
+               archived[0].dump());
+    BOOST_TEST(tree.query("SELECT COUNT(*) FROM evidence_archives") == 0);
+    // No temporary file is left beside it.
+    std::size_t entries = 0;
+    for ([[maybe_unused]] const auto& entry : fs::directory_iterator(tree.root / "archives"))
+        ++entries;
+    BOOST_TEST(entries == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(apply_after_the_spec_turned_active_does_nothing_to_it)
 {
     Tree tree;

@@ -15,11 +15,11 @@ constexpr std::size_t files_per_flush = 4096;
 
 }  // namespace
 
-void Pruner::discard_archive(Pending& pending, const Error& error)
+void Pruner::discard_archive(Pending& pending, const Error& error, bool in_place)
 {
     // The originals are all in place; a bad or unflushed archive is only in the way.
     try {
-        m_root.remove_file(pending.action.archive);
+        if (in_place) m_root.remove_file(pending.action.archive);
     } catch (const Error&) {
     }
     fail(pending.line, error);
@@ -41,6 +41,8 @@ void Pruner::collect_pending()
     try {
         pending.result = pending.verified.get();
         m_unflushed.push_back(std::move(pending));
+    } catch (const ArchiveNotWritten& error) {
+        discard_archive(pending, error, false);
     } catch (const Error& error) {
         discard_archive(pending, error);
     }
@@ -198,7 +200,9 @@ void Pruner::perform(PlannedAction action)
 void Pruner::perform_archive(PlannedAction& action, Json& line)
 {
     m_root.open_directory(archives_folder, true);
-    auto written = write_archive(m_root, action.archive, action.files, Flush::deferred);
+    // The archive's end is compressed, written and renamed on the second thread, while the
+    // next spec's files are read.
+    auto [written, tail] = begin_archive(m_root, action.archive, action.files);
     for (const auto& file : written.changed)
         skip(action.spec, file.path, "changed since it was listed");
     line["files"] = written.members.size();
@@ -217,7 +221,12 @@ void Pruner::perform_archive(PlannedAction& action, Json& line)
     Pending pending{action, std::move(written), line, m_held_lines.size(), {}, m_spec_lock};
     m_held_lines.emplace_back();
     pending.verified = std::async(std::launch::async, [&root = m_root, archive = action.archive,
-                                                       members = pending.written.members] {
+                                                       members = pending.written.members,
+                                                       tail = std::move(tail)]() mutable {
+        // Dropped on failure, which removes the temporary file.
+        auto finishing = std::move(tail);
+        finishing->finish(Flush::deferred);
+        finishing.reset();
         return verify_archive(root, archive, members);
     });
     m_pending.emplace(std::move(pending));

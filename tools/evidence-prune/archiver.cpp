@@ -114,7 +114,7 @@ bool same_file(const struct stat& status, const FileRecord& file)
 
 // A temporary file in a folder of the tree, removed unless released.
 struct TemporaryFile {
-    int directory;
+    int directory = -1;
     std::string name;
     bool armed = false;
     ~TemporaryFile()
@@ -218,18 +218,51 @@ void put_into_place(int out, TemporaryFile& temporary, std::string_view name,
 
 }  // namespace
 
-WrittenArchive write_archive(const common::TreeRoot& root, const std::string& archive,
-                             const std::vector<FileRecord>& files, Flush flush)
+struct ArchiveTail::Parts {
+    UniqueFd directory;
+    TemporaryFile temporary;
+    UniqueFd out;
+    std::unique_ptr<common::ArchiveWriter> writer;  // declared last: stopped first
+    std::string name;
+    std::string shown;
+    std::int64_t mtime_ns = 0;
+};
+
+ArchiveTail::ArchiveTail(std::unique_ptr<Parts> parts) : m_parts(std::move(parts)) {}
+
+ArchiveTail::~ArchiveTail() = default;
+
+void ArchiveTail::finish(Flush flush)
+{
+    auto& parts = *m_parts;
+    try {
+        parts.writer->finish();
+        put_into_place(parts.out.get(), parts.temporary, parts.name, parts.shown, parts.mtime_ns,
+                       flush);
+    } catch (const Error& error) {
+        if (parts.temporary.armed) throw ArchiveNotWritten(error.code(), error.what());
+        throw;
+    }
+}
+
+std::pair<WrittenArchive, std::unique_ptr<ArchiveTail>>
+begin_archive(const common::TreeRoot& root, const std::string& archive,
+              const std::vector<FileRecord>& files)
 {
     const auto [folder, name] = common::split_parent(archive);
-    const auto directory = root.open_directory(folder);
-    const auto shown = (root.path() / archive).string();
-    if (root.stat(archive)) throw Error(Exit::cant_create, "{} exists; not replacing it", shown);
-    TemporaryFile temporary{directory.get(), {}};
-    auto out = temporary.create(name, shown);
+    auto parts = std::make_unique<ArchiveTail::Parts>();
+    parts->directory = root.open_directory(folder);
+    parts->name = std::string(name);
+    parts->shown = (root.path() / archive).string();
+    if (root.stat(archive))
+        throw Error(Exit::cant_create, "{} exists; not replacing it", parts->shown);
+    parts->temporary.directory = parts->directory.get();
+    parts->out = parts->temporary.create(name, parts->shown);
 
     WrittenArchive written;
-    common::ArchiveWriter writer(out.get(), shown, has_raw_names(files));
+    parts->writer = std::make_unique<common::ArchiveWriter>(parts->out.get(), parts->shown,
+                                                            has_raw_names(files));
+    auto& writer = *parts->writer;
     std::string buffer;
     std::string manifest;
     common::FolderCache folders(root);
@@ -244,16 +277,23 @@ WrittenArchive write_archive(const common::TreeRoot& root, const std::string& ar
         written.newest_mtime_ns = std::max(written.newest_mtime_ns, file.mtime_ns);
         written.members.push_back(std::move(*member));
     }
-    if (written.members.empty()) return written;
+    if (written.members.empty()) return {std::move(written), nullptr};
     writer.begin({.path = std::string(manifest_name),
                   .size = manifest.size(),
                   .mtime_ns = written.newest_mtime_ns,
                   .mode = 0600,
                   .sha256 = {}});
     writer.write(manifest);
-    writer.finish();
-    put_into_place(out.get(), temporary, name, shown, written.newest_mtime_ns, flush);
-    return written;
+    parts->mtime_ns = written.newest_mtime_ns;
+    return {std::move(written), std::make_unique<ArchiveTail>(std::move(parts))};
+}
+
+WrittenArchive write_archive(const common::TreeRoot& root, const std::string& archive,
+                             const std::vector<FileRecord>& files, Flush flush)
+{
+    auto [written, tail] = begin_archive(root, archive, files);
+    if (tail) tail->finish(flush);
+    return std::move(written);
 }
 
 void flush_archives(const common::TreeRoot& root, const std::string& folder)

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +20,12 @@ constexpr std::string_view manifest_name = ".spec-hygiene.sha256";
 
 // A readable archive without the checksum list: not one evidence-prune made.
 class ForeignArchive : public common::Error {
+public:
+    using common::Error::Error;
+};
+
+// An archive whose end could not be written: nothing was put into place.
+class ArchiveNotWritten : public common::Error {
 public:
     using common::Error::Error;
 };
@@ -53,6 +60,32 @@ enum class Flush { each, deferred };
 // file is left. Throws Error 74/77 (the temporary file is removed) and 73 when `archive` exists.
 WrittenArchive write_archive(const common::TreeRoot& root, const std::string& archive,
                              const std::vector<FileRecord>& files, Flush flush = Flush::each);
+
+// What is left of writing an archive once every member has been read: the compressors' last
+// pieces, the end of the file, and its rename into place. Runs on any thread, so that the
+// next spec's files are read while this archive's end is compressed. Dropped unfinished, it
+// removes its temporary file.
+class ArchiveTail {
+public:
+    struct Parts;
+    explicit ArchiveTail(std::unique_ptr<Parts> parts);
+    ArchiveTail(const ArchiveTail&) = delete;
+    ArchiveTail& operator=(const ArchiveTail&) = delete;
+    ~ArchiveTail();
+
+    // Finishes the archive and renames it into place, flushed unless deferred. Throws as
+    // write_archive does; ArchiveNotWritten when the archive is not in place.
+    void finish(Flush flush);
+
+private:
+    std::unique_ptr<Parts> m_parts;
+};
+
+// write_archive up to its tail: every member read and handed on. No tail when no file was
+// left to archive (nothing written).
+std::pair<WrittenArchive, std::unique_ptr<ArchiveTail>>
+begin_archive(const common::TreeRoot& root, const std::string& archive,
+              const std::vector<FileRecord>& files);
 
 // Makes every archive written with Flush::deferred in `folder` (relative to the root) durable:
 // syncfs(2) of the file system that holds it, then an fsync of the folder. Throws Error 74.

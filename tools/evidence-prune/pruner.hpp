@@ -179,7 +179,8 @@ private:
         std::shared_ptr<common::FileLock> lock;  // the spec's, held until its originals go
         VerifiedArchive result{};
     };
-    void discard_archive(Pending& pending, const Error& error);
+    // Reports the archive's failure; removes it when it was put into place.
+    void discard_archive(Pending& pending, const Error& error, bool in_place = true);
 
     // The originals of recorded archives, being removed on other threads while the next specs
     // are archived. The future is declared last: it is waited for before the locks go.
