@@ -301,6 +301,15 @@ bool Pruner::lock_spec(const std::string& spec)
 
 void Pruner::act_on_spec(const std::string& spec, bool measure_only)
 {
+    // A run that changes the tree walks the spec under its lock when it can have it, so that
+    // one walk decides. When another process holds it, or no lock can be made here, the walk
+    // goes without it and decide_under_lock() takes it if there is work.
+    if (changes() && !measure_only && !spec_is_protected(spec)) {
+        try {
+            lock_spec(spec);
+        } catch (const Error&) {  // NOLINT(bugprone-empty-catch): walked without the lock
+        }
+    }
     auto state = scan_spec(spec, false);
     std::int64_t bytes = 0;
     for (const auto& file : state.files)
@@ -404,14 +413,14 @@ void Pruner::delete_rows(std::int64_t cutoff_ns)
     emit(line);
 }
 
-// The decision for a spec; when the run changes the tree and there is work, the spec's lock
-// is taken and the spec walked and decided again under it, so that what a writer did since
-// the first walk counts.
+// The decision for a spec; when the run changes the tree, there is work and the spec was
+// walked without its lock, the lock is taken and the spec walked and decided again under it,
+// so that what a writer did since the first walk counts.
 SpecDecision Pruner::decide_under_lock(const std::string& spec, SpecState& state, bool work)
 {
     auto decision = decide(state, m_options.policy, m_now);
     work = work || !decision.archive.empty();
-    if (!changes() || decision.exempt || !work) return decision;
+    if (!changes() || decision.exempt || !work || state.walked_under_lock) return decision;
     if (!lock_spec(spec)) return SpecDecision{.exempt = "locked"};
     state = scan_spec(spec, true);
     return decide(state, m_options.policy, m_now);
