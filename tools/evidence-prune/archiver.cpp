@@ -222,7 +222,7 @@ struct ArchiveTail::Parts {
     UniqueFd directory;
     TemporaryFile temporary;
     UniqueFd out;
-    std::unique_ptr<common::ArchiveWriter> writer;  // declared last: stopped first
+    std::unique_ptr<common::ArchiveWriter> writer;  // after the files: stopped before they close
     std::string name;
     std::string shown;
     std::int64_t mtime_ns = 0;
