@@ -289,7 +289,7 @@ void Pruner::process_spec(const std::string& spec, bool measure_only)
 // Takes the spec's lock for the time it is acted on; false when another process has it.
 bool Pruner::lock_spec(const std::string& spec)
 {
-    if (m_spec_lock && m_locked_spec == spec) return true;
+    if (holds_lock(spec)) return true;
     m_spec_lock.reset();
     const auto folder = m_root.open_directory(locks_folder, true);
     auto lock = common::FileLock::try_acquire_at(folder.get(), spec + ".lock");
@@ -420,7 +420,8 @@ SpecDecision Pruner::decide_under_lock(const std::string& spec, SpecState& state
 {
     auto decision = decide(state, m_options.policy, m_now);
     work = work || !decision.archive.empty();
-    if (!changes() || decision.exempt || !work || state.walked_under_lock) return decision;
+    // Held now, it was held through the walk: act_on_spec takes it before walking.
+    if (!changes() || decision.exempt || !work || holds_lock(spec)) return decision;
     if (!lock_spec(spec)) return SpecDecision{.exempt = "locked"};
     state = scan_spec(spec, true);
     return decide(state, m_options.policy, m_now);

@@ -69,7 +69,7 @@ void Pruner::apply_action(PlannedAction action)
 {
     const auto& spec = action.spec;
     if (std::find(m_exempted.begin(), m_exempted.end(), spec) != m_exempted.end()) return;
-    if (!(m_spec_lock && m_locked_spec == spec)) {
+    if (!holds_lock(spec)) {
         m_spec_lock.reset();
         auto state = scan_spec(spec, true);
         m_fresh = decide_under_lock(spec, state, true);

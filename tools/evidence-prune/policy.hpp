@@ -44,9 +44,8 @@ struct SpecState {
     std::vector<FileRecord> files;
     std::vector<FileRecord> temporaries;  // ".NAME.XXXXXX.tmp": a writer's, never evidence
     bool is_protected = false;
-    bool lock_held = false;          // held, or its holder cannot be told
-    bool running = false;            // the database has running agent rows for it
-    bool walked_under_lock = false;  // this run held the spec's lock while it walked it
+    bool lock_held = false;  // held, or its holder cannot be told
+    bool running = false;    // the database has running agent rows for it
 };
 
 // A file that stays, and why ("newest synthesis", "future mtime").

@@ -140,6 +140,8 @@ private:
     SpecState scan_spec(const std::string& spec, bool quiet);
     void act_on_spec(const std::string& spec, bool measure_only);
     bool lock_spec(const std::string& spec);
+    // Whether this run holds the spec's lock now.
+    bool holds_lock(const std::string& spec) const { return m_spec_lock && m_locked_spec == spec; }
     void perform_decision(const std::string& spec, const SpecDecision& decision,
                           const std::vector<const ArchiveFile*>& due_archives);
     void clean_temporaries(const SpecState& state);

@@ -129,9 +129,8 @@ SpecState Pruner::scan_spec(const std::string& spec, bool quiet)
     SpecState state{.spec = spec,
                     .files = {},
                     .is_protected = spec_is_protected(spec),
-                    .lock_held = !(m_spec_lock && m_locked_spec == spec) && spec_is_locked(spec),
-                    .running = m_running.count(spec) > 0,
-                    .walked_under_lock = m_spec_lock && m_locked_spec == spec};
+                    .lock_held = !holds_lock(spec) && spec_is_locked(spec),
+                    .running = m_running.count(spec) > 0};
     for (const auto folder : spec_folders) {
         const auto top = fmt::format("{}/{}", folder, spec);
         const auto info = m_root.stat(top);
