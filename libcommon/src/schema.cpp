@@ -285,6 +285,15 @@ Database open_for_writing(const std::filesystem::path& path, const OpenOptions& 
 {
     std::error_code ec;
     if (options.mode != OpenMode::create || std::filesystem::exists(path, ec)) {
+        // A file in WAL mode already: the writable connection has no journal mode to switch
+        // and writes nothing before the checks have passed, so they are made on it (a
+        // refusal closes it, and SQLite removes the -wal and -shm it made).
+        if (in_wal_mode(path)) {
+            auto db = Database::open(path, options);
+            check_migratable(db);
+            if (precheck) precheck(db);
+            return db;
+        }
         const auto probe = Database::open(path, {.mode = OpenMode::read_only,
                                                  .busy_timeout_ms = options.busy_timeout_ms,
                                                  .stop = options.stop});

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -13,6 +14,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <optional>
+#include <string_view>
 #include <sys/stat.h>
 #include <system_error>
 #include <thread>
@@ -309,15 +311,8 @@ bool would_leave_files_for_its_owner(const std::filesystem::path& path)
     if (::geteuid() == 0 || ::stat(path.c_str(), &info) != 0 || info.st_uid == ::geteuid())
         return false;
     if (::access((path.string() + "-shm").c_str(), F_OK) == 0) return false;
-    // Bytes 18 and 19 of the header are 2 in WAL mode; a rollback-journal file is read with
-    // a lock on the file alone.
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return false;
-    unsigned char versions[2] = {0, 0};
-    const bool wal =
-        ::pread(fd, versions, sizeof versions, 18) == 2 && versions[0] == 2 && versions[1] == 2;
-    ::close(fd);
-    return wal;
+    // A rollback-journal file is read with a lock on the file alone.
+    return in_wal_mode(path);
 }
 
 bool needs_recovery(const SqliteError& error)
@@ -327,6 +322,18 @@ bool needs_recovery(const SqliteError& error)
 }
 
 }  // namespace
+
+bool in_wal_mode(const std::filesystem::path& path)
+{
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+    if (fd < 0) return false;
+    std::array<char, 20> header{};
+    const bool read = ::pread(fd, header.data(), header.size(), 0) == std::ssize(header);
+    ::close(fd);
+    constexpr std::string_view magic("SQLite format 3\0", 16);
+    return read && std::string_view(header.data(), magic.size()) == magic && header[18] == 2 &&
+           header[19] == 2;
+}
 
 Database Database::open(const std::filesystem::path& path, const OpenOptions& options)
 {

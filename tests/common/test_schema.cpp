@@ -9,6 +9,7 @@
 #include "support/temp_dir.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <utility>
@@ -374,6 +375,36 @@ BOOST_AUTO_TEST_CASE(open_for_writing_refuses_an_unmigratable_toolkit_database_b
     auto db = Database::open(dir / "t.db", {.mode = OpenMode::read_only});
     BOOST_TEST(db.query_text("PRAGMA journal_mode") == "delete");
     BOOST_TEST(common::schema::installed_version(db).value_or(0) == 1);
+}
+
+BOOST_AUTO_TEST_CASE(open_for_writing_refuses_a_wal_database_without_changing_a_byte_of_it)
+{
+    // A file in WAL mode already is looked at through the writable connection itself: the
+    // refusal must still leave it as it was, with no -wal or -shm beside it.
+    const std::pair<const char*, const char*> cases[] = {
+        {"INSERT INTO spec_hygiene_schema (version) VALUES (99)", "newer than this build"},
+        {"DROP TABLE spec_hygiene_schema; DROP TABLE agent_executions; "
+         "CREATE VIEW agent_executions AS SELECT 1 AS agent_id",
+         "it is a view"},
+    };
+    for (const auto& [sql, reason] : cases) {
+        TempDir dir;
+        const auto path = dir / "t.db";
+        {
+            auto db = make_empty(dir);
+            common::schema::migrate(db);
+            db.exec(sql);
+        }
+        BOOST_REQUIRE(common::in_wal_mode(path));
+        const auto before = test_support::file_bytes(path);
+        const auto [code, message] =
+            error_of([&] { common::schema::open_for_writing(path, {.mode = OpenMode::create}); });
+        BOOST_TEST(code == 65, sql);
+        BOOST_TEST(message.find(reason) != std::string::npos, message);
+        BOOST_TEST((test_support::file_bytes(path) == before), sql);
+        BOOST_TEST(!std::filesystem::exists(path.string() + "-wal"));
+        BOOST_TEST(!std::filesystem::exists(path.string() + "-shm"));
+    }
 }
 
 BOOST_AUTO_TEST_CASE(counters_count_spawns_exits_and_batches_as_they_are_recorded)

@@ -56,10 +56,12 @@ void ensure_supported(const Database& db);
 // run it on the read-only probe of open_for_writing(), so that a refusal writes nothing.
 void check_migratable(const Database& db);
 
-// Opens `path` for writing only after a read-only look has found nothing to refuse: a newer
-// toolkit schema (65), an installed older toolkit schema that cannot be migrated (65, see
-// check_migratable), or whatever `precheck` throws for. A refused database is therefore left
-// exactly as it was, not even switched to WAL. `options.mode` must not be read_only.
+// Opens `path` for writing only after a look that writes nothing has found nothing to refuse:
+// a newer toolkit schema (65), an installed older toolkit schema that cannot be migrated (65,
+// see check_migratable), or whatever `precheck` throws for. A refused database is therefore
+// left exactly as it was, not even switched to WAL. A file not yet in WAL mode gets the look
+// through a read-only connection first; one in WAL mode already, through the writable one
+// before it writes. `options.mode` must not be read_only.
 Database open_for_writing(const std::filesystem::path& path, const OpenOptions& options,
                           const std::function<void(const Database&)>& precheck = {});
 
