@@ -111,6 +111,42 @@ BOOST_AUTO_TEST_CASE(names_that_would_leave_the_evidence_folder_are_refused)
         "agents": [{"name": "a", "command": ["true"]}]})") == 65);
 }
 
+BOOST_AUTO_TEST_CASE(agent_stage_and_variable_names_take_only_their_characters)
+{
+    const auto with_name = [](const std::string& name) {
+        return fmt::format(R"({{"spec_id": "SPEC-KIT-1", "stage": "plan",
+            "agents": [{{"name": "{}", "command": ["true"]}}]}})",
+                           name);
+    };
+    const auto with_stage = [](const std::string& stage) {
+        return fmt::format(R"({{"spec_id": "SPEC-KIT-1", "stage": "{}",
+            "agents": [{{"name": "a", "command": ["true"]}}]}})",
+                           stage);
+    };
+    const auto with_variable = [](const std::string& name) {
+        return fmt::format(R"({{"spec_id": "SPEC-KIT-1", "stage": "plan",
+            "agents": [{{"name": "a", "command": ["true"], "env": {{"{}": "v"}}}}]}})",
+                           name);
+    };
+    for (const auto* name : {"a", "Z", "7", "gemini-2.5_pro.x", "a..b", "A-", "0_"}) {
+        BOOST_TEST(refusal(with_name(name)) == 0, name);
+        BOOST_TEST(refusal(with_stage(name)) == 0, name);
+    }
+    for (const auto* name :
+         {"", ".a", "-a", "_a", "a b", "a/b", "a\\b", "a:b", "caf\u00e9", "a*"}) {
+        BOOST_TEST(refusal(with_name(name)) == 65, name);
+        BOOST_TEST(refusal(with_stage(name)) == 65, name);
+    }
+    BOOST_TEST(refusal_message(with_name(".a")) ==
+               "batch.json: agents[0].name: expected letters, digits, '.', '_' or '-'");
+    for (const auto* name : {"A", "_", "_9", "PATH", "my_var2"})
+        BOOST_TEST(refusal(with_variable(name)) == 0, name);
+    for (const auto* name : {"", "9A", "A-B", "A.B", "A B", "\u00c9"})
+        BOOST_TEST(refusal(with_variable(name)) == 65, name);
+    BOOST_TEST(refusal_message(with_variable("9A")) ==
+               "batch.json: agents[0].env: '9A' is not a variable name");
+}
+
 BOOST_AUTO_TEST_CASE(a_timeout_must_be_positive)
 {
     BOOST_TEST(refusal(R"({"spec_id": "SPEC-KIT-1", "stage": "plan",

@@ -4,8 +4,8 @@
 #include "common/input.hpp"
 #include "common/spec_id.hpp"
 
-#include <regex>
 #include <set>
+#include <string_view>
 
 namespace spawn_agents {
 namespace {
@@ -13,16 +13,40 @@ namespace {
 using common::Error;
 using common::Exit;
 
-// Stages and agent names become parts of file names: no separators, no dots at the start.
-const std::regex name_pattern("[A-Za-z0-9][A-Za-z0-9._-]*");
-// Environment variable names as a shell accepts them.
-const std::regex env_name_pattern("[A-Za-z_][A-Za-z0-9_]*");
-
-void check_pattern(const std::string& value, const std::regex& pattern, std::string_view source,
-                   const std::string& path, std::string_view expected)
+constexpr bool is_ascii_letter(char c) noexcept
 {
-    if (!std::regex_match(value, pattern))
-        throw Error(Exit::data, "{}: {}: expected {}", source, path, expected);
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+constexpr bool is_ascii_digit(char c) noexcept
+{
+    return c >= '0' && c <= '9';
+}
+
+// Stages and agent names become parts of file names: letters, digits, '.', '_' and '-', no
+// separators, and no dot (nor '_' or '-') at the start.
+constexpr bool is_name(std::string_view text) noexcept
+{
+    if (text.empty() || !(is_ascii_letter(text[0]) || is_ascii_digit(text[0]))) return false;
+    for (const char c : text)
+        if (!(is_ascii_letter(c) || is_ascii_digit(c) || c == '.' || c == '_' || c == '-'))
+            return false;
+    return true;
+}
+
+// Environment variable names as a shell accepts them.
+constexpr bool is_env_name(std::string_view text) noexcept
+{
+    if (text.empty() || is_ascii_digit(text[0])) return false;
+    for (const char c : text)
+        if (!(is_ascii_letter(c) || is_ascii_digit(c) || c == '_')) return false;
+    return true;
+}
+
+void check_name(const std::string& value, std::string_view source, const std::string& path)
+{
+    if (!is_name(value))
+        throw Error(Exit::data, "{}: {}: expected letters, digits, '.', '_' or '-'", source, path);
 }
 
 // The longest file name most file systems take.
@@ -66,7 +90,7 @@ std::map<std::string, std::string> read_env(const nlohmann::json* value, std::st
         throw Error(Exit::data, "{}: {}: expected an object of strings", source, path);
     for (const auto& [name, entry] : value->items()) {
         // Names are not secret; values are, and are never quoted back.
-        if (!std::regex_match(name, env_name_pattern))
+        if (!is_env_name(name))
             throw Error(Exit::data, "{}: {}: '{}' is not a variable name", source, path, name);
         if (!entry.is_string())
             throw Error(Exit::data, "{}: {}.{}: expected a string", source, path, name);
@@ -81,8 +105,7 @@ AgentSpec read_agent(const nlohmann::json& object, std::size_t index, std::strin
     common::FieldReader fields(object, common::element_path("agents", index), std::string(source));
     AgentSpec agent;
     agent.name = fields.required<std::string>("name");
-    check_pattern(agent.name, name_pattern, source, fields.path_of("name"),
-                  "letters, digits, '.', '_' or '-'");
+    check_name(agent.name, source, fields.path_of("name"));
     agent.command = fields.required<std::vector<std::string>>("command");
     if (agent.command.empty() || agent.command.front().empty())
         throw Error(Exit::data, "{}: {}: expected a program and its arguments", source,
@@ -118,8 +141,7 @@ Batch parse_batch(std::string_view text, std::string_view source)
         throw Error(Exit::data, "{}: {}: expected a SPEC-ID such as SPEC-KIT-933", source,
                     fields.path_of("spec_id"));
     batch.stage = fields.required<std::string>("stage");
-    check_pattern(batch.stage, name_pattern, source, fields.path_of("stage"),
-                  "letters, digits, '.', '_' or '-'");
+    check_name(batch.stage, source, fields.path_of("stage"));
     batch.run_id = fields.optional<std::string>("run_id");
     batch.branch_id = fields.optional<std::string>("branch_id");
     if (auto phase = fields.optional<std::string>("phase_type")) {
