@@ -78,6 +78,13 @@ std::string escape_help(std::string_view help)
 
 }  // namespace
 
+bool c1_control_at(std::string_view text, std::size_t at) noexcept
+{
+    if (at + 1 >= text.size() || static_cast<unsigned char>(text[at]) != 0xc2) return false;
+    const auto next = static_cast<unsigned char>(text[at + 1]);
+    return next >= 0x80 && next < 0xa0;
+}
+
 std::string printable(std::string_view text)
 {
     std::string out;
@@ -92,9 +99,7 @@ std::string printable(std::string_view text)
             out += "\\t";
         else if (byte < 0x20 || byte == 0x7f)
             out += fmt::format("\\x{:02x}", byte);
-        else if (byte == 0xc2 && i + 1 < valid.size() &&
-                 static_cast<unsigned char>(valid[i + 1]) < 0xa0)
-            // U+0080 to U+009F, the C1 controls: some terminals obey them (CSI is U+009B).
+        else if (c1_control_at(valid, i))
             out += fmt::format("\\u{:04x}", static_cast<unsigned char>(valid[++i]));
         else
             out += valid[i];
@@ -252,9 +257,8 @@ std::string escape_label_value(std::string_view value)
     while (!value.empty()) {
         const auto length = utf8_sequence_length(value);
         const auto first = static_cast<unsigned char>(value[0]);
-        const bool control = length == 1 ? first < 0x20 || first == 0x7f
-                                         : length == 2 && first == 0xc2 &&
-                                               static_cast<unsigned char>(value[1]) < 0xa0;
+        const bool control =
+            length == 1 ? first < 0x20 || first == 0x7f : length == 2 && c1_control_at(value, 0);
         if (length == 0 || control) {
             for (std::size_t i = 0; i < std::max<std::size_t>(length, 1); ++i)
                 shown += fmt::format("\\x{:02x}", static_cast<unsigned char>(value[i]));

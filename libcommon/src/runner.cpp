@@ -1,6 +1,7 @@
 #include "common/runner.hpp"
 
 #include "common/error.hpp"
+#include "common/output.hpp"
 
 #include <fmt/format.h>
 
@@ -19,10 +20,7 @@ std::string one_line(std::string_view message)
     for (std::size_t i = 0; i < message.size(); ++i) {
         const char c = message[i];
         const auto byte = static_cast<unsigned char>(c);
-        // U+0080 to U+009F, the C1 controls, which some terminals obey (CSI is U+009B).
-        if (byte == 0xc2 && i + 1 < message.size() &&
-            static_cast<unsigned char>(message[i + 1]) >= 0x80 &&
-            static_cast<unsigned char>(message[i + 1]) < 0xa0) {
+        if (c1_control_at(message, i)) {
             ++i;
             in_break = false;
             line += ' ';

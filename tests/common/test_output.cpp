@@ -85,6 +85,20 @@ BOOST_AUTO_TEST_CASE(prometheus_label_values_show_other_bytes_as_visible_escapes
                "\\\\xc0\\\\xaf\\\\xed\\\\xa0\\\\x80");
 }
 
+BOOST_AUTO_TEST_CASE(c1_controls_are_u0080_to_u009f_and_nothing_around_them)
+{
+    BOOST_TEST(common::c1_control_at("\u0080", 0));
+    BOOST_TEST(common::c1_control_at("a\u009b", 1));
+    BOOST_TEST(common::c1_control_at("\u009f", 0));
+    BOOST_TEST(!common::c1_control_at("\u00a0", 0));  // no-break space
+    BOOST_TEST(!common::c1_control_at("\u00e9", 0));
+    BOOST_TEST(!common::c1_control_at("\u0100", 0));  // \xc4\x80
+    BOOST_TEST(!common::c1_control_at("a\xc2", 1));   // cut short
+    BOOST_TEST(!common::c1_control_at("\xc2\x7f", 0));
+    BOOST_TEST(!common::c1_control_at("\u009b", 1));  // inside, not at its start
+    BOOST_TEST(!common::c1_control_at("", 0));
+}
+
 BOOST_AUTO_TEST_CASE(prometheus_label_values_of_different_names_never_coincide)
 {
     // Each pair once gave one series twice, which Prometheus refuses a whole file for.

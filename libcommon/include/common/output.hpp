@@ -21,6 +21,10 @@ struct Table {
     void add_row(std::vector<std::string> row) { rows.push_back(std::move(row)); }
 };
 
+// Whether `text` holds at `at` a C1 control (U+0080 to U+009F) in UTF-8: 0xC2, then a byte
+// from 0x80 to 0x9F. Some terminals obey them (CSI is U+009B).
+bool c1_control_at(std::string_view text, std::size_t at) noexcept;
+
 // `text` safe to show on a terminal: invalid UTF-8 as U+FFFD, and control characters (C0,
 // DEL, C1) written as escapes: \n, \r, \t, \x1b, \u009b.
 std::string printable(std::string_view text);
