@@ -325,7 +325,7 @@ bool needs_recovery(const SqliteError& error)
 
 bool in_wal_mode(const std::filesystem::path& path)
 {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return false;
     std::array<char, 20> header{};
     const bool read = ::pread(fd, header.data(), header.size(), 0) == std::ssize(header);

@@ -407,6 +407,34 @@ BOOST_AUTO_TEST_CASE(open_for_writing_refuses_a_wal_database_without_changing_a_
     }
 }
 
+BOOST_AUTO_TEST_CASE(wal_mode_is_read_from_the_header_through_a_symlink_as_sqlite_follows_it)
+{
+    TempDir dir;
+    const auto path = dir / "t.db";
+    {
+        auto db = make_empty(dir);
+        common::schema::migrate(db);
+    }
+    std::filesystem::create_symlink(path, dir / "link.db");
+    BOOST_TEST(common::in_wal_mode(path));
+    BOOST_TEST(common::in_wal_mode(dir / "link.db"));
+    {
+        // Opened through the link, on the writable connection alone.
+        const auto db =
+            common::schema::open_for_writing(dir / "link.db", {.mode = OpenMode::create});
+        BOOST_TEST(common::schema::installed_version(db).value_or(0) ==
+                   common::schema::current_version);
+    }
+    {
+        auto db = Database::open(path);
+        db.exec("PRAGMA journal_mode=DELETE");
+    }
+    BOOST_TEST(!common::in_wal_mode(dir / "link.db"));
+    test_support::write_file(dir / "other", std::string(100, '\2'));
+    BOOST_TEST(!common::in_wal_mode(dir / "other"));  // bytes 18 and 19, but no SQLite header
+    BOOST_TEST(!common::in_wal_mode(dir / "missing.db"));
+}
+
 BOOST_AUTO_TEST_CASE(counters_count_spawns_exits_and_batches_as_they_are_recorded)
 {
     TempDir dir;

@@ -52,8 +52,8 @@ void ensure_supported(const Database& db);
 // Throws Error 65 when migrate() would refuse `db`: a newer toolkit schema, or (while a
 // migration is due) an agent_executions that is not the upstream table: a view, or a table
 // without agent_id as its primary key or without spec_id, stage, agent_name or spawned_at,
-// or with a NOT NULL column the toolkit cannot fill. Read-only: callers that will migrate
-// run it on the read-only probe of open_for_writing(), so that a refusal writes nothing.
+// or with a NOT NULL column the toolkit cannot fill. Reads only: callers that will migrate
+// open through open_for_writing(), which runs it before anything is written.
 void check_migratable(const Database& db);
 
 // Opens `path` for writing only after a look that writes nothing has found nothing to refuse:

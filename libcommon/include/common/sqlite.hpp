@@ -160,8 +160,9 @@ struct CheckpointResult {
     int checkpointed_frames = -1;
 };
 
-// Whether the SQLite file at `path` is in WAL mode, read from its header (bytes 18 and 19 are
-// 2); false when it cannot be read or is not a SQLite file.
+// Whether the SQLite file at `path` (a symlink followed, as SQLite does) is in WAL mode, read
+// from its header (bytes 18 and 19 are 2); false when it cannot be read or is not a SQLite
+// file.
 bool in_wal_mode(const std::filesystem::path& path);
 
 // One connection. Writable connections get WAL, synchronous=NORMAL, foreign_keys=ON and the
