@@ -81,29 +81,36 @@ void BatchWriter::post(Job job)
     m_ready.notify_one();
 }
 
+bool BatchWriter::take_jobs(std::deque<Job>& into, bool wait)
+{
+    std::unique_lock lock(m_mutex);
+    if (wait) m_ready.wait(lock, [&] { return m_closing || !m_jobs.empty(); });
+    std::move(m_jobs.begin(), m_jobs.end(), std::back_inserter(into));
+    m_jobs.clear();
+    if (!into.empty() || !wait) return true;
+    m_finished = true;
+    const std::uint64_t one = 1;
+    if (m_finished_fd) {
+        // An eventfd write fails only when its counter is full; no one reads it.
+        const auto written = ::write(m_finished_fd.get(), &one, sizeof one);
+        static_cast<void>(written);
+    }
+    return false;
+}
+
 void BatchWriter::loop()
 {
-    for (;;) {
-        std::deque<Job> jobs;
-        {
-            std::unique_lock lock(m_mutex);
-            m_ready.wait(lock, [&] { return m_closing || !m_jobs.empty(); });
-            if (m_jobs.empty()) {
-                m_finished = true;
-                const std::uint64_t one = 1;
-                if (m_finished_fd) {
-                    // An eventfd write fails only when its counter is full; no one reads it.
-                    const auto written = ::write(m_finished_fd.get(), &one, sizeof one);
-                    static_cast<void>(written);
-                }
-                return;
-            }
-            jobs.swap(m_jobs);
-        }
+    std::deque<Job> jobs;
+    while (take_jobs(jobs, true)) {
         std::vector<ExitJob> exits;
-        for (auto& job : jobs) {
+        while (!jobs.empty()) {
+            auto job = std::move(jobs.front());
+            jobs.pop_front();
             if (auto* exit = std::get_if<ExitJob>(&job)) {
                 exits.push_back(std::move(*exit));
+                // What was posted while the jobs before were written joins these exits: their
+                // files are flushed and their rows written together, not in a round each.
+                if (jobs.empty()) take_jobs(jobs, false);
                 continue;
             }
             if (!exits.empty()) record_exits(std::exchange(exits, {}));

@@ -101,6 +101,9 @@ private:
     using Job = std::variant<SpawnsJob, ExitJob, BatchTotals>;
 
     void post(Job job);
+    // Moves what was posted to the end of `into`; with `wait`, waits for something first and
+    // returns false (and says the thread is done) once closing leaves nothing to do.
+    bool take_jobs(std::deque<Job>& into, bool wait);
     void loop();
     void record_spawns(const SpawnsJob& job);
     // Exits that were waiting together: their files are named together and their rows
