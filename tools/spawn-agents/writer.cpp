@@ -81,13 +81,22 @@ void BatchWriter::post(Job job)
     m_ready.notify_one();
 }
 
-bool BatchWriter::take_jobs(std::deque<Job>& into, bool wait)
+void BatchWriter::take_posted(std::deque<Job>& into)
 {
-    std::unique_lock lock(m_mutex);
-    if (wait) m_ready.wait(lock, [&] { return m_closing || !m_jobs.empty(); });
+    const std::lock_guard lock(m_mutex);
     std::move(m_jobs.begin(), m_jobs.end(), std::back_inserter(into));
     m_jobs.clear();
-    if (!into.empty() || !wait) return true;
+}
+
+bool BatchWriter::wait_for_jobs(std::deque<Job>& into)
+{
+    std::unique_lock lock(m_mutex);
+    m_ready.wait(lock, [&] { return m_closing || !m_jobs.empty(); });
+    if (!m_jobs.empty()) {
+        std::move(m_jobs.begin(), m_jobs.end(), std::back_inserter(into));
+        m_jobs.clear();
+        return true;
+    }
     m_finished = true;
     const std::uint64_t one = 1;
     if (m_finished_fd) {
@@ -101,7 +110,7 @@ bool BatchWriter::take_jobs(std::deque<Job>& into, bool wait)
 void BatchWriter::loop()
 {
     std::deque<Job> jobs;
-    while (take_jobs(jobs, true)) {
+    while (wait_for_jobs(jobs)) {
         std::vector<ExitJob> exits;
         while (!jobs.empty()) {
             auto job = std::move(jobs.front());
@@ -110,7 +119,7 @@ void BatchWriter::loop()
                 exits.push_back(std::move(*exit));
                 // What was posted while the jobs before were written joins these exits: their
                 // files are flushed and their rows written together, not in a round each.
-                if (jobs.empty()) take_jobs(jobs, false);
+                if (jobs.empty()) take_posted(jobs);
                 continue;
             }
             if (!exits.empty()) record_exits(std::exchange(exits, {}));

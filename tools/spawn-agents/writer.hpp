@@ -101,9 +101,11 @@ private:
     using Job = std::variant<SpawnsJob, ExitJob, BatchTotals>;
 
     void post(Job job);
-    // Moves what was posted to the end of `into`; with `wait`, waits for something first and
-    // returns false (and says the thread is done) once closing leaves nothing to do.
-    bool take_jobs(std::deque<Job>& into, bool wait);
+    // Moves what was posted to the end of `into`, without waiting.
+    void take_posted(std::deque<Job>& into);
+    // Waits until something is posted and moves it to `into`; returns false (and says the
+    // thread is done) once closing leaves nothing to do.
+    bool wait_for_jobs(std::deque<Job>& into);
     void loop();
     void record_spawns(const SpawnsJob& job);
     // Exits that were waiting together: their files are named together and their rows
